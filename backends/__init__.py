@@ -1,0 +1,1 @@
+"""Backends: render decisions already in the IR as artifacts."""

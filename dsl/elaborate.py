@@ -1,0 +1,189 @@
+"""Elaboration: a ``network`` definition → a flat :class:`~segc.ir.Graph`.
+
+Statements run in order: ``input NAME: [C, H, W]`` declares an input,
+``NAME = value`` evaluates an expression in a naming scope ``NAME``,
+``output NAME [= value]`` marks a tensor as an output (layer
+``output.NAME``).  Blocks are expanded as they are called, shapes inferred
+as layers are made, names given afterwards (``naming.py``).  Layers no
+output depends on are left out, with a warning.  Errors are collected and
+reported together.
+"""
+
+from __future__ import annotations
+
+from ..ir import OPS, OUTPUT_PREFIX, Diagnostic, Directives, Graph, Node, SegError, Shape, Target
+from . import ast
+from .calls import CallEvaluator
+from .evaluate import Env, ExprEvaluator, suggestion
+from .loader import Program
+from .naming import Pending, Scope, assign_names
+from .prune import lower_prune
+from .targets import lower_target
+from .values import POISON, Tensor, is_poison, type_name
+
+__all__ = ["choose_network", "elaborate"]
+
+
+def choose_network(program: Program, name: str | None) -> str:
+    """The network to build: the one named, or the file's only one."""
+    path = program.root.source.path
+    if name is not None:
+        if name not in program.networks:
+            known = ", ".join(sorted(program.networks)) or "none"
+            raise SegError(Diagnostic(f"no network '{name}' in {path} (it defines: {known})"))
+        return name
+    candidates = program.root_networks() or sorted(program.networks)
+    if not candidates:
+        raise SegError(Diagnostic(f"{path} defines no network"))
+    if len(candidates) > 1:
+        raise SegError(Diagnostic(f"{path} defines several networks ({', '.join(candidates)}); choose one with --network"))
+    return candidates[0]
+
+
+def elaborate(program: Program, network: str | None = None, warnings: list[Diagnostic] | None = None) -> Graph:
+    """Build, verify and return the graph of one network of a program."""
+    definition = program.networks[choose_network(program, network)]
+    target = _target(program, definition)
+    builder = _NetworkBuilder(program, definition)
+    builder.run()
+    graph = builder.graph(target, warnings if warnings is not None else [])
+    prune = program.prunes.get(definition.name)
+    if prune is not None:
+        graph.directives = Directives(prune=lower_prune(prune, graph))
+    graph.verify()
+    return graph
+
+
+def _target(program: Program, definition: ast.NetworkDef) -> Target | None:
+    if definition.target is None:
+        return None
+    target_def = program.targets.get(definition.target)
+    if target_def is None:
+        hint = suggestion(definition.target, program.targets)
+        raise SegError(Diagnostic(f"unknown target '{definition.target}'{hint}", definition.target_span))
+    return lower_target(target_def, ExprEvaluator())
+
+
+class _NetworkBuilder:
+    def __init__(self, program: Program, definition: ast.NetworkDef):
+        self.definition = definition
+        self.ev = CallEvaluator(program.blocks)
+        self.root = Scope(explicit=None, span=definition.span, is_root=True)
+        self.ev.scopes.append(self.root)
+        self.env = Env()
+        self.outputs: list[Pending] = []
+        self.statement_scopes: list[tuple[Scope, ast.Assign | ast.OutputDecl]] = []
+
+    def run(self) -> None:
+        for stmt in self.definition.body:
+            if isinstance(stmt, ast.InputDecl):
+                self._input(stmt)
+            elif isinstance(stmt, ast.Assign):
+                self._scoped(stmt, stmt.target, stmt.target_span, stmt.value)
+            else:
+                self._output(stmt)
+        name, span = self.definition.name, self.definition.name_span
+        if not any(p.op == "input" for p in self.ev.pending):
+            self.ev.record(SegError(f"network '{name}' has no input", span))
+        if not self.outputs:
+            self.ev.record(SegError(f"network '{name}' has no output", span))
+        if self.ev.errors:
+            raise SegError(self.ev.errors)
+
+    def _check_name(self, name: str, span) -> bool:
+        if name.split(".")[0] == "output":
+            self.ev.record(SegError("names starting with 'output.' are reserved for outputs", span))
+            return False
+        return not self.ev.redefined(name, span, self.env)
+
+    def _input(self, stmt: ast.InputDecl) -> None:
+        if not self._check_name(stmt.name, stmt.name_span):
+            return
+        dims = [self.ev.guarded(d, self.env) for d in stmt.dims]
+        for dim, expr in zip(dims, stmt.dims):
+            if not is_poison(dim) and (isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim < 2**31):
+                what = dim if isinstance(dim, int) else type_name(dim)
+                self.ev.record(self.ev.error(f"an input size must be a positive integer, got {what}", expr.span))
+                dims = [POISON]
+        if any(is_poison(d) for d in dims):
+            self.env.define(stmt.name, POISON, stmt.name_span)
+            return
+        c, h, w = dims
+        attrs = OPS["input"].build_attrs({"c": c, "h": h, "w": w})
+        tensor = self.ev.add_layer("input", [], attrs, Shape(c, h, w), stmt.span, stmt.name, stmt.name_span)
+        self.env.define(stmt.name, tensor, stmt.name_span)
+
+    def _scoped(self, stmt, name: str, span, value: ast.Expr) -> object:
+        """Evaluate a network-level statement's value in scope ``name``."""
+        if not self._check_name(name, span):
+            return POISON
+        scope = Scope(explicit=name, span=stmt.span, explicit_span=span)
+        self.root.children.append(scope)
+        self.statement_scopes.append((scope, stmt))
+        self.ev.scopes.append(scope)
+        try:
+            result = self.ev.guarded(value, self.env)
+        finally:
+            self.ev.scopes.pop()
+        self.env.define(name, result, span)
+        return result
+
+    def _output(self, stmt: ast.OutputDecl) -> None:
+        if stmt.value is None:
+            value = self.ev.guarded(ast.Var(name=stmt.name, span=stmt.name_span), self.env)
+        else:
+            value = self._scoped(stmt, stmt.name, stmt.name_span, stmt.value)
+        if any(p.explicit == OUTPUT_PREFIX + stmt.name for p in self.outputs):
+            self.ev.record(SegError(f"output '{stmt.name}' is declared twice", stmt.name_span))
+            return
+        if is_poison(value):
+            return
+        if not isinstance(value, Tensor):
+            self.ev.record(SegError(f"output '{stmt.name}' must be a tensor, got {type_name(value)}", stmt.span))
+            return
+        self.ev.add_layer("output", [value], {}, value.shape, stmt.span, OUTPUT_PREFIX + stmt.name, stmt.name_span)
+        self.outputs.append(self.ev.pending[-1])
+
+    # ---------------------------------------------------------- the graph
+    def _live(self) -> set[int]:
+        live = {p.id for p in self.outputs}
+        for layer in reversed(self.ev.pending):
+            if layer.id in live:
+                live.update(layer.inputs)
+        return live
+
+    def _warn_dead(self, live: set[int], warnings: list[Diagnostic]) -> None:
+        for layer in self.ev.pending:
+            if layer.op == "input" and layer.id not in live:
+                warnings.append(Diagnostic(f"input '{layer.explicit}' is not used", layer.explicit_span,
+                                           severity="warning"))
+        for scope, stmt in self.statement_scopes:
+            ids = _layer_ids(scope)
+            dead = [i for i in ids if i not in live]
+            if not dead:
+                continue
+            name = stmt.target if isinstance(stmt, ast.Assign) else stmt.name
+            message = (f"'{name}' is not used by any output; it is left out" if len(dead) == len(ids) else
+                       f"{len(dead)} of the layers made by '{name}' do not reach any output; they are left out")
+            span = stmt.target_span if isinstance(stmt, ast.Assign) else stmt.name_span
+            warnings.append(Diagnostic(message, span, severity="warning"))
+
+    def graph(self, target: Target | None, warnings: list[Diagnostic]) -> Graph:
+        names = assign_names(self.root)
+        live = self._live()
+        self._warn_dead(live, warnings)
+        graph = Graph(self.definition.name, target)
+        for layer in self.ev.pending:
+            if layer.id in live:
+                graph.add(Node(
+                    names[layer.id], layer.op, tuple(names[i] for i in layer.inputs), layer.attrs,
+                    layer.shape, layer.span, layer.trace,  # type: ignore[arg-type]
+                ))
+        return graph
+
+
+def _layer_ids(scope: Scope) -> list[int]:
+    ids = []
+    for child in scope.children:
+        ids.extend(_layer_ids(child) if isinstance(child, Scope) else [child.id])
+    return ids

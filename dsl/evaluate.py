@@ -1,0 +1,256 @@
+"""Compile-time evaluation of ``.seg`` expressions.
+
+Arithmetic is Python's on integers and floats (``/`` gives a float, ``//``
+and ``%`` floor); comparisons give booleans; ``and``/``or``/``not`` and
+``if`` conditions take booleans only.  A value that failed is
+:data:`POISON` and silently poisons whatever uses it, so each mistake is
+reported once.  Calls (ops, blocks, built-ins) are in ``calls.py``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import operator
+from collections.abc import Callable
+
+from ..ir import Diagnostic, Note, SegError, Span
+from . import ast
+from .builtins import MAX_LIST
+from .units import UNITS, suggest_unit
+from .values import POISON, Quantity, Tensor, is_poison, type_name
+
+__all__ = ["Env", "ExprEvaluator", "suggestion"]
+
+MAX_TRACE_NOTES = 6
+
+
+def suggestion(name: str, candidates) -> str:
+    close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.7)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+class Env:
+    """Variables of one block call or network (``parent`` for comprehensions)."""
+
+    def __init__(self, parent: Env | None = None):
+        self.vars: dict[str, object] = {}
+        self.spans: dict[str, Span] = {}
+        self.parent = parent
+
+    def lookup(self, name: str) -> object:
+        env: Env | None = self
+        while env is not None:
+            if name in env.vars:
+                return env.vars[name]
+            env = env.parent
+        raise KeyError(name)
+
+    def names(self) -> set[str]:
+        return set(self.vars) | (self.parent.names() if self.parent else set())
+
+    def define(self, name: str, value: object, span: Span) -> None:
+        self.vars[name] = value
+        self.spans[name] = span
+
+
+_ARITHMETIC: dict[str, Callable] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+    "//": operator.floordiv, "%": operator.mod,
+}
+_COMPARE: dict[str, Callable] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class ExprEvaluator:
+    """Evaluates expressions; ``call`` is supplied by the subclass."""
+
+    def __init__(self) -> None:
+        self.call_stack: list[tuple[str, Span]] = []
+        self.errors: list[Diagnostic] = []
+        self._seen: set[tuple] = set()
+
+    # ---------------------------------------------------------- diagnostics
+    def error(self, message: str, span: Span | None) -> SegError:
+        """A SegError at ``span`` with notes for the block calls that led here."""
+        calls = list(reversed(self.call_stack))
+        notes = [Note(f"in block '{name}' called here", where) for name, where in calls[:MAX_TRACE_NOTES]]
+        if len(calls) > MAX_TRACE_NOTES:
+            notes.append(Note(f"… and {len(calls) - MAX_TRACE_NOTES} more block calls"))
+        return SegError(Diagnostic(message, span, tuple(notes)))
+
+    def record(self, err: SegError) -> None:
+        for diag in err.diagnostics:
+            key = (diag.message, diag.span and (diag.span.source.path, diag.span.start), diag.severity)
+            if key not in self._seen:
+                self._seen.add(key)
+                self.errors.append(diag)
+
+    def guarded(self, expr: ast.Expr, env: Env) -> object:
+        """Evaluate, recording an error and giving POISON instead of raising."""
+        try:
+            return self.eval(expr, env)
+        except SegError as err:
+            self.record(err)
+            return POISON
+
+    # ---------------------------------------------------------- dispatch
+    def eval(self, expr: ast.Expr, env: Env) -> object:
+        return getattr(self, f"_eval_{type(expr).__name__}")(expr, env)
+
+    def call(self, call: ast.Call, env: Env, first: tuple[object, Span] | None = None) -> object:
+        """Plain expressions (target fields) call nothing; the elaborator
+        overrides this (``calls.py``)."""
+        raise self.error("nothing can be called here", call.span)
+
+    def _eval_IntLit(self, expr: ast.IntLit, env: Env) -> int:
+        return expr.value
+
+    def _eval_FloatLit(self, expr: ast.FloatLit, env: Env) -> float:
+        if not math.isfinite(expr.value):
+            raise self.error(f"the number {expr.text} is too large", expr.span)
+        return expr.value
+
+    def _eval_StrLit(self, expr: ast.StrLit, env: Env) -> str:
+        return expr.value
+
+    def _eval_BoolLit(self, expr: ast.BoolLit, env: Env) -> bool:
+        return expr.value
+
+    def _eval_QuantityLit(self, expr: ast.QuantityLit, env: Env) -> Quantity:
+        if expr.unit not in UNITS:
+            guess = suggest_unit(expr.unit)
+            hint = f"; did you mean '{guess}'?" if guess else ""
+            raise self.error(f"unknown unit '{expr.unit}'{hint}", expr.unit_span)
+        kind, factor = UNITS[expr.unit]
+        number = self.eval(expr.number, env)  # type: ignore[arg-type]
+        return Quantity(number * factor, kind, f"{expr.number.value:g} {expr.unit}")  # type: ignore[union-attr]
+
+    def _eval_Var(self, expr: ast.Var, env: Env) -> object:
+        try:
+            return env.lookup(expr.name)
+        except KeyError:
+            raise self.error(f"undefined name '{expr.name}'{suggestion(expr.name, env.names())}", expr.span) from None
+
+    def _eval_ListExpr(self, expr: ast.ListExpr, env: Env) -> tuple:
+        return tuple(self.eval(item, env) for item in expr.items)
+
+    def _eval_Comprehension(self, expr: ast.Comprehension, env: Env) -> object:
+        items = self.eval(expr.iterable, env)  # type: ignore[arg-type]
+        if is_poison(items):
+            return POISON
+        if not isinstance(items, tuple):
+            raise self.error(f"'for' needs a list, got {type_name(items)}", expr.iterable.span)  # type: ignore[union-attr]
+        results = []
+        for item in items:
+            inner = Env(env)
+            inner.define(expr.var, item, expr.var_span)
+            results.append(self.eval(expr.elem, inner))  # type: ignore[arg-type]
+        return tuple(results)
+
+    def _eval_DictExpr(self, expr: ast.DictExpr, env: Env) -> dict:
+        result: dict[str, object] = {}
+        for entry in expr.entries:
+            if entry.key in result:
+                raise self.error(f"key '{entry.key}' appears twice", entry.span)
+            result[entry.key] = self.eval(entry.value, env)  # type: ignore[arg-type]
+        return result
+
+    def _condition(self, cond: ast.Expr, env: Env) -> bool | object:
+        value = self.eval(cond, env)
+        if is_poison(value) or isinstance(value, bool):
+            return value
+        raise self.error(f"a condition must be true or false, got {type_name(value)}", cond.span)
+
+    def _eval_IfExpr(self, expr: ast.IfExpr, env: Env) -> object:
+        for cond, branch in expr.branches:
+            taken = self._condition(cond, env)
+            if is_poison(taken):
+                return POISON
+            if taken:
+                return self.eval(branch, env)
+        return self.eval(expr.orelse, env)  # type: ignore[arg-type]
+
+    def _eval_Unary(self, expr: ast.Unary, env: Env) -> object:
+        value = self.eval(expr.operand, env)  # type: ignore[arg-type]
+        if is_poison(value):
+            return POISON
+        if expr.op == "not":
+            if not isinstance(value, bool):
+                raise self.error(f"'not' needs true or false, got {type_name(value)}", expr.operand.span)  # type: ignore[union-attr]
+            return not value
+        if not _is_number(value):
+            raise self.error(f"cannot negate {type_name(value)}", expr.operand.span)  # type: ignore[union-attr]
+        return -value  # type: ignore[operator]
+
+    def _eval_Binary(self, expr: ast.Binary, env: Env) -> object:
+        if expr.op in ("and", "or"):
+            return self._logical(expr, env)
+        left = self.eval(expr.left, env)  # type: ignore[arg-type]
+        right = self.eval(expr.right, env)  # type: ignore[arg-type]
+        if is_poison(left) or is_poison(right):
+            return POISON
+        if expr.op in _COMPARE:
+            return self._compare(expr, left, right)
+        return self._arithmetic(expr, left, right)
+
+    def _logical(self, expr: ast.Binary, env: Env) -> object:
+        left = self._condition(expr.left, env)  # type: ignore[arg-type]
+        if is_poison(left) or (left if expr.op == "or" else not left):
+            return left
+        return self._condition(expr.right, env)  # type: ignore[arg-type]
+
+    def _compare(self, expr: ast.Binary, left: object, right: object) -> bool:
+        if expr.op in ("==", "!="):
+            if isinstance(left, Tensor) or isinstance(right, Tensor):
+                raise self.error("tensors cannot be compared; compare channels(x) or height(x)", expr.span)
+            return _COMPARE[expr.op](left, right)
+        if _is_number(left) and _is_number(right) or isinstance(left, str) and isinstance(right, str):
+            return _COMPARE[expr.op](left, right)
+        raise self.error(f"cannot compare {type_name(left)} with {type_name(right)} by '{expr.op}'", expr.span)
+
+    def _arithmetic(self, expr: ast.Binary, left: object, right: object) -> object:
+        op = expr.op
+        if op == "+" and isinstance(left, tuple) and isinstance(right, tuple):
+            if len(left) + len(right) > MAX_LIST:
+                raise self.error(f"the list would have more than {MAX_LIST} items", expr.span)
+            return left + right
+        if op == "+" and isinstance(left, str) and isinstance(right, str):
+            return left + right
+        if not (_is_number(left) and _is_number(right)):
+            raise self.error(f"cannot apply '{op}' to {type_name(left)} and {type_name(right)}", expr.span)
+        if op in ("/", "//", "%") and right == 0:
+            raise self.error("division by zero", expr.right.span)  # type: ignore[union-attr]
+        result = _ARITHMETIC[op](left, right)
+        if isinstance(result, float) and not math.isfinite(result):
+            raise self.error("the result is too large", expr.span)
+        return result
+
+    def _eval_Index(self, expr: ast.Index, env: Env) -> object:
+        base = self.eval(expr.base, env)  # type: ignore[arg-type]
+        index = self.eval(expr.index, env)  # type: ignore[arg-type]
+        if is_poison(base) or is_poison(index):
+            return POISON
+        if isinstance(base, dict) and isinstance(index, str):
+            if index not in base:
+                raise self.error(f"no key '{index}' (keys: {', '.join(base)})", expr.index.span)  # type: ignore[union-attr]
+            return base[index]
+        if not isinstance(base, tuple):
+            raise self.error(f"cannot index {type_name(base)}", expr.base.span)  # type: ignore[union-attr]
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise self.error(f"a list index must be an integer, got {type_name(index)}", expr.index.span)  # type: ignore[union-attr]
+        if not -len(base) <= index < len(base):
+            raise self.error(f"index {index} is out of range for a list of {len(base)}", expr.index.span)  # type: ignore[union-attr]
+        return base[index]
+
+    def _eval_Call(self, expr: ast.Call, env: Env) -> object:
+        return self.call(expr, env)
+
+    def _eval_Chain(self, expr: ast.Chain, env: Env) -> object:
+        left = self.eval(expr.left, env)  # type: ignore[arg-type]
+        return self.call(expr.call, env, first=(left, expr.left.span))  # type: ignore[arg-type, union-attr]

@@ -1,0 +1,132 @@
+"""Reading ``.seg`` files and their imports into one :class:`Program`.
+
+``import "path"`` is resolved relative to the importing file; each file is
+read once however often it is imported; a cycle of imports is an error.
+All definitions of all loaded files share one namespace per kind (blocks,
+networks, targets, prune sections); a name defined twice is an error.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from ..ir import OPS, Diagnostic, Note, SegError, Span
+from . import ast
+from .builtins import BUILTINS
+from .parser import parse_text
+
+__all__ = ["Program", "load_file", "load_text", "read_source"]
+
+
+@dataclass
+class Program:
+    """Everything a root file defines or imports."""
+
+    root: ast.Module
+    modules: list[ast.Module] = field(default_factory=list)
+    blocks: dict[str, ast.BlockDef] = field(default_factory=dict)
+    networks: dict[str, ast.NetworkDef] = field(default_factory=dict)
+    targets: dict[str, ast.TargetDef] = field(default_factory=dict)
+    prunes: dict[str, ast.PruneDef] = field(default_factory=dict)
+
+    def root_networks(self) -> list[str]:
+        return [item.name for item in self.root.items if isinstance(item, ast.NetworkDef)]
+
+
+def read_source(path: str, span: Span | None = None) -> str:
+    """A file's text, or a SegError saying precisely why it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise SegError(Diagnostic(f"cannot read '{path}': {reason}", span)) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        message = f"'{path}' is not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start})"
+        raise SegError(Diagnostic(message, span)) from None
+
+
+def load_file(path: str) -> Program:
+    """Load a file and everything it imports."""
+    return _Loader().load_root(path, read_source(path))
+
+
+def load_text(text: str, path: str = "<string>") -> Program:
+    """Load source text; its imports are resolved relative to ``path``."""
+    return _Loader().load_root(path, text)
+
+
+class _Loader:
+    def __init__(self) -> None:
+        self.loaded: dict[str, ast.Module] = {}
+        self.stack: list[tuple[str, Span | None]] = []
+        self.errors: list[Diagnostic] = []
+        self.program: Program | None = None
+
+    def load_root(self, path: str, text: str) -> Program:
+        module = self._load(path, text, None)
+        program = Program(root=module)
+        self.program = program
+        for loaded in self.loaded.values():
+            program.modules.append(loaded)
+            self._register(program, loaded)
+        if self.errors:
+            raise SegError(self.errors)
+        return program
+
+    def _load(self, path: str, text: str, span: Span | None) -> ast.Module:
+        key = os.path.realpath(path)
+        self.stack.append((key, span))
+        try:
+            module = parse_text(text, path)
+            for item in module.items:
+                if isinstance(item, ast.Import):
+                    self._import(module, item)
+        finally:
+            self.stack.pop()
+        self.loaded.setdefault(key, module)
+        return module
+
+    def _import(self, importer: ast.Module, item: ast.Import) -> None:
+        base = os.path.dirname(importer.source.path)
+        path = os.path.normpath(os.path.join(base, item.path))
+        key = os.path.realpath(path)
+        chain = [k for k, _ in self.stack]
+        if key in chain:
+            cycle = [os.path.basename(k) for k in chain[chain.index(key):]] + [os.path.basename(key)]
+            self.errors.append(Diagnostic(f"import cycle: {' → '.join(cycle)}", item.path_span))
+            return
+        if key in self.loaded:
+            return
+        try:
+            self._load(path, read_source(path, item.path_span), item.path_span)
+        except SegError as err:
+            self.errors.extend(err.diagnostics)
+
+    def _register(self, program: Program, module: ast.Module) -> None:
+        tables = {
+            ast.BlockDef: program.blocks, ast.NetworkDef: program.networks,
+            ast.TargetDef: program.targets, ast.PruneDef: program.prunes,
+        }
+        kinds = {ast.BlockDef: "block", ast.NetworkDef: "network", ast.TargetDef: "target",
+                 ast.PruneDef: "prune section for network"}
+        for item in module.items:
+            table = tables.get(type(item))
+            if table is None:
+                continue
+            name = item.network if isinstance(item, ast.PruneDef) else item.name
+            if name in table:
+                first = table[name]
+                self.errors.append(Diagnostic(
+                    f"{kinds[type(item)]} '{name}' is defined twice", item.name_span,
+                    (Note("first defined here", first.name_span),),
+                ))
+                continue
+            if isinstance(item, ast.BlockDef) and (name in OPS or name in BUILTINS):
+                what = "an op" if name in OPS else "a built-in function"
+                self.errors.append(Diagnostic(f"block '{name}' has the name of {what}", item.name_span))
+                continue
+            table[name] = item

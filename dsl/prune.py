@@ -1,0 +1,46 @@
+"""``prune NETWORK { pattern: rate ... keep pattern, ... }`` →
+:class:`~segc.ir.PruneDirectives`.  A rate is the fraction of output
+channels to remove, in [0, 1); a pattern that matches no layer it could
+apply to is an error (it is almost always a typo)."""
+
+from __future__ import annotations
+
+from ..ir import Coupling, Diagnostic, Graph, KeepRule, PruneDirectives, PruneRule, SegError
+from ..ir.directives import matches
+from . import ast
+
+__all__ = ["lower_prune"]
+
+_PRUNABLE = (Coupling.SOURCE, Coupling.DEPTHWISE, Coupling.GROUPED)
+
+
+def _prunable(graph: Graph) -> list[str]:
+    return [n.name for n in graph.nodes() if n.opdef.coupling(n.attrs, graph.input_shapes(n)) in _PRUNABLE]
+
+
+def lower_prune(section: ast.PruneDef, graph: Graph) -> PruneDirectives:
+    errors = []
+    rules, keeps = [], []
+    prunable = _prunable(graph)
+    names = [n.name for n in graph.nodes()]
+    for stmt in section.stmts:
+        if isinstance(stmt, ast.PruneRate):
+            rate = stmt.rate.value  # type: ignore[union-attr]
+            if not 0 <= rate < 1:
+                errors.append(Diagnostic(f"a pruning rate must be at least 0 and below 1, got {rate:g}",
+                                         stmt.rate.span))  # type: ignore[union-attr]
+            elif not any(matches(stmt.pattern, n) for n in prunable):
+                errors.append(Diagnostic(
+                    f"'{stmt.pattern}' matches no conv, dconv or linear layer of network '{graph.name}'", stmt.span
+                ))
+            else:
+                rules.append(PruneRule(stmt.pattern, float(rate), stmt.span))
+            continue
+        for pattern, span in stmt.patterns:
+            if any(matches(pattern, n) for n in names):
+                keeps.append(KeepRule(pattern, span))
+            else:
+                errors.append(Diagnostic(f"'{pattern}' matches no layer of network '{graph.name}'", span))
+    if errors:
+        raise SegError(errors)
+    return PruneDirectives(tuple(rules), tuple(keeps))

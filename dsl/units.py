@@ -1,0 +1,52 @@
+"""Physical units of target fields.  Sizes are counted in bits, rates in
+bytes per second, frequencies in hertz.  Decimal prefixes (k, K, M, G) are
+powers of 1000; binary ones (Ki, Mi, Gi) powers of 1024."""
+
+from __future__ import annotations
+
+import difflib
+
+__all__ = ["KIND_UNITS", "UNITS", "format_base", "suggest_unit"]
+
+_K, _M, _G = 1000, 1000**2, 1000**3
+_KI, _MI, _GI = 1024, 1024**2, 1024**3
+
+UNITS: dict[str, tuple[str, float]] = {
+    "Hz": ("frequency", 1), "kHz": ("frequency", _K), "MHz": ("frequency", _M), "GHz": ("frequency", _G),
+    "B/s": ("rate", 1), "kB/s": ("rate", _K), "KB/s": ("rate", _K), "MB/s": ("rate", _M), "GB/s": ("rate", _G),
+    "KiB/s": ("rate", _KI), "MiB/s": ("rate", _MI), "GiB/s": ("rate", _GI),
+    "bit": ("size", 1), "bits": ("size", 1), "Kbit": ("size", _K), "Mbit": ("size", _M), "Gbit": ("size", _G),
+    "Kibit": ("size", _KI), "Mibit": ("size", _MI), "Gibit": ("size", _GI),
+    "B": ("size", 8), "byte": ("size", 8), "bytes": ("size", 8),
+    "kB": ("size", 8 * _K), "KB": ("size", 8 * _K), "MB": ("size", 8 * _M), "GB": ("size", 8 * _G),
+    "KiB": ("size", 8 * _KI), "MiB": ("size", 8 * _MI), "GiB": ("size", 8 * _GI),
+}
+
+KIND_UNITS = {
+    "frequency": "Hz, kHz, MHz, GHz",
+    "rate": "B/s, KB/s, MB/s, GB/s, KiB/s, MiB/s, GiB/s",
+    "size": "bit, Kbit, Kibit, B, KB, KiB, MB, MiB, …",
+}
+
+_DISPLAY = {
+    "frequency": [("GHz", _G), ("MHz", _M), ("kHz", _K), ("Hz", 1)],
+    "rate": [("GB/s", _G), ("MB/s", _M), ("KB/s", _K), ("B/s", 1)],
+    "size": [("MiB", 8 * _MI), ("KiB", 8 * _KI), ("B", 8), ("bit", 1)],
+}
+
+
+def suggest_unit(text: str) -> str | None:
+    """The known unit a misspelt one most likely meant."""
+    folded = {u.lower(): u for u in UNITS}
+    if text.lower() in folded:
+        return folded[text.lower()]
+    close = difflib.get_close_matches(text, UNITS, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def format_base(value: float, kind: str) -> str:
+    """A base-unit value in the largest unit that divides it sensibly."""
+    for unit, factor in _DISPLAY[kind]:
+        if value >= factor and (value / factor) == round(value / factor, 3):
+            return f"{value / factor:g} {unit}"
+    return f"{value:g} {_DISPLAY[kind][-1][0]}"

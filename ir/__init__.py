@@ -1,0 +1,46 @@
+"""segc's graph IR: layers, ops, shapes, targets, diagnostics.
+
+This package imports none of segc's other packages, and never torch, onnx or
+lark.
+"""
+
+from .attrs import Attr, AttrError
+from .diagnostics import Diagnostic, Note, SegError, SourceFile, Span, render
+from .directives import Directives, KeepRule, PruneDirectives, PruneRule
+from .graph import OUTPUT_PREFIX, Graph, Node
+from .opdef import Coupling, OpDef
+from .ops import OPS, conv_pads, offset_channels
+from .shapes import Shape, ShapeError
+from .summary import LayerSummary, summarize
+from .target import TARGET_FIELDS, Target, Unroll, target_problems
+
+__all__ = [
+    "OPS",
+    "OUTPUT_PREFIX",
+    "TARGET_FIELDS",
+    "Attr",
+    "AttrError",
+    "Coupling",
+    "Diagnostic",
+    "Directives",
+    "Graph",
+    "KeepRule",
+    "LayerSummary",
+    "Node",
+    "Note",
+    "OpDef",
+    "PruneDirectives",
+    "PruneRule",
+    "SegError",
+    "Shape",
+    "ShapeError",
+    "SourceFile",
+    "Span",
+    "Target",
+    "Unroll",
+    "conv_pads",
+    "offset_channels",
+    "render",
+    "summarize",
+    "target_problems",
+]
