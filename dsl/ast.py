@@ -229,8 +229,15 @@ class PruneRate(Syntax):
 
 
 @node
+class PatternRef(Syntax):
+    """A layer-name pattern as written."""
+
+    text: str = ""
+
+
+@node
 class PruneKeep(Syntax):
-    patterns: tuple[tuple[str, Span], ...] = ()
+    patterns: tuple[PatternRef, ...] = ()
 
 
 @node

@@ -1,9 +1,10 @@
 """Elaboration: a ``network`` definition → a flat :class:`~segc.ir.Graph`.
 
 Statements run in order: ``input NAME: [C, H, W]`` declares an input,
-``NAME = value`` evaluates an expression in a naming scope ``NAME``,
-``output NAME [= value]`` marks a tensor as an output (layer
-``output.NAME``).  Blocks are expanded as they are called, shapes inferred
+``NAME = value`` evaluates an expression in a naming scope ``NAME`` and
+binds it, ``output NAME [= value]`` marks a tensor as an output (layer
+``output.NAME``; output names have a namespace of their own, and the
+layers a value makes are named in scope ``NAME``).  Blocks are expanded as they are called, shapes inferred
 as layers are made, names given afterwards (``naming.py``).  Layers no
 output depends on are left out, with a warning.  Errors are collected and
 reported together.
@@ -79,7 +80,9 @@ class _NetworkBuilder:
             if isinstance(stmt, ast.InputDecl):
                 self._input(stmt)
             elif isinstance(stmt, ast.Assign):
-                self._scoped(stmt, stmt.target, stmt.target_span, stmt.value)
+                if self._check_name(stmt.target, stmt.target_span):
+                    value = self._scoped(stmt, stmt.target, stmt.target_span, stmt.value)
+                    self.env.define(stmt.target, value, stmt.target_span)
             else:
                 self._output(stmt)
         name, span = self.definition.name, self.definition.name_span
@@ -115,8 +118,6 @@ class _NetworkBuilder:
 
     def _scoped(self, stmt, name: str, span, value: ast.Expr) -> object:
         """Evaluate a network-level statement's value in scope ``name``."""
-        if not self._check_name(name, span):
-            return POISON
         scope = Scope(explicit=name, span=stmt.span, explicit_span=span)
         self.root.children.append(scope)
         self.statement_scopes.append((scope, stmt))
@@ -125,7 +126,6 @@ class _NetworkBuilder:
             result = self.ev.guarded(value, self.env)
         finally:
             self.ev.scopes.pop()
-        self.env.define(name, result, span)
         return result
 
     def _output(self, stmt: ast.OutputDecl) -> None:

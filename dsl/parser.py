@@ -174,9 +174,9 @@ class _ToAst(Transformer):
         return ast.PruneDef(network=str(name), stmts=tuple(stmts), name_span=self._tok(name), span=self._span(meta))
 
     def prune_rate(self, meta, children):
-        (pattern, _), token = children
+        pattern, token = children
         number = self.int_lit(meta, [token]) if token.type == "INT" else self.float_lit(meta, [token])
-        return ast.PruneRate(pattern=pattern, rate=number, span=self._span(meta))
+        return ast.PruneRate(pattern=pattern.text, rate=number, span=self._span(meta))
 
     def prune_keep(self, meta, children):
         return ast.PruneKeep(patterns=tuple(children), span=self._span(meta))
@@ -184,7 +184,7 @@ class _ToAst(Transformer):
     def pattern(self, meta, children):
         token, = children
         text = _unquote(token) if token.type == "STRING" else str(token)
-        return (text, self._tok(token))
+        return ast.PatternRef(text=text, span=self._tok(token))
 
     # ---- expressions
     def chain(self, meta, children):

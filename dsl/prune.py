@@ -36,11 +36,11 @@ def lower_prune(section: ast.PruneDef, graph: Graph) -> PruneDirectives:
             else:
                 rules.append(PruneRule(stmt.pattern, float(rate), stmt.span))
             continue
-        for pattern, span in stmt.patterns:
-            if any(matches(pattern, n) for n in names):
-                keeps.append(KeepRule(pattern, span))
+        for pattern in stmt.patterns:
+            if any(matches(pattern.text, n) for n in names):
+                keeps.append(KeepRule(pattern.text, pattern.span))
             else:
-                errors.append(Diagnostic(f"'{pattern}' matches no layer of network '{graph.name}'", span))
+                errors.append(Diagnostic(f"'{pattern.text}' matches no layer of network '{graph.name}'", pattern.span))
     if errors:
         raise SegError(errors)
     return PruneDirectives(tuple(rules), tuple(keeps))

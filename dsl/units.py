@@ -31,7 +31,7 @@ KIND_UNITS = {
 _DISPLAY = {
     "frequency": [("GHz", _G), ("MHz", _M), ("kHz", _K), ("Hz", 1)],
     "rate": [("GB/s", _G), ("MB/s", _M), ("KB/s", _K), ("B/s", 1)],
-    "size": [("MiB", 8 * _MI), ("KiB", 8 * _KI), ("B", 8), ("bit", 1)],
+    "size": [("GiB", 8 * _GI), ("MiB", 8 * _MI), ("KiB", 8 * _KI), ("Kibit", _KI), ("B", 8), ("bit", 1)],
 }
 
 
@@ -45,8 +45,17 @@ def suggest_unit(text: str) -> str | None:
 
 
 def format_base(value: float, kind: str) -> str:
-    """A base-unit value in the largest unit that divides it sensibly."""
-    for unit, factor in _DISPLAY[kind]:
-        if value >= factor and (value / factor) == round(value / factor, 3):
-            return f"{value / factor:g} {unit}"
-    return f"{value:g} {_DISPLAY[kind][-1][0]}"
+    """A base-unit value as text that reads back to the same value: the
+    largest unit giving a whole number (sizes) or at most three decimals
+    (frequencies, rates)."""
+    units = _DISPLAY[kind]
+    if kind == "size" and value < _KI:
+        return f"{value:.15g} bit"
+    tests = [lambda q: q == int(q)] if kind == "size" else []
+    tests.append(lambda q: q == round(q, 3))
+    for test in tests:
+        for unit, factor in units:
+            quotient = value / factor
+            if quotient >= 1 and test(quotient):
+                return f"{quotient:.15g} {unit}"
+    return f"{value:.15g} {units[-1][0]}"

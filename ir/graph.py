@@ -18,7 +18,7 @@ from typing import Any
 
 import networkx as nx
 
-from .diagnostics import SegError, Span
+from .diagnostics import Diagnostic, SegError, Span
 from .directives import Directives
 from .ops import OPS
 from .shapes import Shape
@@ -173,9 +173,13 @@ class Graph:
         )
         return (self.name, self.target, self.directives, nodes)
 
+    def problems(self, context: str | None = None) -> list[Diagnostic]:
+        """Every inconsistency (see ``ir.verify``); ``context`` (e.g. "after
+        pass 'tile'") prefixes each message."""
+        return verify_graph(self, context)
+
     def verify(self, context: str | None = None) -> None:
-        """Raise SegError listing every inconsistency (see ``ir.verify``);
-        ``context`` (e.g. "after pass 'tile'") prefixes each message."""
-        problems = verify_graph(self, context)
+        """Raise SegError listing every inconsistency."""
+        problems = self.problems(context)
         if problems:
             raise SegError(problems)

@@ -1,3 +1,26 @@
-"""segc: a compiler for accelerator-aware convolutional networks."""
+"""segc: a compiler for accelerator-aware convolutional networks.
+
+``.seg`` text → graph IR (``segc.ir``) → passes → backends.  The functions
+here are the public API; ``segc.ir`` holds the types they return.
+"""
+
+from .api import format_source, load, loads, to_json, to_seg, write_atomic
+from .ir import Graph, Node, SegError, Shape, Target, summarize
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Graph",
+    "Node",
+    "SegError",
+    "Shape",
+    "Target",
+    "__version__",
+    "format_source",
+    "load",
+    "loads",
+    "summarize",
+    "to_json",
+    "to_seg",
+    "write_atomic",
+]

@@ -1,0 +1,187 @@
+"""JSON form of a graph, its target and its directives (``segc.graph``,
+version 1).  Reading it back re-validates everything (attributes against
+the op table, shapes against the shape rules, the target's ranges), so a
+hand-edited file gets precise errors, not a broken graph."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from .attrs import AttrError
+from .diagnostics import Diagnostic, SegError
+from .directives import Directives, KeepRule, PruneDirectives, PruneRule
+from .graph import Graph, Node
+from .ops import OPS
+from .shapes import ShapeError
+from .target import TARGET_FIELDS, UNROLL_KEYS, Target, Unroll, target_problems
+
+__all__ = ["FORMAT", "VERSION", "graph_from_json", "graph_to_json", "target_from_json", "target_to_json"]
+
+FORMAT, VERSION = "segc.graph", 1
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def target_to_json(target: Target) -> dict:
+    data: dict[str, Any] = {"name": target.name}
+    for spec in TARGET_FIELDS.values():
+        value = getattr(target, spec.attr)
+        if isinstance(value, Unroll):
+            value = {k: getattr(value, k) for k in UNROLL_KEYS}
+        data[spec.attr] = value
+    return data
+
+
+def _prune_to_json(prune: PruneDirectives) -> dict:
+    return {"rules": [{"pattern": r.pattern, "rate": r.rate} for r in prune.rules],
+            "keep": [k.pattern for k in prune.keep]}
+
+
+def graph_to_json(graph: Graph) -> dict:
+    """A JSON-ready dict; ``json.dumps`` of it is deterministic."""
+    nodes = []
+    for node in graph.nodes():
+        entry = {"name": node.name, "op": node.op, "inputs": list(node.inputs),
+                 "attrs": {k: _jsonable(v) for k, v in node.attrs.items()}, "shape": list(node.shape)}
+        if node.annotations:
+            entry["annotations"] = dict(node.annotations)
+        nodes.append(entry)
+    prune = graph.directives.prune
+    return {
+        "format": FORMAT, "version": VERSION, "name": graph.name,
+        "target": None if graph.target is None else target_to_json(graph.target),
+        "directives": {"prune": None if prune is None else _prune_to_json(prune)},
+        "nodes": nodes,
+    }
+
+
+def dumps(graph: Graph) -> str:
+    return json.dumps(graph_to_json(graph), indent=1) + "\n"
+
+
+# ------------------------------------------------------------------ reading
+class _Reader:
+    def __init__(self, path: str):
+        self.path = path
+
+    def fail(self, where: str, message: str) -> SegError:
+        return SegError(Diagnostic(f"{where}: {message}", path=self.path))
+
+    def get(self, data: Any, key: str, kind: type | tuple, where: str) -> Any:
+        if not isinstance(data, dict) or key not in data:
+            raise self.fail(where, f"missing '{key}'")
+        value = data[key]
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool and bool not in _tuple(kind)):
+            raise self.fail(f"{where}.{key}", f"expected {_kind_name(kind)}, got {json.dumps(value)[:40]}")
+        return value
+
+
+def _tuple(kind: type | tuple) -> tuple:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _kind_name(kind: type | tuple) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", dict: "an object", list: "a list",
+             bool: "true or false", type(None): "null"}
+    return " or ".join(names[k] for k in _tuple(kind))
+
+
+def target_from_json(data: Any, path: str = "<json>", where: str = "target") -> Target:
+    reader = _Reader(path)
+    values: dict[str, Any] = {"name": reader.get(data, "name", str, where)}
+    for spec in TARGET_FIELDS.values():
+        key = f"{where}.{spec.attr}"
+        if spec.attr not in data or data[spec.attr] is None:
+            if spec.required:
+                raise reader.fail(where, f"missing '{spec.attr}'")
+            continue
+        value = data[spec.attr]
+        if spec.kind == "unroll":
+            value = Unroll(**{k: reader.get(value, k, int, key) for k in UNROLL_KEYS})
+        elif spec.kind == "string":
+            value = reader.get(data, spec.attr, str, where)
+        else:
+            value = reader.get(data, spec.attr, (int, float), where)
+            if not (spec.minimum <= value <= spec.maximum) or not math.isfinite(value):
+                raise reader.fail(key, f"{value} is out of range [{spec.minimum:g}, {spec.maximum:g}]")
+            if spec.kind in ("size", "count") and value != int(value):
+                raise reader.fail(key, f"expected an integer, got {value}")
+            value = int(value) if spec.kind in ("size", "count") else float(value)
+        values[spec.attr] = value
+    target = Target(**values)
+    for field, message in target_problems(target):
+        raise reader.fail(f"{where}.{field}", message)
+    return target
+
+
+def _prune_from_json(reader: _Reader, data: Any) -> PruneDirectives:
+    where = "directives.prune"
+    rules = []
+    for i, rule in enumerate(reader.get(data, "rules", list, where)):
+        rate = reader.get(rule, "rate", (int, float), f"{where}.rules[{i}]")
+        if not 0 <= rate < 1:
+            raise reader.fail(f"{where}.rules[{i}].rate", f"must be at least 0 and below 1, got {rate}")
+        rules.append(PruneRule(reader.get(rule, "pattern", str, f"{where}.rules[{i}]"), float(rate)))
+    keep = [KeepRule(reader.get({"keep": k}, "keep", str, f"{where}.keep[{i}]"))
+            for i, k in enumerate(reader.get(data, "keep", list, where))]
+    return PruneDirectives(tuple(rules), tuple(keep))
+
+
+def _node_from_json(reader: _Reader, graph: Graph, data: Any, where: str) -> Node:
+    name = reader.get(data, "name", str, where)
+    where = f"{where} ('{name}')"
+    op = reader.get(data, "op", str, where)
+    if op not in OPS:
+        raise reader.fail(where, f"unknown op '{op}'")
+    inputs = tuple(reader.get(data, "inputs", list, where))
+    missing = [i for i in inputs if not isinstance(i, str) or i not in graph]
+    if missing:
+        raise reader.fail(where, f"reads {missing[0]!r}, which is not defined before it")
+    if not OPS[op].accepts(len(inputs)):
+        raise reader.fail(where, f"{op} takes {OPS[op].arity_text()}, got {len(inputs)}")
+    try:
+        attrs = OPS[op].build_attrs(reader.get(data, "attrs", dict, where))
+        shape = OPS[op].shape(attrs, [graph.node(i).shape for i in inputs])
+    except (AttrError, ShapeError) as err:
+        raise reader.fail(where, str(err)) from None
+    stored = reader.get(data, "shape", list, where)
+    if list(shape) != stored:
+        raise reader.fail(where, f"shape {stored} differs from the inferred {list(shape)}")
+    annotations = reader.get(data, "annotations", dict, where) if "annotations" in data else {}
+    return Node(name, op, inputs, attrs, shape, annotations=annotations)
+
+
+def graph_from_json(data: Any, path: str = "<json>") -> Graph:
+    """The graph a ``graph_to_json`` dict describes, verified."""
+    reader = _Reader(path)
+    if reader.get(data, "format", str, "file") != FORMAT:
+        raise reader.fail("file", f"not a segc graph (format is not '{FORMAT}')")
+    if reader.get(data, "version", int, "file") != VERSION:
+        raise reader.fail("file", f"version {data['version']} is not supported (this segc reads {VERSION})")
+    target = data.get("target")
+    graph = Graph(reader.get(data, "name", str, "file"),
+                  None if target is None else target_from_json(target, path))
+    prune = reader.get(data, "directives", dict, "file").get("prune")
+    if prune is not None:
+        graph.directives = Directives(prune=_prune_from_json(reader, prune))
+    for i, entry in enumerate(reader.get(data, "nodes", list, "file")):
+        node = _node_from_json(reader, graph, entry, f"nodes[{i}]")
+        if node.name in graph:
+            raise reader.fail(f"nodes[{i}]", f"layer '{node.name}' is defined twice")
+        graph.add(node)
+    problems = graph.problems()
+    if problems:
+        raise SegError([Diagnostic(d.message, path=path) for d in problems])
+    return graph
+
+
+def loads(text: str, path: str = "<json>") -> Graph:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SegError(Diagnostic(f"{err.lineno}:{err.colno}: not valid JSON: {err.msg}", path=path)) from None
+    return graph_from_json(data, path)
