@@ -68,9 +68,9 @@ def _matplotlib(graph: Graph, fmt: str) -> bytes:
         for source in dict.fromkeys(node.inputs):
             sx, sy = positions[source]
             ax.annotate("", xy=(x, y + 0.18), xytext=(sx, sy - 0.18),
-                        arrowprops={"arrowstyle": "->", "color": "#666666", "lw": 0.8})
+                        arrowprops={"arrowstyle": "->", "color": "#666666", "lw": 0.8}, zorder=1)
         ax.text(x, y, node_label(node), ha="center", va="center", fontsize=7,
-                bbox={"boxstyle": "round", "fc": COLORS.get(node.op, "#eeeeee"), "ec": "#888888"})
+                bbox={"boxstyle": "round", "fc": COLORS.get(node.op, "#eeeeee"), "ec": "#888888"}, zorder=3)
     ax.set_xlim(-width / 2 - 0.5, width / 2 + 0.5)
     ax.set_ylim(-depth + 0.5, 0.5)
     ax.axis("off")

@@ -86,9 +86,10 @@ class _NetworkBuilder:
             else:
                 self._output(stmt)
         name, span = self.definition.name, self.definition.name_span
-        if not any(p.op == "input" for p in self.ev.pending):
+        body = self.definition.body
+        if not any(isinstance(s, ast.InputDecl) for s in body):
             self.ev.record(SegError(f"network '{name}' has no input", span))
-        if not self.outputs:
+        if not any(isinstance(s, ast.OutputDecl) for s in body):
             self.ev.record(SegError(f"network '{name}' has no output", span))
         if self.ev.errors:
             raise SegError(self.ev.errors)

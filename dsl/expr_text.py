@@ -104,11 +104,27 @@ def _chain_links(expr: ast.Expr) -> tuple[ast.Expr, list[ast.Call]]:
     return expr, calls[::-1]
 
 
+def _wrap_if(head: str, expr: ast.IfExpr, depth: int) -> str:
+    lines = []
+    for i, (cond, branch) in enumerate(expr.branches):
+        lines.append(f"{head if i == 0 else '} else '}if {expr_text(cond)} {{")
+        lines.extend(INDENT + line for line in wrap_chain("", branch, depth + 1).split("\n"))
+    lines.append("} else {")
+    lines.extend(INDENT + line for line in wrap_chain("", expr.orelse, depth + 1).split("\n"))  # type: ignore[arg-type]
+    lines.append("}")
+    return "\n".join(lines)
+
+
 def wrap_chain(head: str, expr: ast.Expr, depth: int) -> str:
-    """``head + expr``, breaking a long ``->`` chain before ``->`` (greedy,
-    continuation lines indented one level deeper)."""
+    """``head + expr`` on one line if it fits in LINE_LIMIT columns; else a
+    long ``if`` gets one line per branch, and a long ``->`` chain breaks
+    before ``->`` (greedy; continuation lines one level deeper)."""
     one_line = head + expr_text(expr)
-    if len(INDENT * depth + one_line) <= LINE_LIMIT or not isinstance(expr, ast.Chain):
+    if len(INDENT * depth + one_line) <= LINE_LIMIT:
+        return one_line
+    if isinstance(expr, ast.IfExpr):
+        return _wrap_if(head, expr, depth)
+    if not isinstance(expr, ast.Chain):
         return one_line
     start, calls = _chain_links(expr)
     first = head + _at_least(start, _CHAIN)

@@ -79,7 +79,11 @@ class Attr:
         return getattr(self, f"_coerce_{self.kind}")(value)
 
     def _fail(self, value: Any, expected: str) -> AttrError:
-        return AttrError(f"'{self.name}' must be {expected}, got {_describe(value)}", self.name)
+        hint = ""
+        if expected.endswith(")"):
+            expected, hint = expected.rsplit(" (", 1)
+            hint = f" ({hint}"
+        return AttrError(f"'{self.name}' must be {expected}, got {_describe(value)}{hint}", self.name)
 
     def _check_min(self, value: float, expected: str) -> None:
         if self.minimum is not None and value < self.minimum:
@@ -98,6 +102,8 @@ class Attr:
 
     def _coerce_int(self, value: Any) -> int:
         expected = self._min_text("integer")
+        if isinstance(value, float) and value.is_integer():
+            raise self._fail(value, expected + " (use // for integer division)")
         if not _is_int(value):
             raise self._fail(value, expected)
         self._check_min(value, expected)

@@ -34,6 +34,13 @@ class Coupling(Enum):
     FLATTEN = "flatten"  # input channel i becomes features [i·H·W, (i+1)·H·W)
 
 
+def _same(value: Any, default: Any) -> bool:
+    """A value equal to an attribute's default (None only matches None)."""
+    if default is None or value is None:
+        return value is default
+    return type(value) is type(default) and value == default
+
+
 def _zero(attrs: Attrs, inputs: Sequence[Shape], out: Shape) -> int:
     return 0
 
@@ -88,7 +95,7 @@ class OpDef:
                 raise AttrError(f"{self.name} has no attribute '{name}'{self._known()}", name)
         attrs: dict[str, Any] = {}
         for attr in self.attrs:
-            if attr.name in given:
+            if attr.name in given and not (not attr.required and _same(given[attr.name], attr.default)):
                 attrs[attr.name] = attr.coerce(given[attr.name])
             elif attr.required:
                 raise AttrError(f"{self.name} needs '{attr.name}'")
