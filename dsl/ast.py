@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from ..ir import SourceFile, Span
 
+
 def _span():
     return field(compare=False, repr=False)
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from .values import Tensor, type_name
 
-__all__ = ["BUILTINS", "BuiltinError", "MAX_LIST"]
+__all__ = ["BUILTINS", "MAX_LIST", "BuiltinError"]
 
 MAX_LIST = 100_000
 

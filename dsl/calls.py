@@ -70,7 +70,7 @@ class CallEvaluator(ExprEvaluator):
         if call.alias:
             raise self.error(f"'as' names layers, and {call.func}() makes none", call.alias_span)
         if keywords:
-            name, (_, span) = next(iter(keywords.items()))
+            _, span = next(iter(keywords.values()))
             raise self.error(f"{call.func}() takes no keyword arguments", span)
         try:
             return BUILTINS[call.func](*(v for v, _ in positional))

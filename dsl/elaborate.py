@@ -37,7 +37,8 @@ def choose_network(program: Program, name: str | None) -> str:
     if not candidates:
         raise SegError(Diagnostic(f"{path} defines no network"))
     if len(candidates) > 1:
-        raise SegError(Diagnostic(f"{path} defines several networks ({', '.join(candidates)}); choose one with --network"))
+        names = ", ".join(candidates)
+        raise SegError(Diagnostic(f"{path} defines several networks ({names}); choose one with --network"))
     return candidates[0]
 
 

@@ -210,7 +210,7 @@ class ExprEvaluator:
             if isinstance(left, Tensor) or isinstance(right, Tensor):
                 raise self.error("tensors cannot be compared; compare channels(x) or height(x)", expr.span)
             return _COMPARE[expr.op](left, right)
-        if _is_number(left) and _is_number(right) or isinstance(left, str) and isinstance(right, str):
+        if (_is_number(left) and _is_number(right)) or (isinstance(left, str) and isinstance(right, str)):
             return _COMPARE[expr.op](left, right)
         raise self.error(f"cannot compare {type_name(left)} with {type_name(right)} by '{expr.op}'", expr.span)
 

@@ -62,9 +62,9 @@ class _Formatter:
             if (i > 0 or keep_blank) and self._blank_before(comment.span.start):
                 self._blank()
             self.lines.append(INDENT * depth + comment.text)
-        if (leading or keep_blank) and syntax_start > (leading[-1].span.start if leading else -1):
-            if self._blank_before(syntax_start):
-                self._blank()
+        after_comments = syntax_start > (leading[-1].span.start if leading else -1)
+        if (leading or keep_blank) and after_comments and self._blank_before(syntax_start):
+            self._blank()
 
     def _emit(self, syntax: ast.Syntax, text: str, depth: int, keep_blank: bool = True) -> None:
         """Leading comments, the text (possibly several lines), a trailing comment."""

@@ -280,9 +280,8 @@ class _ToAst(Transformer):
 
     def dict(self, meta, children):
         children = [c for c in children if c is not None]
-        entries = tuple(
-            ast.DictEntry(key=str(k), value=v, span=self._tok(k).to(v.span)) for k, v in zip(children[::2], children[1::2])
-        )
+        pairs = zip(children[::2], children[1::2])
+        entries = tuple(ast.DictEntry(key=str(k), value=v, span=self._tok(k).to(v.span)) for k, v in pairs)
         return ast.DictExpr(entries=entries, span=self._span(meta))
 
     def if_expr(self, meta, children):

@@ -25,7 +25,7 @@ from .shapes import Shape
 from .target import Target
 from .verify import verify_graph
 
-__all__ = ["Graph", "Node", "OUTPUT_PREFIX"]
+__all__ = ["OUTPUT_PREFIX", "Graph", "Node"]
 
 OUTPUT_PREFIX = "output."
 

@@ -143,7 +143,9 @@ def _pool_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
     ho = pool_output(x.h, k[0], stride[0], pads[0], attrs["ceil"])
     wo = pool_output(x.w, k[1], stride[1], pads[1], attrs["ceil"])
     if ho < 1 or wo < 1:
-        raise ShapeError(f"pooling output would be empty: the {x.h}×{x.w} input is smaller than the {k[0]}×{k[1]} window")
+        raise ShapeError(
+            f"pooling output would be empty: the {x.h}×{x.w} input is smaller than the {k[0]}×{k[1]} window"
+        )
     return Shape(x.c, ho, wo)
 
 

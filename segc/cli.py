@@ -92,7 +92,9 @@ def _fmt(args: argparse.Namespace) -> int:
     if args.check:
         if formatted == text:
             return 0
-        diff = difflib.unified_diff(text.splitlines(True), formatted.splitlines(True), args.file, f"{args.file} (formatted)")
+        diff = difflib.unified_diff(
+            text.splitlines(True), formatted.splitlines(True), args.file, f"{args.file} (formatted)"
+        )
         sys.stdout.writelines(diff)
         print(f"{args.file}: not in canonical layout", file=sys.stderr)
         return 1
