@@ -22,7 +22,7 @@ from .prune import lower_prune
 from .targets import lower_target
 from .values import POISON, Tensor, is_poison, type_name
 
-__all__ = ["choose_network", "elaborate"]
+__all__ = ["choose_network", "elaborate", "named_target"]
 
 
 def choose_network(program: Program, name: str | None) -> str:
@@ -59,10 +59,21 @@ def elaborate(program: Program, network: str | None = None, warnings: list[Diagn
 def _target(program: Program, definition: ast.NetworkDef) -> Target | None:
     if definition.target is None:
         return None
-    target_def = program.targets.get(definition.target)
+    return named_target(program, definition.target, definition.target_span)
+
+
+def named_target(program: Program, name: str | None = None, span=None) -> Target:
+    """A target the program defines: the one named, or its only one."""
+    if name is None:
+        if len(program.targets) != 1:
+            known = ", ".join(sorted(program.targets)) or "none"
+            path = program.root.source.path
+            raise SegError(Diagnostic(f"{path} must define exactly one target to use it so (it defines: {known})"))
+        name = next(iter(program.targets))
+    target_def = program.targets.get(name)
     if target_def is None:
-        hint = suggestion(definition.target, program.targets)
-        raise SegError(Diagnostic(f"unknown target '{definition.target}'{hint}", definition.target_span))
+        hint = suggestion(name, program.targets) or f" (known: {', '.join(sorted(program.targets)) or 'none'})"
+        raise SegError(Diagnostic(f"unknown target '{name}'{hint}", span))
     return lower_target(target_def, ExprEvaluator())
 
 

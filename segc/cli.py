@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-from . import __version__, api
+from . import __version__, api, hw_cli
 from .ir import Diagnostic, SegError, render
 
 __all__ = ["main"]
@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     _input(export)
     export.add_argument("--to", choices=EXPORT_FORMATS, required=True, help="output format")
     export.add_argument("-o", "--output", required=True, help="output file")
+    hw_cli.add_commands(commands)
     return parser
 
 
@@ -57,7 +58,8 @@ def _input(command: argparse.ArgumentParser) -> None:
 
 
 # ---------------------------------------------------------------- commands
-def _load(args: argparse.Namespace):
+def load_graph(args: argparse.Namespace):
+    """The graph FILE (and --network) name; warnings go to standard error."""
     warnings: list[Diagnostic] = []
     graph = api.load(args.file, args.network, warnings)
     for warning in warnings:
@@ -68,7 +70,7 @@ def _load(args: argparse.Namespace):
 def _check(args: argparse.Namespace) -> int:
     from .ir import summarize
 
-    graph = _load(args)
+    graph = load_graph(args)
     rows = summarize(graph)
     if args.json:
         summary = {
@@ -109,7 +111,7 @@ def _graph(args: argparse.Namespace) -> int:
     extension = os.path.splitext(args.output)[1].lower().lstrip(".")
     if extension not in ("dot", "gv", "svg", "png"):
         raise SegError(Diagnostic(f"cannot tell the picture format of '{args.output}'; use .dot, .svg or .png"))
-    graph = _load(args)
+    graph = load_graph(args)
     if extension in ("dot", "gv"):
         from .backends.dot import to_dot
 
@@ -122,13 +124,13 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    graph = _load(args)
+    graph = load_graph(args)
     text = api.to_seg(graph) if args.to == "seg" else api.to_json(graph)
     api.write_atomic(args.output, text, (args.file,))
     return 0
 
 
-_COMMANDS = {"check": _check, "fmt": _fmt, "graph": _graph, "export": _export}
+_COMMANDS = {"check": _check, "fmt": _fmt, "graph": _graph, "export": _export, **hw_cli.COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,15 +1,17 @@
-"""Terminal tables (rich) for ``segc check``."""
+"""Per-layer tables for ``segc check``: drawn with rich in a terminal, as
+plain aligned columns when the output goes to a file or a pipe (faster,
+and easy to grep)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
-
-from rich.console import Console
-from rich.table import Table
 
 from .ir import Graph, LayerSummary
 
-__all__ = ["print_summary", "si"]
+__all__ = ["print_summary", "print_table", "si"]
+
+_HEADERS = ("layer", "op", "shape", "MACs", "params")
 
 
 def si(value: float) -> str:
@@ -20,25 +22,55 @@ def si(value: float) -> str:
     return f"{value:g}"
 
 
-def _console() -> Console:
-    console = Console(highlight=False, soft_wrap=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=160, color_system=None)
-    return console
+def _cells(rows: Sequence[LayerSummary]) -> tuple[list[tuple[str, ...]], tuple[str, ...]]:
+    body = [(r.name, r.op, str(list(r.shape)), f"{r.macs:,}", f"{r.params:,}") for r in rows]
+    footer = (f"{len(rows)} layers", "", "total", f"{sum(r.macs for r in rows):,}", f"{sum(r.params for r in rows):,}")
+    return body, footer
+
+
+def _numeric(column: list[str]) -> bool:
+    """Right-align columns of numbers."""
+    cells = [c for c in column if c]
+    return bool(cells) and all(c.replace(",", "").replace(".", "").replace("%", "").isdigit() for c in cells)
+
+
+def _plain(title: str, headers, body, footer) -> str:
+    table = [tuple(headers), *body, tuple(footer)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
+    right = [_numeric([row[i] for row in body]) for i in range(len(headers))]
+
+    def line(row) -> str:
+        cells = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right)]
+        return "  ".join(cells).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([title, line(headers), rule, *map(line, body), rule, line(footer)])
+
+
+def _rich(title: str, headers, body, footer) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_footer=True)
+    for i, (header, foot) in enumerate(zip(headers, footer)):
+        table.add_column(header, justify="right" if _numeric([r[i] for r in body]) else "left", footer=foot)
+    for row in body:
+        table.add_row(*row)
+    Console(highlight=False).print(table)
+
+
+def print_table(title: str, headers, body, footer) -> None:
+    """A table with a totals row: rich in a terminal, plain columns otherwise."""
+    if sys.stdout.isatty():
+        _rich(title, headers, body, footer)
+    else:
+        print(_plain(title, headers, body, footer))
 
 
 def print_summary(graph: Graph, rows: Sequence[LayerSummary]) -> None:
     """Per-layer name, op, output shape, MACs, parameters, and totals."""
     target = f" on {graph.target.name}" if graph.target else ""
-    table = Table(title=f"network {graph.name}{target}", title_justify="left", show_footer=True)
-    macs, params = sum(r.macs for r in rows), sum(r.params for r in rows)
-    table.add_column("layer", footer=f"{len(rows)} layers")
-    table.add_column("op", footer="")
-    table.add_column("shape", footer="total")
-    table.add_column("MACs", justify="right", footer=f"{macs:,}")
-    table.add_column("params", justify="right", footer=f"{params:,}")
-    for row in rows:
-        table.add_row(row.name, row.op, str(list(row.shape)), f"{row.macs:,}", f"{row.params:,}")
-    console = _console()
-    console.print(table)
-    console.print(f"{si(macs)} MACs, {si(params)} parameters")
+    title = f"network {graph.name}{target}"
+    body, footer = _cells(rows)
+    print_table(title, _HEADERS, body, footer)
+    print(f"{si(sum(r.macs for r in rows))} MACs, {si(sum(r.params for r in rows))} parameters")

@@ -1,0 +1,110 @@
+"""``tile``: choose the output tile (T_ox, T_oy) of every convolution and
+linear layer (Eq. 1 of Mori et al., see ``hwmodel.py``) and write it under
+the ``tiling`` annotation: ``{"mode", "tile": [T_ox, T_oy],
+"input_tile": [T_ix, T_iy]}``.
+
+Modes: ``paper`` (Eq. 1; dilated layers T = 1), ``dilation-aware`` (Eq. 1
+with the real footprint of dilated tiles), ``none`` (T = 1 everywhere) and
+``static`` (one square tile T × T for every layer, clamped to each layer's
+output, the largest that fits the input buffer for all of them; dilated
+layers keep T = 1 as in the paper's Fig. 4).
+
+Deformable layers (dconv) read input positions that depend on the data:
+unbounded, each output pixel gathers its k×k samples alone (T = 1, the
+paper's rule for dilated layers); with ``bound = b`` a tile reads its
+window widened by ⌈b⌉ on every side, and is tiled by Eq. 1 on that
+footprint.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from ..ir import Diagnostic, Graph, Node, SegError
+from .base import Pass, PassResult
+from .hwmodel import TILING_MODES, ConvGeometry, TileError, best_tile, input_tile
+
+__all__ = ["TILED_OPS", "TilePass", "require_target"]
+
+TILED_OPS = ("conv", "dconv", "linear")
+
+
+def require_target(graph: Graph, pass_name: str):
+    if graph.target is None:
+        raise SegError(Diagnostic(
+            f"pass '{pass_name}' needs a target: write 'network {graph.name} on TARGET' or give --target"
+        ))
+    return graph.target
+
+
+def _geometry(graph: Graph, node: Node) -> tuple[ConvGeometry, str | None]:
+    """The geometry Eq. 1 sees, and a forced mode for deformable layers."""
+    geom = ConvGeometry.of(graph, node)
+    if node.op != "dconv":
+        return geom, None
+    bound = node.attrs["bound"]
+    if bound is None:
+        return geom, "none"
+    reach = math.ceil(bound)
+    return replace(geom, kx=geom.kx + 2 * reach, ky=geom.ky + 2 * reach), None
+
+
+def _static_side(graph: Graph, nodes: list[Node], buffer_words: int) -> int:
+    """Largest T such that a T×T tile (clamped) fits every non-dilated layer."""
+    geoms = [g for g in (ConvGeometry.of(graph, n) for n in nodes if n.op != "dconv") if not g.dilated]
+    if not geoms:
+        return 1
+    low, high = 1, max(max(g.wo, g.ho) for g in geoms)
+
+    def fits(side: int) -> bool:
+        for g in geoms:
+            tix, tiy = input_tile(g, (min(side, g.wo), min(side, g.ho)), "paper")
+            if tix * tiy * (g.ci // g.groups) > buffer_words:
+                return False
+        return True
+
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle - 1)
+    return low
+
+
+@dataclass(frozen=True)
+class TilePass(Pass):
+    name = "tile"
+    doc = "choose per-layer tiles (Eq. 1) against the target's input buffer"
+    mode: str = "paper"
+
+    def run(self, graph: Graph) -> PassResult:
+        if self.mode not in TILING_MODES:
+            raise SegError(Diagnostic(f"tile: unknown mode '{self.mode}' (modes: {', '.join(TILING_MODES)})"))
+        target = require_target(graph, self.name)
+        words = target.input_buffer_words
+        nodes = [n for n in graph.nodes() if n.op in TILED_OPS]
+        side = _static_side(graph, nodes, words) if self.mode == "static" else 0
+        errors = []
+        for node in nodes:
+            try:
+                annotation = self._tiling(graph, node, words, target.unroll.pof, side)
+            except TileError as err:
+                errors.append(Diagnostic(f"layer '{node.name}': {err}", node.span))
+                continue
+            graph.replace(node.with_(annotations={**node.annotations, "tiling": annotation}))
+        if errors:
+            raise SegError(errors)
+        notes = (f"static tile {side}×{side}",) if self.mode == "static" else ()
+        return PassResult(graph, bool(nodes), notes)
+
+    def _tiling(self, graph: Graph, node: Node, words: int, pof: int, side: int) -> dict:
+        geom, forced = _geometry(graph, node)
+        mode = forced or self.mode
+        if mode == "static":
+            tile = best_tile(geom, words, pof, "none")  # checks that 1×1 fits
+            if not geom.dilated:
+                tile = (min(side, geom.wo), min(side, geom.ho))
+            mode = "paper"
+        else:
+            tile = best_tile(geom, words, pof, mode)
+        tix, tiy = input_tile(geom, tile, mode)
+        return {"mode": self.mode, "tile": [tile[0], tile[1]], "input_tile": [tix, tiy]}
