@@ -166,7 +166,9 @@ def compute_cycles(geom: ConvGeometry, unroll: Unroll) -> int:
     return geom.groups * per_group * geom.wo * geom.ho
 
 
-def dram_accesses(geom: ConvGeometry, tile: tuple[int, int], in_tile: tuple[int, int], pof: int) -> tuple[int, int, int]:
+def dram_accesses(
+    geom: ConvGeometry, tile: tuple[int, int], in_tile: tuple[int, int], pof: int
+) -> tuple[int, int, int]:
     """Eq. 3 and 4: (input, weight, output) DRAM accesses in words."""
     ci, co = geom.ci // geom.groups, geom.co // geom.groups
     tiles = _ceil(geom.wo, tile[0]) * _ceil(geom.ho, tile[1])
