@@ -34,12 +34,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..ir import Graph, Node, Target
+from ..ir import Diagnostic, Graph, Node, SegError, Target, offset_channels
 from .base import Pass, PassResult
 from .hwmodel import ConvGeometry, compute_cycles, dram_accesses
 from .tile import TILED_OPS, require_target
 
-__all__ = ["Calibration", "CostPass", "layer_cost"]
+__all__ = ["Calibration", "CostPass", "layer_cost", "offset_branch"]
 
 _FUSABLE = ("bn", "relu", "relu6", "sigmoid", "identity", "maxpool")
 _FREE = {"input": "already in DRAM", "output": "stays in DRAM", "concat": "producers write channel slices",
@@ -72,7 +72,7 @@ def _conv_like(graph: Graph, node: Node, target: Target) -> dict:
     cycles = compute_cycles(geom, target.unroll)
     dram_in, dram_w, dram_out = dram_accesses(geom, tile, in_tile, target.unroll.pof)
     if node.op == "dconv":
-        offsets = _offset_branch(geom, node)
+        offsets = offset_branch(geom, node)
         cycles += compute_cycles(offsets, target.unroll)
         _, off_w, off_out = dram_accesses(offsets, (1, 1), (1, 1), target.unroll.pof)
         dram_w, dram_out = dram_w + off_w, dram_out + off_out
@@ -80,9 +80,9 @@ def _conv_like(graph: Graph, node: Node, target: Target) -> dict:
             "dram_out": dram_out, "tile": list(tile), "input_tile": list(in_tile)}
 
 
-def _offset_branch(geom: ConvGeometry, node: Node) -> ConvGeometry:
-    from ..ir import offset_channels
-
+def offset_branch(geom: ConvGeometry, node: Node) -> ConvGeometry:
+    """The offset-predicting convolution of a dconv (CoDeNet): same window
+    for shape "full", 1×1 for "square"."""
     full = node.attrs["shape"] == "full"
     return ConvGeometry(
         geom.ci, offset_channels(node.attrs), geom.kx if full else 1, geom.ky if full else 1, geom.sx, geom.sy,
@@ -165,8 +165,6 @@ class CostPass(Pass):
             try:
                 cost = layer_cost(graph, node, target, pipelined, self.calibration)
             except KeyError:
-                from ..ir import Diagnostic, SegError
-
                 raise SegError(Diagnostic(
                     f"pass 'cost': layer '{node.name}' has no tiling; run 'tile' before 'cost'"
                 )) from None

@@ -1,0 +1,154 @@
+"""``segc calibrate``: read measured latencies (CSV), cost each measured run
+with the uncalibrated model, fit the calibration parameters on the training
+rows and report the error on the rest.
+
+The CSV has a header and one row per measurement; lines starting with '#'
+are comments.  Columns: ``network`` (a .seg file, relative to the CSV),
+``pif``, ``pof``, ``pkx`` (and optionally ``pky``), ``latency_s``, and
+optionally ``layer`` (the measurement is of that layer alone).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import os
+
+from . import api, hardware
+from .dsl.loader import read_source
+from .ir import Diagnostic, SegError, Unroll, target_problems
+from .passes.calibrate import PARAMETERS, Features, features, fit, predict
+from .passes.cost import Calibration
+
+__all__ = ["Measurement", "calibrate", "read_measurements"]
+
+REQUIRED = ("network", "pif", "pof", "pkx", "latency_s")
+
+
+@dataclasses.dataclass(frozen=True)
+class Measurement:
+    network: str  # path as resolved
+    unroll: Unroll
+    latency_s: float
+    layer: str | None
+    line: int
+
+
+def _number(path: str, line: int, column: str, text: str, kind: type):
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or value <= 0:
+        noun = "a positive integer" if kind is int else "a positive number"
+        raise SegError(Diagnostic(f"line {line}, column '{column}': expected {noun}, got '{text}'", path=path))
+    return value
+
+
+def read_measurements(path: str) -> list[Measurement]:
+    text = read_source(path)
+    lines = [(i, line) for i, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")]
+    if not lines:
+        raise SegError(Diagnostic("no measurements (expected a CSV header and rows)", path=path))
+    reader = csv.DictReader(io.StringIO("\n".join(line for _, line in lines)))
+    missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+    if missing:
+        raise SegError(Diagnostic(f"line {lines[0][0]}: missing column(s) {', '.join(missing)}", path=path))
+    rows = []
+    base = os.path.dirname(path)
+    for (number, _), row in zip(lines[1:], reader):
+        if any(row.get(c) in (None, "") for c in REQUIRED):
+            raise SegError(Diagnostic(f"line {number}: every row needs {', '.join(REQUIRED)}", path=path))
+        factors = [_number(path, number, c, row[c], int) for c in ("pif", "pof", "pkx")]
+        pky = _number(path, number, "pky", row["pky"], int) if row.get("pky") else 1
+        rows.append(Measurement(
+            os.path.normpath(os.path.join(base, row["network"])), Unroll(*factors, pky),
+            _number(path, number, "latency_s", row["latency_s"], float), row.get("layer") or None, number,
+        ))
+    return rows
+
+
+def _features(rows: list[Measurement], tiling: str) -> list[Features]:
+    graphs: dict[str, object] = {}
+    runs: dict[tuple, object] = {}
+    result = []
+    for row in rows:
+        if row.network not in graphs:
+            graphs[row.network] = api.load(row.network)
+        key = (row.network, row.unroll)
+        if key not in runs:
+            graph = graphs[row.network].copy()
+            graph.target = dataclasses.replace(graph.target, unroll=row.unroll)
+            for _, message in target_problems(graph.target):
+                raise SegError(Diagnostic(f"line {row.line}: {message}"))
+            runs[key] = hardware.analyse(graph, tiling)
+        annotated = runs[key]
+        if row.layer is not None and row.layer not in annotated:
+            raise SegError(Diagnostic(f"line {row.line}: network has no layer '{row.layer}'"))
+        nodes = [annotated.node(row.layer)] if row.layer else annotated.nodes()
+        result.append(features([n.annotations["cost"] for n in nodes]))
+    return result
+
+
+def _row_report(row: Measurement, feature: Features, cal: Calibration, split: str) -> dict:
+    base = predict(feature, Calibration())
+    calibrated = predict(feature, cal)
+    u = row.unroll
+    return {
+        "network": os.path.basename(row.network), "layer": row.layer, "unroll": [u.pif, u.pof, u.pkx, u.pky],
+        "split": split, "measured_s": row.latency_s, "uncalibrated_s": base, "calibrated_s": calibrated,
+        "uncalibrated_error": base / row.latency_s - 1, "calibrated_error": calibrated / row.latency_s - 1,
+    }
+
+
+def _mean_abs(rows: list[dict], key: str) -> float | None:
+    return sum(abs(r[key]) for r in rows) / len(rows) if rows else None
+
+
+def calibrate(path: str, parameters: tuple[str, ...], train: str | None, tiling: str) -> dict:
+    """Fit on rows whose network file name contains ``train`` (all rows if
+    None); the calibration file's content, with the fit report."""
+    unknown = [p for p in parameters if p not in PARAMETERS]
+    if unknown or not parameters:
+        raise SegError(Diagnostic(f"--fit takes some of {', '.join(PARAMETERS)}, got '{','.join(parameters)}'"))
+    rows = read_measurements(path)
+    feats = _features(rows, tiling)
+    is_train = [train is None or train in os.path.basename(r.network) for r in rows]
+    if not any(is_train):
+        raise SegError(Diagnostic(f"--train '{train}' matches no measured network"))
+    training = [(f, r.latency_s) for f, r, t in zip(feats, rows, is_train) if t]
+    cal = fit(training, parameters, f"calibrated on {os.path.basename(path)}")
+    report = [_row_report(r, f, cal, "train" if t else "held-out") for r, f, t in zip(rows, feats, is_train)]
+    held = [r for r in report if r["split"] == "held-out"]
+    trained = [r for r in report if r["split"] == "train"]
+    return {
+        "format": "segc.calibration", "version": 1, "overlap": cal.overlap, "fixed_s": cal.fixed_s,
+        "fit": {
+            "parameters": list(parameters), "tiling": tiling, "measurements": os.path.basename(path),
+            "train": train or "all", "rows": report,
+            "train_mean_abs_error": _mean_abs(trained, "calibrated_error"),
+            "held_out_mean_abs_error": _mean_abs(held, "calibrated_error"),
+            "uncalibrated_mean_abs_error": _mean_abs(report, "uncalibrated_error"),
+        },
+    }
+
+
+def to_text(result: dict) -> str:
+    fit_ = result["fit"]
+    lines = [f"fitted {', '.join(fit_['parameters'])} on {fit_['train']} ({fit_['tiling']} tiling): "
+             f"overlap {result['overlap']:.3f}, fixed {json.dumps(result['fixed_s'])}"]
+    lines.append(f"{'network':<24} {'unroll':<12} {'split':<9} {'measured':>10} {'model':>10} {'error':>8} "
+                 f"{'calibrated':>11} {'error':>8}")
+    for r in fit_["rows"]:
+        unroll = ",".join(str(v) for v in r["unroll"][:3])
+        name = r["network"] + (f":{r['layer']}" if r["layer"] else "")
+        lines.append(f"{name:<24} {unroll:<12} {r['split']:<9} {r['measured_s']:>10.4f} {r['uncalibrated_s']:>10.4f} "
+                     f"{100 * r['uncalibrated_error']:>+7.1f}% {r['calibrated_s']:>11.4f} "
+                     f"{100 * r['calibrated_error']:>+7.1f}%")
+    for key, label in (("train_mean_abs_error", "training"), ("held_out_mean_abs_error", "held-out"),
+                       ("uncalibrated_mean_abs_error", "uncalibrated, all rows")):
+        if fit_[key] is not None:
+            lines.append(f"mean absolute error, {label}: {100 * fit_[key]:.1f}%")
+    return "\n".join(lines) + "\n"
