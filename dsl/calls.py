@@ -25,6 +25,17 @@ MAX_DEPTH = 64
 Arg = tuple[object, Span]
 
 
+def _positional_message(opdef: OpDef) -> str:
+    if not opdef.attrs:
+        return f"{opdef.name} takes no attributes"
+    if not opdef.positional:
+        return f"{opdef.name} takes its attributes by name ({', '.join(a.name for a in opdef.attrs)})"
+    example = next((a.name for a in opdef.attrs if a.name not in opdef.positional), None)
+    hint = f", e.g. {example}={3 if example == 'k' else '...'}" if example else ""
+    return (f"{opdef.name} takes {len(opdef.positional)} attribute by position ({', '.join(opdef.positional)}); "
+            f"give the others by name{hint}")
+
+
 class CallEvaluator(ExprEvaluator):
     """Expressions plus calls; builds the pending layers and naming scopes."""
 
@@ -103,15 +114,14 @@ class CallEvaluator(ExprEvaluator):
             count += 1
         operands = [v for v, _ in positional[:count]]
         rest = positional[count:]
+        if count == 0 and opdef.inputs[0] > 0 and rest:
+            raise self.error(f"{opdef.name} needs a tensor as its first argument, got {type_name(rest[0][0])}",
+                             rest[0][1])
         for value, span in rest:
             if isinstance(value, Tensor):
                 raise self.error(f"{opdef.name}: tensor operands must come before other arguments", span)
         if len(rest) > len(opdef.positional):
-            names = ", ".join(opdef.positional) or "none"
-            raise self.error(
-                f"{opdef.name} takes {len(opdef.positional)} attribute(s) by position ({names}); "
-                "give the others by name, e.g. k=3", rest[len(opdef.positional)][1],
-            )
+            raise self.error(_positional_message(opdef), rest[len(opdef.positional)][1])
         given = {name: value for name, (value, _) in zip(opdef.positional, rest)}
         spans = {name: span for name, (_, span) in zip(opdef.positional, rest)}
         for name, (value, span) in keywords.items():
@@ -177,6 +187,9 @@ class CallEvaluator(ExprEvaluator):
             if name in bound:
                 raise self.error(f"argument '{name}' is given twice", span)
             bound[name] = value
+        for param in block.params:
+            if param.name not in bound and param.default is None:
+                raise self.error(f"block '{block.name}' needs argument '{param.name}'", call.span)
         return bound
 
     def _block_body(self, call: ast.Call, block: ast.BlockDef, bound: dict[str, object]) -> object:
@@ -184,10 +197,8 @@ class CallEvaluator(ExprEvaluator):
         for param in block.params:
             if param.name in bound:
                 env.define(param.name, bound[param.name], param.span)
-            elif param.default is not None:
-                env.define(param.name, self.eval(param.default, env), param.span)
             else:
-                raise self.error(f"block '{block.name}' needs argument '{param.name}'", call.span)
+                env.define(param.name, self.eval(param.default, env), param.span)  # type: ignore[arg-type]
         for stmt in block.body:
             self.assign(stmt, env, local=True)
         return self.guarded(block.ret.value, env)  # type: ignore[union-attr, arg-type]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from ..ir import OPS, OUTPUT_PREFIX, Diagnostic, Directives, Graph, Node, SegError, Shape, Target
 from . import ast
 from .calls import CallEvaluator
+from .depth import deep_recursion
 from .evaluate import Env, ExprEvaluator, suggestion
 from .loader import Program
 from .naming import Pending, Scope, assign_names
@@ -45,9 +46,14 @@ def choose_network(program: Program, name: str | None) -> str:
 def elaborate(program: Program, network: str | None = None, warnings: list[Diagnostic] | None = None) -> Graph:
     """Build, verify and return the graph of one network of a program."""
     definition = program.networks[choose_network(program, network)]
-    target = _target(program, definition)
+    errors: list[Diagnostic] = []
+    try:
+        target = _target(program, definition)
+    except SegError as err:  # keep going: report the network's mistakes too
+        target, errors = None, err.diagnostics
     builder = _NetworkBuilder(program, definition)
-    builder.run()
+    with deep_recursion():
+        builder.run(errors)
     graph = builder.graph(target, warnings if warnings is not None else [])
     prune = program.prunes.get(definition.name)
     if prune is not None:
@@ -87,7 +93,8 @@ class _NetworkBuilder:
         self.outputs: list[Pending] = []
         self.statement_scopes: list[tuple[Scope, ast.Assign | ast.OutputDecl]] = []
 
-    def run(self) -> None:
+    def run(self, earlier: list[Diagnostic]) -> None:
+        """Evaluate every statement; raise all errors (``earlier`` first)."""
         for stmt in self.definition.body:
             if isinstance(stmt, ast.InputDecl):
                 self._input(stmt)
@@ -103,8 +110,8 @@ class _NetworkBuilder:
             self.ev.record(SegError(f"network '{name}' has no input", span))
         if not any(isinstance(s, ast.OutputDecl) for s in body):
             self.ev.record(SegError(f"network '{name}' has no output", span))
-        if self.ev.errors:
-            raise SegError(self.ev.errors)
+        if earlier or self.ev.errors:
+            raise SegError(earlier + self.ev.errors)
 
     def _check_name(self, name: str, span) -> bool:
         if name.split(".")[0] == "output":
@@ -118,7 +125,9 @@ class _NetworkBuilder:
         dims = [self.ev.guarded(d, self.env) for d in stmt.dims]
         for dim, expr in zip(dims, stmt.dims):
             if not is_poison(dim) and (isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim < 2**31):
-                what = dim if isinstance(dim, int) else type_name(dim)
+                what = dim if isinstance(dim, int) and not isinstance(dim, bool) else type_name(dim)
+                if isinstance(dim, float) and dim.is_integer():
+                    what = f"{dim} (use // for integer division)"
                 self.ev.record(self.ev.error(f"an input size must be a positive integer, got {what}", expr.span))
                 dims = [POISON]
         if any(is_poison(d) for d in dims):

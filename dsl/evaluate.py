@@ -20,14 +20,20 @@ from .builtins import MAX_LIST
 from .units import UNITS, suggest_unit
 from .values import POISON, Quantity, Tensor, is_poison, type_name
 
-__all__ = ["Env", "ExprEvaluator", "suggestion"]
+__all__ = ["Env", "ExprEvaluator", "close_match", "suggestion"]
 
 MAX_TRACE_NOTES = 6
 
 
-def suggestion(name: str, candidates) -> str:
+def close_match(name: str, candidates) -> str | None:
+    """The candidate ``name`` most likely misspells, if any."""
     close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.7)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    return close[0] if close else None
+
+
+def suggestion(name: str, candidates) -> str:
+    guess = close_match(name, candidates)
+    return f"; did you mean '{guess}'?" if guess else ""
 
 
 class Env:
@@ -97,7 +103,9 @@ class ExprEvaluator:
             return self.eval(expr, env)
         except SegError as err:
             self.record(err)
-            return POISON
+        except RecursionError:
+            self.record(self.error("this expression is nested too deeply to evaluate", expr.span))
+        return POISON
 
     # ---------------------------------------------------------- dispatch
     def eval(self, expr: ast.Expr, env: Env) -> object:
@@ -191,13 +199,20 @@ class ExprEvaluator:
     def _eval_Binary(self, expr: ast.Binary, env: Env) -> object:
         if expr.op in ("and", "or"):
             return self._logical(expr, env)
-        left = self.eval(expr.left, env)  # type: ignore[arg-type]
-        right = self.eval(expr.right, env)  # type: ignore[arg-type]
-        if is_poison(left) or is_poison(right):
-            return POISON
         if expr.op in _COMPARE:
-            return self._compare(expr, left, right)
-        return self._arithmetic(expr, left, right)
+            left, right = self.eval(expr.left, env), self.eval(expr.right, env)  # type: ignore[arg-type]
+            return POISON if is_poison(left) or is_poison(right) else self._compare(expr, left, right)
+        spine = []
+        while isinstance(expr, ast.Binary) and expr.op in _ARITHMETIC:  # iterative: a + b + c + ...
+            spine.append(expr)
+            expr = expr.left  # type: ignore[assignment]
+        value = self.eval(expr, env)
+        for node in reversed(spine):
+            right = self.eval(node.right, env)  # type: ignore[arg-type]
+            if is_poison(value) or is_poison(right):
+                return POISON
+            value = self._arithmetic(node, value, right)
+        return value
 
     def _logical(self, expr: ast.Binary, env: Env) -> object:
         left = self._condition(expr.left, env)  # type: ignore[arg-type]
@@ -252,5 +267,12 @@ class ExprEvaluator:
         return self.call(expr, env)
 
     def _eval_Chain(self, expr: ast.Chain, env: Env) -> object:
-        left = self.eval(expr.left, env)  # type: ignore[arg-type]
-        return self.call(expr.call, env, first=(left, expr.left.span))  # type: ignore[arg-type, union-attr]
+        calls = []
+        while isinstance(expr, ast.Chain):  # iterative: chains may be thousands long
+            calls.append(expr.call)
+            expr = expr.left  # type: ignore[assignment]
+        value, span = self.eval(expr, env), expr.span
+        for call in reversed(calls):
+            value = self.call(call, env, first=(value, span))  # type: ignore[arg-type]
+            span = span.to(call.span)  # type: ignore[union-attr]
+        return value

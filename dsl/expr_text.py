@@ -52,9 +52,16 @@ def _call(expr: ast.Call) -> str:
 
 def _binary(expr: ast.Binary) -> str:
     level = _BINARY_PREC[expr.op]
-    right_level = level + 1  # left-associative; comparisons do not chain
-    left_level = level + 1 if level == _COMPARE else level
-    return f"{_at_least(expr.left, left_level)} {expr.op} {_at_least(expr.right, right_level)}"  # type: ignore[arg-type]
+    if level == _COMPARE:  # comparisons do not chain
+        return f"{_at_least(expr.left, level + 1)} {expr.op} {_at_least(expr.right, level + 1)}"  # type: ignore[arg-type]
+    spine = []
+    while isinstance(expr, ast.Binary) and _BINARY_PREC[expr.op] == level:  # left-associative, iteratively
+        spine.append(expr)
+        expr = expr.left  # type: ignore[assignment]
+    text = _at_least(expr, level)
+    for node in reversed(spine):
+        text += f" {node.op} {_at_least(node.right, level + 1)}"  # type: ignore[arg-type]
+    return text
 
 
 def _if(expr: ast.IfExpr) -> str:
@@ -69,7 +76,8 @@ def _number(expr: ast.IntLit | ast.FloatLit) -> str:
 def expr_text(expr: ast.Expr) -> str:
     """One-line canonical text of an expression."""
     if isinstance(expr, ast.Chain):
-        return f"{_at_least(expr.left, _CHAIN)} -> {_call(expr.call)}"  # type: ignore[arg-type]
+        start, calls = _chain_links(expr)
+        return _at_least(start, _CHAIN) + "".join(f" -> {_call(call)}" for call in calls)
     if isinstance(expr, ast.Binary):
         return _binary(expr)
     if isinstance(expr, ast.Unary):

@@ -12,7 +12,9 @@ text changes nothing.
 
 from __future__ import annotations
 
+from ..ir import Diagnostic, SegError
 from . import ast
+from .depth import deep_recursion
 from .expr_text import expr_text, wrap_chain
 from .printer import INDENT, format_pattern, format_string
 
@@ -51,7 +53,7 @@ class _Formatter:
         return head.endswith("\n\n") or head.endswith("\n\r\n")
 
     def _blank(self) -> None:
-        if self.lines and self.lines[-1] != "":
+        if self.lines and self.lines[-1] != "" and not self.lines[-1].endswith("{"):
             self.lines.append("")
 
     def _emit_leading(self, syntax_start: int, syntax_end: int, depth: int, keep_blank: bool) -> None:
@@ -149,4 +151,8 @@ class _Formatter:
 
 def format_module(module: ast.Module) -> str:
     """The canonical text of a parsed file."""
-    return _Formatter(module).module_text()
+    try:
+        with deep_recursion():
+            return _Formatter(module).module_text()
+    except RecursionError:
+        raise SegError(Diagnostic(f"{module.source.path}: too deeply nested to format")) from None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ..ir import OPS, Diagnostic, Note, SegError, Span
 from . import ast
 from .builtins import BUILTINS
+from .evaluate import suggestion
 from .parser import parse_text
 
 __all__ = ["Program", "load_file", "load_text", "read_source"]
@@ -43,7 +44,7 @@ def read_source(path: str, span: Span | None = None) -> str:
         reason = err.strerror or str(err)
         raise SegError(Diagnostic(f"cannot read '{path}': {reason}", span)) from None
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         message = f"'{path}' is not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start})"
         raise SegError(Diagnostic(message, span)) from None
@@ -73,9 +74,26 @@ class _Loader:
         for loaded in self.loaded.values():
             program.modules.append(loaded)
             self._register(program, loaded)
+        self._check_program(program)
         if self.errors:
             raise SegError(self.errors)
         return program
+
+    def _check_program(self, program: Program) -> None:
+        for block in program.blocks.values():
+            first: dict[str, ast.Param] = {}
+            for param in block.params:
+                if param.name in first:
+                    self.errors.append(Diagnostic(
+                        f"block '{block.name}' has two parameters named '{param.name}'", param.span,
+                        (Note("the first one is here", first[param.name].span),),
+                    ))
+                first.setdefault(param.name, param)
+        for prune in program.prunes.values():
+            if prune.network not in program.networks:
+                hint = suggestion(prune.network, program.networks)
+                self.errors.append(Diagnostic(f"prune section for unknown network '{prune.network}'{hint}",
+                                              prune.name_span))
 
     def _load(self, path: str, text: str, span: Span | None) -> ast.Module:
         key = os.path.realpath(path)

@@ -8,7 +8,8 @@ import threading
 from importlib import resources
 
 import lark
-from lark import Token, Transformer, v_args
+from lark import Token, v_args
+from lark.visitors import Transformer_NonRecursive
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from ..ir import Diagnostic, SegError, SourceFile, Span
@@ -90,11 +91,16 @@ def _syntax_diagnostic(source: SourceFile, err: UnexpectedInput) -> Diagnostic:
     if isinstance(err, UnexpectedCharacters):
         char = source.text[err.pos_in_stream]
         message = "unexpected character " + (repr(char) if not char.isprintable() else f"'{char}'")
+        if char == '"':
+            message = "unterminated string (a string ends on the line it starts)"
         return Diagnostic(message, source.span(err.pos_in_stream))
     if isinstance(err, UnexpectedToken):
         token = err.token
-        start = token.start_pos if token.start_pos is not None else len(source.text)
-        end = token.end_pos if token.end_pos is not None else start + 1
+        if token.type == "$END":  # lark places it on the last token: point just after that
+            start = token.end_pos if token.end_pos is not None else len(source.text)
+            end = start + 1
+        else:
+            start, end = token.start_pos, token.end_pos
         expected = _describe_expected(set(err.accepts or err.expected))
         return Diagnostic(f"unexpected {_token_text(token)}; expected {expected}", Span(source, start, end))
     if isinstance(err, UnexpectedEOF):
@@ -105,7 +111,7 @@ def _syntax_diagnostic(source: SourceFile, err: UnexpectedInput) -> Diagnostic:
 
 # ---------------------------------------------------------------- tree → AST
 @v_args(meta=True)
-class _ToAst(Transformer):
+class _ToAst(Transformer_NonRecursive):
     """One method per grammar rule; each returns an AST node with its span."""
 
     def __init__(self, source: SourceFile):

@@ -91,11 +91,10 @@ def _statement(node: Node) -> str:
 
 def print_target(target: Target) -> str:
     lines = [f"target {target.name} {{"]
-    width = max(len(name) for name in TARGET_FIELDS)
-    for spec in TARGET_FIELDS.values():
+    present = [s for s in TARGET_FIELDS.values() if getattr(target, s.attr) not in (None, "")]
+    width = max(len(spec.name) for spec in present)
+    for spec in present:
         value = getattr(target, spec.attr)
-        if value is None or (spec.kind == "string" and not value):
-            continue
         if spec.kind == "unroll":
             keys = ("pif", "pof", "pkx", "pky") if value.pky != 1 else ("pif", "pof", "pkx")
             text = "{" + ", ".join(f"{k}: {getattr(value, k)}" for k in keys) + "}"

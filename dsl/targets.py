@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..ir import TARGET_FIELDS, Diagnostic, SegError, Target, Unroll, target_problems
 from ..ir.target import UNROLL_KEYS, FieldSpec
 from . import ast
-from .evaluate import Env, ExprEvaluator, suggestion
+from .evaluate import Env, ExprEvaluator, close_match
 from .units import KIND_UNITS, format_base
 from .values import Quantity, is_poison, type_name
 
@@ -88,12 +88,16 @@ def lower_target(definition: ast.TargetDef, evaluator: ExprEvaluator) -> Target:
     errors: list[Diagnostic] = []
     values: dict[str, object] = {}
     spans = {}
+    attempted: set[str] = set()  # fields given (or misspelt), even if their value was wrong
     for field in definition.fields:
         spec = TARGET_FIELDS.get(field.name)
         if spec is None:
-            hint = suggestion(field.name, TARGET_FIELDS)
+            guess = close_match(field.name, TARGET_FIELDS)
+            hint = f"; did you mean '{guess}'?" if guess else ""
             errors.append(Diagnostic(f"targets have no field '{field.name}'{hint}", field.name_span))
+            attempted.add(guess or field.name)
             continue
+        attempted.add(spec.name)
         if spec.attr in values:
             errors.append(Diagnostic(f"field '{field.name}' is given twice", field.name_span))
             continue
@@ -107,7 +111,7 @@ def lower_target(definition: ast.TargetDef, evaluator: ExprEvaluator) -> Target:
             errors.append(Diagnostic(str(err), field.value.span))  # type: ignore[union-attr]
     errors.extend(evaluator.errors)
     for spec in TARGET_FIELDS.values():
-        if spec.required and spec.attr not in values:
+        if spec.required and spec.name not in attempted:
             message = f"target '{definition.name}' needs '{spec.name}' ({spec.doc})"
             errors.append(Diagnostic(message, definition.name_span))
     if errors:

@@ -56,6 +56,7 @@ def format_base(value: float, kind: str) -> str:
     for test in tests:
         for unit, factor in units:
             quotient = value / factor
-            if quotient >= 1 and test(quotient):
-                return f"{quotient:.15g} {unit}"
-    return f"{value:.15g} {units[-1][0]}"
+            text = f"{quotient:.15g}"
+            if quotient >= 1 and test(quotient) and float(text) * factor == value:
+                return f"{text} {unit}"
+    return f"{value!r} {units[-1][0]}"

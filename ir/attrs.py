@@ -47,7 +47,14 @@ def _describe(value: Any) -> str:
         return f'"{value}"'
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_describe(v) for v in value) + "]"
-    return str(value)
+    if isinstance(value, int) and abs(value) >= 10**18:
+        return f"an integer of {len(str(abs(value)))} digits"
+    if isinstance(value, (int, float)) or value is None:
+        return str(value)
+    if isinstance(value, dict):
+        return "a dict"
+    text = getattr(value, "text", None)  # a quantity such as 200 MHz
+    return text if isinstance(text, str) else f"a {type(value).__name__.lower()}"
 
 
 def pair(value: int | tuple[int, int]) -> tuple[int, int]:

@@ -127,7 +127,7 @@ def target_problems(target: Target) -> list[tuple[str, str]]:
         problems.append((
             "input_buffer",
             f"the buffers need {target.buffer_bits // 8} bytes, but {target.bram} RAM blocks of "
-            f"{target.bram_block_bits} bits hold {target.bram_bits // 8}",
+            f"{target.bram_block_bits} bits hold {target.bram_bits // 8} bytes",
         ))
     if target.input_buffer_bits < target.word_bits:
         problems.append(("input_buffer", "the input buffer must hold at least one word"))

@@ -19,12 +19,22 @@ from .ir import Diagnostic, Graph, SegError, serialize
 __all__ = ["format_source", "load", "loads", "to_json", "to_seg", "write_atomic"]
 
 
-def load(path: str, network: str | None = None, warnings: list[Diagnostic] | None = None) -> Graph:
+def load(path: str, network: str | None = None, warnings: list[Diagnostic] | None = None,
+         sources: list[str] | None = None) -> Graph:
     """The verified graph of a ``.seg`` file's network (the only one, or
-    ``network``), or of a segc JSON graph (``.json``)."""
+    ``network``), or of a segc JSON graph (``.json``).  ``sources`` receives
+    the path of every file read (the file and its imports)."""
+    if sources is not None:
+        sources.append(path)
     if path.endswith(".json"):
-        return serialize.loads(read_source(path), path)
-    return elaborate(load_file(path), network, warnings)
+        graph = serialize.loads(read_source(path), path)
+        if network is not None and network != graph.name:
+            raise SegError(Diagnostic(f"no network '{network}' in {path} (it defines: {graph.name})"))
+        return graph
+    program = load_file(path)
+    if sources is not None:
+        sources.extend(m.source.path for m in program.modules)
+    return elaborate(program, network, warnings)
 
 
 def loads(text: str, path: str = "<string>", network: str | None = None,
@@ -47,6 +57,15 @@ def to_json(graph: Graph) -> str:
     return serialize.dumps(graph)
 
 
+def _new_file_mode(path: str) -> int:
+    """The mode of the file replaced, or what the umask gives a new file."""
+    if os.path.exists(path):
+        return os.stat(path).st_mode & 0o7777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_atomic(path: str, data: str | bytes, inputs: tuple[str, ...] = ()) -> None:
     """Write a whole file or nothing: a temporary file beside it, then a
     rename.  Refuses to overwrite any of ``inputs``."""
@@ -62,6 +81,7 @@ def write_atomic(path: str, data: str | bytes, inputs: tuple[str, ...] = ()) -> 
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(payload)
+            os.chmod(temp, _new_file_mode(target))
             os.replace(temp, target)
         except BaseException:
             os.unlink(temp)

@@ -61,10 +61,18 @@ def _input(command: argparse.ArgumentParser) -> None:
 def load_graph(args: argparse.Namespace):
     """The graph FILE (and --network) name; warnings go to standard error."""
     warnings: list[Diagnostic] = []
-    graph = api.load(args.file, args.network, warnings)
+    args.sources = []  # every file read: outputs never overwrite one
+    graph = api.load(args.file, args.network, warnings, args.sources)
     for warning in warnings:
         print(render(warning), file=sys.stderr)
     return graph
+
+
+def protected(args: argparse.Namespace) -> tuple[str, ...]:
+    """Files the command read, which no output may overwrite."""
+    extra = [getattr(args, name, None) for name in ("target", "calibration")]
+    extra = [p.partition(":")[0] for p in extra if p and (".seg" in p or p.endswith(".json"))]
+    return (args.file, *getattr(args, "sources", ()), *extra)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -115,18 +123,18 @@ def _graph(args: argparse.Namespace) -> int:
     if extension in ("dot", "gv"):
         from .backends.dot import to_dot
 
-        api.write_atomic(args.output, to_dot(graph), (args.file,))
+        api.write_atomic(args.output, to_dot(graph), protected(args))
     else:
         from .backends.picture import render_picture
 
-        api.write_atomic(args.output, render_picture(graph, extension, args.engine), (args.file,))
+        api.write_atomic(args.output, render_picture(graph, extension, args.engine), protected(args))
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
     graph = load_graph(args)
     text = api.to_seg(graph) if args.to == "seg" else api.to_json(graph)
-    api.write_atomic(args.output, text, (args.file,))
+    api.write_atomic(args.output, text, protected(args))
     return 0
 
 

@@ -35,7 +35,7 @@ def _numeric(column: list[str]) -> bool:
 
 
 def _plain(title: str, headers, body, footer) -> str:
-    table = [tuple(headers), *body, tuple(footer)]
+    table = [tuple(headers), *body, *([tuple(footer)] if footer else [])]
     widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
     right = [_numeric([row[i] for row in body]) for i in range(len(headers))]
 
@@ -44,23 +44,25 @@ def _plain(title: str, headers, body, footer) -> str:
         return "  ".join(cells).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
-    return "\n".join([title, line(headers), rule, *map(line, body), rule, line(footer)])
+    tail = [rule, line(footer)] if footer else []
+    return "\n".join([title, line(headers), rule, *map(line, body), *tail])
 
 
 def _rich(title: str, headers, body, footer) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", show_footer=True)
-    for i, (header, foot) in enumerate(zip(headers, footer)):
+    table = Table(title=title, title_justify="left", show_footer=bool(footer))
+    for i, (header, foot) in enumerate(zip(headers, footer or [""] * len(headers))):
         table.add_column(header, justify="right" if _numeric([r[i] for r in body]) else "left", footer=foot)
     for row in body:
         table.add_row(*row)
     Console(highlight=False).print(table)
 
 
-def print_table(title: str, headers, body, footer) -> None:
-    """A table with a totals row: rich in a terminal, plain columns otherwise."""
+def print_table(title: str, headers, body, footer=None) -> None:
+    """A table (with a totals row if ``footer``): rich in a terminal, plain
+    columns otherwise."""
     if sys.stdout.isatty():
         _rich(title, headers, body, footer)
     else:

@@ -5,9 +5,9 @@ throughput and latency Mori et al. report for DeepLabV3+."""
 from __future__ import annotations
 
 import pytest
+from conftest import EXAMPLES, NETWORK_EXAMPLES
 
 import segc
-from tests.conftest import EXAMPLES, NETWORK_EXAMPLES
 
 
 def _totals(graph: segc.Graph) -> tuple[int, int]:
