@@ -9,8 +9,8 @@ from importlib import resources
 
 import lark
 from lark import Token, v_args
-from lark.visitors import Transformer_NonRecursive
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.visitors import Transformer_NonRecursive
 
 from ..ir import Diagnostic, SegError, SourceFile, Span
 from . import ast

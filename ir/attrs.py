@@ -93,6 +93,8 @@ class Attr:
         return AttrError(f"'{self.name}' must be {expected}, got {_describe(value)}{hint}", self.name)
 
     def _check_min(self, value: float, expected: str) -> None:
+        if value != value:  # NaN
+            raise self._fail(value, expected)
         if self.minimum is not None and value < self.minimum:
             raise self._fail(value, expected)
         if abs(value) > MAX_INT:
@@ -140,6 +142,8 @@ class Attr:
     def _coerce_pair(self, value: Any) -> tuple[int, int]:
         expected = self._min_text("integer") + " or a pair [h, w] of them"
         items = value if isinstance(value, (list, tuple)) else [value, value]
+        if any(isinstance(v, float) and v.is_integer() for v in items):
+            raise self._fail(value, expected + " (use // for integer division)")
         if len(items) != 2 or not all(_is_int(v) for v in items):
             raise self._fail(value, expected)
         for item in items:
@@ -158,6 +162,6 @@ class Attr:
         if value is None:
             return None
         items = value if isinstance(value, (list, tuple)) else [value, value]
-        if len(items) != 2 or not all(_is_number(v) and 0 < v <= 1024 for v in items):
+        if len(items) != 2 or not all(_is_number(v) and 0 < v <= 1024 for v in items):  # also rejects NaN
             raise self._fail(value, "a positive number (at most 1024) or a pair [h, w] of them")
         return (float(items[0]), float(items[1]))

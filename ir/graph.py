@@ -165,6 +165,13 @@ class Graph:
     def is_acyclic(self) -> bool:
         return nx.is_directed_acyclic_graph(self._g)
 
+    def cycle(self) -> list[str]:
+        """The layers of one cycle, or [] for a DAG."""
+        try:
+            return [u for u, _ in nx.find_cycle(self._g)]
+        except nx.NetworkXNoCycle:
+            return []
+
     def structure(self) -> tuple:
         """Everything that defines the network (names, ops, operands,
         attributes, shapes, target, directives); equal for equal graphs."""

@@ -98,7 +98,7 @@ class OpDef:
             if attr.name in given and not (not attr.required and _same(given[attr.name], attr.default)):
                 attrs[attr.name] = attr.coerce(given[attr.name])
             elif attr.required:
-                raise AttrError(f"{self.name} needs '{attr.name}'")
+                raise AttrError(f"{self.name} needs '{attr.name}'", attr.name)
             else:
                 attrs[attr.name] = attr.default
         problem = self.normalize(attrs)

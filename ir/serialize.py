@@ -101,7 +101,11 @@ def target_from_json(data: Any, path: str = "<json>", where: str = "target") -> 
             continue
         value = data[spec.attr]
         if spec.kind == "unroll":
-            value = Unroll(**{k: reader.get(value, k, int, key) for k in UNROLL_KEYS})
+            factors = {k: reader.get(value, k, int, key) for k in UNROLL_KEYS}
+            for k, factor in factors.items():
+                if not spec.minimum <= factor <= spec.maximum:
+                    raise reader.fail(f"{key}.{k}", f"{factor} is out of range [{spec.minimum:g}, {spec.maximum:g}]")
+            value = Unroll(**factors)
         elif spec.kind == "string":
             value = reader.get(data, spec.attr, str, where)
         else:

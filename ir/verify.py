@@ -79,8 +79,10 @@ def _check_structure(graph: Graph, context: str | None) -> list[Diagnostic]:
 
 def verify_graph(graph: Graph, context: str | None = None) -> list[Diagnostic]:
     """Every problem found in the graph, as diagnostics (empty if sound)."""
-    if not graph.is_acyclic():
-        return [Diagnostic(f"{context + ': ' if context else ''}network '{graph.name}' has a cycle")]
+    cycle = graph.cycle()
+    if cycle:
+        prefix = f"{context}: " if context else ""
+        return [Diagnostic(f"{prefix}network '{graph.name}' has a cycle: {' → '.join([*cycle, cycle[0]])}")]
     problems = []
     for node in graph.nodes():
         message = _check_node(graph, node)
