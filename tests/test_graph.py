@@ -306,7 +306,8 @@ def test_context_prefixes_messages():
         "after pass 'x': layer 'side': does not reach any output",
     ]
     graph.replace(make("conv", "conv", ["relu"], Shape(4, 8, 8), out=4, k=3))
-    assert messages(graph, context="after pass 'x'") == ["after pass 'x': network 'n' has a cycle: conv → bn → relu → conv"]
+    expected = "after pass 'x': network 'n' has a cycle: conv → bn → relu → conv"
+    assert messages(graph, context="after pass 'x'") == [expected]
     with pytest.raises(SegError, match="after pass 'tile': network 'n' has a cycle"):
         graph.verify(context="after pass 'tile'")
 

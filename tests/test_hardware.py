@@ -40,7 +40,7 @@ def test_table1_pe_array_dsps(unroll, dsps):
 
 
 def _measured() -> dict[str, dict[tuple, float]]:
-    rows = [r for r in csv.DictReader(line for line in TABLE1.open() if not line.startswith("#"))]
+    rows = list(csv.DictReader(line for line in TABLE1.open() if not line.startswith("#")))
     table: dict[str, dict[tuple, float]] = {}
     for row in rows:
         unroll = (int(row["pif"]), int(row["pof"]), int(row["pkx"]))
