@@ -39,7 +39,7 @@ class LayerTable:
     pixels: np.ndarray  # W_o·H_o
     tiles: np.ndarray  # ⌈W_o/T_ox⌉·⌈H_o/T_oy⌉
     in_area: np.ndarray  # T_ix·T_iy
-    fixed_words: np.ndarray  # weights + outputs (conv), reads + writes (stream), residual reads
+    other_words: np.ndarray  # offset-branch traffic (dconv); reads + writes (stream, residual)
     stream_work: np.ndarray  # elements × taps of streaming layers
     off_ci: np.ndarray  # deformable offset branch: input channels (0: no branch)
     off_co: np.ndarray
@@ -50,7 +50,7 @@ class LayerTable:
     @classmethod
     def of(cls, graph: Graph) -> LayerTable:
         rows = [n for n in graph.nodes() if n.annotations["cost"]["rule"] not in ("free", "fused")]
-        keys = ("ci", "co", "groups", "kx", "ky", "pixels", "tiles", "in_area", "fixed_words", "stream_work",
+        keys = ("ci", "co", "groups", "kx", "ky", "pixels", "tiles", "in_area", "other_words", "stream_work",
                 "off_ci", "off_co", "off_kx", "off_ky")
         columns: dict[str, list] = {k: [] for k in keys}
         for node in rows:
@@ -72,13 +72,14 @@ def _fill(graph: Graph, node, columns: dict[str, list]) -> None:
         values.update(
             ci=geom.ci // geom.groups, co=geom.co // geom.groups, groups=geom.groups, kx=geom.kx, ky=geom.ky,
             pixels=geom.wo * geom.ho, tiles=-(-geom.wo // tox) * -(-geom.ho // toy), in_area=tix * tiy,
-            fixed_words=cost["dram_weight"] + cost["dram_out"],
+            other_words=cost["dram_weight"] + cost["dram_out"] - geom.kx * geom.ky * geom.ci * geom.co // geom.groups
+            - geom.wo * geom.ho * geom.co,
         )
         if node.op == "dconv":
             branch = offset_branch(geom, node)
             values.update(off_ci=branch.ci, off_co=branch.co, off_kx=branch.kx, off_ky=branch.ky)
     else:
-        values.update(fixed_words=cost["dram_in"] + cost["dram_out"], stream_work=_stream_work(cost, graph.target))
+        values.update(other_words=cost["dram_in"] + cost["dram_out"], stream_work=_stream_work(cost, graph.target))
     for key, value in values.items():
         columns[key].append(value)
 
@@ -92,20 +93,29 @@ def _ceil(a, b):
     return -(-a // b)
 
 
-def latencies(table: LayerTable, target: Target, unrolls: np.ndarray,
-              calibration: Calibration | None = None) -> np.ndarray:
+def latencies(table: LayerTable, target: Target, unrolls: np.ndarray, calibration: Calibration | None = None,
+              ci: np.ndarray | None = None, co: np.ndarray | None = None) -> np.ndarray:
     """Per-layer latency (s), shape (configurations, layers), for unroll
-    rows [P_if, P_of, P_kx, P_ky]."""
+    rows [P_if, P_of, P_kx, P_ky] (one row, or one per configuration).
+
+    ``ci``/``co`` (configurations × layers, channels per group) replace the
+    table's channel counts of convolutions, as pruning does (Eq. 2-4 follow
+    them; tiles stay as chosen for the table).
+    """
     cal = calibration or Calibration()
     pif, pof, pkx, pky = (unrolls[:, i:i + 1] for i in range(4))
-    conv_cycles = table.groups * _ceil(table.ci, pif) * _ceil(table.kx, pkx) * _ceil(table.co, pof) \
+    ci = table.ci if ci is None else ci
+    co = table.co if co is None else co
+    conv_cycles = table.groups * _ceil(ci, pif) * _ceil(table.kx, pkx) * _ceil(co, pof) \
         * _ceil(table.ky, pky) * table.pixels
     conv_cycles = conv_cycles + _ceil(table.off_ci, pif) * _ceil(table.off_kx, pkx) * _ceil(table.off_co, pof) \
         * _ceil(table.off_ky, pky) * table.pixels
-    dram_in = table.groups * table.tiles * _ceil(table.co, pof) * table.in_area * table.ci
+    dram_in = table.groups * table.tiles * _ceil(co, pof) * table.in_area * ci
     stream_cycles = _ceil(table.stream_work, pof)
     cycles = np.where(table.is_conv, conv_cycles, stream_cycles)
-    words = np.where(table.is_conv, dram_in, 0) + table.fixed_words
+    weights = table.groups * table.kx * table.ky * ci * co
+    outputs = table.groups * table.pixels * co
+    words = np.where(table.is_conv, dram_in + weights + outputs, 0) + table.other_words
     compute = cycles / target.clock_hz
     memory = words * target.word_bytes / target.bandwidth
     fixed = np.asarray([cal.fixed_s.get(rule, 0.0) for rule in table.rules])
