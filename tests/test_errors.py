@@ -35,9 +35,9 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES, ROOT
-from segc.ir import SegError
 
 from segc.cli import main
+from segc.ir import SegError
 
 ERRORS = ROOT / "tests" / "errors"
 CASES = sorted(ERRORS.glob("*.seg"))

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from conftest import ALL_SEG_FILES
-from segc.dsl import parse_text
 
 import segc
+from segc.dsl import parse_text
 
 LIMIT = 100
 

@@ -7,6 +7,7 @@ Shapes and work counts are computed by hand in each test.
 from __future__ import annotations
 
 import pytest
+
 from segc.ir import OPS, Graph, Node, SegError, Shape, summarize
 
 

@@ -14,13 +14,13 @@ import sys
 import numpy as np
 import pytest
 from conftest import EXAMPLES, ROOT
-from segc.ir import Unroll
-from segc.passes.dse import explore, pareto_front
-from segc.passes.fastmodel import LayerTable, latencies
 
 import segc
 from segc.cli import main
 from segc.hardware import analyse, report
+from segc.ir import Unroll
+from segc.passes.dse import explore, pareto_front
+from segc.passes.fastmodel import LayerTable, latencies
 
 TABLE1 = EXAMPLES / "measurements" / "mori2022_table1.csv"
 CONFIGS = [(16, 16, 1), (16, 32, 1), (16, 16, 4), (16, 32, 4)]

@@ -14,6 +14,7 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from segc.ir import OPS, AttrError, Coupling, Shape, ShapeError, conv_pads, offset_channels
 
 

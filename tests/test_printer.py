@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES, NETWORK_EXAMPLES
-from segc.dsl.printer import format_float
 
 import segc
+from segc.dsl.printer import format_float
 
 
 def reprint(graph: segc.Graph) -> segc.Graph:

@@ -10,9 +10,9 @@ from collections.abc import Callable
 
 import pytest
 from conftest import NETWORK_EXAMPLES
-from segc.ir import OPS, Graph, Node, SegError, Shape, serialize
 
 import segc
+from segc.ir import OPS, Graph, Node, SegError, Shape, serialize
 
 # nodes: [0] x, [1] stem, [2] a, [3] conv1, [4] bn1, [5] output.y
 SMALL = """\

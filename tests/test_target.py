@@ -12,9 +12,9 @@ import math
 
 import pytest
 from conftest import EXAMPLES
-from segc.ir import TARGET_FIELDS, SegError, Target, Unroll, target_problems
 
 import segc
+from segc.ir import TARGET_FIELDS, SegError, Target, Unroll, target_problems
 
 # The Arria 10 design of Mori et al. (examples/targets/arria10.seg), as .seg field texts.
 BASE_FIELDS = {
