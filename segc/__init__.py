@@ -4,7 +4,7 @@
 here are the public API; ``segc.ir`` holds the types they return.
 """
 
-from .api import format_source, load, loads, to_json, to_seg, write_atomic
+from .api import format_source, load, loads, to_json, to_onnx, to_seg, to_torch, to_torch_source, write_atomic
 from .ir import Graph, Node, SegError, Shape, Target, summarize
 
 __version__ = "0.1.0"
@@ -21,6 +21,9 @@ __all__ = [
     "loads",
     "summarize",
     "to_json",
+    "to_onnx",
     "to_seg",
+    "to_torch",
+    "to_torch_source",
     "write_atomic",
 ]

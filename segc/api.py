@@ -16,7 +16,9 @@ from .dsl.loader import read_source
 from .dsl.printer import print_graph
 from .ir import Diagnostic, Graph, SegError, serialize
 
-__all__ = ["format_source", "load", "loads", "to_json", "to_seg", "write_atomic"]
+__all__ = [
+    "format_source", "load", "loads", "to_json", "to_onnx", "to_seg", "to_torch", "to_torch_source", "write_atomic",
+]
 
 
 def load(path: str, network: str | None = None, warnings: list[Diagnostic] | None = None,
@@ -55,6 +57,35 @@ def to_seg(graph: Graph) -> str:
 
 def to_json(graph: Graph) -> str:
     return serialize.dumps(graph)
+
+
+def to_torch_source(graph: Graph) -> str:
+    """Readable Python source of the network's ``nn.Module`` (needs only torch)."""
+    from .backends.torch_source import to_torch_source as source
+
+    return source(graph)
+
+
+def to_torch(graph: Graph, weights=None, seed: int = 0):
+    """The network as a live ``nn.Module`` (eval mode): parameters from
+    ``weights`` (a state_dict, or a ``.pt``/``.safetensors`` path) or
+    initialised from ``seed``."""
+    from .backends.pytorch import build_module, read_weights
+
+    source = weights if isinstance(weights, str) else "<weights>"
+    if isinstance(weights, str):
+        weights = read_weights(weights)
+    return build_module(graph, weights, seed, source)
+
+
+def to_onnx(graph: Graph, weights=None, seed: int = 0) -> bytes:
+    """The network as a serialized ONNX model (checked), with the weights of
+    :func:`to_torch`."""
+    from .backends.onnx_export import to_onnx as emit
+
+    module = to_torch(graph, weights, seed)
+    arrays = {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
+    return emit(graph, arrays).SerializeToString()
 
 
 def _new_file_mode(path: str) -> int:

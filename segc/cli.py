@@ -18,7 +18,7 @@ from .ir import Diagnostic, SegError, render
 
 __all__ = ["main"]
 
-EXPORT_FORMATS = ("seg", "json")
+EXPORT_FORMATS = ("seg", "json", "torch", "onnx")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,10 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     graph.add_argument("--engine", choices=("auto", "graphviz", "matplotlib"), default="auto",
                        help="how to lay out a picture (auto: graphviz's dot if installed)")
 
-    export = commands.add_parser("export", help="write the network as flat .seg or JSON")
+    export = commands.add_parser("export", help="write the network as flat .seg, JSON, PyTorch source or ONNX")
     _input(export)
     export.add_argument("--to", choices=EXPORT_FORMATS, required=True, help="output format")
     export.add_argument("-o", "--output", required=True, help="output file")
+    export.add_argument("--weights", metavar="W", help="a state_dict (.pt or .safetensors) to check (torch) or "
+                                                        "embed (onnx); default: initialised from --seed")
+    export.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default 0)")
     hw_cli.add_commands(commands)
     return parser
 
@@ -133,8 +136,15 @@ def _graph(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     graph = load_graph(args)
-    text = api.to_seg(graph) if args.to == "seg" else api.to_json(graph)
-    api.write_atomic(args.output, text, protected(args))
+    if args.to == "torch":
+        if args.weights:
+            api.to_torch(graph, args.weights)  # the weights must fit the module written
+        data: str | bytes = api.to_torch_source(graph)
+    elif args.to == "onnx":
+        data = api.to_onnx(graph, args.weights, args.seed)
+    else:
+        data = api.to_seg(graph) if args.to == "seg" else api.to_json(graph)
+    api.write_atomic(args.output, data, (*protected(args), *([args.weights] if args.weights else [])))
     return 0
 
 
