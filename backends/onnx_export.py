@@ -16,6 +16,7 @@ and spliced in under the layer's name.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -27,6 +28,7 @@ from ..ir import Graph, Node, conv_pads
 __all__ = ["ONNX_LOWERING", "OPSET", "to_onnx"]
 
 OPSET, IR_VERSION = 17, 8
+DEFORM_KEY = "segc.dconv"
 
 
 class _Emitter:
@@ -87,9 +89,10 @@ def _upsample(e: _Emitter, n: Node) -> None:
         scales = e.constant(f"{n.name}/scales", [1.0, 1.0, *a["scale"]], np.float32)
         e.node("Resize", [n.inputs[0], "", scales], n.name, n.name, **mode)
         return
-    shape = e.node("Shape", [n.inputs[0]], f"{n.name}/shape", f"{n.name}/shape", end=2)
-    size = e.constant(f"{n.name}/size_hw", [n.shape.h, n.shape.w])
-    sizes = e.node("Concat", [shape, size], f"{n.name}/sizes", f"{n.name}/sizes", axis=0)
+    # sizes = [N, C] of the input and [H, W] of the reference: upsample(to=reference)
+    batch = e.node("Shape", [n.inputs[0]], f"{n.name}/shape", f"{n.name}/shape", end=2)
+    size = e.node("Shape", [n.inputs[1]], f"{n.name}/to_shape", f"{n.name}/to_shape", start=2)
+    sizes = e.node("Concat", [batch, size], f"{n.name}/sizes", f"{n.name}/sizes", axis=0)
     e.node("Resize", [n.inputs[0], "", "", sizes], n.name, n.name, **mode)
 
 
@@ -174,5 +177,10 @@ def to_onnx(graph: Graph, weights: Mapping[str, np.ndarray]) -> onnx.ModelProto:
     body = helper.make_graph(emitter.nodes, graph.name, inputs, outputs, emitter.initializers)
     model = helper.make_model(body, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION,
                               producer_name="segc")
+    deform = {n.name: {"inputs": list(n.inputs), "attrs": {k: list(v) if isinstance(v, tuple) else v
+                                                           for k, v in n.attrs.items()}}
+              for n in graph.nodes() if n.op == "dconv"}
+    if deform:  # lets segc's import rebuild its deformable layers (ONNX has no such op at opset 17)
+        helper.set_model_props(model, {DEFORM_KEY: json.dumps(deform, sort_keys=True)})
     onnx.checker.check_model(model, full_check=True)
     return model

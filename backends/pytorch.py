@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -69,7 +70,12 @@ def load_state_dict(module: nn.Module, weights: Mapping[str, torch.Tensor], sour
         shown = problems[:12] + ([f"… and {len(problems) - 12} more"] if len(problems) > 12 else [])
         raise SegError([Diagnostic(p, path=source) for p in shown])
     complete = {k: weights.get(k, v) for k, v in expected.items()}
-    module.load_state_dict({k: torch.as_tensor(v).to(expected[k].dtype) for k, v in complete.items()})
+    module.load_state_dict({k: _tensor(v).to(expected[k].dtype) for k, v in complete.items()})
+
+
+def _tensor(value) -> torch.Tensor:
+    """A tensor of its own (numpy arrays from safetensors may be read-only)."""
+    return value.detach().clone() if isinstance(value, torch.Tensor) else torch.from_numpy(np.array(value))
 
 
 def read_weights(path: str) -> dict[str, torch.Tensor]:

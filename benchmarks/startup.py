@@ -12,7 +12,10 @@ on first use); medians and their ratio to the baseline are reported.  Then
 ``python -X importtime`` shows where import time goes.  Exit status 1 when a
 goal fails, so the script can serve as a check:
 
-    .venv/bin/python benchmarks/startup.py [--runs 21] [--limit 1.5]
+    .venv/bin/python benchmarks/startup.py [--runs 21] [--limit 1.5] [--inherit-env]
+
+Bytecode is cached (in a temporary PYTHONPYCACHEPREFIX) as an installed
+package's would be, unless ``--inherit-env``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -31,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = "examples/deeplabv3plus_r18.seg"
 FORBIDDEN = ("torch", "onnx", "onnxruntime", "matplotlib")
 BASELINE = "import lark, networkx, numpy"
+ENV: dict[str, str] = {}  # set by main()
 
 # Runs `segc check` in this process and prints the top-level modules loaded by its end.
 MODULES_PROBE = """
@@ -54,9 +59,21 @@ def commands(example: str) -> dict[str, list[str]]:
     return found
 
 
+def child_env(inherit: bool, cache_dir: str) -> dict[str, str]:
+    """The environment for the timed processes.  Unless ``inherit``, bytecode is
+    cached (under ``cache_dir``, not in the repository) as in a normal install:
+    with PYTHONDONTWRITEBYTECODE set and no ``__pycache__`` in the checkout,
+    every run would compile segc's sources again."""
+    env = dict(os.environ)
+    if not inherit:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = cache_dir
+    return env
+
+
 def run_once(argv: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(argv, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, check=True)
     return time.perf_counter() - start
 
 
@@ -89,7 +106,7 @@ def report_times(times: dict[str, list[float]], limit: float) -> bool:
 
 
 def check_imports(example: str) -> bool:
-    probe = subprocess.run([sys.executable, "-c", MODULES_PROBE, example], cwd=ROOT,
+    probe = subprocess.run([sys.executable, "-c", MODULES_PROBE, example], cwd=ROOT, env=ENV,
                            capture_output=True, text=True, check=True)
     result = json.loads(probe.stdout.strip().splitlines()[-1])
     present = [name for name in FORBIDDEN if name in result["modules"]]
@@ -104,7 +121,7 @@ def check_imports(example: str) -> bool:
 
 def import_profile(example: str, top: int) -> None:
     """Self import time summed per top-level package (``python -X importtime``)."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "segc", "check", example], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "segc", "check", example], cwd=ROOT, env=ENV,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True)
     per_package: Counter[str] = Counter()
     for line in proc.stderr.splitlines():
@@ -124,10 +141,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2, help="untimed rounds first (default 2)")
     parser.add_argument("--limit", type=float, default=1.5, help="allowed ratio to the baseline (default 1.5)")
     parser.add_argument("--example", default=EXAMPLE, help=f"the .seg file to check (default {EXAMPLE})")
+    parser.add_argument("--inherit-env", action="store_true",
+                        help="run with this environment as it is (PYTHONDONTWRITEBYTECODE included)")
     args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="segc-pycache-") as cache_dir:
+        ENV.update(child_env(args.inherit_env, cache_dir))
+        return benchmark(args)
 
+
+def benchmark(args: argparse.Namespace) -> int:
+    caching = "inherited environment" if args.inherit_env else "bytecode cached in a temporary PYTHONPYCACHEPREFIX"
+    if args.inherit_env and "PYTHONDONTWRITEBYTECODE" in ENV:
+        caching += " (PYTHONDONTWRITEBYTECODE set: sources without __pycache__ are compiled on every run)"
     print(f"python {sys.version.split()[0]} ({sys.executable}), {os.cpu_count()} CPUs, "
-          f"{args.runs} interleaved runs after {args.warmup} warm-up rounds")
+          f"{args.runs} interleaved runs after {args.warmup} warm-up rounds; {caching}")
     times = time_interleaved(commands(args.example), args.runs, args.warmup)
     timing_ok = report_times(times, args.limit)
     imports_ok = check_imports(args.example)

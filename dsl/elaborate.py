@@ -15,7 +15,7 @@ from __future__ import annotations
 from ..ir import OPS, OUTPUT_PREFIX, Diagnostic, Directives, Graph, Node, SegError, Shape, Target
 from . import ast
 from .calls import CallEvaluator
-from .depth import deep_recursion
+from .depth import deep_recursion, no_gc_pauses
 from .evaluate import Env, ExprEvaluator, suggestion
 from .loader import Program
 from .naming import Pending, Scope, assign_names
@@ -52,9 +52,10 @@ def elaborate(program: Program, network: str | None = None, warnings: list[Diagn
     except SegError as err:  # keep going: report the network's mistakes too
         target, errors = None, err.diagnostics
     builder = _NetworkBuilder(program, definition)
-    with deep_recursion():
+    with deep_recursion(), no_gc_pauses():
         builder.run(errors)
-    graph = builder.graph(target, warnings if warnings is not None else [])
+    with no_gc_pauses():
+        graph = builder.graph(target, warnings if warnings is not None else [])
     prune = program.prunes.get(definition.name)
     if prune is not None:
         graph.directives = Directives(prune=lower_prune(prune, graph))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ..ir import OPS, Diagnostic, Note, SegError, Span
 from . import ast
 from .builtins import BUILTINS
+from .depth import no_gc_pauses
 from .evaluate import suggestion
 from .parser import parse_text
 
@@ -52,12 +53,15 @@ def read_source(path: str, span: Span | None = None) -> str:
 
 def load_file(path: str) -> Program:
     """Load a file and everything it imports."""
-    return _Loader().load_root(path, read_source(path))
+    text = read_source(path)
+    with no_gc_pauses():
+        return _Loader().load_root(path, text)
 
 
 def load_text(text: str, path: str = "<string>") -> Program:
     """Load source text; its imports are resolved relative to ``path``."""
-    return _Loader().load_root(path, text)
+    with no_gc_pauses():
+        return _Loader().load_root(path, text)
 
 
 class _Loader:

@@ -151,7 +151,9 @@ class Attr:
         return (items[0], items[1])
 
     def _coerce_padding(self, value: Any) -> str | tuple[int, int]:
-        if value in ("same", "valid") and isinstance(value, str):
+        if value == "valid":
+            return (0, 0)  # the same thing; one canonical form
+        if value == "same":
             return value
         try:
             return self._coerce_pair(value)

@@ -167,6 +167,8 @@ class Graph:
 
     def cycle(self) -> list[str]:
         """The layers of one cycle, or [] for a DAG."""
+        if nx.is_directed_acyclic_graph(self._g):
+            return []
         try:
             return [u for u, _ in nx.find_cycle(self._g)]
         except nx.NetworkXNoCycle:

@@ -38,10 +38,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import Graph, Node, Unroll, conv_pads
+from .modes import TILING_MODES
 
 __all__ = ["TILING_MODES", "ConvGeometry", "TileError", "best_tile", "compute_cycles", "dram_accesses", "footprint"]
 
-TILING_MODES = ("paper", "dilation-aware", "none", "static")
 
 
 class TileError(ValueError):

@@ -4,7 +4,18 @@
 here are the public API; ``segc.ir`` holds the types they return.
 """
 
-from .api import format_source, load, loads, to_json, to_onnx, to_seg, to_torch, to_torch_source, write_atomic
+from .api import (
+    format_source,
+    import_onnx,
+    load,
+    loads,
+    to_json,
+    to_onnx,
+    to_seg,
+    to_torch,
+    to_torch_source,
+    write_atomic,
+)
 from .ir import Graph, Node, SegError, Shape, Target, summarize
 
 __version__ = "0.1.0"
@@ -17,6 +28,7 @@ __all__ = [
     "Target",
     "__version__",
     "format_source",
+    "import_onnx",
     "load",
     "loads",
     "summarize",

@@ -17,7 +17,7 @@ from .dsl.printer import print_graph
 from .ir import Diagnostic, Graph, SegError, serialize
 
 __all__ = [
-    "format_source", "load", "loads", "to_json", "to_onnx", "to_seg", "to_torch", "to_torch_source", "write_atomic",
+    "format_source", "import_onnx", "load", "loads", "to_json", "to_onnx", "to_seg", "to_torch", "to_torch_source", "write_atomic",
 ]
 
 
@@ -76,6 +76,13 @@ def to_torch(graph: Graph, weights=None, seed: int = 0):
     if isinstance(weights, str):
         weights = read_weights(weights)
     return build_module(graph, weights, seed, source)
+
+
+def import_onnx(path: str):
+    """(graph, weights as numpy arrays) of an ONNX model made elsewhere."""
+    from .backends.onnx_import import import_onnx as read
+
+    return read(path)
 
 
 def to_onnx(graph: Graph, weights=None, seed: int = 0) -> bytes:

@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--weights", metavar="W", help="a state_dict (.pt or .safetensors) to check (torch) or "
                                                         "embed (onnx); default: initialised from --seed")
     export.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default 0)")
+    imp = commands.add_parser("import", help="read an ONNX model into .seg (weights as .safetensors beside it)")
+    imp.add_argument("file", help="an .onnx file")
+    imp.add_argument("-o", "--output", required=True, help="OUT.seg (the weights go to OUT.safetensors)")
     hw_cli.add_commands(commands)
     return parser
 
@@ -148,7 +151,22 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"check": _check, "fmt": _fmt, "graph": _graph, "export": _export, **hw_cli.COMMANDS}
+def _import(args: argparse.Namespace) -> int:
+    if not args.output.endswith(".seg"):
+        raise SegError(Diagnostic(f"the output must be a .seg file, got '{args.output}'"))
+    graph, weights = api.import_onnx(args.file)
+    weights_path = args.output[: -len(".seg")] + ".safetensors"
+    from safetensors.numpy import save
+
+    payload = save({k: v.copy() for k, v in sorted(weights.items())})
+    text = f"# imported by segc from {os.path.basename(args.file)}; weights in {os.path.basename(weights_path)}\n\n"
+    api.write_atomic(weights_path, payload, (args.file,))
+    api.write_atomic(args.output, text + api.to_seg(graph), (args.file,))
+    return 0
+
+
+_COMMANDS = {"check": _check, "fmt": _fmt, "graph": _graph, "export": _export, "import": _import,
+             **hw_cli.COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,9 +8,9 @@ import argparse
 import os
 import sys
 
-from . import api, hardware
+from . import api
 from .ir import Diagnostic, Graph, SegError
-from .passes.hwmodel import TILING_MODES
+from .passes.modes import TILING_MODES
 
 __all__ = ["COMMANDS", "add_commands"]
 
@@ -64,6 +64,7 @@ def protected(args: argparse.Namespace) -> tuple[str, ...]:
 
 def load_for_hardware(args: argparse.Namespace) -> Graph:
     """The graph with the target the options ask for."""
+    from . import hardware
     from .cli import load_graph
 
     graph = load_graph(args)
@@ -79,10 +80,13 @@ def load_for_hardware(args: argparse.Namespace) -> Graph:
 
 
 def _calibration(args: argparse.Namespace):
+    from . import hardware
+
     return hardware.load_calibration(args.calibration) if args.calibration else None
 
 
 def _report(args: argparse.Namespace) -> int:
+    from . import hardware
     from .backends import report as render
 
     data = hardware.report(load_for_hardware(args), args.tiling, _calibration(args))
