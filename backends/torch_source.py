@@ -76,10 +76,10 @@ def _pool(graph: Graph, node: Node) -> str:
     if a.get("global"):
         return "nn.AdaptiveAvgPool2d(1)"
     pads = conv_pads({**a, "dilation": (1, 1)})
+    window = f"{_pair(a['k'])}, stride={_pair(a['stride'])}, padding={_pair(pads)}, ceil_mode={a['ceil']}"
     if node.op == "maxpool":
-        return f"nn.MaxPool2d({_pair(a['k'])}, stride={_pair(a['stride'])}, padding={_pair(pads)}, ceil_mode={a['ceil']})"
-    return (f"nn.AvgPool2d({_pair(a['k'])}, stride={_pair(a['stride'])}, padding={_pair(pads)}, "
-            f"ceil_mode={a['ceil']}, count_include_pad=True)")
+        return f"nn.MaxPool2d({window})"
+    return f"nn.AvgPool2d({window}, count_include_pad=True)"
 
 
 def _upsample(graph: Graph, node: Node) -> str:

@@ -17,7 +17,8 @@ from .dsl.printer import print_graph
 from .ir import Diagnostic, Graph, SegError, serialize
 
 __all__ = [
-    "format_source", "import_onnx", "load", "loads", "to_json", "to_onnx", "to_seg", "to_torch", "to_torch_source", "write_atomic",
+    "format_source", "import_onnx", "load", "loads", "to_json", "to_onnx", "to_seg", "to_torch", "to_torch_source",
+    "write_atomic",
 ]
 
 

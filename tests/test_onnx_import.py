@@ -98,7 +98,8 @@ def test_unsupported_ops_are_listed(tmp_path):
             return torch.tanh(x).softmax(dim=1)
 
     (tmp_path / "odd.onnx").write_bytes(_export(Odd(), (3, 4, 4)))
-    with pytest.raises(segc.SegError, match=r"unsupported ONNX ops: Tanh \(node '/Tanh'\), Softmax \(node '/Softmax'\)"):
+    listed = r"unsupported ONNX ops: Tanh \(node '/Tanh'\), Softmax \(node '/Softmax'\)"
+    with pytest.raises(segc.SegError, match=listed):
         segc.import_onnx(str(tmp_path / "odd.onnx"))
 
 
@@ -113,7 +114,7 @@ def test_not_onnx_and_truncated(tmp_path, capsys):
 
 
 def test_import_command_writes_seg_and_weights(independent, tmp_path, capsys):
-    module, path = independent
+    path = independent[1]
     assert main(["import", str(path), "-o", str(tmp_path / "m.seg")]) == 0
     assert (tmp_path / "m.safetensors").exists()
     assert main(["check", str(tmp_path / "m.seg")]) == 0
