@@ -211,12 +211,12 @@ def _apply_weight(columns: Tensor, weight: Tensor, groups: int) -> Tensor:
     return torch.matmul(grouped_weight, grouped.transpose(2, 3)).reshape(n, out_channels, pixels)
 
 
-def _chunk_pixels(geo: _Geometry, images: int) -> int:
+def _chunk_pixels(geo: _Geometry, images: int, elements: int) -> int:
     pixels = geo.out_h * geo.out_w
     if _tracing():
         return pixels
     per_pixel = images * geo.kernel[0] * geo.kernel[1] * geo.channels
-    return max(1, min(pixels, CHUNK_ELEMENTS // per_pixel))
+    return max(1, min(pixels, elements // per_pixel))
 
 
 def _forward_autograd(x: Tensor, offset: Tensor, weight: Tensor, geo: _Geometry, groups: int,
@@ -225,7 +225,7 @@ def _forward_autograd(x: Tensor, offset: Tensor, weight: Tensor, geo: _Geometry,
     table = _row_table(x, geo.offset_groups)
     sample = _bilinear_columns if interpolate else _direct_columns
     pixels, taps = geo.out_h * geo.out_w, geo.kernel[0] * geo.kernel[1]
-    chunk = _chunk_pixels(geo, geo.n)
+    chunk = _chunk_pixels(geo, geo.n, CHUNK_ELEMENTS)
     parts = []
     for start in range(0, pixels, chunk):
         stop = min(pixels, start + chunk)
@@ -263,32 +263,41 @@ def _forward_inference(x: Tensor, offset: Tensor, weight: Tensor, geo: _Geometry
     """The fast path without autograd: reused buffers, in-place sampling, output written in place."""
     table = _row_table(x, geo.offset_groups)
     pixels, taps, channels = geo.out_h * geo.out_w, geo.kernel[0] * geo.kernel[1], geo.channels
-    chunk = _chunk_pixels(geo, 1)
+    # Without a GEMM to feed, smaller chunks cost nothing and save memory.
+    chunk = _chunk_pixels(geo, 1, CHUNK_ELEMENTS if groups == 1 else CHUNK_ELEMENTS // 4)
     buffer = x.new_empty(chunk * taps * geo.offset_groups, table.shape[1])
     scratch = x.new_empty(min(SAMPLE_ROWS, buffer.shape[0]), table.shape[1])
-    out = x.new_empty(geo.n, pixels, weight.shape[0])  # channels-last while it is filled
+    prepared = _prepare_weight(weight, groups)
+    out = x.new_empty(geo.n, weight.shape[0], pixels)
     for image in range(geo.n):
         for start in range(0, pixels, chunk):
             stop = min(pixels, start + chunk)
             y, x_pos = _positions(offset[image:image + 1], geo, start, stop)
             columns = buffer[: y.numel()]
             _sample_into(columns, scratch, table, geo, y, x_pos, image, interpolate)
-            _weight_into(out[image, start:stop], columns.view(stop - start, taps, channels), weight, groups)
-    return out.transpose(1, 2).reshape(geo.n, weight.shape[0], geo.out_h, geo.out_w)
+            _weight_into(out[image, :, start:stop], columns.view(stop - start, taps, channels), prepared, groups)
+    return out.view(geo.n, weight.shape[0], geo.out_h, geo.out_w)
 
 
-def _weight_into(out: Tensor, columns: Tensor, weight: Tensor, groups: int) -> None:
-    """out [pixels, O] = columns [pixels, K, C] times the weight, in place where it can be."""
-    pixels, taps, channels = columns.shape
-    out_channels, group_in = weight.shape[:2]
+def _prepare_weight(weight: Tensor, groups: int) -> Tensor:
+    """The weight as the in-place path uses it: [O, K·C] (groups 1), [K, C] (depthwise), else as given."""
+    out_channels, group_in, kh, kw = weight.shape
     if groups == 1:
-        flat_weight = weight.permute(0, 2, 3, 1).reshape(out_channels, taps * channels)
-        torch.mm(columns.view(pixels, taps * channels), flat_weight.t(), out=out)
-    elif group_in == 1 and out_channels == groups:  # depthwise
-        columns.mul_(weight.reshape(channels, taps).t())
-        torch.sum(columns, dim=1, out=out)
+        return weight.permute(0, 2, 3, 1).reshape(out_channels, kh * kw * group_in)
+    if group_in == 1 and out_channels == groups:
+        return weight.reshape(out_channels, kh * kw).t()
+    return weight
+
+
+def _weight_into(out: Tensor, columns: Tensor, prepared: Tensor, groups: int) -> None:
+    """out [O, pixels] = the weight times columns [pixels, K, C], in place where it can be."""
+    pixels, taps, channels = columns.shape
+    if groups == 1:
+        torch.mm(prepared, columns.view(pixels, taps * channels).t(), out=out)
+    elif prepared.dim() == 2:  # depthwise
+        out.copy_(columns.mul_(prepared).sum(dim=1).t())
     else:
-        out.copy_(_apply_weight(columns.unsqueeze(0), weight, groups)[0].t())
+        out.copy_(_apply_weight(columns.unsqueeze(0), prepared, groups)[0])
 
 
 def deform_conv2d(x: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | None = None,

@@ -85,7 +85,7 @@ def test_printed_text_is_in_canonical_layout() -> None:
     ("conv(4, k=[3, 3], stride=[1, 1])", "y = x -> conv(4, k=3)"),
     ("conv(4, k=[1, 3], stride=[2, 1])", "y = x -> conv(4, k=[1, 3], stride=[2, 1])"),
     ("conv(4, k=3, bias=true, padding=0, groups=2)", "y = x -> conv(4, k=3, groups=2, padding=0, bias=true)"),
-    ('conv(4, k=3, padding="valid")', 'y = x -> conv(4, k=3, padding="valid")'),
+    ('conv(4, k=3, padding="valid")', 'y = x -> conv(4, k=3, padding=0)'),  # "valid" is stored as 0
     ("bn(eps=1e-5)", "y = x -> bn"),
     ("bn(eps=0.001)", "y = x -> bn(eps=0.001)"),
     ("linear(10, bias=true)", "y = x -> linear(10)"),
