@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 
 import numpy as np
 import onnx
@@ -27,7 +26,7 @@ from onnx import numpy_helper
 
 from ..ir import OPS, AttrError, Diagnostic, Graph, Node, SegError, ShapeError
 
-__all__ = ["SUPPORTED", "import_onnx"]
+__all__ = ["import_onnx"]
 
 
 class _ShapeOf:
@@ -102,6 +101,8 @@ class _Importer:
             self.weights[key] = self.constants[key]
 
     def run(self) -> tuple[Graph, dict[str, np.ndarray]]:
+        from .onnx_import_ops import SUPPORTED  # the lowering table (it builds on this module)
+
         self._inputs()
         deform = self._deformable()
         inside = {n.name for n in self.model.graph.node if n.name.split("/")[0] in deform}
@@ -163,10 +164,6 @@ def _attrs(node: onnx.NodeProto) -> dict:
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
 
 
-# ------------------------------------------------------------------ lowering
-from .onnx_import_ops import SUPPORTED  # noqa: E402  (the table needs the classes above)
-
-
 def import_onnx(path: str) -> tuple[Graph, dict[str, np.ndarray]]:
     """The graph and weights of an ONNX file; SegError for anything else."""
     try:
@@ -179,5 +176,3 @@ def import_onnx(path: str) -> tuple[Graph, dict[str, np.ndarray]]:
         raise SegError(Diagnostic("not an ONNX model (no graph nodes; truncated or another kind of file?)", path=path))
     return _Importer(model, path).run()
 
-
-Lowering = Callable[[_Importer, onnx.NodeProto], None]
