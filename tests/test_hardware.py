@@ -219,3 +219,20 @@ def test_report_never_imports_torch():
     done = subprocess.run([sys.executable, "-c", code, str(EXAMPLES / "deeplabv3plus_r18.seg")],
                           capture_output=True, text=True, cwd=ROOT, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_per_layer_measurements(tmp_path):
+    from segc.calibration import calibrate
+
+    # two layers of ResNet-18 "measured" at twice the model's time: fitting
+    # the overlap alone cannot reach that, so the fit is the bound φ = 0
+    graph = analyse(segc.load(str(EXAMPLES / "resnet18.seg")))
+    rows = ["network,pif,pof,pkx,latency_s,layer"]
+    for name in ("conv1", "layer1.0.conv1"):
+        cost = graph.node(name).annotations["cost"]
+        rows.append(f"{EXAMPLES / 'resnet18.seg'},16,32,4,{2 * cost['latency_s']},{name}")
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    result = calibrate(str(tmp_path / "m.csv"), ("overlap",), None, "paper")
+    assert result["overlap"] == 0.0
+    assert [r["layer"] for r in result["fit"]["rows"]] == ["conv1", "layer1.0.conv1"]
+    assert all(r["calibrated_s"] >= r["uncalibrated_s"] for r in result["fit"]["rows"])
