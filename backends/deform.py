@@ -33,14 +33,26 @@ How it is computed, and why:
   per-element ``gather`` and exports to ONNX ``Gather``.
 * The sampled columns [N, P, kh·kw·C] are multiplied with the weight (one
   matmul; a batched matmul per group; an element-wise product for depthwise).
+* Two paths compute the same numbers.  With autograd (or while tracing for
+  ONNX export) only functional ops are used, and the four gathered neighbours
+  are recomputed in backward (``torch.utils.checkpoint``), so a training
+  forward keeps only the columns (kh·kw times the input) and the input for
+  backward: about 56 MiB, not 200 MiB, on CoDeNet's 256-channel 64×64 layer.
+  Without autograd (inference) the
+  columns are gathered into reused buffers, a few thousand rows at a time so
+  they stay in cache, combined in place (``addcmul_``), and multiplied straight
+  into the output (``mm(..., out=)``): fresh multi-megabyte temporaries cost
+  page faults that dominate otherwise.
 * Columns are built for chunks of output pixels of at most ``CHUNK_ELEMENTS``
   values, so memory stays bounded (not while tracing for ONNX export, where the
-  loop would be unrolled).
-* ``grid_sample`` is not used: it would need one call per tap and offset group
-  and its ONNX export (GridSample, opset 16) is tied to its own coordinate
-  conventions; index arithmetic, ``floor``, ``clamp`` and ``Gather`` are plain
-  ONNX (verified at opset 17 with ``onnx.checker`` full check and onnxruntime in
-  tests/test_deform.py).
+  loop would be unrolled; the exported graph has static shapes).
+* ``grid_sample`` is not used: its coordinates are normalised to [−1, 1] and
+  back (rounding error, so zero offsets would not reproduce a conv exactly), it
+  needs a call per offset group, and it exports to ``GridSample`` (opset 16),
+  which fewer runtimes and hardware flows support than ``Gather``.  The ops used
+  here (index arithmetic, ``Floor``, ``Clip``, ``Round``, ``Gather``, ``MatMul``)
+  are plain ONNX: exports at opset 17 pass ``onnx.checker`` (full check) and
+  match in onnxruntime (tests/test_deform.py).
 * With ``interpolate=False`` the forward reads one neighbour; when the offsets
   need a gradient, it is the bilinear one at that integer point (the forward
   difference X[y+1, x] − X[y, x], which is what torchvision's and DCN's kernels
@@ -48,13 +60,17 @@ How it is computed, and why:
   round still trains.
 
 CoDeNet's variants (Zhen-Dong/CoDeNet ``lib/models/external/modules/
-dcn_deform_conv.py``; DequanWang/CoDeNet ``detectron2/layers/deform_conv_hw.py``),
-in ``DeformConv2d``: offsets clamped to [−bound, bound] (``DeformConvWithOffsetBound``,
-Hardtanh); the "square" shape, one scale s per output pixel and offset group from
-a 1×1 conv (bias initialised to 1), clamped to [1 − bound, bound], tap (i, j)
-offset ((i − (kh−1)/2)·(s − 1)·dh, (j − (kw−1)/2)·(s − 1)·dw), so the grid is a
-square of spacing s·d (``DeformConvWithOffsetScaleBoundPositive``); rounded
-offsets (``DeformConvWithOffsetRound``; here with a straight-through estimator).
+dcn_deform_conv.py``; DequanWang/CoDeNet ``detectron2/layers/deform_conv_hw.py``;
+shared/reference/prior-art.md §4.1), in ``DeformConv2d``: offsets clamped to
+[−bound, bound] (``DeformConvWithOffsetBound``, a Hardtanh); the "square" shape,
+one scale s per output pixel and offset group from a 1×1 conv (weight 0, bias 1),
+clamped to [1 − bound, bound], tap (i, j) offset ((i − (kh−1)/2)·(s − 1)·dh,
+(j − (kw−1)/2)·(s − 1)·dw), so the grid is a square of spacing s·d, an
+input-adaptive dilation (``DeformConvWithOffsetScaleBoundPositive``); rounded
+offsets (``DeformConvWithOffsetRound`` rounds in place, which gives the offset
+branch no gradient; here the round is straight-through).  Rounded square offsets
+round the step (s − 1)·d, so the grid stays square with integer spacing (for 3×3
+kernels the same as rounding each offset).
 """
 
 from __future__ import annotations
@@ -65,13 +81,14 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 __all__ = ["CHUNK_ELEMENTS", "SAMPLE_ROWS", "DeformConv2d", "deform_conv2d", "round_ste", "square_offsets"]
 
 # Most values in one chunk of sampled columns (images · pixels · kh·kw·C): 2**21 floats = 8 MiB in float32.
 CHUNK_ELEMENTS = 2**21
 # Rows of C/G values gathered at a time by the in-place path (small enough to stay in cache).
-SAMPLE_ROWS = 2048
+SAMPLE_ROWS = 4096
 
 Pair = tuple[int, int]
 
@@ -198,17 +215,19 @@ def _apply_weight(columns: Tensor, weight: Tensor, groups: int) -> Tensor:
     """Columns [B, pixels, K, C] times the weight [O, C/groups, kh, kw]: [B, O, pixels]."""
     n, pixels, taps, channels = columns.shape
     out_channels, group_in = weight.shape[:2]
-    if groups == 1:
+    if groups == 1:  # one 2-D matmul (a batched one is much slower on small sizes)
         flat_weight = weight.permute(0, 2, 3, 1).reshape(out_channels, taps * channels)
-        return torch.matmul(columns.reshape(n, pixels, taps * channels), flat_weight.t()).transpose(1, 2)
+        product = torch.mm(columns.reshape(n * pixels, taps * channels), flat_weight.t())
+        return product.view(n, pixels, out_channels).transpose(1, 2)
     if group_in == 1 and out_channels == groups:  # depthwise
         per_tap = weight.reshape(channels, taps).t()
         return (columns * per_tap).sum(dim=2).transpose(1, 2)
-    grouped = columns.reshape(n, pixels, taps, groups, group_in).permute(0, 3, 1, 2, 4)
-    grouped = grouped.reshape(n, groups, pixels, taps * group_in)
-    grouped_weight = weight.reshape(groups, out_channels // groups, group_in, taps).transpose(2, 3)
-    grouped_weight = grouped_weight.reshape(groups, out_channels // groups, taps * group_in)
-    return torch.matmul(grouped_weight, grouped.transpose(2, 3)).reshape(n, out_channels, pixels)
+    per_group = out_channels // groups
+    grouped = columns.reshape(n, pixels, taps, groups, group_in).permute(3, 0, 1, 2, 4)
+    grouped = grouped.reshape(groups, n * pixels, taps * group_in)
+    grouped_weight = weight.reshape(groups, per_group, group_in, taps).transpose(2, 3)
+    product = torch.bmm(grouped_weight.reshape(groups, per_group, taps * group_in), grouped.transpose(1, 2))
+    return product.view(groups, per_group, n, pixels).permute(2, 0, 1, 3).reshape(n, out_channels, pixels)
 
 
 def _chunk_pixels(geo: _Geometry, images: int, elements: int) -> int:
@@ -230,7 +249,11 @@ def _forward_autograd(x: Tensor, offset: Tensor, weight: Tensor, geo: _Geometry,
     for start in range(0, pixels, chunk):
         stop = min(pixels, start + chunk)
         y, x_pos = _positions(offset, geo, start, stop)
-        columns = sample(table, geo, y, x_pos, 0).reshape(geo.n, stop - start, taps, geo.channels)
+        if _tracing():
+            columns = sample(table, geo, y, x_pos, 0)
+        else:  # keep only the columns for backward, not the four gathered corners: recompute those
+            columns = checkpoint(sample, table, geo, y, x_pos, 0, use_reentrant=False)
+        columns = columns.reshape(geo.n, stop - start, taps, geo.channels)
         parts.append(_apply_weight(columns, weight, groups))
     out = parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
     return out.reshape(geo.n, weight.shape[0], geo.out_h, geo.out_w)
@@ -311,6 +334,7 @@ def deform_conv2d(x: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | None
     Differentiable in x, offset, weight and bias; without autograd a faster in-place path runs.
     """
     geo = _geometry(x, offset, weight, _pair(stride), _pair(padding), _pair(dilation), groups, offset_groups)
+    offset = offset.to(x.dtype)
     needs_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, offset, weight, bias))
     forward = _forward_autograd if needs_grad or _tracing() else _forward_inference
     out = forward(x, offset, weight, geo, groups, interpolate)

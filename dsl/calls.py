@@ -19,7 +19,7 @@ from .values import POISON, Tensor, is_poison, type_name
 
 __all__ = ["CallEvaluator"]
 
-MAX_LAYERS = 1_000_000
+MAX_LAYERS = 250_000
 MAX_DEPTH = 64
 
 Arg = tuple[object, Span]

@@ -23,6 +23,8 @@ from .values import POISON, Quantity, Tensor, is_poison, type_name
 __all__ = ["Env", "ExprEvaluator", "close_match", "suggestion"]
 
 MAX_TRACE_NOTES = 6
+MAX_INT = 2**62  # compile-time integers stay well inside what shapes, floats and C can hold
+MAX_STRING = 100_000
 
 
 def close_match(name: str, candidates) -> str | None:
@@ -117,7 +119,15 @@ class ExprEvaluator:
         raise self.error("nothing can be called here", call.span)
 
     def _eval_IntLit(self, expr: ast.IntLit, env: Env) -> int:
-        return expr.value
+        return self._bounded(expr.value, expr.span)
+
+    def _bounded(self, value: object, span: Span) -> object:
+        """Integers beyond ±2^62 and strings over 100,000 characters are errors."""
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            raise self.error("the integer is too large (beyond ±2^62)", span)
+        if isinstance(value, str) and len(value) > MAX_STRING:
+            raise self.error(f"the string would be longer than {MAX_STRING:,} characters", span)
+        return value
 
     def _eval_FloatLit(self, expr: ast.FloatLit, env: Env) -> float:
         if not math.isfinite(expr.value):
@@ -194,7 +204,7 @@ class ExprEvaluator:
             return not value
         if not _is_number(value):
             raise self.error(f"cannot negate {type_name(value)}", expr.operand.span)  # type: ignore[union-attr]
-        return -value  # type: ignore[operator]
+        return self._bounded(-value, expr.span)  # type: ignore[operator]
 
     def _eval_Binary(self, expr: ast.Binary, env: Env) -> object:
         if expr.op in ("and", "or"):
@@ -236,7 +246,7 @@ class ExprEvaluator:
                 raise self.error(f"the list would have more than {MAX_LIST} items", expr.span)
             return left + right
         if op == "+" and isinstance(left, str) and isinstance(right, str):
-            return left + right
+            return self._bounded(left + right, expr.span)
         if not (_is_number(left) and _is_number(right)):
             raise self.error(f"cannot apply '{op}' to {type_name(left)} and {type_name(right)}", expr.span)
         if op in ("/", "//", "%") and right == 0:
@@ -244,7 +254,7 @@ class ExprEvaluator:
         result = _ARITHMETIC[op](left, right)
         if isinstance(result, float) and not math.isfinite(result):
             raise self.error("the result is too large", expr.span)
-        return result
+        return self._bounded(result, expr.span)
 
     def _eval_Index(self, expr: ast.Index, env: Env) -> object:
         base = self.eval(expr.base, env)  # type: ignore[arg-type]

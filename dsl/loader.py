@@ -115,6 +115,9 @@ class _Loader:
     def _import(self, importer: ast.Module, item: ast.Import) -> None:
         base = os.path.dirname(importer.source.path)
         path = os.path.normpath(os.path.join(base, item.path))
+        if "\0" in path:
+            self.errors.append(Diagnostic("an import path cannot contain a NUL character", item.path_span))
+            return
         key = os.path.realpath(path)
         chain = [k for k, _ in self.stack]
         if key in chain:

@@ -244,7 +244,12 @@ class _ToAst(Transformer_NonRecursive):
         return ast.Index(base=base, index=idx, span=self._span(meta))
 
     def int_lit(self, meta, children):
-        return ast.IntLit(value=int(children[0]), span=self._tok(children[0]))
+        return ast.IntLit(value=self._int(children[0], str(children[0])), span=self._tok(children[0]))
+
+    def _int(self, token: Token, text: str) -> int:
+        if len(text.lstrip("0")) > 19:
+            raise SegError(Diagnostic("the integer is too large (beyond ±2^62)", self._tok(token)))
+        return int(text)
 
     def float_lit(self, meta, children):
         text = str(children[0])
@@ -256,7 +261,8 @@ class _ToAst(Transformer_NonRecursive):
         unit = token[len(number_text):].strip()
         start = token.start_pos
         is_int = number_text.isdigit()
-        number = (ast.IntLit(value=int(number_text), span=Span(self.source, start, start + len(number_text)))
+        number_span = Span(self.source, start, start + len(number_text))
+        number = (ast.IntLit(value=self._int(token, number_text), span=number_span)
                   if is_int else
                   ast.FloatLit(value=float(number_text), text=number_text,
                                span=Span(self.source, start, start + len(number_text))))

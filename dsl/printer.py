@@ -18,6 +18,8 @@ from .units import format_base
 __all__ = ["format_float", "format_pattern", "format_string", "format_value", "print_graph", "print_target"]
 
 INDENT = "    "
+KEYWORDS = frozenset(("import", "block", "return", "network", "on", "input", "output", "target", "prune", "keep",
+                      "as", "and", "or", "not", "if", "else", "for", "in", "true", "false"))
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*")
 _PATTERN = re.compile(r"[A-Za-z0-9_.*?\[\]!]*[*?\[][A-Za-z0-9_.*?\[\]!]*")
 
@@ -109,7 +111,9 @@ def print_target(target: Target) -> str:
 
 
 def format_pattern(text: str) -> str:
-    """A layer-name pattern, quoted only when it must be."""
+    """A layer-name pattern, quoted only when it must be (keywords too)."""
+    if text in KEYWORDS:
+        return format_string(text)
     return text if _IDENT.fullmatch(text) or _PATTERN.fullmatch(text) else format_string(text)
 
 
