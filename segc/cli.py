@@ -14,7 +14,8 @@ import os
 import sys
 
 from . import __version__, api, hw_cli
-from .ir import Diagnostic, SegError, render
+from .cli_common import load_graph, protected
+from .ir import Diagnostic, SegError
 
 __all__ = ["main"]
 
@@ -64,23 +65,6 @@ def _input(command: argparse.ArgumentParser) -> None:
 
 
 # ---------------------------------------------------------------- commands
-def load_graph(args: argparse.Namespace):
-    """The graph FILE (and --network) name; warnings go to standard error."""
-    warnings: list[Diagnostic] = []
-    args.sources = []  # every file read: outputs never overwrite one
-    graph = api.load(args.file, args.network, warnings, args.sources)
-    for warning in warnings:
-        print(render(warning), file=sys.stderr)
-    return graph
-
-
-def protected(args: argparse.Namespace) -> tuple[str, ...]:
-    """Files the command read, which no output may overwrite."""
-    extra = [getattr(args, name, None) for name in ("target", "calibration")]
-    extra = [p.partition(":")[0] for p in extra if p and (".seg" in p or p.endswith(".json"))]
-    return (args.file, *getattr(args, "sources", ()), *extra)
-
-
 def _check(args: argparse.Namespace) -> int:
     from .ir import summarize
 

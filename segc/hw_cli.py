@@ -9,6 +9,7 @@ import os
 import sys
 
 from . import api
+from .cli_common import load_graph, protected
 from .ir import Diagnostic, Graph, SegError
 from .passes.modes import TILING_MODES
 
@@ -56,16 +57,9 @@ def add_commands(commands) -> None:
     compile_.add_argument("-o", "--output", metavar="DIR", required=True, help="folder for the artifacts")
 
 
-def protected(args: argparse.Namespace) -> tuple[str, ...]:
-    from .cli import protected as files
-
-    return files(args)
-
-
 def load_for_hardware(args: argparse.Namespace) -> Graph:
     """The graph with the target the options ask for."""
     from . import hardware
-    from .cli import load_graph
 
     graph = load_graph(args)
     if args.target:

@@ -19,12 +19,7 @@ no "internal error"), and nothing hangs.
 Runs are derandomized (deterministic in CI) and take well under a minute.
 ``SEGC_FUZZ_EXAMPLES=2000`` raises the number of examples per test and
 switches to random exploration (failures are kept in hypothesis' database).
-``SEGC_FUZZ_WIDE=1`` also generates inputs that hit the open bugs pinned by the
-``xfail`` tests at the end (integers beyond a float's range or beyond Python's
-4,300-digit string limit, NUL bytes in import paths, the prune pattern
-``"keep"``); by default those are left out so that the fuzzers keep looking for
-new bugs.  Once those bugs are fixed the xfail tests fail (strict): remove
-their markers and the WIDE switch.
+The regression tests at the end pin the bugs these fuzzers found.
 """
 
 from __future__ import annotations
@@ -57,7 +52,6 @@ from segc.ir import SegError
 
 # ------------------------------------------------------------------ settings
 _ENV_EXAMPLES = os.environ.get("SEGC_FUZZ_EXAMPLES")
-WIDE = bool(os.environ.get("SEGC_FUZZ_WIDE"))
 HANG_SECONDS = 10  # an example still running after this is a hang
 ADVERSARIAL_SECONDS = 20  # each targeted input is accepted or rejected within this (generous: slow CI machines)
 EXPANSION_SECONDS = 5  # rejecting an exponential expansion needs no real work
@@ -200,12 +194,12 @@ UNIT_NAMES = (
     "Hz", "kHz", "MHz", "GHz", "B/s", "KB/s", "MB/s", "GB/s", "KiB/s", "bit", "bits", "Kibit", "Mbit", "B", "byte",
     "KB", "KiB", "MiB", "GB", "MHzz", "mhz", "furlong", "Gb", "x",
 )
-LARGE_INT = 10**400 if WIDE else 10**30  # 10**400 is beyond a float's range (see the xfail tests)
 
 _ident_pattern = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,6}(\.[A-Za-z0-9_]{1,3})?", fullmatch=True)
 IDENTS = st.one_of(st.sampled_from(NAMES), _ident_pattern.filter(lambda s: s not in KEYWORDS))
 INTS = st.one_of(st.sampled_from(["0", "1", "2", "3", "8", "16", "64", "224", "1000", "007"]),
-                 st.integers(0, LARGE_INT).map(str))
+                 st.integers(0, 2**62).map(str),  # segc's integers: up to 2**62
+                 st.sampled_from([str(2**62 + 1), str(2**63), str(10**30), str(10**400), "9" * 5000]))
 FLOATS = st.one_of(st.sampled_from(["0.5", "1.5", "2.", ".25", "1e5", "1e999", "1E-3", "2.5e+3", "0e0"]),
                    st.floats(0, 1e300).map(repr))
 QUANTITIES = st.builds("{}{}{}".format, st.one_of(INTS, FLOATS), st.sampled_from(["", " ", "\t"]),
@@ -214,9 +208,8 @@ PATTERNS = st.sampled_from(["*", "res5.*", "layer?.conv", "stem.[ab]*", "a[!b]",
 STRINGS = st.one_of(
     st.sampled_from(['"bilinear"', '"nearest"', '"square"', '"full"', '"same"', '"valid"', '""', '"a\\"b"',
                      '"targets/ultra96.seg"', '"blocks/resnet.seg"', '"tiny.seg"', '"missing.seg"', '"a b"', '"*"',
-                     *(f'"{word}"' for word in sorted(KEYWORDS) if WIDE or word != "keep")]),  # "keep": xfail below
-    # A NUL byte in an import path is an open bug (see the xfail tests).
-    st.from_regex(r'"([^"\\\n\r]|\\[a-z"\\])*"', fullmatch=True).filter(lambda s: WIDE or "\x00" not in s),
+                     *(f'"{word}"' for word in sorted(KEYWORDS))]),
+    st.from_regex(r'"([^"\\\n\r]|\\[a-z"\\])*"', fullmatch=True),
 )
 # from_lark puts WS or COMMENT after a quarter of the symbols; mostly whitespace.
 COMMENTS = st.one_of(st.just(" "), st.just("\n"), st.from_regex(r"#[^\n\r]*", fullmatch=True).map(lambda s: s + "\n"))
@@ -397,9 +390,8 @@ FRAGMENTS = (
     "as", "on", "and", "or", "not", "true", "false", "MHz", "GB/s", "KiB", "bit", "conv", "relu", "x", "1e999",
     " ", "\n", "\t", "\r", "\x00", "é", "\u2028",
 )
-NUMBER_REPLACEMENTS = ("0", "-1", str(10**30), "1.5", "1e999", "0.0", "-0", "2147483648", "1e-999")
-if WIDE:
-    NUMBER_REPLACEMENTS += (str(10**400), "9" * 5000)
+NUMBER_REPLACEMENTS = ("0", "-1", str(10**30), "1.5", "1e999", "0.0", "-0", "2147483648", "1e-999", str(10**400),
+                       "9" * 5000)
 _NUMBER = re.compile(r"\d+(\.\d*)?([eE][+-]?\d+)?")
 _TOKEN = re.compile(r'"[^"\n]*"|[A-Za-z_][A-Za-z0-9_.]*|\d[\d.eE]*|->|//|[=!<>]=|\S')
 
@@ -642,7 +634,7 @@ def _seg_error(text: str) -> SegError:
     return info.value
 
 
-# ------------------------------------------------------------------ regressions: open bugs found by fuzzing
+# ------------------------------------------------------------------ regressions: bugs the fuzzers found
 BIG = "1" + "0" * 400  # 10**400: an integer beyond a float's range
 LONG = "9" * 5000  # beyond Python's 4,300-digit limit for int <-> str
 
