@@ -55,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     imp = commands.add_parser("import", help="read an ONNX model into .seg (weights as .safetensors beside it)")
     imp.add_argument("file", help="an .onnx file")
     imp.add_argument("-o", "--output", required=True, help="OUT.seg (the weights go to OUT.safetensors)")
-    hw_cli.add_commands(commands)
+    for module in _EXTENSIONS:
+        module.add_commands(commands)
     return parser
 
 
@@ -149,8 +150,11 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+# Command groups kept in their own modules, each with add_commands() and COMMANDS.
+_EXTENSIONS = (hw_cli,)
+
 _COMMANDS = {"check": _check, "fmt": _fmt, "graph": _graph, "export": _export, "import": _import,
-             **hw_cli.COMMANDS}
+             **{name: run for module in _EXTENSIONS for name, run in module.COMMANDS.items()}}
 
 
 def main(argv: list[str] | None = None) -> int:
