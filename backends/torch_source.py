@@ -164,15 +164,20 @@ def _init_lines(graph: Graph, modules: list[Node]) -> list[str]:
 
 
 def _forward_lines(graph: Graph, names: dict[str, str]) -> list[str]:
+    """One line per layer; an intermediate tensor is released (``del``) right
+    after its last use, so memory is reused as in hand-written modules."""
+    steps = [n for n in graph.nodes() if n.op not in ("input", "output")]
+    returned = [names[n.inputs[0]] for n in graph.outputs]
+    keep = set(returned) | {names[n.name] for n in graph.inputs}
+    last_use = {names[i]: step for step, node in enumerate(steps) for i in node.inputs}
     lines = []
-    for node in graph.nodes():
-        if node.op in ("input", "output"):
-            continue
+    for step, node in enumerate(steps):
         operands = node.inputs[:1] if node.op == "upsample" else node.inputs
-        args = ", ".join(names[i] for i in operands)
-        lines.append(f"{names[node.name]} = {_access(node.name)}({args})")
-    outputs = [names[n.inputs[0]] for n in graph.outputs]
-    lines.append(f"return {outputs[0]}" if len(outputs) == 1 else f"return ({', '.join(outputs)})")
+        lines.append(f"{names[node.name]} = {_access(node.name)}({', '.join(names[i] for i in operands)})")
+        dead = sorted({names[i] for i in node.inputs if last_use[names[i]] == step and names[i] not in keep})
+        if dead:
+            lines.append(f"del {', '.join(dead)}")
+    lines.append(f"return {returned[0]}" if len(returned) == 1 else f"return ({', '.join(returned)})")
     return lines
 
 

@@ -78,24 +78,44 @@ class Tiny(nn.Module):
     def forward(self, image):
         stem_conv = self.stem["conv"](image)
         stem_bn = self.stem["bn"](stem_conv)
+        del stem_conv
         stem_relu = self.stem["relu"](stem_bn)
+        del stem_bn
         down_conv = self.down["conv"](stem_relu)
+        del stem_relu
         down_bn = self.down["bn"](down_conv)
+        del down_conv
         down_relu = self.down["relu"](down_bn)
+        del down_bn
         body_0_conv = self.body["0"]["conv"](down_relu)
         body_0_bn = self.body["0"]["bn"](body_0_conv)
+        del body_0_conv
         body_0_relu = self.body["0"]["relu"](body_0_bn)
+        del body_0_bn
         body_1_conv = self.body["1"]["conv"](body_0_relu)
+        del body_0_relu
         body_1_bn = self.body["1"]["bn"](body_1_conv)
+        del body_1_conv
         body_1_relu = self.body["1"]["relu"](body_1_bn)
+        del body_1_bn
         merged_add = self.merged["add"](down_relu, body_1_relu)
+        del body_1_relu
         merged_maxpool = self.merged["maxpool"](merged_add)
+        del merged_add
         up = self.up(merged_maxpool)
+        del merged_maxpool
         fused_concat = self.fused["concat"](up, down_relu)
+        del down_relu, up
         fused_0_conv = self.fused["0"]["conv"](fused_concat)
+        del fused_concat
         fused_0_bn = self.fused["0"]["bn"](fused_0_conv)
+        del fused_0_conv
         fused_0_relu = self.fused["0"]["relu"](fused_0_bn)
+        del fused_0_bn
         head_avgpool = self.head["avgpool"](fused_0_relu)
+        del fused_0_relu
         head_flatten = self.head["flatten"](head_avgpool)
+        del head_avgpool
         head_linear = self.head["linear"](head_flatten)
+        del head_flatten
         return head_linear
