@@ -17,12 +17,16 @@ from .evaluate import Env, ExprEvaluator, suggestion
 from .naming import Pending, Scope
 from .values import POISON, Tensor, is_poison, type_name
 
-__all__ = ["CallEvaluator"]
+__all__ = ["CallEvaluator", "LargeNetwork"]
 
 MAX_LAYERS = 250_000
 MAX_DEPTH = 64
 
 Arg = tuple[object, Span]
+
+
+class LargeNetwork(Exception):
+    """Internal: the network reached ``count_from`` layers; count them before building."""
 
 
 def _positional_message(opdef: OpDef) -> str:
@@ -44,6 +48,7 @@ class CallEvaluator(ExprEvaluator):
         self.blocks = blocks
         self.pending: list[Pending] = []
         self.scopes: list[Scope] = []
+        self.count_from: int | None = None  # raise LargeNetwork on reaching this many layers
 
     # ---------------------------------------------------------- arguments
     def _arguments(self, call: ast.Call, env: Env, first: Arg | None) -> tuple[list[Arg], dict[str, Arg]]:
@@ -142,8 +147,10 @@ class CallEvaluator(ExprEvaluator):
         name_span: Span | None = None,
     ) -> Tensor:
         """Record a layer in the current scope; ``name`` is an explicit name."""
+        if len(self.pending) == self.count_from:
+            raise LargeNetwork
         if len(self.pending) >= MAX_LAYERS:
-            raise self.error(f"the network would have more than {MAX_LAYERS} layers", span)
+            raise self.error(f"the network would have more than {MAX_LAYERS:,} layers", span)
         layer = Pending(
             id=len(self.pending), op=op, inputs=tuple(t.id for t in operands), attrs=attrs, shape=shape,
             span=span, trace=tuple(where for _, where in self.call_stack), explicit=name, explicit_span=name_span,

@@ -17,6 +17,7 @@ from . import ast
 from .calls import CallEvaluator
 from .depth import deep_recursion, no_gc_pauses
 from .evaluate import Env, ExprEvaluator, suggestion
+from .layercount import COUNT_FROM, CapReached, CountingEvaluator, LargeNetwork, cap_error
 from .loader import Program
 from .naming import Pending, Scope, assign_names
 from .prune import lower_prune
@@ -51,9 +52,15 @@ def elaborate(program: Program, network: str | None = None, warnings: list[Diagn
         target = _target(program, definition)
     except SegError as err:  # keep going: report the network's mistakes too
         target, errors = None, err.diagnostics
-    builder = _NetworkBuilder(program, definition)
-    with deep_recursion(), no_gc_pauses():
-        builder.run(errors)
+    builder = _NetworkBuilder(program, definition, CallEvaluator(program.blocks), count_from=COUNT_FROM)
+    try:
+        with deep_recursion(), no_gc_pauses():
+            builder.run(errors)
+    except LargeNetwork:
+        _check_layer_count(program, definition)
+        builder = _NetworkBuilder(program, definition, CallEvaluator(program.blocks))
+        with deep_recursion(), no_gc_pauses():
+            builder.run(errors)
     with no_gc_pauses():
         graph = builder.graph(target, warnings if warnings is not None else [])
     prune = program.prunes.get(definition.name)
@@ -84,10 +91,24 @@ def named_target(program: Program, name: str | None = None, span=None) -> Target
     return lower_target(target_def, ExprEvaluator())
 
 
+def _check_layer_count(program: Program, definition: ast.NetworkDef) -> None:
+    """Raise if the network has more layers than the cap (counted, not built)."""
+    builder = _NetworkBuilder(program, definition, CountingEvaluator(program.blocks))
+    try:
+        with deep_recursion(), no_gc_pauses():
+            builder.run([])
+    except CapReached as reached:
+        raise cap_error(reached.span) from None
+    except SegError:
+        pass  # the real build reports it
+
+
 class _NetworkBuilder:
-    def __init__(self, program: Program, definition: ast.NetworkDef):
+    def __init__(self, program: Program, definition: ast.NetworkDef, evaluator: CallEvaluator,
+                 count_from: int | None = None):
         self.definition = definition
-        self.ev = CallEvaluator(program.blocks)
+        self.ev = evaluator
+        self.ev.count_from = count_from
         self.root = Scope(explicit=None, span=definition.span, is_root=True)
         self.ev.scopes.append(self.root)
         self.env = Env()
@@ -164,8 +185,10 @@ class _NetworkBuilder:
         if not isinstance(value, Tensor):
             self.ev.record(SegError(f"output '{stmt.name}' must be a tensor, got {type_name(value)}", stmt.span))
             return
-        self.ev.add_layer("output", [value], {}, value.shape, stmt.span, OUTPUT_PREFIX + stmt.name, stmt.name_span)
-        self.outputs.append(self.ev.pending[-1])
+        layer = self.ev.add_layer("output", [value], {}, value.shape, stmt.span, OUTPUT_PREFIX + stmt.name,
+                                  stmt.name_span)
+        if layer.id >= 0:  # not counting
+            self.outputs.append(self.ev.pending[layer.id])
 
     # ---------------------------------------------------------- the graph
     def _live(self) -> set[int]:

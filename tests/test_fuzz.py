@@ -576,12 +576,18 @@ def test_adversarial_input_fails_only_with_seg_error(name: str) -> None:
         check_format_roundtrip(text, may_refuse=True)
 
 
-@pytest.mark.xfail(reason="segc bug: 2**30 layers of doubling block calls are built one by one until the layer "
-                          "limit stops them: ~11 s at 250,000 layers", strict=True, raises=Hang)
 def test_exponential_block_expansion_is_stopped_quickly() -> None:
+    """2**30 layers are counted (not built) and refused."""
     text = _exponential_blocks(30) + _network("    output o = x -> b0()")
-    with time_limit(EXPANSION_SECONDS):
-        load_or_seg_error(text, "<adversarial>")
+    with time_limit(EXPANSION_SECONDS), pytest.raises(SegError, match="more than 250,000 layers"):
+        segc.loads(text)
+
+
+def test_network_past_the_counting_threshold_is_counted_then_built() -> None:
+    """14 levels: 2**14 + 2**14 - 1 + 2 = 32,769 layers, more than the 20,000
+    from which layers are counted before they are built."""
+    graph = segc.loads(_exponential_blocks(14) + _network("    output o = x -> b0()"))
+    assert len(list(graph.nodes())) == 2**14 + (2**14 - 1) + 2
 
 
 def test_exponential_block_expansion_within_limits_is_built() -> None:
