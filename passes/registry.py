@@ -14,11 +14,12 @@ import re
 from ..ir import Diagnostic, SegError
 from .base import Pass
 from .cost import CostPass
+from .prune import PrunePass
 from .tile import TilePass
 
 __all__ = ["PASSES", "parse_pipeline"]
 
-PASSES: dict[str, type[Pass]] = {p.name: p for p in (TilePass, CostPass)}
+PASSES: dict[str, type[Pass]] = {p.name: p for p in (TilePass, CostPass, PrunePass)}
 
 _STEP = re.compile(r"\s*([A-Za-z][\w-]*)\s*(?:\{([^{}]*)\})?\s*(?:,|$)")
 
