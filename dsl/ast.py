@@ -248,7 +248,29 @@ class PruneDef(Syntax):
     name_span: Span = _span()
 
 
-Item = Import | BlockDef | NetworkDef | TargetDef | PruneDef
+@node
+class DeformOption(Syntax):
+    """``bound = auto`` in a deform rule."""
+
+    name: str = ""
+    value: Expr | None = None
+    name_span: Span = _span()
+
+
+@node
+class DeformRule(Syntax):
+    pattern: PatternRef | None = None
+    options: tuple[DeformOption, ...] = ()
+
+
+@node
+class DeformDef(Syntax):
+    network: str = ""
+    rules: tuple[DeformRule, ...] = ()
+    name_span: Span = _span()
+
+
+Item = Import | BlockDef | NetworkDef | TargetDef | PruneDef | DeformDef
 
 
 @node

@@ -15,6 +15,7 @@ from __future__ import annotations
 from ..ir import OPS, OUTPUT_PREFIX, Diagnostic, Directives, Graph, Node, SegError, Shape, Target
 from . import ast
 from .calls import CallEvaluator
+from .deform import check_deform, lower_deform
 from .depth import deep_recursion, no_gc_pauses
 from .evaluate import Env, ExprEvaluator, suggestion
 from .layercount import COUNT_FROM, CapReached, CountingEvaluator, LargeNetwork, cap_error
@@ -63,9 +64,11 @@ def elaborate(program: Program, network: str | None = None, warnings: list[Diagn
             builder.run(errors)
     with no_gc_pauses():
         graph = builder.graph(target, warnings if warnings is not None else [])
-    prune = program.prunes.get(definition.name)
-    if prune is not None:
-        graph.directives = Directives(prune=lower_prune(prune, graph))
+    prune, deform = program.prunes.get(definition.name), program.deforms.get(definition.name)
+    if prune is not None or deform is not None:
+        graph.directives = Directives(prune=lower_prune(prune, graph) if prune is not None else None,
+                                      deform=lower_deform(deform, graph) if deform is not None else None)
+        check_deform(graph)
     graph.verify()
     return graph
 

@@ -3,7 +3,7 @@
 ``import "path"`` is resolved relative to the importing file; each file is
 read once however often it is imported; a cycle of imports is an error.
 All definitions of all loaded files share one namespace per kind (blocks,
-networks, targets, prune sections); a name defined twice is an error.
+networks, targets, prune and deform sections); a name defined twice is an error.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ class Program:
     networks: dict[str, ast.NetworkDef] = field(default_factory=dict)
     targets: dict[str, ast.TargetDef] = field(default_factory=dict)
     prunes: dict[str, ast.PruneDef] = field(default_factory=dict)
+    deforms: dict[str, ast.DeformDef] = field(default_factory=dict)
 
     def root_networks(self) -> list[str]:
         return [item.name for item in self.root.items if isinstance(item, ast.NetworkDef)]
@@ -93,11 +94,12 @@ class _Loader:
                         (Note("the first one is here", first[param.name].span),),
                     ))
                 first.setdefault(param.name, param)
-        for prune in program.prunes.values():
-            if prune.network not in program.networks:
-                hint = suggestion(prune.network, program.networks)
-                self.errors.append(Diagnostic(f"prune section for unknown network '{prune.network}'{hint}",
-                                              prune.name_span))
+        for section in (*program.prunes.values(), *program.deforms.values()):
+            if section.network not in program.networks:
+                hint = suggestion(section.network, program.networks)
+                kind = "prune" if isinstance(section, ast.PruneDef) else "deform"
+                self.errors.append(Diagnostic(f"{kind} section for unknown network '{section.network}'{hint}",
+                                              section.name_span))
 
     def _load(self, path: str, text: str, span: Span | None) -> ast.Module:
         key = os.path.realpath(path)
@@ -134,15 +136,15 @@ class _Loader:
     def _register(self, program: Program, module: ast.Module) -> None:
         tables = {
             ast.BlockDef: program.blocks, ast.NetworkDef: program.networks,
-            ast.TargetDef: program.targets, ast.PruneDef: program.prunes,
+            ast.TargetDef: program.targets, ast.PruneDef: program.prunes, ast.DeformDef: program.deforms,
         }
         kinds = {ast.BlockDef: "block", ast.NetworkDef: "network", ast.TargetDef: "target",
-                 ast.PruneDef: "prune section for network"}
+                 ast.PruneDef: "prune section for network", ast.DeformDef: "deform section for network"}
         for item in module.items:
             table = tables.get(type(item))
             if table is None:
                 continue
-            name = item.network if isinstance(item, ast.PruneDef) else item.name
+            name = item.network if isinstance(item, (ast.PruneDef, ast.DeformDef)) else item.name
             if name in table:
                 first = table[name]
                 self.errors.append(Diagnostic(

@@ -187,6 +187,18 @@ class _ToAst(Transformer_NonRecursive):
     def prune_keep(self, meta, children):
         return ast.PruneKeep(patterns=tuple(children), span=self._span(meta))
 
+    def deform_def(self, meta, children):
+        name, *rules = children
+        return ast.DeformDef(network=str(name), rules=tuple(rules), name_span=self._tok(name), span=self._span(meta))
+
+    def deform_rule(self, meta, children):
+        pattern, *options = children
+        return ast.DeformRule(pattern=pattern, options=tuple(options), span=self._span(meta))
+
+    def deform_option(self, meta, children):
+        name, value = children
+        return ast.DeformOption(name=str(name), value=value, name_span=self._tok(name), span=self._span(meta))
+
     def pattern(self, meta, children):
         token, = children
         text = _unquote(token) if token.type == "STRING" else str(token)

@@ -3,8 +3,8 @@
 The output is flat (one layer per statement, named by its full name, which
 the naming rules give back unchanged: a statement ``stem.conv = image ->
 conv(64, k=7, stride=2)`` makes exactly one layer, so the layer takes the
-statement's name), self-contained (the target and the prune directives are
-printed too) and deterministic.  Attributes equal to their defaults are left
+statement's name), self-contained (the target and the prune and deform
+directives are printed too) and deterministic.  Attributes equal to their defaults are left
 out.  Parsing the text again gives the same graph.
 """
 
@@ -13,13 +13,14 @@ from __future__ import annotations
 import re
 
 from ..ir import OPS, TARGET_FIELDS, Graph, Node, PruneDirectives, Target
+from ..ir.directives import DeformDirectives
 from .units import format_base
 
 __all__ = ["format_float", "format_pattern", "format_string", "format_value", "print_graph", "print_target"]
 
 INDENT = "    "
 KEYWORDS = frozenset(("import", "block", "return", "network", "on", "input", "output", "target", "prune", "keep",
-                      "as", "and", "or", "not", "if", "else", "for", "in", "true", "false"))
+                      "deform", "as", "and", "or", "not", "if", "else", "for", "in", "true", "false"))
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*")
 _PATTERN = re.compile(r"[A-Za-z0-9_.*?\[\]!]*[*?\[][A-Za-z0-9_.*?\[\]!]*")
 
@@ -125,6 +126,15 @@ def _print_prune(name: str, prune: PruneDirectives) -> str:
     return "\n".join([*lines, "}"])
 
 
+def _print_deform(name: str, deform: DeformDirectives) -> str:
+    lines = [f"deform {name} {{"]
+    for rule in deform.rules:
+        options = ", ".join(f"{key}={format_value(value) if isinstance(value, bool) else value}"
+                            for key, value in rule.options)
+        lines.append(f"{INDENT}{format_pattern(rule.pattern)}: {options}")
+    return "\n".join([*lines, "}"])
+
+
 def print_graph(graph: Graph) -> str:
     """The whole graph as one self-contained ``.seg`` text."""
     parts = []
@@ -135,5 +145,7 @@ def print_graph(graph: Graph) -> str:
     parts.append("\n".join([f"network {graph.name}{on} {{", *body, "}"]))
     if graph.directives.prune is not None:
         parts.append(_print_prune(graph.name, graph.directives.prune))
+    if graph.directives.deform is not None:
+        parts.append(_print_deform(graph.name, graph.directives.deform))
     return "\n\n".join(parts) + "\n"
 

@@ -1,5 +1,6 @@
 """Compiler directives: decisions about a network kept apart from its
-architecture (the ``prune`` section of a ``.seg`` file), read by passes.
+architecture (the ``prune`` and ``deform`` sections of a ``.seg`` file), read
+by passes.
 
 Layer-name patterns are globs over hierarchical names: ``*`` matches any
 run of characters (dots included), ``?`` one character, ``[...]`` a set.
@@ -13,7 +14,7 @@ from fnmatch import fnmatchcase
 
 from .diagnostics import Span
 
-__all__ = ["Directives", "PruneDirectives", "PruneRule", "matches"]
+__all__ = ["DeformDirectives", "DeformRule", "Directives", "PruneDirectives", "PruneRule", "matches"]
 
 
 def matches(pattern: str, name: str) -> bool:
@@ -55,5 +56,31 @@ class PruneDirectives:
 
 
 @dataclass(frozen=True)
+class DeformRule:
+    """Set the variant of matching deformable layers: ``options`` is a
+    tuple of (name, value) for ``bound`` (an integer, "auto" or "none"),
+    ``shape`` ("full" or "square") and ``round`` (a bool); ``spans`` gives
+    where each value is written."""
+
+    pattern: str
+    options: tuple[tuple[str, object], ...] = ()
+    span: Span | None = field(default=None, compare=False, repr=False)
+    spans: tuple[tuple[str, Span | None], ...] = field(default=(), compare=False, repr=False)
+
+    def value_span(self, option: str) -> Span | None:
+        return dict(self.spans).get(option, self.span)
+
+
+@dataclass(frozen=True)
+class DeformDirectives:
+    rules: tuple[DeformRule, ...] = ()
+
+    def rules_for(self, name: str) -> list[DeformRule]:
+        """The rules matching a layer, in order (later ones win)."""
+        return [rule for rule in self.rules if matches(rule.pattern, name)]
+
+
+@dataclass(frozen=True)
 class Directives:
     prune: PruneDirectives | None = None
+    deform: DeformDirectives | None = None

@@ -11,7 +11,7 @@ from typing import Any
 
 from .attrs import AttrError
 from .diagnostics import Diagnostic, SegError
-from .directives import Directives, KeepRule, PruneDirectives, PruneRule
+from .directives import DeformDirectives, DeformRule, Directives, KeepRule, PruneDirectives, PruneRule
 from .graph import Graph, Node
 from .ops import OPS
 from .shapes import ShapeError
@@ -41,6 +41,32 @@ def _prune_to_json(prune: PruneDirectives) -> dict:
             "keep": [k.pattern for k in prune.keep]}
 
 
+def _deform_to_json(deform: DeformDirectives) -> dict:
+    return {"rules": [{"pattern": r.pattern, **dict(r.options)} for r in deform.rules]}
+
+
+def _deform_option_ok(key: str, value: Any) -> bool:
+    if key == "bound":
+        return value in ("auto", "none") or (type(value) is int and value >= 0)
+    if key == "shape":
+        return value in ("full", "square")
+    return key == "round" and isinstance(value, bool)
+
+
+def _deform_from_json(reader: _Reader, data: Any) -> DeformDirectives:
+    where = "directives.deform"
+    rules = []
+    for i, rule in enumerate(reader.get(data, "rules", list, where)):
+        pattern = reader.get(rule, "pattern", str, f"{where}.rules[{i}]")
+        options = tuple((k, v) for k, v in rule.items() if k != "pattern")
+        for key, value in options:
+            if not _deform_option_ok(key, value):
+                raise reader.fail(f"{where}.rules[{i}].{key}", f"not a deform option value: {json.dumps(value)[:40]} "
+                                  "(bound: an integer >= 0, auto or none; shape: full or square; round: a bool)")
+        rules.append(DeformRule(pattern, options))
+    return DeformDirectives(tuple(rules))
+
+
 def graph_to_json(graph: Graph) -> dict:
     """A JSON-ready dict; ``json.dumps`` of it is deterministic."""
     nodes = []
@@ -50,12 +76,14 @@ def graph_to_json(graph: Graph) -> dict:
         if node.annotations:
             entry["annotations"] = dict(node.annotations)
         nodes.append(entry)
-    prune = graph.directives.prune
+    prune, deform = graph.directives.prune, graph.directives.deform
+    directives: dict[str, Any] = {"prune": None if prune is None else _prune_to_json(prune)}
+    if deform is not None:
+        directives["deform"] = _deform_to_json(deform)
     return {
         "format": FORMAT, "version": VERSION, "name": graph.name,
         "target": None if graph.target is None else target_to_json(graph.target),
-        "directives": {"prune": None if prune is None else _prune_to_json(prune)},
-        "nodes": nodes,
+        "directives": directives, "nodes": nodes,
     }
 
 
@@ -169,9 +197,11 @@ def graph_from_json(data: Any, path: str = "<json>") -> Graph:
     target = data.get("target")
     graph = Graph(reader.get(data, "name", str, "file"),
                   None if target is None else target_from_json(target, path))
-    prune = reader.get(data, "directives", dict, "file").get("prune")
-    if prune is not None:
-        graph.directives = Directives(prune=_prune_from_json(reader, prune))
+    directives = reader.get(data, "directives", dict, "file")
+    prune, deform = directives.get("prune"), directives.get("deform")
+    if prune is not None or deform is not None:
+        graph.directives = Directives(prune=None if prune is None else _prune_from_json(reader, prune),
+                                      deform=None if deform is None else _deform_from_json(reader, deform))
     for i, entry in enumerate(reader.get(data, "nodes", list, "file")):
         node = _node_from_json(reader, graph, entry, f"nodes[{i}]")
         if node.name in graph:
