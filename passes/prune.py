@@ -27,7 +27,7 @@ from .channels import ChannelGroup, channel_groups, kept_channels, pruned_shapes
 from .prune_rates import empty_message, rate_sets, resolve_rates, share_rates, uniform_rates, would_empty
 from .prune_weights import slice_weights
 
-__all__ = ["PrunePass", "choose_channels", "prune"]
+__all__ = ["PrunePass", "channel_importance", "choose_channels", "prune"]
 
 Weights = Mapping[str, np.ndarray]
 
@@ -50,16 +50,8 @@ def _check_rates(groups: dict[str, ChannelGroup], rates: Mapping[str, float], st
         raise SegError([Diagnostic(e) for e in errors])
 
 
-def choose_channels(group: ChannelGroup, kept: int, weights: Weights | None) -> np.ndarray:
-    """Sorted indices of the ``kept`` channels of largest L1 importance."""
-    if weights is None or kept >= group.channels:
-        return np.arange(kept)
-    order = np.argsort(-channel_importance(group, weights), kind="stable")
-    return np.sort(order[:kept])
-
-
 def channel_importance(group: ChannelGroup, weights: Weights) -> np.ndarray:
-    """``I_c = Σ_p ‖W_p[c]‖₁`` over the group's producers ``p``."""
+    """``I_c = Σ_p ‖W_p[c]‖₁`` for every channel ``c`` of the group (float64)."""
     importance = np.zeros(group.channels, dtype=np.float64)
     for name in group.producers:
         weight = weights.get(f"{name}.weight")
@@ -67,6 +59,14 @@ def channel_importance(group: ChannelGroup, weights: Weights) -> np.ndarray:
             raise SegError(Diagnostic(f"the weights have no '{name}.weight' (layer '{name}')"))
         importance += np.abs(np.asarray(weight, dtype=np.float64)).reshape(group.channels, -1).sum(axis=1)
     return importance
+
+
+def choose_channels(group: ChannelGroup, kept: int, weights: Weights | None) -> np.ndarray:
+    """Sorted indices of the ``kept`` channels of largest L1 importance."""
+    if weights is None or kept >= group.channels:
+        return np.arange(kept)
+    order = np.argsort(-channel_importance(group, weights), kind="stable")
+    return np.sort(order[:kept])
 
 
 def _rebuild(graph: Graph, shapes: dict[str, tuple[int, int]], before: dict[str, tuple[int, int]]) -> Graph:
