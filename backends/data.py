@@ -22,7 +22,7 @@ from .synthetic import SyntheticClassification, SyntheticSegmentation
 
 __all__ = [
     "TASKS", "CityscapesFolder", "Dataset", "SyntheticClassification", "SyntheticSegmentation", "check_dataset",
-    "dataset_name", "network_task", "open_dataset",
+    "dataset_name", "network_task", "open_dataset", "random_subset",
 ]
 
 TASKS = ("segmentation", "classification")
@@ -83,6 +83,22 @@ def open_dataset(spec: str, split: str, task: str, num_classes: int, input_shape
     count = int(n) if n else SYNTHETIC_SIZE[split]
     kind = SyntheticSegmentation if task == "segmentation" else SyntheticClassification
     return kind(count, size, num_classes, seed=SPLITS.index(split))  # train and val never share a sample
+
+
+def random_subset(dataset, n: int, seed: int = 0):
+    """``n`` samples drawn at random without replacement, in index order
+    (Mori et al. score search candidates on random training samples); the
+    dataset itself when it has no more than ``n``."""
+    if n >= len(dataset):
+        return dataset
+    generator = torch.Generator().manual_seed(seed)
+    indices = sorted(torch.randperm(len(dataset), generator=generator)[:n].tolist())
+    subset = torch.utils.data.Subset(dataset, indices)
+    for attribute in ("task", "num_classes", "class_names"):
+        if hasattr(dataset, attribute):
+            setattr(subset, attribute, getattr(dataset, attribute))
+    subset.name = f"{dataset_name(dataset)}, {n} random samples (seed {seed})"
+    return subset
 
 
 def _sample_indices(length: int, samples: int) -> list[int]:

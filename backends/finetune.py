@@ -23,7 +23,7 @@ from ..ir import Diagnostic, SegError
 from .data import TASKS, dataset_name, label_range_problem
 from .metrics import IGNORE_INDEX, ConfusionMatrix, top1_correct
 
-__all__ = ["OPTIMIZERS", "FinetuneResult", "evaluate", "finetune"]
+__all__ = ["OPTIMIZERS", "FinetuneResult", "evaluate", "finetune", "score"]
 
 OPTIMIZERS = ("sgd", "adam")
 Progress = Callable[[int, int, int, float], None]  # (epoch, batch, batches per epoch, loss of the batch)
@@ -140,3 +140,8 @@ def evaluate(module: nn.Module, dataset, task: str, num_classes: int, batch_size
     iou = [None if v != v else v for v in matrix.iou()]
     return {"task": task, "samples": count, "miou": matrix.miou(), "pixel_accuracy": matrix.pixel_accuracy(),
             "iou": iou}
+
+
+def score(result: dict) -> float:
+    """The one figure of an :func:`evaluate` result: mIoU or top-1."""
+    return result["miou"] if result["task"] == "segmentation" else result["top1"]

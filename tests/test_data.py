@@ -29,8 +29,9 @@ from segc.backends.data import (  # noqa: E402
     SyntheticSegmentation,
     check_dataset,
     network_task,
+    random_subset,
 )
-from segc.backends.finetune import evaluate, finetune  # noqa: E402
+from segc.backends.finetune import evaluate, finetune, score  # noqa: E402
 from segc.backends.metrics import ConfusionMatrix, mean_iou, pixel_accuracy, top1_correct  # noqa: E402
 from segc.cli import main  # noqa: E402
 from segc.ir import SegError, Shape  # noqa: E402
@@ -339,3 +340,14 @@ def test_evaluate_with_weights_of_another_network(capsys, tmp_path):
     assert run(capsys, "finetune", tmp_path / "a.seg", "--data", "synthetic:4", "-o", weights)[0] == 0
     code, _, err = run(capsys, "evaluate", tmp_path / "b.seg", "--weights", weights, "--data", "synthetic:4")
     assert code == 1 and "has shape [4, 8, 1, 1] in the file, the network needs [5, 8, 1, 1]" in err
+
+
+def test_random_subset_is_seeded_and_keeps_the_description():
+    data = SyntheticSegmentation(10, 8, 3, seed=0)
+    subset = random_subset(data, 4, seed=5)
+    assert len(subset) == 4 and subset.indices == sorted(subset.indices)
+    assert subset.indices == random_subset(data, 4, seed=5).indices != random_subset(data, 4, seed=6).indices
+    assert subset.num_classes == 3 and subset.task == "segmentation" and "4 random samples" in subset.name
+    assert random_subset(data, 10) is data
+    check_dataset(subset, Shape(3, 8, 8), 3, "segmentation")
+    assert score(evaluate(torch.nn.Conv2d(3, 3, 1), subset, "segmentation", 3)) <= 1.0
