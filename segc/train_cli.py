@@ -113,6 +113,8 @@ def _finetune(args: argparse.Namespace) -> int:
     graph, _, _, dataset = _dataset(args)
     module = api.to_torch(graph, args.weights, args.seed)
     inputs = (*protected(args), *([args.weights] if args.weights else []))
+    if any(os.path.exists(i) and os.path.realpath(i) == os.path.realpath(args.output) for i in inputs):
+        raise SegError(Diagnostic(f"refusing to overwrite the input file '{args.output}'; choose another output"))
     with _reporter(args.epochs) as progress:
         result = finetune(module, dataset, args.epochs, args.lr, args.batch_size, args.seed, progress,
                           optimizer=args.optimizer)
@@ -153,12 +155,14 @@ def _percent(value: float | None) -> str:
 def _print_segmentation(title: str, result: dict, names) -> None:
     from .table import print_table
 
+    print(f"{title}: mIoU {_percent(result['miou'])}, pixel accuracy {_percent(result['pixel_accuracy'])}")
     named = names is not None
     rows = [[str(c), *([names[c]] if named else []), _percent(v)] for c, v in enumerate(result["iou"])]
     headers = ["class", *(["name"] if named else []), "IoU"]
     footer = ["mean", *([""] if named else []), _percent(result["miou"])]
-    print_table(f"{title}: per-class IoU ('-': class in neither labels nor predictions)", headers, rows, footer)
-    print(f"mIoU {_percent(result['miou'])}, pixel accuracy {_percent(result['pixel_accuracy'])}")
+    print_table("IoU per class", headers, rows, footer)
+    if None in result["iou"]:
+        print("-: a class in neither the labels nor the predictions, left out of the mean")
 
 
 COMMANDS = {"finetune": _finetune, "evaluate": _evaluate}

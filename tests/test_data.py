@@ -340,6 +340,10 @@ def test_evaluate_with_weights_of_another_network(capsys, tmp_path):
     assert run(capsys, "finetune", tmp_path / "a.seg", "--data", "synthetic:4", "-o", weights)[0] == 0
     code, _, err = run(capsys, "evaluate", tmp_path / "b.seg", "--weights", weights, "--data", "synthetic:4")
     assert code == 1 and "has shape [4, 8, 1, 1] in the file, the network needs [5, 8, 1, 1]" in err
+    before = weights.read_bytes()
+    code, _, err = run(capsys, "finetune", tmp_path / "a.seg", "--data", "synthetic:4", "--weights", weights,
+                       "-o", weights)
+    assert code == 1 and "refusing to overwrite the input file" in err and weights.read_bytes() == before
 
 
 def test_random_subset_is_seeded_and_keeps_the_description():
