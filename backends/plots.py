@@ -1,12 +1,12 @@
 """PNG plots of a latency report and of a design-space exploration:
 per-layer latency split into compute and memory time, a roofline, and the
-DSE Pareto front.  matplotlib is imported only here, and only when called."""
+DSE Pareto front, and the generations of a pruning search.  matplotlib is imported only here, and only when called."""
 
 from __future__ import annotations
 
 import io
 
-__all__ = ["latency_plot", "pareto_plot", "roofline_plot"]
+__all__ = ["latency_plot", "pareto_plot", "roofline_plot", "search_plot"]
 
 
 def _pyplot():
@@ -84,5 +84,28 @@ def pareto_plot(points: list[dict], front: list[dict], title: str) -> bytes:
     ax.set_xlabel("PE-array DSP blocks")
     ax.set_ylabel("latency (ms)")
     ax.set_title(title)
+    ax.legend()
+    return _png(fig)
+
+
+def search_plot(result: dict) -> bytes:
+    """Mori et al. Fig. 5: every generation of a pruning search, grey (first)
+    to black (last), the final generation's Pareto front in red."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.0, 4.5))
+    cost = result["cost"]
+    labels = {"latency": "latency (ms)", "dsp-latency": "latency at the best unroll within the DSP budget (ms)",
+              "ops": "operations (GOPs)"}
+    scale = 1e3 if cost["unit"] == "s" else 1e-9
+    generations = result["generations"]
+    for i, points in enumerate(generations):
+        shade = 0.8 * (1 - i / max(1, len(generations) - 1))
+        ax.scatter([p[1] * scale for p in points], [p[0] for p in points], s=8, color=(shade, shade, shade))
+    front = sorted(result["front"], key=lambda p: p["cost"])
+    ax.plot([p["cost"] * scale for p in front], [p["accuracy"] for p in front], "o-", color="tab:red", ms=4,
+            label="final Pareto front")
+    ax.set_xlabel(labels.get(cost["name"], cost["name"]))
+    ax.set_ylabel(result["accuracy"]["name"])
+    ax.set_title(f"{result['network']}: NSGA-II, population {result['pop']}, {result['gen']} generations")
     ax.legend()
     return _png(fig)

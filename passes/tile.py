@@ -9,23 +9,25 @@ with the real footprint of dilated tiles), ``none`` (T = 1 everywhere) and
 output, the largest that fits the input buffer for all of them; dilated
 layers keep T = 1 as in the paper's Fig. 4).
 
-Deformable layers (dconv) read input positions that depend on the data:
-unbounded, each output pixel gathers its k×k samples alone (T = 1, the
-paper's rule for dilated layers); with ``bound = b`` a tile reads its
-window widened by ⌈b⌉ on every side, and is tiled by Eq. 1 on that
-footprint.
+Deformable layers (dconv) read input positions that depend on the data
+(``dconv_cost.py``).  Bounded (the variant ``deform.current_plan`` gives),
+the input streams through a line buffer: the tile is one output row,
+[W_o, 1], reading [W_i, rows] — the rows the bound needs.  Unbounded, the
+samples are gathered without reuse and only the offset branch, an ordinary
+convolution, is tiled by Eq. 1.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 from ..ir import Diagnostic, Graph, Node, SegError
 from .base import Pass, PassResult
+from .dconv_cost import offset_branch
+from .deform import current_plan
 from .hwmodel import TILING_MODES, ConvGeometry, TileError, best_tile, input_tile
 
-__all__ = ["TILED_OPS", "TilePass", "require_target"]
+__all__ = ["TILED_OPS", "TilePass", "require_target", "retile"]
 
 TILED_OPS = ("conv", "dconv", "linear")
 
@@ -39,15 +41,20 @@ def require_target(graph: Graph, pass_name: str):
 
 
 def _geometry(graph: Graph, node: Node) -> tuple[ConvGeometry, str | None]:
-    """The geometry Eq. 1 sees, and a forced mode for deformable layers."""
+    """The geometry Eq. 1 sees (a deformable layer's offset branch), and a
+    mode it forces (none)."""
     geom = ConvGeometry.of(graph, node)
     if node.op != "dconv":
         return geom, None
-    bound = node.attrs["bound"]
-    if bound is None:
-        return geom, "none"
-    reach = math.ceil(bound)
-    return replace(geom, kx=geom.kx + 2 * reach, ky=geom.ky + 2 * reach), None
+    return offset_branch(geom, node, current_plan(graph, node)["shape"]), None
+
+
+def _line_buffer_tiling(graph: Graph, node: Node, mode: str) -> dict | None:
+    """A bounded dconv's tiling: one output row from the rows its bound needs."""
+    rows = current_plan(graph, node)["rows"]
+    if rows is None:
+        return None
+    return {"mode": mode, "tile": [node.shape.w, 1], "input_tile": [graph.input_shapes(node)[0].w, rows]}
 
 
 def _static_side(graph: Graph, nodes: list[Node], buffer_words: int) -> int:
@@ -97,6 +104,8 @@ class TilePass(Pass):
         return PassResult(graph, bool(nodes), notes)
 
     def _tiling(self, graph: Graph, node: Node, words: int, pof: int, side: int) -> dict:
+        if node.op == "dconv" and (line := _line_buffer_tiling(graph, node, self.mode)) is not None:
+            return line
         geom, forced = _geometry(graph, node)
         mode = forced or self.mode
         if mode == "static":
@@ -108,3 +117,14 @@ class TilePass(Pass):
             tile = best_tile(geom, words, pof, mode)
         tix, tiy = input_tile(geom, tile, mode)
         return {"mode": self.mode, "tile": [tile[0], tile[1]], "input_tile": [tix, tiy]}
+
+
+def retile(graph: Graph, node: Node, mode: str, ci_per_group: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(tile, input tile) of a layer whose input channels per group become
+    ``ci_per_group`` (pruning): Eq. 1 depends on them only through the
+    buffer constraint.  Modes as the pass, except ``static``."""
+    geom, forced = _geometry(graph, node)
+    geom = replace(geom, ci=ci_per_group * geom.groups)
+    mode = forced or mode
+    tile = best_tile(geom, graph.target.input_buffer_words, graph.target.unroll.pof, mode)
+    return tile, input_tile(geom, tile, mode)

@@ -18,7 +18,7 @@ from .ir import Diagnostic, Graph, SegError, serialize
 
 __all__ = [
     "format_source", "import_onnx", "load", "loads", "to_json", "to_onnx", "to_seg", "to_torch", "to_torch_source",
-    "write_atomic",
+    "weight_arrays", "write_atomic",
 ]
 
 
@@ -77,6 +77,14 @@ def to_torch(graph: Graph, weights=None, seed: int = 0):
     if isinstance(weights, str):
         weights = read_weights(weights)
     return build_module(graph, weights, seed, source)
+
+
+def weight_arrays(graph: Graph, weights=None, seed: int = 0) -> dict:
+    """The network's weights as numpy arrays keyed by ``state_dict`` names:
+    from ``weights`` (a state_dict or a ``.pt``/``.safetensors`` path,
+    checked against the graph) or initialised from ``seed``."""
+    module = to_torch(graph, weights, seed)
+    return {key: value.detach().cpu().numpy() for key, value in module.state_dict().items()}
 
 
 def import_onnx(path: str):

@@ -9,23 +9,13 @@ import os
 import sys
 
 from . import api
-from .cli_common import load_graph, protected
+from .cli_common import calibration_option, hardware_options, load_for_hardware, make_folder, protected
 from .ir import Diagnostic, Graph, SegError
 from .passes.modes import TILING_MODES
 
 __all__ = ["COMMANDS", "add_commands"]
 
 REPORT_FORMATS = ("terminal", "json", "markdown", "csv")
-
-
-def hardware_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("file", help="a .seg file (or a segc .json graph)")
-    command.add_argument("--network", metavar="NAME", help="the network to use when the file defines several")
-    command.add_argument("--target", metavar="T", help="a target NAME the file defines or imports, FILE.seg, or "
-                                                         "FILE.seg:NAME (default: the network's 'on' target)")
-    command.add_argument("--unroll", metavar="PIF,POF,PKX", help="override the target's unroll factors")
-    command.add_argument("--tiling", choices=TILING_MODES, default="paper", help="tiling mode (default: paper)")
-    command.add_argument("--calibration", metavar="FILE", help="a calibration file from 'segc calibrate'")
 
 
 def add_commands(commands) -> None:
@@ -57,33 +47,11 @@ def add_commands(commands) -> None:
     compile_.add_argument("-o", "--output", metavar="DIR", required=True, help="folder for the artifacts")
 
 
-def load_for_hardware(args: argparse.Namespace) -> Graph:
-    """The graph with the target the options ask for."""
-    from . import hardware
-
-    graph = load_graph(args)
-    if args.target:
-        graph.target = hardware.resolve_target(args.target, args.file)
-    if graph.target is None:
-        raise SegError(Diagnostic(
-            f"network '{graph.name}' has no target: write 'network {graph.name} on TARGET' or give --target"
-        ))
-    if args.unroll:
-        graph.target = hardware.with_unroll(graph.target, args.unroll)
-    return graph
-
-
-def _calibration(args: argparse.Namespace):
-    from . import hardware
-
-    return hardware.load_calibration(args.calibration) if args.calibration else None
-
-
 def _report(args: argparse.Namespace) -> int:
     from . import hardware
     from .backends import report as render
 
-    data = hardware.report(load_for_hardware(args), args.tiling, _calibration(args))
+    data = hardware.report(load_for_hardware(args), args.tiling, calibration_option(args))
     if args.output:
         _write_report_folder(args, data)
     elif args.format == "json":
@@ -114,20 +82,13 @@ def _write_report_folder(args: argparse.Namespace, data: dict) -> None:
         api.write_atomic(os.path.join(args.output, name), content, protected(args))
 
 
-def make_folder(path: str) -> None:
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as err:
-        raise SegError(Diagnostic(f"cannot create the folder '{path}': {err.strerror or err}")) from None
-
-
 def _dse(args: argparse.Namespace) -> int:
     import json
 
     from .passes.dse import explore, pareto_front
 
     graph = load_for_hardware(args)
-    points = explore(graph, graph.target, args.tiling, _calibration(args))
+    points = explore(graph, graph.target, args.tiling, calibration_option(args))
     if not points:
         raise SegError(Diagnostic("no configuration fits: every input buffer tried is too small for some layer"))
     front = pareto_front(points)

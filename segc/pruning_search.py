@@ -1,0 +1,177 @@
+"""``segc search``: the hardware-aware pruning search of Mori et al.
+(Sec. 3.3, 4.2–4.3) on a network, as a ``segc.pareto`` document.
+
+Hardware cost (minimised): ``latency`` from the cost model of the graph's
+target (default), ``ops`` (2 × MACs, the paper's OPs-driven search), or
+``dsp-latency`` (the latency of the fastest power-of-two unroll
+configuration within the target's DSP budget, per candidate).  Accuracy
+(maximised): the L1-importance proxy (``passes/proxy.py``) without data,
+else mIoU or top-1 on random training samples of ``data``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import api
+from .ir import Diagnostic, Graph, SegError, serialize
+from .passes.cost import Calibration
+from .passes.dse import unroll_grid
+from .passes.prune import prune, snap_pof
+from .passes.pruned_cost import PrunedCost
+from .passes.search import SearchResult, run_search
+from .passes.search_space import DEFAULT_RATES, SearchSpace, search_space
+
+__all__ = ["OBJECTIVES", "SearchOptions", "export_point", "search"]
+
+OBJECTIVES = ("latency", "ops", "dsp-latency")
+SCHEMA = {"format": "segc.pareto", "version": 1}
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    pop: int = 25
+    gen: int = 25
+    seed: int = 0
+    objective: str = "latency"
+    rates: tuple[float, ...] = DEFAULT_RATES
+    siblings: bool = True
+    snap: bool = False
+    tiling: str = "paper"
+    calibration: Calibration | None = None
+    data: str | None = None
+    samples: int = 16
+    workers: int | None = None  # None: a local process per CPU (accuracy on data)
+    scheduler: str | None = None
+
+    def check(self) -> None:
+        problems = []
+        if self.pop < 2:
+            problems.append(f"--pop must be at least 2, got {self.pop}")
+        if self.gen < 1:
+            problems.append(f"--gen must be at least 1, got {self.gen}")
+        if self.objective not in OBJECTIVES:
+            problems.append(f"--objective must be one of {', '.join(OBJECTIVES)}, got '{self.objective}'")
+        if self.tiling == "static":
+            problems.append("the search re-tiles every pruned layer: use --tiling paper, dilation-aware or none")
+        if self.workers is not None and self.workers < 0:
+            problems.append(f"--workers must be 0 or more, got {self.workers}")
+        if self.samples < 1:
+            problems.append(f"--samples must be at least 1, got {self.samples}")
+        if problems:
+            raise SegError([Diagnostic(p) for p in problems])
+
+
+class _Objectives:
+    """genomes → (accuracy, cost), with latency and OPs kept for the report."""
+
+    def __init__(self, graph: Graph, space: SearchSpace, options: SearchOptions, accuracy):
+        from .hardware import analyse
+
+        self.space, self.options, self.accuracy = space, options, accuracy
+        self.model = PrunedCost(analyse(graph, options.tiling, options.calibration), list(space.groups),
+                                options.tiling, options.calibration)
+        self.grid = unroll_grid(graph.target) if options.objective == "dsp-latency" else None
+
+    def figures(self, genomes: np.ndarray) -> dict[str, np.ndarray]:
+        kept = self.space.kept(genomes)
+        figures = {"latency_s": self.model.latency(kept), "ops": 2 * self.model.macs(kept)}
+        if self.grid is not None:
+            figures["dsp_latency_s"], figures["unroll"] = self.model.best_latency(kept, self.grid)
+        return figures
+
+    def cost(self, figures: dict[str, np.ndarray]) -> np.ndarray:
+        key = {"latency": "latency_s", "ops": "ops", "dsp-latency": "dsp_latency_s"}[self.options.objective]
+        return np.asarray(figures[key], dtype=np.float64)
+
+    def __call__(self, genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(self.accuracy(genomes), dtype=np.float64), self.cost(self.figures(genomes))
+
+
+def _proxy_accuracy(graph: Graph, space: SearchSpace, arrays: dict):
+    from .passes.proxy import ImportanceProxy
+
+    proxy = ImportanceProxy(graph, space, arrays)
+    return lambda genomes: proxy(space.kept(genomes)), "proxy: share of L1 filter importance kept"
+
+
+def _data_accuracy(graph: Graph, space: SearchSpace, arrays: dict, options: SearchOptions, stack):
+    from .backends.candidates import AccuracyTask
+    from .search_workers import evaluator
+
+    task = AccuracyTask.of(serialize.dumps(graph), arrays, options.data, options.samples, options.seed, space.pof)
+    evaluate = stack.enter_context(evaluator(task, options.workers, options.scheduler))
+
+    def accuracy(genomes: np.ndarray) -> np.ndarray:
+        return np.asarray(evaluate([space.group_rates(g) for g in genomes]))
+
+    metric = "mIoU" if graph.outputs[0].shape.h > 1 else "top-1"
+    return accuracy, f"{metric} on {options.samples} random training samples of {options.data}"
+
+
+def search(graph: Graph, arrays: dict, options: SearchOptions,
+           progress: Callable[[int, int], None] | None = None) -> dict:
+    """Run the search; the ``segc.pareto`` document of its result."""
+    import contextlib
+
+    options.check()
+    space = search_space(graph, options.rates, options.siblings, snap_pof(graph) if options.snap else None)
+    with contextlib.ExitStack() as stack:
+        if options.data:
+            accuracy, metric = _data_accuracy(graph, space, arrays, options, stack)
+        else:
+            accuracy, metric = _proxy_accuracy(graph, space, arrays)
+        objectives = _Objectives(graph, space, options, accuracy)
+        result = run_search(space, objectives, options.pop, options.gen, options.seed, progress=progress)
+        baseline = np.zeros((1, len(space.loci)), dtype=np.int64) if 0.0 in space.rates else None
+        base = _baseline(objectives, baseline)
+    return _document(graph, space, options, result, objectives, metric, base)
+
+
+def _baseline(objectives: _Objectives, genome: np.ndarray | None) -> dict | None:
+    """The unpruned network's figures (when rate 0 is among the choices)."""
+    if genome is None:
+        return None
+    figures = objectives.figures(genome)
+    accuracy, _ = objectives(genome)
+    return {"accuracy": float(accuracy[0]), "latency_s": float(figures["latency_s"][0]),
+            "ops": int(figures["ops"][0])}
+
+
+def _document(graph: Graph, space: SearchSpace, options: SearchOptions, result: SearchResult,
+              objectives: _Objectives, metric: str, baseline: dict | None) -> dict:
+    front = result.front
+    figures = objectives.figures(front.genomes)
+    points = []
+    for i, genome in enumerate(front.genomes):
+        point = {"genome": [int(v) for v in genome], "accuracy": float(front.accuracy[i]),
+                 "cost": float(front.cost[i]), "latency_s": float(figures["latency_s"][i]),
+                 "ops": int(figures["ops"][i])}
+        if "unroll" in figures:
+            point["unroll"] = [int(v) for v in objectives.grid[figures["unroll"][i]][:3]]
+        point["group_rates"] = space.group_rates(genome)
+        point["layer_rates"] = space.layer_rates(genome)
+        points.append(point)
+    unit = "OPs" if options.objective == "ops" else "s"
+    return {
+        **SCHEMA, "network": graph.name, "target": graph.target.name, "objective": options.objective,
+        "cost": {"name": options.objective, "unit": unit}, "accuracy": {"name": metric, "data": options.data},
+        "pop": options.pop, "gen": options.gen, "seed": options.seed, "p_c": 1.0, "p_m": 0.4,
+        "rates": list(space.rates), "siblings": options.siblings, "snap": options.snap, "tiling": options.tiling,
+        "evaluations": result.evaluations, "baseline": baseline, "loci": [list(names) for names in space.loci],
+        "front": points,
+        "generations": [[[float(a), float(c)] for a, c in zip(g.accuracy, g.cost)] for g in result.generations],
+    }
+
+
+def export_point(graph: Graph, arrays: dict, document: dict, index: int) -> tuple[str, dict]:
+    """(.seg text, weights) of front point ``index`` of a search document."""
+    front = document["front"]
+    if not 0 <= index < len(front):
+        raise SegError(Diagnostic(f"the Pareto front has {len(front)} points (0 to {len(front) - 1}), not {index}"))
+    pof = snap_pof(graph) if document["snap"] else None
+    pruned, sliced = prune(graph, front[index]["group_rates"], arrays, pof)
+    return api.to_seg(pruned), sliced or {}

@@ -1,0 +1,287 @@
+"""The pruning search: the pruned-latency model against re-annotation of the
+pruned graph, the genome, the GA operators, determinism, the proxy, the CLI
+and its errors, and accuracy on data in-process, in worker processes and on
+a local Dask cluster."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import EXAMPLES
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pymoo.indicators.hv import HV
+
+import segc
+from segc.cli import main
+from segc.hardware import analyse
+from segc.ir import SegError
+from segc.passes.channels import channel_groups, kept_channels
+from segc.passes.dse import unroll_grid
+from segc.passes.prune import prune
+from segc.passes.pruned_cost import PrunedCost
+from segc.passes.search import _non_dominated, run_search
+from segc.passes.search_space import search_space
+
+RATES = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9)
+_GRAPHS: dict[str, object] = {}
+
+
+def graph_of(name: str):
+    if name not in _GRAPHS:
+        _GRAPHS[name] = segc.load(str(EXAMPLES / f"{name}.seg"))
+    return _GRAPHS[name]
+
+
+def reannotated(graph, rates: dict[str, float], tiling: str) -> tuple[float, int]:
+    """Total latency and MACs of the pruned graph, through the tile and cost passes."""
+    pruned, _ = prune(graph, rates, strict=False)
+    annotated = analyse(pruned, tiling)
+    costs = [n.annotations["cost"] for n in annotated.nodes()]
+    return sum(c["latency_s"] for c in costs), sum(c["macs"] for c in costs)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "deeplabv3plus_r18", "codenet_shufflenet", "tiny_seg"])
+@pytest.mark.parametrize("tiling", ["paper", "dilation-aware"])
+def test_pruned_latency_equals_reannotating_the_pruned_graph(name: str, tiling: str) -> None:
+    graph = graph_of(name)
+    groups = channel_groups(graph)
+    model = PrunedCost(analyse(graph, tiling), groups, tiling)
+    rng = np.random.default_rng(7)
+    candidates = [{g.name: float(rng.choice(RATES)) for g in groups if g.prunable} for _ in range(3)]
+    kept = np.asarray([[kept_channels(g, rates.get(g.name, 0.0)) for g in groups] for rates in candidates])
+    latency, macs = model.latency(kept), model.macs(kept)
+    for i, rates in enumerate(candidates):
+        expected_latency, expected_macs = reannotated(graph, rates, tiling)
+        assert latency[i] == pytest.approx(expected_latency, rel=1e-12)
+        assert macs[i] == expected_macs
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(RATES), min_size=16, max_size=16))
+def test_pruned_latency_property_on_tiny(rates: list[float]) -> None:
+    graph = graph_of("tiny")
+    groups = channel_groups(graph)
+    chosen = {g.name: r for g, r in zip([g for g in groups if g.prunable], rates)}
+    kept = np.asarray([[kept_channels(g, chosen.get(g.name, 0.0)) for g in groups]])
+    model = PrunedCost(analyse(graph, "paper"), groups)
+    expected_latency, expected_macs = reannotated(graph, chosen, "paper")
+    assert model.latency(kept)[0] == pytest.approx(expected_latency, rel=1e-12)
+    assert model.macs(kept)[0] == expected_macs
+
+
+def test_unpruned_macs_are_the_networks_macs() -> None:
+    """ResNet-18: 1,814,073,344 MACs (the published 1.81 G)."""
+    graph = graph_of("resnet18")
+    groups = channel_groups(graph)
+    kept = np.asarray([[g.channels for g in groups]])
+    assert PrunedCost(analyse(graph), groups).macs(kept)[0] == 1_814_073_344
+
+
+def test_dsp_constrained_latency_is_the_fastest_unroll_within_budget() -> None:
+    graph = graph_of("tiny_seg")
+    groups = channel_groups(graph)
+    model = PrunedCost(analyse(graph), groups)
+    grid = unroll_grid(graph.target)[::37]  # a handful of configurations
+    rates = {g.name: 0.5 for g in groups if g.prunable}
+    kept = np.asarray([[kept_channels(g, rates.get(g.name, 0.0)) for g in groups]])
+    best, which = model.best_latency(kept, grid)
+    pruned, _ = prune(graph, rates)
+    totals = []
+    for pif, pof, pkx, _ in grid:
+        pruned.target = segc.hardware.with_unroll(graph.target, f"{pif},{pof},{pkx}")
+        totals.append(sum(n.annotations["cost"]["latency_s"] for n in analyse(pruned).nodes()))
+    assert best[0] == pytest.approx(min(totals), rel=1e-12)
+    assert which[0] == int(np.argmin(totals))
+
+
+# ---------------------------------------------------------------- genome
+
+
+def test_siblings_share_a_locus_in_deeplab() -> None:
+    """The ASPP branches all read the backbone's output: one locus for all."""
+    graph = graph_of("deeplabv3plus_r18")
+    space = search_space(graph)
+    aspp = [names for names in space.loci if any(name.startswith("aspp") for name in names)]
+    producers = {g.name: g.producers for g in space.groups}
+    branch_loci = [names for names in aspp if len(names) > 1]
+    assert branch_loci, "the ASPP branches should share a locus"
+    assert len(search_space(graph, siblings=False).loci) > len(space.loci)
+    assert all(producers[name] for names in branch_loci for name in names)
+
+
+def test_kept_channels_follow_the_genome() -> None:
+    graph = graph_of("tiny")
+    space = search_space(graph, rates=(0.0, 0.5))
+    genome = np.ones((1, len(space.loci)), dtype=np.int64)
+    kept = space.kept(genome)[0]
+    for group, count in zip(space.groups, kept):
+        expected = max(1, int(group.channels * 0.5 + 0.5)) if group.prunable else group.channels
+        assert count == expected
+
+
+@pytest.mark.parametrize("rates", [(0.0, 1.0), (-0.1, 0.5), ()])
+def test_rates_outside_zero_one_are_refused(rates) -> None:
+    with pytest.raises(SegError, match=r"\[0, 1\)"):
+        search_space(graph_of("tiny"), rates=rates)
+
+
+# ---------------------------------------------------------------- operators
+
+
+def test_replace_mutation_changes_one_locus_of_about_forty_percent() -> None:
+    from pymoo.core.population import Population
+
+    from segc.passes.search_pymoo import PruningProblem, ReplaceMutation
+
+    space = search_space(graph_of("deeplabv3plus_r18"))
+    problem = PruningProblem(space, None)
+    x = np.zeros((20_000, len(space.loci)), dtype=np.int64)
+    pop = ReplaceMutation(prob=0.4).do(problem, Population.new(X=x), random_state=np.random.default_rng(3))
+    changed = (pop.get("X") != 0).sum(axis=1)
+    assert changed.max() == 1  # one locus at most (a redraw may pick the same value)
+    n_values = len(space.rates)
+    expected = 0.4 * (n_values - 1) / n_values  # mutated and drawn a different value
+    assert abs(changed.mean() - expected) < 0.015
+
+
+def test_front_is_non_dominated() -> None:
+    accuracy = np.array([0.9, 0.8, 0.8, 0.5, 0.9])
+    cost = np.array([3.0, 2.0, 2.5, 1.0, 3.0])
+    # 0.8 @ 2.5 is beaten by 0.8 @ 2.0; the duplicate 0.9 @ 3.0 is kept once
+    assert _non_dominated(accuracy, cost).tolist() == [True, True, False, True, False]
+
+
+def _proxy_objectives(graph, space):
+    from segc.passes.proxy import ImportanceProxy
+
+    arrays = segc.api.weight_arrays(graph, seed=0)
+    proxy = ImportanceProxy(graph, space, arrays)
+    model = PrunedCost(analyse(graph), list(space.groups))
+    return lambda genomes: (proxy(space.kept(genomes)), model.latency(space.kept(genomes)))
+
+
+def test_search_is_deterministic_and_improves_on_the_first_generation() -> None:
+    graph = graph_of("tiny_seg")
+    space = search_space(graph)
+    objectives = _proxy_objectives(graph, space)
+    first = run_search(space, objectives, pop=10, gen=6, seed=4)
+    again = run_search(space, objectives, pop=10, gen=6, seed=4)
+    other = run_search(space, objectives, pop=10, gen=6, seed=5)
+    assert len(first.generations) == 6
+    assert all(np.array_equal(a.genomes, b.genomes) for a, b in zip(first.generations, again.generations))
+    assert not np.array_equal(first.generations[-1].genomes, other.generations[-1].genomes)
+    start, front = first.generations[0], first.front
+    reference = np.array([0.0, 1.1 * start.cost.max()])  # (−accuracy, cost) of a worst point
+    hypervolume = HV(ref_point=reference)
+    before = hypervolume(np.column_stack([-start.accuracy, start.cost]))
+    after = hypervolume(np.column_stack([-front.accuracy, front.cost]))
+    assert after > 1.05 * before
+
+
+# ---------------------------------------------------------------- proxy
+
+
+def test_proxy_is_the_weighted_share_of_importance_kept() -> None:
+    """Two groups; importances set by hand.  Group a (conv 'a', 2 filters of
+    L1 3 and 1) feeds conv 'b'; group b (conv 'b', filters of L1 2, 2, 4, 0)
+    feeds the classifier conv 'c', whose output group is not prunable."""
+    from segc.passes.proxy import ImportanceProxy
+
+    graph = segc.loads(
+        'import "targets/arria10.seg"\n'
+        "network n on arria10_gx1150 {\n    input x: [1, 4, 4]\n"
+        "    a = x -> conv(2, k=1)\n    b = a -> conv(4, k=1)\n    c = b -> conv(3, k=1)\n"
+        "    output o = c\n}\n", str(EXAMPLES / "n.seg"))
+    space = search_space(graph, rates=(0.0, 0.5))
+    weights = {
+        "a.weight": np.array([3.0, -1.0]).reshape(2, 1, 1, 1),
+        "b.weight": np.array([[1.0, 1.0], [2.0, 0.0], [-4.0, 0.0], [0.0, 0.0]]).reshape(4, 2, 1, 1),
+        "c.weight": np.ones((3, 4, 1, 1)),
+    }
+    proxy = ImportanceProxy(graph, space, weights)
+    # MACs on 4x4: a 16*2*1 = 32, b 16*4*2 = 128, c 16*3*4 = 192
+    # group a touches a and b: 160; group b touches b and c: 320
+    w_a, w_b = 160 / 480, 320 / 480
+    order = {g.name: k for k, g in enumerate(space.groups)}
+    table = np.zeros((2, len(space.groups)), dtype=np.int64)
+    for k, group in enumerate(space.groups):
+        table[:, k] = group.channels
+    table[0, order["a"]], table[0, order["b"]] = 1, 2
+    half = w_a * 3 / 4 + w_b * 6 / 8  # a keeps the filter of L1 3; b the filters of L1 4 and 2
+    assert proxy(table)[0] == pytest.approx(half)
+    assert proxy(table)[1] == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def test_cli_search_writes_the_front_and_exported_points(tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    code = main(["search", str(EXAMPLES / "tiny_seg.seg"), "--pop", "8", "--gen", "4", "--seed", "2",
+                 "--export", "2", "-o", str(out)])
+    assert code == 0
+    document = json.loads((out / "pareto.json").read_text())
+    assert document["format"] == "segc.pareto" and document["objective"] == "latency"
+    assert len(document["generations"]) == 4 and all(len(g) == 8 for g in document["generations"])
+    assert (out / "pareto.png").read_bytes().startswith(b"\x89PNG")
+    front = document["front"]
+    assert [p["cost"] for p in front] == sorted(p["cost"] for p in front)
+    last = len(front) - 1
+    for index in sorted({0, last}):
+        pruned = segc.load(str(out / f"point{index}.seg"))
+        macs = sum(n.opdef.macs(n.attrs, pruned.input_shapes(n), n.shape) for n in pruned.nodes())
+        assert 2 * macs == front[index]["ops"]
+        module = segc.to_torch(pruned, str(out / f"point{index}.safetensors"))
+        assert sum(p.numel() for p in module.parameters()) > 0
+    again = tmp_path / "again"
+    assert main(["search", str(EXAMPLES / "tiny_seg.seg"), "--pop", "8", "--gen", "4", "--seed", "2",
+                 "-o", str(again)]) == 0
+    assert (again / "pareto.json").read_bytes() == (out / "pareto.json").read_bytes()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--pop", "1"], "--pop must be at least 2"),
+    (["--rates", "0,1.5"], "[0, 1)"),
+    (["--rates", "0,half"], "--rates takes numbers"),
+    (["--tiling", "static"], "re-tiles every pruned layer"),
+    (["--data", "synthetic", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
+])
+def test_cli_search_errors(tmp_path, capsys, argv, message) -> None:
+    out = tmp_path / "run"
+    code = main(["search", str(EXAMPLES / "tiny_seg.seg"), "--pop", "4", "--gen", "1", *argv, "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------- accuracy on data
+
+
+def test_accuracy_on_data_is_the_same_in_process_and_on_a_dask_cluster() -> None:
+    from dask.distributed import LocalCluster
+
+    from segc.pruning_search import SearchOptions, search
+
+    graph = graph_of("tiny_seg")
+    arrays = segc.api.weight_arrays(graph, seed=1)
+    options = SearchOptions(pop=4, gen=2, seed=3, data="synthetic:8", samples=4, workers=0)
+    here = search(graph, arrays, options)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        remote = search(graph, arrays, SearchOptions(**{**options.__dict__, "scheduler": cluster.scheduler_address}))
+    assert here == remote
+    accuracies = [p["accuracy"] for p in here["front"]]
+    assert all(0.0 <= a <= 1.0 for a in accuracies)
+    assert here["accuracy"]["name"].startswith("mIoU on 4 random training samples")
+
+
+def test_accuracy_on_data_is_the_same_in_worker_processes() -> None:
+    from segc.pruning_search import SearchOptions, search
+
+    graph = graph_of("tiny_seg")
+    arrays = segc.api.weight_arrays(graph, seed=1)
+    options = SearchOptions(pop=4, gen=1, seed=3, data="synthetic:8", samples=4)
+    assert search(graph, arrays, SearchOptions(**{**options.__dict__, "workers": 0})) == \
+        search(graph, arrays, SearchOptions(**{**options.__dict__, "workers": 2}))
