@@ -4,10 +4,12 @@ written under the ``cost`` annotation of every layer.
 Convolution and linear layers (rule ``conv``): Eq. 2 compute cycles, Eq. 3–4
 DRAM words (tiles from the ``tile`` pass), latency_compute = cycles / clock,
 latency_memory = words · word bytes / bandwidth, and Eq. 5: the layer takes
-the larger, and is ``compute``- or ``memory``-bound accordingly.  A
-deformable layer (``dconv``) is costed as its main convolution plus its
-offset branch (a convolution of the same window for shape "full", a 1×1 one
-for "square"), with the tiling the ``tile`` pass gave it.
+the larger, and is ``compute``- or ``memory``-bound accordingly.  Deformable
+layers (``dconv``, also rule ``conv``) follow the rules of ``dconv_cost.py``
+for their variant (bounded or not, full or square, rounded or bilinear,
+depthwise): offset branch, sampler, line buffer or gathers; the words of
+data-dependent gathers (``dram_gather``, part of ``dram_in``) count as time
+the PE array waits, in latency_compute, not in latency_memory.
 
 Every other op has an explicit rule, shown in reports:
 
@@ -34,8 +36,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..ir import Diagnostic, Graph, Node, SegError, Target, offset_channels
+from ..ir import Diagnostic, Graph, Node, SegError, Target
 from .base import Pass, PassResult
+from .dconv_cost import dconv_cost, dconv_reason, offset_branch
+from .deform import current_plan
 from .hwmodel import ConvGeometry, compute_cycles, dram_accesses
 from .tile import TILED_OPS, require_target
 
@@ -64,30 +68,18 @@ def _elements(shape) -> int:
 
 
 def _conv_like(graph: Graph, node: Node, target: Target) -> dict:
-    geom = ConvGeometry.of(graph, node)
     tiling = node.annotations.get("tiling")
     if tiling is None:
         raise KeyError(node.name)
+    if node.op == "dconv":
+        plan = current_plan(graph, node)
+        return {**dconv_cost(graph, node, target, plan, tiling), "reason": dconv_reason(plan)}
+    geom = ConvGeometry.of(graph, node)
     tile, in_tile = tuple(tiling["tile"]), tuple(tiling["input_tile"])
     cycles = compute_cycles(geom, target.unroll)
     dram_in, dram_w, dram_out = dram_accesses(geom, tile, in_tile, target.unroll.pof)
-    if node.op == "dconv":
-        offsets = offset_branch(geom, node)
-        cycles += compute_cycles(offsets, target.unroll)
-        _, off_w, off_out = dram_accesses(offsets, (1, 1), (1, 1), target.unroll.pof)
-        dram_w, dram_out = dram_w + off_w, dram_out + off_out
     return {"rule": "conv", "cycles_compute": cycles, "dram_in": dram_in, "dram_weight": dram_w,
-            "dram_out": dram_out, "tile": list(tile), "input_tile": list(in_tile)}
-
-
-def offset_branch(geom: ConvGeometry, node: Node) -> ConvGeometry:
-    """The offset-predicting convolution of a dconv (CoDeNet): same window
-    for shape "full", 1×1 for "square"."""
-    full = node.attrs["shape"] == "full"
-    return ConvGeometry(
-        geom.ci, offset_channels(node.attrs), geom.kx if full else 1, geom.ky if full else 1, geom.sx, geom.sy,
-        geom.dx if full else 1, geom.dy if full else 1, 1, geom.wo, geom.ho,
-    )
+            "dram_out": dram_out, "tile": list(tile), "input_tile": list(in_tile), "reason": "Eq. 2-5"}
 
 
 def _taps(graph: Graph, node: Node) -> int:
@@ -129,7 +121,8 @@ def layer_cost(graph: Graph, node: Node, target: Target, pipelined: set[str], ca
     """The ``cost`` annotation of one layer (``pipelined``: layers whose
     output leaves a convolution pipeline, updated here)."""
     if node.op in TILED_OPS:
-        cost, reason = _conv_like(graph, node, target), "Eq. 2-5"
+        cost = _conv_like(graph, node, target)
+        reason = cost.pop("reason")
         pipelined.add(node.name)
     else:
         rule, reason = _rule(graph, node, pipelined)
@@ -142,8 +135,9 @@ def layer_cost(graph: Graph, node: Node, target: Target, pipelined: set[str], ca
             cost = {"rule": rule, "cycles_compute": 0, "dram_in": read, "dram_weight": 0, "dram_out": 0}
         if rule in ("fused", "residual"):
             pipelined.add(node.name)
-    words = cost["dram_in"] + cost["dram_weight"] + cost["dram_out"]
-    compute_s = cost["cycles_compute"] / target.clock_hz
+    gather = cost.get("dram_gather", 0)
+    words = cost["dram_in"] + cost["dram_weight"] + cost["dram_out"] - gather
+    compute_s = cost["cycles_compute"] / target.clock_hz + gather * target.word_bytes / target.bandwidth
     memory_s = words * target.word_bytes / target.bandwidth
     latency = cal.latency(cost["rule"], compute_s, memory_s)
     bound = "none" if latency == 0 else ("compute" if compute_s >= memory_s else "memory")

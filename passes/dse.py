@@ -21,6 +21,7 @@ import numpy as np
 from ..ir import Graph, Target
 from .base import run_pipeline
 from .cost import Calibration, CostPass
+from .deform import DeformPass
 from .fastmodel import LayerTable, latencies
 from .tile import TilePass
 
@@ -74,7 +75,8 @@ def explore(graph: Graph, target: Target, tiling: str = "paper", calibration: Ca
         candidate = graph.copy()
         candidate.target = sized
         try:
-            annotated, _ = run_pipeline(candidate, [TilePass(tiling), CostPass(calibration or Calibration())])
+            passes = [DeformPass(), TilePass(tiling), CostPass(calibration or Calibration())]
+            annotated, _ = run_pipeline(candidate, passes)
         except SegError:
             continue  # some layer does not fit this buffer
         table = LayerTable.of(annotated)

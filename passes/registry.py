@@ -1,4 +1,4 @@
-"""The passes by name, and pipeline strings: ``tile{mode=paper},cost``.
+"""The passes by name, and pipeline strings: ``deform{bound=auto},tile{mode=paper},cost``.
 
 An option value is converted to the type of the pass's field of that name
 (int, float, bool as true/false, str); a pipeline string with an unknown
@@ -14,12 +14,13 @@ import re
 from ..ir import Diagnostic, SegError
 from .base import Pass
 from .cost import CostPass
+from .deform import DeformPass
 from .prune import PrunePass
 from .tile import TilePass
 
 __all__ = ["PASSES", "parse_pipeline"]
 
-PASSES: dict[str, type[Pass]] = {p.name: p for p in (TilePass, CostPass, PrunePass)}
+PASSES: dict[str, type[Pass]] = {p.name: p for p in (DeformPass, TilePass, CostPass, PrunePass)}
 
 _STEP = re.compile(r"\s*([A-Za-z][\w-]*)\s*(?:\{([^{}]*)\})?\s*(?:,|$)")
 

@@ -1,5 +1,5 @@
 """The hardware model from the API: choose a target, override its unroll
-factors, run ``tile`` and ``cost``, build the latency report."""
+factors, run ``deform``, ``tile`` and ``cost``, build the latency report."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from .dsl.loader import read_source
 from .ir import Diagnostic, Graph, SegError, Target, Unroll, target_problems
 from .passes.base import run_pipeline
 from .passes.cost import Calibration, CostPass
+from .passes.deform import DeformPass
 from .passes.tile import TilePass
 
 __all__ = ["analyse", "load_calibration", "report", "resolve_target", "with_unroll"]
@@ -53,8 +54,9 @@ def load_calibration(path: str) -> Calibration:
 
 
 def analyse(graph: Graph, tiling: str = "paper", calibration: Calibration | None = None) -> Graph:
-    """A copy of the graph with ``tiling`` and ``cost`` annotations."""
-    passes = [TilePass(tiling), CostPass(calibration or Calibration())]
+    """A copy of the graph with ``deform`` (deformable layers), ``tiling`` and
+    ``cost`` annotations."""
+    passes = [DeformPass(), TilePass(tiling), CostPass(calibration or Calibration())]
     return run_pipeline(graph, passes)[0]
 
 

@@ -1,0 +1,122 @@
+"""The cost of a deformable convolution (``dconv``) on the accelerator of
+``cost.py``, in every CoDeNet variant (Huang et al., EMC2 2019: bounded,
+square, rounded, depthwise).  Geometry as in ``hwmodel.py``: C_i, C_o, g
+groups, k_y × k_x kernel, P = H_o·W_o output pixels; unroll P_if, P_of,
+P_kx, P_ky.
+
+1. Offset branch: an ordinary convolution — k × k to 2·k²·G offsets for
+   shape "full", 1 × 1 to G scales for "square" (``ir/ops.py``) — costed
+   by Eq. 2 and Eq. 4.  Its offset map (n_off·P words) is written to DRAM
+   and read back by the sampler, as CoDeNet's engine streams offsets in.
+2. Sampling and the main convolution run as a two-stage pipeline per output
+   pixel and block of P_if input channels (per group).  The PE array takes
+   ⌈k_x/P_kx⌉·⌈(C_o/g)/P_of⌉·⌈k_y/P_ky⌉ cycles (Eq. 2's inner factors); the
+   sampler reads the window through the P_kx·P_ky ports that feed a plain
+   convolution, ⌈reads/(P_kx·P_ky)⌉ cycles, where reads per window are
+   * rounded offsets: k_y·k_x, one per tap — rounding removes interpolation
+     (CoDeNet's ``DeformConvWithOffsetRound``; the hardware uses integers);
+   * bilinear, shape "full": 4·k_y·k_x, the four neighbours of every tap
+     (Dai et al. 2017, eq. 3);
+   * bilinear, shape "square": (2k_y − k_y mod 2)·(2k_x − k_x mod 2) —
+     square shares interpolation across the window: every tap of a row
+     shares one vertical position and weights, every tap of a column one
+     horizontal position, and the centre row and column of an odd kernel
+     fall on the grid (tap (i, j) moves by (i − (k−1)/2)·(s − 1)·d), so only
+     two source rows per off-centre tap row are read (25 reads for 3 × 3,
+     not 36).
+   The layer takes g·⌈(C_i/g)/P_if⌉·P·max(PE, sampler) cycles.  Depthwise
+   changes the compute: with one output channel per group the PE array
+   needs one cycle per window, so a bilinear sampler, not the MACs, bounds
+   the layer (4× for "full"); a full convolution's 256 output channels hide
+   it (PE 32 cycles against at most 4).
+3. Input, bounded (a line buffer, ``ir/linebuffer.py``): the input streams
+   through the buffer once, C_i·H_i·W_i words, every output channel computed
+   from the buffered rows with the weights on chip ("Buffers inputs in the
+   on-chip line buffer to allow spatial reuse", CoDeNet).  The offset branch
+   reads the same stream.
+4. Input, unbounded: no reuse — each output pixel gathers its window's
+   samples (all C_i channels, each neighbour a separate DRAM read),
+   P·reads·C_i words, once for all output channels; the offset branch is an
+   ordinary convolution tiled by Eq. 1 and read by Eq. 3.  A gather's address
+   depends on data, so nothing is prefetched: the PE array waits for it and
+   its DRAM time adds to the compute time instead of overlapping it (the
+   ``dram_gather`` words; Eq. 5 applies to the regular streams).  CoDeNet's
+   measurements agree in kind: unbounded offsets add about the same time to
+   the full (+15.9 ms) and the depthwise layer (+18.6 ms), whose compute
+   differs twenty-fold.
+5. Weights: Eq. 4 for the main and the branch convolution; outputs: P·C_o.
+"""
+
+from __future__ import annotations
+
+from ..ir import Graph, Node, Target, offset_channels
+from .hwmodel import ConvGeometry, compute_cycles, dram_accesses
+
+__all__ = ["dconv_cost", "dconv_reason", "offset_branch", "sampling_cycles", "window_reads"]
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def offset_branch(geom: ConvGeometry, node: Node, shape: str | None = None) -> ConvGeometry:
+    """The offset-predicting convolution of a dconv (CoDeNet): same window
+    for shape "full", 1×1 for "square" (``shape`` overrides the layer's)."""
+    shape = shape or node.attrs["shape"]
+    full = shape == "full"
+    attrs = {**node.attrs, "shape": shape}
+    return ConvGeometry(
+        geom.ci, offset_channels(attrs), geom.kx if full else 1, geom.ky if full else 1, geom.sx, geom.sy,
+        geom.dx if full else 1, geom.dy if full else 1, 1, geom.wo, geom.ho,
+    )
+
+
+def window_reads(kh: int, kw: int, shape: str, rounded: bool) -> int:
+    """Input values the sampler reads per output pixel and channel."""
+    if rounded:
+        return kh * kw
+    if shape == "square":
+        return (2 * kh - kh % 2) * (2 * kw - kw % 2)
+    return 4 * kh * kw
+
+
+def sampling_cycles(geom: ConvGeometry, reads: int, target: Target) -> int:
+    """Cycles of the sampler → PE array pipeline (rule 2)."""
+    u = target.unroll
+    ci, co = geom.ci // geom.groups, geom.co // geom.groups
+    pe = _ceil(geom.kx, u.pkx) * _ceil(co, u.pof) * _ceil(geom.ky, u.pky)
+    sampler = _ceil(reads, u.pkx * u.pky)
+    return geom.groups * _ceil(ci, u.pif) * geom.wo * geom.ho * max(pe, sampler)
+
+
+def dconv_cost(graph: Graph, node: Node, target: Target, plan: dict, tiling: dict) -> dict:
+    """The ``cost`` fields of a dconv under the variant ``plan`` (a ``deform``
+    annotation); ``tiling``: the offset branch's tile when unbounded."""
+    geom = ConvGeometry.of(graph, node)
+    branch = offset_branch(geom, node, plan["shape"])
+    reads = window_reads(geom.ky, geom.kx, plan["shape"], plan["round"])
+    pixels = geom.wo * geom.ho
+    offsets = branch.co * pixels
+    _, main_w, main_out = dram_accesses(geom, (1, 1), (1, 1), target.unroll.pof)
+    tile, in_tile = tuple(tiling["tile"]), tuple(tiling["input_tile"])
+    branch_in, branch_w, _ = dram_accesses(branch, tile, in_tile, target.unroll.pof)
+    x = graph.input_shapes(node)[0]
+    if plan["rows"] is not None:
+        gather, main_in = 0, x.c * x.h * x.w
+    else:
+        gather = pixels * reads * geom.ci
+        main_in = gather + branch_in
+    return {
+        "rule": "conv", "cycles_compute": sampling_cycles(geom, reads, target) + compute_cycles(branch, target.unroll),
+        "dram_in": main_in + offsets, "dram_weight": main_w + branch_w, "dram_out": main_out + offsets,
+        "dram_gather": gather, "window_reads": reads, "tile": list(tile), "input_tile": list(in_tile),
+    }
+
+
+def dconv_reason(plan: dict) -> str:
+    """How the layer was costed, for reports."""
+    shape = f"{plan['shape']} shape, {'rounded' if plan['round'] else 'bilinear'}"
+    if plan["rows"] is None:
+        return f"deformable, unbounded ({shape}): samples gathered from DRAM, not overlapped"
+    return (f"deformable, bound {plan['bound']} ({shape}): input streamed once through "
+            f"{plan['rows']} of {plan['rows_available']} line-buffer rows")
