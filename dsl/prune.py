@@ -24,7 +24,7 @@ def _empties(graph: Graph, stmt: ast.PruneRate, prunable: list[str]) -> list[Dia
     rate = stmt.rate.value  # type: ignore[union-attr]
     for name in prunable:
         channels = graph.node(name).shape.c
-        if matches(stmt.pattern, name) and int((1.0 - rate) * channels + 0.5) == 0:
+        if matches(stmt.pattern, name) and int((1.0 - rate) * channels + 0.5 + 1e-9) == 0:  # as kept_count
             return [Diagnostic(f"pruning {rate:g} of the {channels} output channels of '{name}' would leave none; "
                                f"a rate of at most {1.0 - 0.5 / channels:g} keeps one", stmt.rate.span)]
     return []

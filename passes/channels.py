@@ -11,7 +11,9 @@ every consumer (the next conv or linear).  The groups come from each op's
 
 * SOURCE: a new group; the input's groups are consumed (weights' input dim).
 * PASSTHROUGH: output channel ``i`` is input channel ``i``.
-* ELEMENTWISE (``add``): the groups of all inputs merge (residual shortcuts).
+* ELEMENTWISE (``add``): the groups of all inputs merge (residual shortcuts);
+  a concat added to one conv's output splits that conv's channels at the
+  concat's cuts, each piece joining its concat input's group.
 * CONCAT: output channels ``[o_k, o_k + C_k)`` are input ``k``'s channels.
 * DEPTHWISE: like PASSTHROUGH, and the layer's per-channel weights shrink.
 * FLATTEN: input channel ``i`` becomes features ``[i·H·W, (i+1)·H·W)``; a
@@ -26,13 +28,13 @@ of that layer's output (members) or input (consumers).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from dataclasses import dataclass
 
-from ..ir import Coupling, Graph, Node
+from ..ir import Graph
 from ..ir.directives import matches
+from .channel_flow import ChannelFlow
 
-__all__ = ["ChannelGroup", "channel_groups", "kept_channels", "pruned_shapes"]
+__all__ = ["ChannelGroup", "channel_groups", "kept_channels", "kept_count", "pruned_shapes"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,9 @@ class ChannelGroup:
     """Channels pruned together.  ``consumers`` pairs each consumer with the
     input-channel offset of the group (``consumer_units`` gives its features
     per channel: H·W after a flatten, else 1); ``member_slots`` lists every
-    ``(layer, offset, unit)`` where the group sits in a member's output."""
+    ``(layer, offset, unit)`` where the group sits in a member's output;
+    ``producer_offsets`` where it starts in each producer's output (0 unless
+    an add ties a producer's channel ranges to different groups)."""
 
     name: str
     channels: int
@@ -51,165 +55,59 @@ class ChannelGroup:
     reason: str
     consumer_units: tuple[int, ...] = ()
     member_slots: tuple[tuple[str, int, int], ...] = ()
+    producer_offsets: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.producer_offsets) != len(self.producers):  # left out: every producer starts at 0
+            object.__setattr__(self, "producer_offsets", (0,) * len(self.producers))
 
 
-class _Segment(NamedTuple):
-    elem: int  # union-find element
-    start: int
-    length: int
-    unit: int
-
-
-class _Analysis:
-    """One pass over the graph in topological order, with union-find over
-    the channel sets each SOURCE (or network input) creates."""
-
-    def __init__(self, graph: Graph):
-        self.graph = graph
-        self.parent: list[int] = []
-        self.origin: list[str] = []  # the layer that created each element
-        self.size: list[int] = []
-        self.reasons: dict[int, list[str]] = {}
-        self.layouts: dict[str, list[_Segment]] = {}
-        self.producers: list[tuple[int, str]] = []
-        self.members: list[tuple[int, str, int, int]] = []
-        self.consumers: list[tuple[int, str, int, int]] = []
-
-    def find(self, elem: int) -> int:
-        while self.parent[elem] != elem:
-            self.parent[elem] = self.parent[self.parent[elem]]
-            elem = self.parent[elem]
-        return elem
-
-    def new(self, origin: str, channels: int) -> list[_Segment]:
-        self.parent.append(len(self.parent))
-        self.origin.append(origin)
-        self.size.append(channels)
-        return [_Segment(len(self.parent) - 1, 0, channels, 1)]
-
-    def forbid(self, layout: list[_Segment], reason: str) -> None:
-        for seg in layout:
-            self.reasons.setdefault(seg.elem, []).append(reason)
-
-    def operand(self, node: Node, index: int = 0) -> list[_Segment]:
-        return self.layouts[node.inputs[index]]
-
-    def member(self, node: Node, layout: list[_Segment]) -> list[_Segment]:
-        self.members.extend((s.elem, node.name, s.start, s.unit) for s in layout)
-        return layout
-
-    def visit(self, node: Node) -> None:
-        coupling = node.opdef.coupling(node.attrs, self.graph.input_shapes(node))
-        self.layouts[node.name] = _RULES[coupling](self, node)
-        if node.op == "dconv" and node.attrs["offset_groups"] > 1:
-            self.forbid(self.operand(node), f"dconv '{node.name}' (offset_groups={node.attrs['offset_groups']})")
-
-    def fixed(self, node: Node) -> list[_Segment]:
-        if node.op == "input":
-            layout = self.new(node.name, node.shape.c)
-            self.forbid(layout, f"network input '{node.name}'")
-            return layout
-        self.forbid(self.operand(node), f"network output '{node.output_name}'")
-        return []
-
-    def source(self, node: Node) -> list[_Segment]:
-        self.consumers.extend((s.elem, node.name, s.start, s.unit) for s in self.operand(node))
-        layout = self.new(node.name, node.shape.c)
-        self.producers.append((layout[0].elem, node.name))
-        return layout
-
-    def grouped(self, node: Node) -> list[_Segment]:
-        reason = f"grouped conv '{node.name}' (groups={node.attrs['groups']})"
-        self.forbid(self.operand(node), reason)
-        layout = self.source(node)
-        self.forbid(layout, reason)
-        return layout
-
-    def passthrough(self, node: Node) -> list[_Segment]:
-        return self.member(node, self.operand(node))
-
-
-    def elementwise(self, node: Node) -> list[_Segment]:
-        layouts = [self.layouts[i] for i in node.inputs]
-        shapes = {tuple((s.start, s.length, s.unit) for s in layout) for layout in layouts}
-        if len(shapes) == 1:
-            for layout in layouts[1:]:
-                for first, other in zip(layouts[0], layout):
-                    self.parent[self.find(other.elem)] = self.find(first.elem)
-        else:
-            for layout in layouts:
-                self.forbid(layout, f"add '{node.name}' of differently concatenated tensors")
-        return self.member(node, layouts[0])
-
-    def concat(self, node: Node) -> list[_Segment]:
-        layout, offset = [], 0
-        for name, shape in zip(node.inputs, self.graph.input_shapes(node)):
-            layout += [s._replace(start=offset + s.start) for s in self.layouts[name]]
-            offset += shape.c
-        return self.member(node, layout)
-
-    def flatten(self, node: Node) -> list[_Segment]:
-        shape = self.graph.input_shapes(node)[0]
-        area = shape.h * shape.w
-        return self.member(node, [s._replace(start=s.start * area, unit=s.unit * area) for s in self.operand(node)])
-
-    def groups(self) -> list[ChannelGroup]:
-        roots = [self.find(e) for e in range(len(self.parent))]
-        found: dict[int, _Found] = {}
-        for elem, root in enumerate(roots):
-            found.setdefault(root, _Found(self.origin[elem], self.size[root])).reasons += self.reasons.get(elem, [])
-        for elem, name in self.producers:
-            found[roots[elem]].producers.append(name)
-        for elem, *slot in self.members:
-            found[roots[elem]].slots.append(tuple(slot))
-        for elem, *slot in self.consumers:
-            found[roots[elem]].consumers.append(tuple(slot))
-        prune = self.graph.directives.prune
-        keep = prune.keep if prune is not None else ()
-        return [entry.group(keep) for entry in found.values()]
-
-
-_RULES = {
-    Coupling.FIXED: _Analysis.fixed, Coupling.SOURCE: _Analysis.source, Coupling.GROUPED: _Analysis.grouped,
-    Coupling.PASSTHROUGH: _Analysis.passthrough, Coupling.DEPTHWISE: _Analysis.passthrough,
-    Coupling.ELEMENTWISE: _Analysis.elementwise, Coupling.CONCAT: _Analysis.concat, Coupling.FLATTEN: _Analysis.flatten,
-}
-
-
-@dataclass
-class _Found:
-    """A group as it is collected."""
-
-    origin: str
-    channels: int
-    reasons: list[str] = field(default_factory=list)
-    producers: list[str] = field(default_factory=list)
-    slots: list[tuple] = field(default_factory=list)
-    consumers: list[tuple] = field(default_factory=list)
-
-    def group(self, keep) -> ChannelGroup:
-        members = tuple(dict.fromkeys(name for name, _, _ in self.slots))
-        layers = (*self.producers, *members)
-        kept_by = [k.pattern for k in keep if any(matches(k.pattern, n) for n in layers)]
-        reasons = self.reasons + [f"keep rule '{p}'" for p in kept_by]
-        return ChannelGroup(
-            self.origin, self.channels, tuple(self.producers), members,
-            tuple((name, offset) for name, offset, _ in self.consumers), not reasons, reasons[0] if reasons else "",
-            tuple(unit for _, _, unit in self.consumers), tuple(self.slots),
-        )
+def _group(flow: ChannelFlow, elems: list[int], slots: list, consumers: list, keep) -> ChannelGroup:
+    first = elems[0]
+    origin, offset, size = flow.origin[first], flow.offset[first], flow.size[first]
+    whole = offset == 0 and size == flow.graph.node(origin).shape.c
+    producers = [e for e in elems if not flow.is_input[e]]
+    slots.sort(key=lambda slot: (flow.order[slot[0]], slot[1]))
+    consumers.sort(key=lambda slot: (flow.order[slot[0]], slot[1]))
+    members = tuple(dict.fromkeys(name for name, _, _ in slots))
+    layers = (*(flow.origin[e] for e in producers), *members)
+    reasons = [r for e in elems for r in flow.reasons.get(e, ())]
+    reasons += [f"keep rule '{k.pattern}'" for k in keep if any(matches(k.pattern, n) for n in layers)]
+    return ChannelGroup(
+        origin if whole else f"{origin}[{offset}:{offset + size}]", size, tuple(flow.origin[e] for e in producers),
+        members, tuple((name, start) for name, start, _ in consumers), not reasons, reasons[0] if reasons else "",
+        tuple(unit for _, _, unit in consumers), tuple(slots), tuple(flow.offset[e] for e in producers),
+    )
 
 
 def channel_groups(graph: Graph) -> list[ChannelGroup]:
     """Every channel group of the graph, in topological order of the layer
-    that creates it (its first producer, or a network input)."""
-    analysis = _Analysis(graph)
-    for node in graph.nodes():
-        analysis.visit(node)
-    return analysis.groups()
+    that creates it (its first producer, or a network input).  A group is
+    named after that layer, with its channel range (``conv[58:116]``) when it
+    holds only part of the layer's output."""
+    flow = ChannelFlow(graph)
+    classes: dict[int, list[int]] = {}
+    for elem in range(len(flow.parent)):
+        classes.setdefault(flow.find(elem), []).append(elem)
+    slots: dict[int, list] = {root: [] for root in classes}
+    consumers: dict[int, list] = {root: [] for root in classes}
+    for elem, *slot in flow.members:
+        slots[flow.find(elem)].append(tuple(slot))
+    for elem, *slot in flow.consumers:
+        consumers[flow.find(elem)].append(tuple(slot))
+    prune = graph.directives.prune
+    keep = prune.keep if prune is not None else ()
+    ordered = []
+    for root, elems in classes.items():
+        elems.sort(key=lambda e: (flow.order[flow.origin[e]], flow.offset[e]))
+        ordered.append(((flow.order[flow.origin[elems[0]]], flow.offset[elems[0]]), root, elems))
+    return [_group(flow, elems, slots[root], consumers[root], keep) for _, root, elems in sorted(ordered)]
 
 
-def _round_half_up(value: float) -> int:
-    return int(value + 0.5)
+def kept_count(channels: int, rate: float) -> int:
+    """``⌊(1 − rate)·C + ½⌋``, with a 1e-9 allowance for float error (so that
+    0.9 of 5 channels keeps 1, though 1 − 0.9 < 0.1 in floating point)."""
+    return int((1.0 - rate) * channels + 0.5 + 1e-9)
 
 
 def kept_channels(group: ChannelGroup, rate: float, pof: int | None = None) -> int:
@@ -221,7 +119,7 @@ def kept_channels(group: ChannelGroup, rate: float, pof: int | None = None) -> i
     ⌈C_o/P_of⌉ wastes no lanes: never 0, never more than C."""
     if not group.prunable:
         return group.channels
-    kept = max(1, _round_half_up((1.0 - rate) * group.channels))
+    kept = max(1, kept_count(group.channels, rate))
     if pof is None or pof <= 1:
         return kept
     choices = [*range(pof, group.channels + 1, pof), group.channels]

@@ -51,13 +51,15 @@ def _check_rates(groups: dict[str, ChannelGroup], rates: Mapping[str, float], st
 
 
 def channel_importance(group: ChannelGroup, weights: Weights) -> np.ndarray:
-    """``I_c = Σ_p ‖W_p[c]‖₁`` for every channel ``c`` of the group (float64)."""
+    """``I_c = Σ_p ‖W_p[o_p + c]‖₁`` for every channel ``c`` of the group
+    (``o_p``: where the group starts in producer ``p``'s output; float64)."""
     importance = np.zeros(group.channels, dtype=np.float64)
-    for name in group.producers:
+    for name, offset in zip(group.producers, group.producer_offsets):
         weight = weights.get(f"{name}.weight")
         if weight is None:
             raise SegError(Diagnostic(f"the weights have no '{name}.weight' (layer '{name}')"))
-        importance += np.abs(np.asarray(weight, dtype=np.float64)).reshape(group.channels, -1).sum(axis=1)
+        rows = np.abs(np.asarray(weight, dtype=np.float64)[offset:offset + group.channels])
+        importance += rows.reshape(group.channels, -1).sum(axis=1)
     return importance
 
 

@@ -16,7 +16,7 @@ import difflib
 
 from ..ir import Coupling, Diagnostic, Graph, PruneDirectives, PruneRule, SegError
 from ..ir.directives import matches
-from .channels import ChannelGroup
+from .channels import ChannelGroup, kept_count
 
 __all__ = [
     "check_keep", "expand_set_rates", "max_rate", "rate_sets", "resolve_rates", "share_rates", "uniform_rates",
@@ -28,7 +28,7 @@ _WEIGHTED = ("conv", "dconv", "linear")
 
 def would_empty(group: ChannelGroup, rate: float) -> bool:
     """True when ``rate`` rounds the group to zero channels: ⌊(1 − rate)·C + ½⌋ = 0."""
-    return int((1.0 - rate) * group.channels + 0.5) == 0
+    return kept_count(group.channels, rate) == 0
 
 
 def max_rate(group: ChannelGroup) -> float:
@@ -42,14 +42,14 @@ def empty_message(group: ChannelGroup, rate: float) -> str:
             f"a rate of at most {max_rate(group):g} keeps one")
 
 
-def layer_groups(groups: list[ChannelGroup], graph: Graph) -> dict[str, ChannelGroup]:
-    """The group of each conv, dconv and linear layer: the one its output
-    channels belong to."""
-    owner: dict[str, ChannelGroup] = {}
+def layer_groups(groups: list[ChannelGroup], graph: Graph) -> dict[str, list[ChannelGroup]]:
+    """The groups of each conv, dconv and linear layer: those its output
+    channels belong to (usually one)."""
+    owner: dict[str, list[ChannelGroup]] = {}
     for group in groups:
-        for name in (*group.producers, *group.members):
-            if name not in owner and graph.node(name).op in _WEIGHTED:
-                owner[name] = group
+        for name in dict.fromkeys((*group.producers, *group.members)):
+            if graph.node(name).op in _WEIGHTED:
+                owner.setdefault(name, []).append(group)
     return owner
 
 
@@ -71,14 +71,14 @@ def resolve_rates(graph: Graph, groups: list[ChannelGroup], directives: PruneDir
     rates: dict[str, float] = {}
     errors = []
     for rule in directives.rules:
-        matched = [g for name, g in owner.items() if matches(rule.pattern, name)]
+        matched = [g for name, gs in owner.items() if matches(rule.pattern, name) for g in gs]
         targets = list({g.name: g for g in matched if g.prunable}.values())
         if not 0.0 <= rule.rate < 1.0:
             errors.append(Diagnostic(f"a pruning rate must be at least 0 and below 1, got {rule.rate:g}", rule.span))
         elif not matched:
             errors.append(_no_match(rule, graph, list(owner)))
         elif not targets:
-            why = "; ".join(f"{g.name}: {g.reason}" for g in dict.fromkeys(matched))
+            why = "; ".join(dict.fromkeys(f"{g.name}: {g.reason}" for g in matched))
             errors.append(Diagnostic(f"'{rule.pattern}' matches only layers that cannot be pruned ({why})", rule.span))
         errors += [Diagnostic(empty_message(g, rule.rate), rule.span) for g in targets if would_empty(g, rule.rate)]
         rates.update((g.name, rule.rate) for g in targets)

@@ -105,16 +105,31 @@ def test_grouped_conv_is_not_prunable() -> None:
     assert not groups["g"].prunable
 
 
-def test_add_of_differently_concatenated_tensors_is_not_prunable() -> None:
-    groups = groups_by_name(net("""
+def test_add_of_a_concat_splits_the_other_producer() -> None:
+    graph = net("""
     p = image -> conv(4, k=1)
     q = image -> conv(4, k=1)
     r = image -> conv(8, k=1)
     s = add(concat(p, q), r) as sum
     output y = s -> conv(2, k=1)
-"""))
-    assert [groups[n].prunable for n in ("p", "q", "r")] == [False] * 3
-    assert groups["r"].reason == "add 's.sum' of differently concatenated tensors"
+""")
+    groups = groups_by_name(graph)
+    assert list(groups) == ["image", "p", "q", "y"]  # r's channels [0, 4) join p, [4, 8) join q
+    assert (groups["p"].producers, groups["p"].producer_offsets) == (("p", "r"), (0, 0))
+    assert (groups["q"].producers, groups["q"].producer_offsets) == (("q", "r"), (0, 4))
+    assert groups["q"].consumers == (("y", 4),)
+    assert pruned_shapes(graph, list(groups.values()), {"p": 1, "q": 2})["r"] == (3, 3)
+
+
+def test_add_of_tensors_whose_channels_cannot_be_matched() -> None:
+    groups = groups_by_name(net("""
+    a = image -> conv(2, k=1, stride=4)
+    flat = a -> flatten
+    b = flat -> linear(8)
+    s = add(flat, b) as sum
+    output y = s -> linear(3)
+"""))  # a's 2 channels are 4 features each, b's 8 features one each
+    assert not groups["a"].prunable and groups["b"].reason == "add 's.sum' of tensors whose channels cannot be matched"
 
 
 def test_keep_rule_protects_the_whole_group() -> None:
@@ -160,6 +175,7 @@ def test_resnet18_groups() -> None:
     (10, 0.25, None, 8),  # 7.5 rounds half up
     (10, 0.35, None, 7),  # 6.5 → 7
     (10, 0.99, None, 1),  # at least one
+    (5, 0.9, None, 1),  # 0.5 → 1, though (1 − 0.9)·5 < 0.5 in floating point
     (64, 0.3, 32, 32),  # 44.8 → 45, nearer 32 than 64
     (64, 0.25, 32, 64),  # 48: a tie, keeps more
     (40, 0.05, 32, 40),  # 38: nearer C = 40 than 32
@@ -246,3 +262,11 @@ def test_prune_pass_reads_the_directives() -> None:
     assert notes == ["prune: 9 of 23 channel groups pruned: 3072 → 1920 channels"]
     again, _ = run_pipeline(pruned, parse_pipeline("prune"))  # rates applied once: nothing left to do
     assert again.structure() == pruned.structure()
+
+
+def test_codenet_units_split_at_the_concat() -> None:
+    groups = groups_by_name(segc.load(str(EXAMPLES / "codenet_shufflenet.seg")))
+    right = groups["stage2.0.1.conv2"]  # the second half of stage 2's stream: each unit's last conv from 58 on
+    assert right.producers == ("stage2.0.1.conv2", "stage2.1.0.conv2", "stage2.2.0.conv2", "stage2.3.0.conv2")
+    assert right.producer_offsets == (0, 58, 58, 58) and right.channels == 58 and right.prunable
+    assert (len(groups), sum(g.prunable for g in groups.values())) == (33, 29)  # not pruned: image and 3 outputs

@@ -42,8 +42,8 @@ def random_weights(graph, seed: int) -> dict[str, np.ndarray]:
 
 def l1_choice(group, kept: int, weights) -> np.ndarray:
     """The kept channels, chosen here independently: largest summed L1 norms, lower index on ties."""
-    norms = sum(np.abs(weights[f"{p}.weight"]).reshape(group.channels, -1).sum(1).astype(np.float64)
-                for p in group.producers)
+    norms = sum(np.abs(weights[f"{p}.weight"][o:o + group.channels]).reshape(group.channels, -1).sum(1)
+                .astype(np.float64) for p, o in zip(group.producers, group.producer_offsets))
     return np.sort(sorted(range(group.channels), key=lambda c: (-norms[c], c))[:kept])
 
 
@@ -56,7 +56,8 @@ def masked_output(graph, weights, rates, x):
             continue
         kept = l1_choice(group, kept_channels(group, rates[group.name]), weights)
         removed = np.setdiff1d(np.arange(group.channels), kept)
-        for name, offset, unit in [(p, 0, 1) for p in group.producers] + list(group.member_slots):
+        for name, offset, unit in [(p, o, 1) for p, o in zip(group.producers, group.producer_offsets)] + list(
+                group.member_slots):
             index = torch.from_numpy((offset + removed[:, None] * unit + np.arange(unit)).ravel())
 
             def zero(mod, args, out, index=index):
@@ -85,7 +86,7 @@ def random_rates(graph, seed: int) -> dict[str, float]:
     return {g.name: float(rng.uniform(0.0, 0.8)) for g in channel_groups(graph) if g.prunable}
 
 
-@pytest.mark.parametrize("example", ["resnet18.seg", "deeplabv3plus_r18.seg"])
+@pytest.mark.parametrize("example", ["resnet18.seg", "deeplabv3plus_r18.seg", "codenet_shufflenet.seg"])
 def test_pruned_equals_masked(example: str) -> None:
     graph = small(EXAMPLES / example, 64)
     check_equivalent(graph, random_rates(graph, 1))
@@ -104,7 +105,9 @@ network every {
     left = ddw -> conv(6, k=1)
     right = res -> conv(5, k=1, bias=true)
     cat = concat(left, right)
-    cat_bn = cat -> bn
+    wide = res -> conv(11, k=1)
+    mixed = add(cat, wide)
+    cat_bn = mixed -> bn
     pool = cat_bn -> maxpool(k=2)
     up = pool -> upsample(2, mode="bilinear")
     fuse = up -> dconv(7, k=3)
@@ -121,7 +124,7 @@ network every {
 def test_random_rates_keep_equivalence(values: list[float], seed: int) -> None:
     graph = segc.loads(EVERY_COUPLING)
     names = [g.name for g in channel_groups(graph) if g.prunable]
-    assert names == ["stem", "left", "right", "fuse"]  # the linear is the output
+    assert names == ["stem", "left", "right", "fuse"]  # the linear is the output; wide splits into left and right
     rates = dict(zip(names, values))
     pruned = check_equivalent(graph, rates, seed)
     pruned.verify()
