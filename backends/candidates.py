@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from ..ir import Graph
-from .data import network_task, open_dataset
-from .finetune import evaluate
+from .data import check_dataset, network_task, open_dataset, random_subset
+from .finetune import evaluate, score
 from .pytorch import build_module
 
 __all__ = ["AccuracyTask", "accuracy", "evaluation_samples"]
@@ -47,13 +47,12 @@ def evaluation_samples(graph: Graph, data: str, samples: int, seed: int):
     of the dataset a spec names, checked against the network."""
     kind, classes, shape = network_task(graph)
     dataset = open_dataset(data, "train", kind, classes, shape)
-    order = np.random.default_rng(seed).permutation(len(dataset))[:samples]
-    return torch.utils.data.Subset(dataset, sorted(int(i) for i in order)), kind, classes
+    check_dataset(dataset, shape, classes, kind)
+    return random_subset(dataset, samples, seed), kind, classes
 
 
 def accuracy(graph: Graph, arrays: dict[str, np.ndarray], subset, task: str, classes: int) -> float:
     """mIoU (segmentation) or top-1 (classification) of a network with numpy weights."""
     torch.set_num_threads(1)
     module = build_module(graph, {k: torch.from_numpy(v) for k, v in arrays.items()})
-    result = evaluate(module, subset, task, classes)
-    return float(result["miou"] if task == "segmentation" else result["top1"])
+    return float(score(evaluate(module, subset, task, classes)))

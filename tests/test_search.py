@@ -248,6 +248,8 @@ def test_cli_search_writes_the_front_and_exported_points(tmp_path, capsys) -> No
     (["--rates", "0,half"], "--rates takes numbers"),
     (["--tiling", "static"], "re-tiles every pruned layer"),
     (["--data", "synthetic", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
+    (["--data", "cityscapes:no/such/folder"], "no/such/folder"),
+    (["--data", "imagenet"], "--data takes"),
 ])
 def test_cli_search_errors(tmp_path, capsys, argv, message) -> None:
     out = tmp_path / "run"
