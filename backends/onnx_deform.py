@@ -2,7 +2,9 @@
 ``deform.py``, with the layer's weights) is exported alone by
 ``torch.onnx.export`` and its nodes are spliced into the model under the
 layer's name — values ``LAYER/…``, the input and output renamed to the
-layer's operand and result, parameters to their ``state_dict`` names."""
+layer's operand and result, parameters to their ``state_dict`` names.  The
+variant (bound, shape, round) is the deform pass's decision when the layer
+has one (its ``deform`` annotation), else the layer's attributes."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import onnx
 import torch
 
 from ..ir import Node, conv_pads
+from ..ir.dconv_plan import dconv_variant
 
 __all__ = ["splice_dconv"]
 
@@ -21,10 +24,10 @@ __all__ = ["splice_dconv"]
 def _module(emitter, node: Node) -> torch.nn.Module:
     from .deform import DeformConv2d
 
-    a = node.attrs
+    a, variant = node.attrs, dconv_variant(node)
     ci = emitter.graph.input_shapes(node)[0].c
     module = DeformConv2d(ci, a["out"], a["k"], a["stride"], conv_pads(a), a["dilation"], a["groups"], a["bias"],
-                          a["offset_groups"], a["shape"], a["bound"], a["round"])
+                          a["offset_groups"], variant["shape"], variant["bound"], variant["round"])
     state = {k: torch.as_tensor(np.asarray(emitter.weights[f"{node.name}.{k}"])) for k in module.state_dict()}
     module.load_state_dict(state)
     return module.eval()

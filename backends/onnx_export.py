@@ -11,7 +11,8 @@ that run every example in onnxruntime against the torch module.
 
 Deformable layers are the exception: their sampling is many small ops, so
 each is exported alone from ``backends/deform.py`` with torch's exporter
-and spliced in under the layer's name.
+and spliced in under the layer's name; the model's ``segc.dconv`` metadata
+keeps each one's attributes, variant and ``deform`` annotation.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ..ir import Graph, Node, conv_pads
+from ..ir.dconv_plan import dconv_variant
 
 __all__ = ["ONNX_LOWERING", "OPSET", "to_onnx"]
 
@@ -164,6 +166,17 @@ def _rename_clashes(graph: Graph, nodes: list[onnx.NodeProto]) -> None:
             node.output[:] = [rename.get(v, v) for v in node.output]
 
 
+def _deform_metadata(node: Node) -> dict:
+    """A deformable layer as segc's import rebuilds it: operands, attributes
+    (with the variant exported) and the deform pass's annotation, if any."""
+    attrs = {**node.attrs, **dconv_variant(node)}
+    entry = {"inputs": list(node.inputs),
+             "attrs": {k: list(v) if isinstance(v, tuple) else v for k, v in attrs.items()}}
+    if "deform" in node.annotations:
+        entry["deform"] = dict(node.annotations["deform"])
+    return entry
+
+
 def to_onnx(graph: Graph, weights: Mapping[str, np.ndarray]) -> onnx.ModelProto:
     """The ONNX model of a graph with its weights (a state_dict as arrays)."""
     emitter = _Emitter(graph, weights)
@@ -177,9 +190,7 @@ def to_onnx(graph: Graph, weights: Mapping[str, np.ndarray]) -> onnx.ModelProto:
     body = helper.make_graph(emitter.nodes, graph.name, inputs, outputs, emitter.initializers)
     model = helper.make_model(body, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION,
                               producer_name="segc")
-    deform = {n.name: {"inputs": list(n.inputs), "attrs": {k: list(v) if isinstance(v, tuple) else v
-                                                           for k, v in n.attrs.items()}}
-              for n in graph.nodes() if n.op == "dconv"}
+    deform = {n.name: _deform_metadata(n) for n in graph.nodes() if n.op == "dconv"}
     if deform:  # lets segc's import rebuild its deformable layers (ONNX has no such op at opset 17)
         helper.set_model_props(model, {DEFORM_KEY: json.dumps(deform, sort_keys=True)})
     onnx.checker.check_model(model, full_check=True)

@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 
 from ..ir import Diagnostic, Graph, Node, SegError, conv_pads
+from ..ir.dconv_plan import dconv_variant
 
 __all__ = ["TORCH_LOWERING", "class_name", "to_torch_source"]
 
@@ -66,9 +67,9 @@ def _conv(graph: Graph, node: Node) -> str:
             f"dilation={_pair(a['dilation'])}, groups={a['groups']}, bias={a['bias']}")
     if node.op == "conv":
         return f"nn.Conv2d({args})"
-    bound = None if a["bound"] is None else a["bound"]
-    return (f"DeformConv2d({args}, offset_groups={a['offset_groups']}, shape={a['shape']!r}, bound={bound!r}, "
-            f"round={a['round']})")
+    variant = dconv_variant(node)  # the deform pass's decision, if it ran
+    return (f"DeformConv2d({args}, offset_groups={a['offset_groups']}, shape={variant['shape']!r}, "
+            f"bound={variant['bound']!r}, round={variant['round']})")
 
 
 def _pool(graph: Graph, node: Node) -> str:

@@ -25,7 +25,7 @@ from .graph import Graph, Node
 from .linebuffer import LineBuffer, largest_bound, line_buffer, rows_needed, size_text
 from .target import Target
 
-__all__ = ["PlanError", "Setting", "blame", "dconv_plan", "layer_settings"]
+__all__ = ["PlanError", "Setting", "blame", "dconv_plan", "dconv_variant", "layer_settings"]
 
 OPTIONS = ("bound", "shape", "round")
 
@@ -136,3 +136,11 @@ def dconv_plan(graph: Graph, node: Node, target: Target | None, settings: dict[s
         "bound": bound, "shape": shape, "round": rounded, "derived": derived, "rows": rows,
         "rows_available": buffer.rows if buffer else None, "row_words": buffer.row_words if buffer else None,
     }
+
+
+def dconv_variant(node: Node) -> dict:
+    """The bound, shape and rounding a backend renders for a dconv: the deform
+    pass's decision when the layer has one, else its attributes."""
+    source = node.annotations.get("deform") or node.attrs
+    bound = source["bound"]
+    return {"bound": None if bound is None else float(bound), "shape": source["shape"], "round": source["round"]}

@@ -18,7 +18,7 @@ from .ir import Diagnostic, Graph, SegError, serialize
 
 __all__ = [
     "format_source", "import_onnx", "load", "loads", "to_json", "to_onnx", "to_seg", "to_torch", "to_torch_source",
-    "weight_arrays", "write_atomic",
+    "weight_arrays", "with_deform_decisions", "write_atomic",
 ]
 
 
@@ -60,11 +60,24 @@ def to_json(graph: Graph) -> str:
     return serialize.dumps(graph)
 
 
+def with_deform_decisions(graph: Graph) -> Graph:
+    """The graph with its ``deform`` section applied by the ``deform`` pass
+    (so torch and ONNX render the variants it asks for); the graph itself
+    when it has no such section or the pass has run."""
+    layers = [n for n in graph.nodes() if n.op == "dconv"]
+    if graph.directives.deform is None or all("deform" in n.annotations for n in layers):
+        return graph
+    from .passes.base import run_pipeline
+    from .passes.deform import DeformPass
+
+    return run_pipeline(graph, [DeformPass()])[0]
+
+
 def to_torch_source(graph: Graph) -> str:
     """Readable Python source of the network's ``nn.Module`` (needs only torch)."""
     from .backends.torch_source import to_torch_source as source
 
-    return source(graph)
+    return source(with_deform_decisions(graph))
 
 
 def to_torch(graph: Graph, weights=None, seed: int = 0):
@@ -76,7 +89,7 @@ def to_torch(graph: Graph, weights=None, seed: int = 0):
     source = weights if isinstance(weights, str) else "<weights>"
     if isinstance(weights, str):
         weights = read_weights(weights)
-    return build_module(graph, weights, seed, source)
+    return build_module(with_deform_decisions(graph), weights, seed, source)
 
 
 def weight_arrays(graph: Graph, weights=None, seed: int = 0) -> dict:
@@ -99,6 +112,7 @@ def to_onnx(graph: Graph, weights=None, seed: int = 0) -> bytes:
     :func:`to_torch`."""
     from .backends.onnx_export import to_onnx as emit
 
+    graph = with_deform_decisions(graph)
     module = to_torch(graph, weights, seed)
     arrays = {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
     return emit(graph, arrays).SerializeToString()

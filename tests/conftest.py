@@ -3,6 +3,7 @@ instead of comparing against them."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,23 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 GOLDEN = Path(__file__).resolve().parent / "golden"
-NETWORK_EXAMPLES = sorted(p for p in EXAMPLES.glob("*.seg"))
 ALL_SEG_FILES = sorted(EXAMPLES.rglob("*.seg"))
+
+
+def example_networks(path: Path) -> list[str]:
+    """The networks an example file defines (examples are in canonical layout)."""
+    return re.findall(r"(?m)^network (\w+)", path.read_text(encoding="utf-8"))
+
+
+def default_network(path: Path) -> str | None:
+    """What to pass as --network to load an example: its first network when
+    it defines several (examples/codenet_layer.seg), else None."""
+    names = example_networks(path)
+    return names[0] if len(names) > 1 else None
+
+
+# Examples that load without --network (one network each).
+NETWORK_EXAMPLES = sorted(p for p in EXAMPLES.glob("*.seg") if len(example_networks(p)) == 1)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import lark
 import pytest
-from conftest import ALL_SEG_FILES, EXAMPLES
+from conftest import ALL_SEG_FILES, EXAMPLES, default_network
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.extra.lark import LarkStrategy, from_lark
@@ -97,11 +97,11 @@ def time_limit(seconds: float):
 
 
 # ------------------------------------------------------------------ properties
-def load_or_seg_error(text: str, path: str) -> segc.Graph | None:
+def load_or_seg_error(text: str, path: str, network: str | None = None) -> segc.Graph | None:
     """The graph, or None when segc rejects the text with a SegError.  Any
     other exception propagates and fails the test."""
     try:
-        return segc.loads(text, path)
+        return segc.loads(text, path, network)
     except SegError:
         return None
 
@@ -508,7 +508,8 @@ def user_network(original: Path) -> str:
 @pytest.mark.parametrize("original", ALL_SEG_FILES, ids=_example_id)
 def test_library_files_load_with_their_user_network(original: Path) -> None:
     """The unmutated file plus its user network is a valid program."""
-    assert segc.loads(original.read_text(encoding="utf-8") + user_network(original), str(original)) is not None
+    text = original.read_text(encoding="utf-8") + user_network(original)
+    assert segc.loads(text, str(original), default_network(original)) is not None
 
 
 @pytest.mark.parametrize("original", ALL_SEG_FILES, ids=_example_id)
@@ -517,7 +518,7 @@ def test_library_files_load_with_their_user_network(original: Path) -> None:
 def test_mutated_example_fails_only_with_seg_error(original: Path, cli_dir: Path, data: st.DataObject) -> None:
     text = data.draw(mutated(original.read_text(encoding="utf-8"))) + user_network(original)
     with time_limit(HANG_SECONDS):
-        graph = load_or_seg_error(text, str(original))
+        graph = load_or_seg_error(text, str(original), default_network(original))
         if graph is not None:
             check_print_roundtrip(graph)
         check_format_roundtrip(text)
@@ -603,9 +604,9 @@ def test_chain_of_5000_is_built() -> None:
 
 @pytest.mark.parametrize("example", [p for p in ALL_SEG_FILES if p.parent == EXAMPLES], ids=_example_id)
 def test_crlf_line_endings_give_the_same_graph(example: Path) -> None:
-    text = example.read_text(encoding="utf-8")
-    lf = segc.loads(text, str(example))
-    crlf = segc.loads(text.replace("\n", "\r\n"), str(example))
+    text, network = example.read_text(encoding="utf-8"), default_network(example)
+    lf = segc.loads(text, str(example), network)
+    crlf = segc.loads(text.replace("\n", "\r\n"), str(example), network)
     assert segc.to_json(crlf) == segc.to_json(lf)
     assert [(n.name, n.span and (n.span.line, n.span.column)) for n in crlf.nodes()] == \
         [(n.name, n.span and (n.span.line, n.span.column)) for n in lf.nodes()]
@@ -615,7 +616,9 @@ def test_crlf_line_endings_give_the_same_graph(example: Path) -> None:
 def test_tabs_for_indentation_give_the_same_graph(example: Path) -> None:
     text = example.read_text(encoding="utf-8")
     tabbed = re.sub(r"(?m)^ {4}", "\t", text).replace(" = ", "\t=\t")
-    assert segc.to_json(segc.loads(tabbed, str(example))) == segc.to_json(segc.loads(text, str(example)))
+    network = default_network(example)
+    tabbed_json = segc.to_json(segc.loads(tabbed, str(example), network))
+    assert tabbed_json == segc.to_json(segc.loads(text, str(example), network))
 
 
 def test_crlf_error_points_at_the_right_place() -> None:
