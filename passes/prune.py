@@ -131,6 +131,9 @@ class PrunePass(Pass):
     siblings: bool = False
 
     def run(self, graph: Graph) -> PassResult:
+        if self.rate != -1.0 and not 0.0 <= self.rate < 1.0:
+            raise SegError(Diagnostic(f"prune: 'rate' must be at least 0 and below 1 (or -1: the network's prune "
+                                      f"directives), got {self.rate:g}"))
         groups = channel_groups(graph)
         if self.rate >= 0:
             rates = uniform_rates(groups, self.rate)
@@ -138,9 +141,11 @@ class PrunePass(Pass):
             rates = resolve_rates(graph, groups, graph.directives.prune or PruneDirectives())
         if self.siblings:
             rates = share_rates(rates, rate_sets(groups, graph))
-        pruned, _ = prune(graph, rates, None, snap_pof(graph) if self.snap else None)
-        before = sum(g.channels for g in groups if g.name in rates)
-        after = sum(pruned_channels(pruned, g) for g in groups if g.name in rates)
+        pof = snap_pof(graph) if self.snap else None
+        pruned, _ = prune(graph, rates, None, pof)
+        by_name = {g.name: g for g in groups}
+        before = sum(by_name[name].channels for name in rates)
+        after = sum(kept_channels(by_name[name], rate, pof) for name, rate in rates.items())
         note = f"{len(rates)} of {len(groups)} channel groups pruned: {before} → {after} channels"
         return PassResult(pruned, after != before, (note,))
 
@@ -150,8 +155,3 @@ def snap_pof(graph: Graph) -> int:
     if graph.target is None:
         raise SegError(Diagnostic(f"snapping to P_of needs a target; network '{graph.name}' has none"))
     return graph.target.unroll.pof
-
-
-def pruned_channels(graph: Graph, group: ChannelGroup) -> int:
-    """The channel count of a group's first producer in a (pruned) graph."""
-    return graph.node(group.producers[0]).shape.c if group.producers else group.channels

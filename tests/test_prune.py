@@ -262,6 +262,18 @@ def test_prune_pass_reads_the_directives() -> None:
     assert notes == ["prune: 9 of 23 channel groups pruned: 3072 → 1920 channels"]
     again, _ = run_pipeline(pruned, parse_pipeline("prune"))  # rates applied once: nothing left to do
     assert again.structure() == pruned.structure()
+    with pytest.raises(SegError, match="'rate' must be at least 0 and below 1"):
+        run_pipeline(graph, parse_pipeline("prune{rate=1.2}"))
+
+
+def test_prune_pass_counts_split_groups() -> None:
+    graph = segc.load(str(EXAMPLES / "codenet_shufflenet.seg"))
+    pruned, notes = run_pipeline(graph, parse_pipeline("prune{rate=0.5}"))
+    # stem 24; per stage with width w: three groups of w/2 (the down unit's convs) and one of w per unit
+    # (2: w = 116, 3 units; 3: 232, 7; 4: 464, 3); neck 256 + 128 + 64; three heads' first convs of 64
+    before = 24 + (3 * 58 + 3 * 116) + (3 * 116 + 7 * 232) + (3 * 232 + 3 * 464) + (256 + 128 + 64) + 3 * 64
+    assert notes == [f"prune: 29 of 33 channel groups pruned: {before} → {before // 2} channels"]
+    assert pruned.node("stage2.1.0.conv2").shape.c == 58  # two halves of 58, 29 kept of each
 
 
 def test_codenet_units_split_at_the_concat() -> None:
