@@ -13,13 +13,13 @@ import json
 import os
 import sys
 
-from . import __version__, api, deform_cli, hw_cli, prune_cli, train_cli
+from . import __version__, api, deform_cli, hls_cli, hw_cli, prune_cli, train_cli
 from .cli_common import load_graph, protected
 from .ir import Diagnostic, SegError
 
 __all__ = ["main"]
 
-EXPORT_FORMATS = ("seg", "json", "torch", "onnx")
+EXPORT_FORMATS = ("seg", "json", "torch", "onnx", "hls")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,10 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write the network as flat .seg, JSON, PyTorch source or ONNX")
     _input(export)
     export.add_argument("--to", choices=EXPORT_FORMATS, required=True, help="output format")
-    export.add_argument("-o", "--output", required=True, help="output file")
+    export.add_argument("-o", "--output", required=True, help="output file (a folder for hls)")
     export.add_argument("--weights", metavar="W", help="a state_dict (.pt or .safetensors) to check (torch) or "
                                                         "embed (onnx); default: initialised from --seed")
     export.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default 0)")
+    hls_cli.hls_options(export)
     imp = commands.add_parser("import", help="read an ONNX model into .seg (weights as .safetensors beside it)")
     imp.add_argument("file", help="an .onnx file")
     imp.add_argument("-o", "--output", required=True, help="OUT.seg (the weights go to OUT.safetensors)")
@@ -123,6 +124,8 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    if args.to == "hls":
+        return hls_cli.export_hls(args)
     graph = load_graph(args)
     if args.to == "torch":
         if args.weights:
@@ -151,7 +154,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 # Command groups kept in their own modules, each with add_commands() and COMMANDS.
-_EXTENSIONS = (hw_cli, train_cli, prune_cli, deform_cli)
+_EXTENSIONS = (hw_cli, train_cli, prune_cli, hls_cli, deform_cli)
 
 _COMMANDS = {"check": _check, "fmt": _fmt, "graph": _graph, "export": _export, "import": _import,
              **{name: run for module in _EXTENSIONS for name, run in module.COMMANDS.items()}}

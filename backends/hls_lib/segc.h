@@ -1,0 +1,11 @@
+/* segc HLS kernel library: every kernel.  See docs/hls.md. */
+#ifndef SEGC_H
+#define SEGC_H
+
+#include "segc_fixed.h"
+#include "segc_conv.h"
+#include "segc_deform.h"
+#include "segc_elementwise.h"
+#include "segc_pool.h"
+
+#endif /* SEGC_H */

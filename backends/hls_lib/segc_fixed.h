@@ -1,0 +1,133 @@
+/* segc HLS kernel library: 16-bit fixed point.
+ *
+ * A tensor is stored as int16_t words q with a per-tensor number of fraction
+ * bits f: the value is q / 2^f (f may be negative).  Products and sums are
+ * formed exactly in 64-bit accumulators; a result with fraction bits fa is
+ * brought to the output's f by requantize(acc, fa - f):
+ *
+ *   shift > 0:  floor((acc + 2^(shift-1)) / 2^shift)   (round half up)
+ *   shift <= 0: acc * 2^-shift                          (exact)
+ *
+ * then saturated to [-32768, 32767].  Plain C++17, no vendor headers: g++
+ * compiles it for C simulation, Vitis HLS synthesises it (the pragmas are
+ * ignored by g++).
+ */
+#ifndef SEGC_FIXED_H
+#define SEGC_FIXED_H
+
+#include <cstdint>
+#ifndef __SYNTHESIS__
+#include <cmath>
+#include <cstdio>
+#endif
+
+namespace segc {
+
+typedef int16_t data_t;  /* activations, weights, biases, tables */
+typedef int64_t acc_t;   /* accumulators */
+
+/* A network input or output in the DRAM arena (the test bench's view). */
+struct tensor_info {
+    const char* name;
+    long offset;  /* first word in the arena */
+    long words;
+    int frac;     /* fraction bits */
+};
+
+static const acc_t DATA_MAX = 32767;
+static const acc_t DATA_MIN = -32768;
+
+/* Number of results that saturated (C simulation only). */
+#ifndef __SYNTHESIS__
+inline long& saturations() {
+    static long count = 0;
+    return count;
+}
+#endif
+
+/* Layer tracing (C simulation only): when trace_file() is open, every
+ * layer's output is appended to it as float32 values, in execution order. */
+#ifndef __SYNTHESIS__
+inline FILE*& trace_file() {
+    static FILE* file = nullptr;
+    return file;
+}
+
+inline void trace(const data_t* data, long words, int frac) {
+    if (!trace_file()) return;
+    for (long i = 0; i < words; ++i) {
+        const float v = (float)std::ldexp((double)data[i], -frac);
+        std::fwrite(&v, sizeof v, 1, trace_file());
+    }
+}
+#define SEGC_TRACE(data, words, frac) segc::trace(data, words, frac)
+#else
+#define SEGC_TRACE(data, words, frac)
+#endif
+
+/* v clamped to the 16-bit range; `count`: a clamped value is counted as a
+ * saturation (not where a clamp follows anyway, as for bounded offsets). */
+inline data_t saturate(acc_t v, bool count = true) {
+    if (v > DATA_MAX || v < DATA_MIN) {
+#ifndef __SYNTHESIS__
+        if (count) ++saturations();
+#endif
+        return (data_t)(v > DATA_MAX ? DATA_MAX : DATA_MIN);
+    }
+    return (data_t)v;
+}
+
+/* acc * 2^-shift rounded half up (exact for shift <= 0), not saturated;
+ * a left shift that would leave the 16-bit range returns a saturating value. */
+inline acc_t shift_round(acc_t acc, int shift) {
+    if (shift > 0) {
+        if (shift > 62) return 0;
+        return (acc + ((acc_t)1 << (shift - 1))) >> shift;  /* arithmetic shift: floor */
+    }
+    if (shift < 0) {
+        if (shift < -47) return acc > 0 ? DATA_MAX + 1 : (acc < 0 ? DATA_MIN - 1 : 0);
+        const acc_t limit = (acc_t)1 << (62 + shift);
+        if (acc >= limit || acc <= -limit) return acc > 0 ? DATA_MAX + 1 : DATA_MIN - 1;
+        return acc * ((acc_t)1 << -shift);
+    }
+    return acc;
+}
+
+/* An accumulator with fraction bits fa as a word with fraction bits f. */
+inline data_t requantize(acc_t acc, int shift, bool count = true) {
+    return saturate(shift_round(acc, shift), count);
+}
+
+/* floor(num / den) for den > 0. */
+inline acc_t floor_div(acc_t num, acc_t den) {
+    acc_t q = num / den;
+    return (num % den != 0 && num < 0) ? q - 1 : q;
+}
+
+/* num / den rounded half up, for den > 0. */
+inline acc_t div_round(acc_t num, acc_t den) {
+    return floor_div(2 * num + den, 2 * den);
+}
+
+/* v * 2^-bits rounded half to even (torch.round), for the integer offsets
+ * of deformable convolution. */
+inline acc_t round_even(acc_t v, int bits) {
+    if (bits <= 0) return v * ((acc_t)1 << -bits);
+    const acc_t one = (acc_t)1 << bits;
+    const acc_t low = v & (one - 1);
+    const acc_t floor_v = v >> bits;
+    const acc_t half = one >> 1;
+    if (low > half) return floor_v + 1;
+    if (low < half) return floor_v;
+    return (floor_v & 1) ? floor_v + 1 : floor_v;
+}
+
+/* A word with fraction bits f_from as an accumulator with fraction bits
+ * f_to >= f_from (exact). */
+inline acc_t widen(data_t v, int f_from, int f_to) {
+    return (acc_t)v * ((acc_t)1 << (f_to - f_from));
+}
+
+}  // namespace segc
+
+#endif /* SEGC_FIXED_H */

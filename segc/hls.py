@@ -1,0 +1,143 @@
+"""The HLS backend from the API: build the project of ``segc export --to
+hls`` (tiling, torch reference and calibration, generation) and run its C
+simulation against torch (``segc hls-sim``).
+
+Inputs: a ``.npy`` array [C, H, W] or [N, C, H, W] for a network with one
+input, a ``.npz`` archive with one array per input name otherwise; without
+a file, a standard normal sample from the seed.  The calibration input (for
+the fixed-point formats) defaults to the test input.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .ir import Diagnostic, Graph, SegError
+from .passes.base import run_pipeline
+from .passes.tile import TilePass
+
+__all__ = ["HlsOptions", "build_project", "load_inputs", "simulate"]
+
+
+@dataclass(frozen=True)
+class HlsOptions:
+    weights: str | None = None  # a state_dict file; default: initialised from seed
+    seed: int = 0
+    input: str | None = None  # the test input (.npy/.npz); default: random normal from seed
+    calibrate: str | None = None  # the calibration input; default: the test input
+    headroom: int = 1  # spare integer bits above the calibrated range
+    fixed: dict[str, int] = field(default_factory=dict)  # layer -> fraction bits
+    tiling: str = "paper"
+
+
+def _random_inputs(graph: Graph, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {n.name: rng.standard_normal((1, *n.shape)).astype(np.float32) for n in graph.inputs}
+
+
+def _read_arrays(graph: Graph, path: str) -> dict[str, np.ndarray]:
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        raise SegError(Diagnostic(f"cannot read the input: {err}", path=path)) from None
+    if isinstance(data, np.ndarray):
+        if len(graph.inputs) != 1:
+            names = ", ".join(n.name for n in graph.inputs)
+            raise SegError(Diagnostic(f"network '{graph.name}' has inputs {names}: give an .npz with one array "
+                                      "per input name", path=path))
+        return {graph.inputs[0].name: data}
+    arrays = {key: data[key] for key in data.files}
+    missing = [n.name for n in graph.inputs if n.name not in arrays]
+    if missing:
+        raise SegError(Diagnostic(f"no array for input(s) {', '.join(missing)} (the file holds: "
+                                  f"{', '.join(arrays) or 'nothing'})", path=path))
+    return arrays
+
+
+def load_inputs(graph: Graph, path: str | None, seed: int, single: bool) -> dict[str, np.ndarray]:
+    """Inputs as float32 [N, C, H, W] (``single``: N must be 1)."""
+    if path is None:
+        return _random_inputs(graph, seed)
+    arrays = _read_arrays(graph, path)
+    result = {}
+    for node in graph.inputs:
+        array = np.asarray(arrays[node.name])
+        array = array[None] if array.ndim == 3 else array
+        if array.ndim != 4 or tuple(array.shape[1:]) != tuple(node.shape) or (single and array.shape[0] != 1):
+            want = f"[{', '.join(map(str, node.shape))}]" + ("" if single else " or [N, ...]")
+            raise SegError(Diagnostic(f"input '{node.name}' must be {want}, got {list(np.shape(arrays[node.name]))}",
+                                      path=path))
+        if not np.issubdtype(array.dtype, np.number) or not np.all(np.isfinite(array)):
+            raise SegError(Diagnostic(f"input '{node.name}' must hold finite numbers", path=path))
+        result[node.name] = array.astype(np.float32)
+    return result
+
+
+def _describe(path: str | None, seed: int) -> str:
+    return os.path.basename(path) if path else f"standard normal, seed {seed}"
+
+
+def build_project(graph: Graph, options: HlsOptions) -> tuple[dict[str, bytes], list[np.ndarray]]:
+    """The project's files and torch's outputs ([C, H, W] each) on its test input."""
+    from .backends import hls_reference as reference
+    from .backends.hls_project import generate
+
+    tiled, _ = run_pipeline(graph, [TilePass(options.tiling)])
+    test = load_inputs(graph, options.input, options.seed, single=True)
+    calibration = load_inputs(graph, options.calibrate, options.seed, single=False) if options.calibrate else test
+    module = reference.build_reference(graph, options.weights, options.seed)
+    maxima, offsets = reference.calibrate(graph, module, calibration)
+    note = {"input": _describe(options.calibrate or options.input, options.seed),
+            "samples": int(next(iter(calibration.values())).shape[0])}
+    files = generate(tiled, reference.parameters(module), maxima, offsets, options.headroom, options.fixed, note)
+    expected = [out[0] for out in reference.run(graph, module, test)]
+    files["tb_data/input.bin"] = b"".join(test[n.name].astype("<f4").tobytes() for n in graph.inputs)
+    files["tb_data/expected.bin"] = b"".join(out.astype("<f4").tobytes() for out in expected)
+    return files, expected
+
+
+def simulate(graph: Graph, options: HlsOptions, folder: str | None = None, opt: str = "-O2", write=None,
+             layers: bool = False) -> dict:
+    """Build, compile and run the C simulation (in ``folder``, else a scratch
+    folder; ``write(files, folder)`` writes the project); figures per output
+    against torch, and per layer with ``layers``."""
+    import json
+
+    from .backends.hls_sim import compile_project, run_testbench, write_project
+
+    files, expected = build_project(graph, options)
+    config = json.loads(files["config.json"])
+    with tempfile.TemporaryDirectory(prefix="segc-hls-") as scratch:
+        where = folder or scratch
+        (write or write_project)(files, where)
+        compile_s = compile_project(where, opt)
+        outputs, saturated, run_s, traced = run_testbench(where, config, layers)
+    result = {"network": graph.name, "target": graph.target.name, "input": _describe(options.input, options.seed),
+              "compiler_flags": opt, "saturated": saturated, "compile_s": compile_s, "run_s": run_s,
+              "outputs": [_figures(spec, ref, sim) for spec, ref, sim in zip(config["outputs"], expected, outputs)]}
+    if layers:
+        result["layers"] = _layer_figures(graph, options, config, traced)
+    result["config"] = config
+    return result
+
+
+def _figures(spec: dict, reference: np.ndarray, simulated: np.ndarray) -> dict:
+    from .backends.hls_sim import compare
+
+    return {"name": spec["name"], "shape": spec["shape"], "frac": spec["frac"], "lsb": 2.0 ** -spec["frac"],
+            **compare(reference, simulated)}
+
+
+def _layer_figures(graph: Graph, options: HlsOptions, config: dict, traced: dict[str, np.ndarray]) -> list[dict]:
+    """Per layer: the C simulation's output against torch's on the test input."""
+    from .backends import hls_reference as reference
+
+    module = reference.build_reference(graph, options.weights, options.seed)
+    floats = reference.layer_outputs(graph, module, load_inputs(graph, options.input, options.seed, single=True))
+    layers = {entry["name"]: entry for entry in config["layers"]}
+    return [_figures({"name": name, "shape": layers[name]["shape"], "frac": layers[name]["frac"]},
+                     floats[name], traced[name]) | {"op": layers[name]["op"]} for name in config["trace"]]

@@ -1,0 +1,236 @@
+"""The HLS C++ backend: generated code of the tiny example against golden
+files (byte-identical across runs), fixed-point formats and resize tables
+against hand-worked values and torch, the memory plan, the commands, and the
+mistakes users can make.  Numerics of the C simulation: test_hls_sim.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from conftest import EXAMPLES  # noqa: E402
+
+import segc  # noqa: E402
+from segc.backends import hls_lower  # noqa: E402
+from segc.backends.hls_fixed import frac_bits, quantize  # noqa: E402
+from segc.backends.hls_memory import VIEW_OPS, plan_memory  # noqa: E402
+from segc.cli import main  # noqa: E402
+from segc.hls import HlsOptions, build_project  # noqa: E402
+from segc.ir import OPS  # noqa: E402
+
+TINY = str(EXAMPLES / "tiny.seg")
+needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
+GENERATED = ("network.cpp", "network.h", "config.json", "build.sh", "vitis_hls.tcl")
+
+
+def test_every_op_has_an_hls_lowering():
+    assert set(hls_lower.HLS_LOWERING) == set(OPS)
+
+
+def test_tiny_project_is_golden_and_deterministic(golden):
+    first, _ = build_project(segc.load(TINY), HlsOptions())
+    second, _ = build_project(segc.load(TINY), HlsOptions())
+    assert first == second  # every byte, the parameter image and test data included
+    for name in GENERATED:
+        golden(f"hls/tiny/{name}", first[name].decode())
+
+
+@pytest.mark.parametrize(("value", "headroom", "frac"), [
+    (1.0, 0, 14),  # 2^15 = 32768 > 32767, 2^14 fits
+    (1.0, 1, 13),
+    (0.9999, 0, 15),  # 0.9999·2^15 = 32764.7 → 32765
+    (32767.0, 0, 0),
+    (32768.0, 0, -1),
+    (0.0, 1, 14),  # nothing to hold: 15 − headroom
+    (2.0**-30, 0, 24),  # at most 24 fraction bits
+    (2.0**40, 0, None),  # beyond −16 fraction bits
+    (float("inf"), 0, None),
+])
+def test_fraction_bits_by_hand(value, headroom, frac):
+    assert frac_bits(value, headroom) == frac
+
+
+def test_quantize_rounds_half_up_and_saturates():
+    words = quantize(np.array([0.25, -0.25, 1.25, -1.25, 100.0, -200.0]), 1)
+    assert words.tolist() == [1, 0, 3, -2, 200, -400]  # floor(2x + 1/2): halves go up
+    assert quantize(np.array([200.0, -200.0]), 8).tolist() == [32767, -32768]
+
+
+def _apply(table: np.ndarray, x: np.ndarray, axis: int) -> np.ndarray:
+    if table.shape[1] == 1:
+        return np.take(x, table[:, 0], axis=axis)
+    shape = [1] * x.ndim
+    shape[axis] = -1
+    weight = (table[:, 2] / 2**15).reshape(shape)
+    return np.take(x, table[:, 0], axis=axis) * (1 - weight) + np.take(x, table[:, 1], axis=axis) * weight
+
+
+@pytest.mark.parametrize(("size", "factor", "mode", "corners"), [
+    ((5, 7), (2.0, 2.0), "nearest", False), ((5, 7), (1.7, 2.5), "nearest", False),
+    ((6, 4), None, "nearest", False), ((5, 7), (2.0, 3.0), "bilinear", False),
+    ((5, 7), (1.5, 2.5), "bilinear", False), ((5, 7), (3.0, 3.0), "bilinear", True),
+    ((9, 3), None, "bilinear", False), ((9, 3), None, "bilinear", True),
+])
+def test_resize_tables_follow_torch(size, factor, mode, corners):
+    x = torch.randn(1, 1, 5, 7)
+    kwargs = {"scale_factor": factor} if factor else {"size": size}
+    if mode == "bilinear":
+        kwargs["align_corners"] = corners
+    expected = torch.nn.functional.interpolate(x, mode=mode, **kwargs)[0, 0].double().numpy()
+    out_h, out_w = expected.shape
+    rows = hls_lower.resize_table(5, out_h, factor[0] if factor else None, mode, corners)
+    cols = hls_lower.resize_table(7, out_w, factor[1] if factor else None, mode, corners)
+    got = _apply(cols, _apply(rows, x[0, 0].double().numpy(), 0), 1)
+    # bilinear weights are kept in 2^-15 units: at most 2^-16 off per axis
+    assert np.abs(got - expected).max() <= (0 if mode == "nearest" else 4 * 2**-16 * x.abs().max().item() + 1e-6)
+
+
+def _small(name: str) -> segc.Graph:
+    text = (EXAMPLES / name).read_text()
+    for size in ("960, 960", "512, 512", "224, 224"):
+        text = text.replace(f"[3, {size}]", "[3, 32, 32]")
+    return segc.loads(text, str(EXAMPLES / name))
+
+
+@pytest.mark.parametrize("name", ["deeplabv3plus_r18.seg", "codenet_shufflenet.seg"])
+def test_memory_plan_never_overlaps_live_tensors(name):
+    graph = _small(name)
+    plan = plan_memory(graph, {n.name: 7 for n in graph.nodes() if n.op == "dconv"})
+    order = {n.name: i for i, n in enumerate(graph.nodes())}
+    root = {}
+    for node in graph.nodes():
+        root[node.name] = root[node.inputs[0]] if node.op in VIEW_OPS else node.name
+    assert root == plan.owner
+    born = {n.name: (-1 if n.op == "input" else order[n.name]) for n in graph.nodes() if root[n.name] == n.name}
+    dies = dict.fromkeys(born, -1)
+    for node in graph.nodes():
+        for operand in node.inputs:
+            dies[root[operand]] = max(dies[root[operand]], order[node.name])
+        if node.op == "output":
+            dies[root[node.name]] = len(order)
+    size = {n.name: n.shape.c * n.shape.h * n.shape.w for n in graph.nodes()}
+    for step in range(len(order)):
+        live = sorted((plan.offset[n], plan.offset[n] + size[n]) for n in born if born[n] <= step <= dies[n])
+        assert all(end <= start for (_, end), (start, _) in zip(live, live[1:])), step
+        assert all(end <= plan.words for _, end in live)
+
+
+# ---------------------------------------------------------------- commands
+
+
+def test_export_writes_a_project(tmp_path):
+    out = tmp_path / "tiny_hls"
+    assert main(["export", TINY, "--to", "hls", "-o", str(out)]) == 0
+    names = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    assert {*GENERATED, "tb.cpp", "params.bin", "tb_data/input.bin", "tb_data/expected.bin",
+            "include/segc.h", "include/segc_conv.h", "include/segc_deform.h"} <= names
+    assert os.access(out / "build.sh", os.X_OK)
+    config = json.loads((out / "config.json").read_text())
+    assert config["param_words"] * 2 == (out / "params.bin").stat().st_size
+
+
+@needs_gxx
+def test_build_script_and_test_bench(tmp_path):
+    out = tmp_path / "tiny_hls"
+    main(["export", TINY, "--to", "hls", "-o", str(out)])
+    subprocess.run(["sh", "build.sh"], cwd=out, check=True, env={**os.environ, "CXXFLAGS": "-O1"})
+    done = subprocess.run(["./csim", "params.bin", "tb_data/input.bin", "y.bin", "tb_data/expected.bin"], cwd=out,
+                          capture_output=True, text=True, check=True)
+    error = float(done.stdout.split("max abs difference")[1])
+    lsb = 2.0 ** -json.loads((out / "config.json").read_text())["outputs"][0]["frac"]
+    assert error < 4 * lsb
+    assert "saturated results: 0" in done.stderr
+
+
+@needs_gxx
+def test_hls_sim_json_and_table(capsys):
+    assert main(["hls-sim", TINY, "--opt", "1", "--json", "--layers"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    (logits,) = result["outputs"]
+    assert logits["name"] == "logits" and logits["argmax_agreement"] == 1.0
+    assert logits["max_abs_error"] <= logits["max_rel_error"] * 1e9  # both present, finite
+    assert [layer["name"] for layer in result["layers"]][:2] == ["image", "stem.conv"]
+    assert main(["hls-sim", TINY, "--opt", "1"]) == 0
+    assert "max_abs_error" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- mistakes
+
+
+def _fails(argv, capsys) -> str:
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+def test_unimplemented_op_is_named(tmp_path, capsys, monkeypatch):
+    monkeypatch.delitem(hls_lower.HLS_LOWERING, "upsample")
+    err = _fails(["export", TINY, "--to", "hls", "-o", str(tmp_path / "p")], capsys)
+    assert "layer 'up': op 'upsample' is not implemented by the HLS kernel library" in err
+    assert "tiny.seg:" in err and not (tmp_path / "p").exists()
+
+
+def test_add_of_many_inputs(tmp_path, capsys):
+    path = tmp_path / "many.seg"
+    path.write_text('import "targets/arria10.seg"\n'.replace("targets", str(EXAMPLES / "targets"))
+                    + "network n on arria10_gx1150 {\n    input x: [2, 4, 4]\n"
+                    "    output y = add(x, x -> relu, x -> relu6, x -> sigmoid, x -> identity)\n}\n")
+    assert "adds at most 4 tensors" in _fails(["export", str(path), "--to", "hls", "-o", str(tmp_path / "p")], capsys)
+
+
+@pytest.mark.parametrize(("frac", "message"), [
+    ("stem.conv=20", "layer 'stem.conv': a 16-bit format with 20 fraction bits would overflow"),
+    ("head.flatten=3", "layer 'head.flatten' (flatten) has no format of its own"),
+    ("stem.cnv=3", "no layer 'stem.cnv' in network 'tiny'"),
+    ("stem.conv", "--frac takes LAYER=BITS"),
+])
+def test_fixed_formats_are_checked(frac, message, tmp_path, capsys):
+    assert message in _fails(["export", TINY, "--to", "hls", "-o", str(tmp_path / "p"), "--frac", frac], capsys)
+
+
+def test_a_given_format_that_fits_is_used(tmp_path):
+    assert main(["export", TINY, "--to", "hls", "-o", str(tmp_path / "p"), "--frac", "stem.conv=9"]) == 0
+    layers = {e["name"]: e for e in json.loads((tmp_path / "p" / "config.json").read_text())["layers"]}
+    assert layers["stem.conv"]["frac"] == 9
+
+
+def test_bad_inputs(tmp_path, capsys):
+    np.save(tmp_path / "wrong.npy", np.zeros((3, 8, 8), dtype=np.float32))
+    err = _fails(["export", TINY, "--to", "hls", "-o", str(tmp_path / "p"), "--input", str(tmp_path / "wrong.npy")],
+                 capsys)
+    assert "input 'image' must be [3, 32, 32], got [3, 8, 8]" in err
+    np.save(tmp_path / "huge.npy", np.full((3, 32, 32), 1e12, dtype=np.float32))
+    err = _fails(["export", TINY, "--to", "hls", "-o", str(tmp_path / "p"), "--input", str(tmp_path / "huge.npy")],
+                 capsys)
+    assert "layer 'image': its output reaches 1e+12 on the calibration input, beyond 16-bit fixed point" in err
+
+
+def test_output_must_be_a_folder_and_a_target_is_needed(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    assert "is a file" in _fails(["export", TINY, "--to", "hls", "-o", str(tmp_path / "file")], capsys)
+    (tmp_path / "free.seg").write_text("network n {\n    input x: [1, 2, 2]\n    output y = x -> relu\n}\n")
+    assert "has no target" in _fails(["export", str(tmp_path / "free.seg"), "--to", "hls", "-o", str(tmp_path)],
+                                      capsys)
+
+
+def test_missing_compiler(capsys, monkeypatch):
+    monkeypatch.setenv("CXX", "segc-no-such-compiler")
+    assert "the C++ compiler 'segc-no-such-compiler' was not found" in _fails(["hls-sim", TINY], capsys)
+
+
+def test_failing_compiler_shows_its_output(tmp_path, capsys, monkeypatch):
+    fake = tmp_path / "fake-cxx"
+    fake.write_text("#!/bin/sh\necho 'network.cpp:1:1: error: something is wrong'\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("CXX", str(fake))
+    err = _fails(["hls-sim", TINY], capsys)
+    assert "the C++ compiler failed on network.cpp (exit status 1)" in err
+    assert "error: something is wrong" in err

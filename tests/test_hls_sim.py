@@ -1,0 +1,173 @@
+"""C simulation of the HLS backend against torch, for one small network per
+op kind (several variants each) and a residual network with dilation and
+upsampling: every output within the worst-case error bound derived from the
+fixed-point formats (tests/hls_bounds.py).  Skipped without g++."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from conftest import EXAMPLES  # noqa: E402
+from hls_bounds import error_bounds  # noqa: E402
+
+import segc  # noqa: E402
+from segc.backends.hls_reference import build_reference, parameters  # noqa: E402
+from segc.hls import HlsOptions, simulate  # noqa: E402
+
+pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
+
+HEADER = 'import "targets/arria10.seg"\nimport "targets/ultra96.seg"\nimport "blocks/resnet.seg"\n'
+
+
+def _graph(body: str, target: str = "arria10_gx1150", shape: str = "[3, 9, 11]") -> segc.Graph:
+    text = f"{HEADER}network n on {target} {{\n    input image: {shape}\n{body}\n}}\n"
+    return segc.loads(text, str(EXAMPLES / "hls_case.seg"))
+
+
+def _randomised(graph: segc.Graph, seed: int = 1) -> dict:
+    """Seeded weights with batch norms and biases made non-trivial."""
+    state = build_reference(graph, None, 0).state_dict()
+    generator = torch.Generator().manual_seed(seed)
+    for key, value in state.items():
+        if key.endswith(("running_mean", "bias")):
+            state[key] = torch.rand(value.shape, generator=generator) - 0.5
+        elif key.endswith("running_var") or (key.endswith("weight") and value.dim() == 1):
+            state[key] = torch.rand(value.shape, generator=generator) + 0.5
+    return state
+
+
+def _check(graph, tmp_path, weights=None, scale: float = 1.0) -> dict:
+    """Simulate with a layer trace: every layer within the bound its measured
+    input errors give, every output within the bound propagated from the
+    input.  The figures by output name."""
+    weights = weights if weights is not None else _randomised(graph)
+    x = np.random.default_rng(3).standard_normal((1, *graph.inputs[0].shape)).astype(np.float32) * scale
+    np.save(tmp_path / "x.npy", x)
+    result = simulate(graph, HlsOptions(weights=weights, input=str(tmp_path / "x.npy")), opt="-O1", layers=True)
+    state = parameters(build_reference(graph, weights, 0))
+    measured = {layer["name"]: layer["max_abs_error"] for layer in result["layers"]}
+    local = error_bounds(graph, result["config"], state, measured)
+    assert result["saturated"] == 0
+    for name, error in measured.items():
+        assert error <= local[name], (name, error, local[name])
+    propagated = error_bounds(graph, result["config"], state)
+    outputs = {f["name"]: f for f in result["outputs"]}
+    for node in graph.outputs:
+        assert outputs[node.output_name]["max_abs_error"] <= propagated[node.name], node.name
+    return outputs
+
+
+def test_conv_variants(tmp_path):
+    graph = _graph("""
+    output strided = image -> conv(5, k=3, stride=2, dilation=2, bias=true)
+    output grouped = image -> conv(6, k=[3, 1], groups=3, padding=[2, 0])
+    output depthwise = image -> conv(3, k=5, groups=3, dilation=[1, 2], padding="same")
+    output wide = image -> conv(40, k=1, stride=[1, 2], padding="valid")""")
+    _check(graph, tmp_path)
+
+
+def test_conv_with_a_kernel_row_unroll(tmp_path):
+    _check(_graph("    output y = image -> conv(9, k=3, stride=2) -> conv(4, k=3, dilation=3)", "ultra96_codenet"),
+           tmp_path)
+
+
+def _deform_weights(graph: segc.Graph) -> dict:
+    """Offset branches that move samples by whole and fractional pixels: small
+    weights around a bias 0.2 from the nearest ±½ (so rounding is stable
+    and floor would differ)."""
+    state = _randomised(graph)
+    generator = torch.Generator().manual_seed(7)
+    for key in [k for k in state if k.endswith("offset.weight")]:
+        state[key] = torch.randn(state[key].shape, generator=generator) * 0.003
+        bias = key[: -len("weight")] + "bias"
+        square = state[key].shape[0] <= 3 and state[key].shape[2] == 1
+        whole = torch.randint(-2, 3, state[bias].shape, generator=generator).float()
+        part = torch.where(torch.rand(state[bias].shape, generator=generator) < 0.5, 0.3, 0.7)
+        state[bias] = torch.full_like(state[bias], 1.8) if square else whole + part
+    return state
+
+
+def test_deformable_variants(tmp_path):
+    graph = _graph("""
+    output full = image -> dconv(4, k=3, bias=true)
+    output bounded = image -> dconv(4, k=3, bound=1.5, stride=2)
+    output rounded = image -> dconv(4, k=3, bound=2, round=true, dilation=2)
+    output square = image -> dconv(3, k=3, shape="square", bound=3, groups=3)
+    output square_rounded = image -> dconv(6, k=3, shape="square", bound=3, round=true, offset_groups=3)
+    output grouped = image -> dconv(6, k=3, groups=3, offset_groups=3)""", shape="[3, 10, 12]")
+    _check(graph, tmp_path, _deform_weights(graph))
+
+
+def test_batch_norm(tmp_path):
+    _check(_graph("    output y = image -> bn"), tmp_path)
+
+
+def test_activations(tmp_path):
+    graph = _graph("""
+    output r = image -> relu
+    output r6 = image -> relu6
+    output s = image -> sigmoid
+    output i = image -> identity""")
+    _check(graph, tmp_path, scale=8.0)  # relu6 clips, sigmoid saturates
+
+
+def test_pooling(tmp_path):
+    graph = _graph("""
+    output max = image -> maxpool(k=3, stride=2, padding=1, ceil=true)
+    output avg = image -> avgpool(k=3, stride=2, padding=1, ceil=true)
+    output avg2 = image -> avgpool(k=2)
+    output pooled = image -> avgpool(global=true)""")
+    _check(graph, tmp_path)
+
+
+def test_upsampling(tmp_path):
+    graph = _graph("""
+    small = image -> maxpool(k=2)
+    output nearest = image -> upsample(2)
+    output nearest_odd = image -> upsample(1.7)
+    output bilinear = image -> upsample(2, mode="bilinear")
+    output odd = image -> upsample([1.5, 2.5], mode="bilinear")
+    output corners = image -> upsample(3, mode="bilinear", align_corners=true)
+    output sized = small -> upsample(to=image, mode="bilinear")
+    output sized_nearest = small -> upsample(to=image)""")
+    _check(graph, tmp_path)
+
+
+def test_add_concat_linear(tmp_path):
+    graph = _graph("""
+    a = image -> conv(4, k=1)
+    b = image -> conv(4, k=3)
+    output sum2 = add(a, b)
+    output sum3 = add(a, b, image -> conv(4, k=1, bias=true))
+    output joined = concat(a, b, image)
+    output logits = concat(a, b) -> avgpool(global=true) -> flatten -> linear(7)
+    output flat = image -> flatten -> linear(5, bias=false)""")
+    _check(graph, tmp_path)
+
+
+def test_residual_network_with_dilation_and_upsampling(tmp_path):
+    graph = _graph("""
+    stem = image -> conv(8, k=3, stride=2) -> bn -> relu
+    body = stem -> basic(8, dilation=2) -> basic(16, dilation=2)
+    up = body -> upsample(to=image, mode="bilinear")
+    output logits = up -> conv(5, k=1, bias=true)""", shape="[3, 24, 24]")
+    weights = _randomised(graph)
+    x = np.random.default_rng(3).standard_normal((1, 3, 24, 24)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    result = simulate(graph, HlsOptions(weights=weights, input=str(tmp_path / "x.npy")), opt="-O1", layers=True)
+    state = parameters(build_reference(graph, weights, 0))
+    measured = {layer["name"]: layer["max_abs_error"] for layer in result["layers"]}
+    local = error_bounds(graph, result["config"], state, measured)
+    assert all(error <= local[name] for name, error in measured.items())
+    # Pixels whose two best float logits differ by more than twice the error must agree.
+    with torch.no_grad():
+        logits = build_reference(graph, weights, 0)(torch.from_numpy(x))[0]
+    top2 = torch.topk(logits, 2, dim=0).values
+    figures = result["outputs"][0]
+    guaranteed = float(((top2[0] - top2[1]) > 2 * figures["max_abs_error"]).double().mean())
+    assert figures["argmax_agreement"] >= guaranteed > 0.9
