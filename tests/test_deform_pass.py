@@ -1,0 +1,337 @@
+"""The deform pass (offset bounds from the line buffer, variants, directives),
+the cost of deformable convolution in every variant, the CoDeNet layer
+example, and the torch side (a zero bound with rounding is a plain
+convolution; the exported module and ONNX follow the pass).  Expected
+numbers are worked out by hand in the comments."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import numpy as np
+import pytest
+from conftest import EXAMPLES
+
+import segc
+from segc.cli import main
+from segc.hardware import analyse, report
+from segc.ir import SegError, Unroll, serialize
+from segc.passes.base import run_pipeline
+from segc.passes.fastmodel import LayerTable, latencies
+from segc.passes.registry import parse_pipeline
+
+CODENET = EXAMPLES / "codenet_layer.seg"
+VARIANTS = ("plain", "square", "bounded", "deform")
+
+
+def target(buffer: str = "4 KiB", rows: int | None = None, word: int = 8) -> str:
+    line = f"\n    line_buffer = {rows}" if rows else ""
+    return f"""
+target t {{
+    clock = 100 MHz
+    bandwidth = 1 GB/s
+    dsp = 1000
+    bram = 1000
+    bram_block = 36 Kibit
+    input_buffer = {buffer}{line}
+    word = {word} bit
+    unroll = {{pif: 4, pof: 4, pkx: 3, pky: 3}}
+}}
+"""
+
+
+def network(layer: str, shape=(8, 16, 16), **target_args) -> segc.Graph:
+    c, h, w = shape
+    return segc.loads(target(**target_args) + f"network n on t {{\n input x: [{c}, {h}, {w}]\n"
+                      f" output y = x -> {layer}\n}}\n")
+
+
+def deformed(graph: segc.Graph, spec: str = "deform") -> segc.Graph:
+    return run_pipeline(graph, parse_pipeline(spec))[0]
+
+
+# ---------------------------------------------------------------- the bound a line buffer allows
+# R rows hold, around an output row, the kernel's reach (k − 1)·d plus the offsets:
+# full (k − 1)·d + 1 + 2b <= R  →  b = ⌊(R − 1 − (k − 1)·d) / 2⌋;
+# square (taps at ±(k − 1)/2·s·d, |s| <= b): (k − 1)·d·b + 1 <= R  →  b = ⌊(R − 1) / ((k − 1)·d)⌋.
+# Stride does not enter (the buffer drops and reads s rows per output row).
+@pytest.mark.parametrize(("rows", "k", "stride", "dilation", "full", "square"), [
+    (15, 3, 1, 1, 6, 7),  # CoDeNet: 15 rows reach ±7, ±6 beyond a 3×3 kernel; a square scale up to 7
+    (15, 3, 2, 1, 6, 7),  # the same with stride 2
+    (15, 5, 1, 1, 5, 3),  # (14 − 4)/2 = 5; 14/4 = 3.5 → 3
+    (15, 5, 2, 1, 5, 3),
+    (15, 3, 1, 2, 5, 3),  # reach 4: (14 − 4)/2 = 5; 14/4 → 3
+    (9, 7, 2, 1, 1, 1),  # reach 6: (8 − 6)/2 = 1; 8/6 → 1
+    (20, 3, 1, 3, 6, 3),  # reach 6: (19 − 6)/2 = 6.5 → 6; 19/6 → 3
+    (7, 3, 1, 1, 2, 3),  # (6 − 2)/2 = 2; 6/2 = 3
+])
+def test_derived_bound_matches_the_formula(rows, k, stride, dilation, full, square):
+    layer = f"dconv(8, k={k}, stride={stride}, dilation={dilation})"
+    for shape, expected in (("full", full), ("square", square)):
+        graph = deformed(network(layer, buffer="64 KiB", rows=rows), f"deform{{bound=auto,shape={shape}}}")
+        plan = graph.node("y").annotations["deform"]
+        assert (plan["bound"], plan["derived"], plan["rows_available"]) == (expected, True, rows)
+        assert plan["rows"] <= rows
+        assert graph.node("y").attrs["bound"] == expected
+
+
+def test_rows_come_from_the_buffer_size_input_width_channels_and_word():
+    # 16 KiB of 8-bit words = 16384 words; a row of the 32-wide, 64-channel input is 2048 words: R = 8,
+    # bound (8 − 1 − 2)/2 = 2.  16-bit words: 8192 words, R = 4, bound (4 − 3)/2 = 0.  Depthwise (64 groups):
+    # rows of one channel, 32 words: R = 512, capped by a line_buffer of 15: bound 6.
+    layer = "dconv(64, k=3)"
+    plan = deformed(network(layer, (64, 32, 32), buffer="16 KiB"), "deform{bound=auto}").node("y").annotations
+    assert (plan["deform"]["rows_available"], plan["deform"]["row_words"], plan["deform"]["bound"]) == (8, 2048, 2)
+    wide = deformed(network(layer, (64, 32, 32), buffer="16 KiB", word=16), "deform{bound=auto}")
+    assert wide.node("y").annotations["deform"]["bound"] == 0
+    dw = "dconv(64, k=3, groups=64)"
+    plan = deformed(network(dw, (64, 32, 32), buffer="16 KiB"), "deform{bound=auto}").node("y").annotations["deform"]
+    assert (plan["rows_available"], plan["bound"]) == (512, 254)
+    capped = deformed(network(dw, (64, 32, 32), buffer="16 KiB", rows=15), "deform{bound=auto}")
+    assert capped.node("y").annotations["deform"]["bound"] == 6
+
+
+def test_a_bound_beyond_the_buffer_names_the_layer_and_the_buffer_it_needs():
+    # bound 3 needs 2 + 1 + 6 = 9 rows of 32 pixels × 64 channels = 9 · 2048 bytes = 18 KiB; 16 KiB hold 8.
+    graph = network("dconv(64, k=3, bound=3)", (64, 32, 32), buffer="16 KiB")
+    with pytest.raises(SegError) as err:
+        deformed(graph)
+    text = err.value.render()
+    assert "layer 'y': bound 3 needs 9 line-buffer rows of 32 pixels × 64 channels (18 KiB)" in text
+    assert "the 16 KiB input buffer holds 8 such rows; the largest bound that fits is 2" in text
+    span = err.value.diagnostics[0].span
+    assert "dconv(64, k=3, bound=3)" in span.source.line_text(span.line)  # points at the layer
+
+
+def test_a_kernel_taller_than_the_buffer_leaves_no_bound():
+    # rows of 16 pixels × 64 channels = 1024 words; 2 KiB hold 2 rows, a 3×3 kernel spans 3
+    with pytest.raises(SegError, match=r"no offset bound fits: its kernel alone spans 3 rows of 16 pixels × 64 "
+                                       r"channels \(3 KiB\), but the 2 KiB input buffer holds 2 such rows"):
+        deformed(network("dconv(64, k=3)", (64, 16, 16), buffer="2 KiB"), "deform{bound=auto}")
+
+
+def test_pipeline_options_are_checked():
+    graph = network("dconv(8, k=3)")
+    for spec, message in (("deform{bound=-1}", "bound must be a non-negative integer"),
+                          ("deform{bound=2.5}", "bound must be a non-negative integer"),
+                          ("deform{shape=round}", "unknown shape 'round'"), ("deform{round=1}", "round must be")):
+        with pytest.raises(SegError, match=message):
+            deformed(graph, spec)
+
+
+def test_a_dconv_without_a_target_is_a_located_error():
+    graph = segc.loads("network n {\n input x: [4, 8, 8]\n output y = x -> dconv(4, k=3)\n}\n")
+    with pytest.raises(SegError) as err:
+        deformed(graph)
+    diagnostic, = err.value.diagnostics
+    assert "layer 'y' is deformable and the deform pass needs a target" in diagnostic.message
+    assert (diagnostic.span.line, diagnostic.span.column) == (3, 18)
+
+
+# ---------------------------------------------------------------- directives
+SECTION = """
+deform n {
+    y: bound=auto, shape=square
+    y: round=true
+}
+"""
+
+
+def test_directives_then_pipeline_options_override_the_layer():
+    graph = segc.loads(target(rows=15) + "network n on t {\n input x: [8, 16, 16]\n"
+                       " output y = x -> dconv(8, k=3, bound=1)\n}\n" + SECTION)
+    plan = deformed(graph).node("y").annotations["deform"]
+    assert (plan["bound"], plan["shape"], plan["round"], plan["derived"]) == (7, "square", True, True)
+    plan = deformed(graph, "deform{bound=2,round=false}").node("y").annotations["deform"]
+    assert (plan["bound"], plan["shape"], plan["round"]) == (2, "square", False)
+    assert analyse(graph).node("y").attrs["shape"] == "square"  # report runs the deform pass
+
+
+def test_deform_section_survives_printing_and_json():
+    text = target(rows=15) + "network n on t {\n input x: [8, 16, 16]\n output y = x -> dconv(8, k=3)\n}\n" + SECTION
+    graph = segc.loads(text)
+    assert segc.loads(segc.to_seg(graph)).structure() == graph.structure()
+    assert serialize.loads(segc.to_json(graph)).structure() == graph.structure()
+    assert segc.format_source(text).endswith("deform n {\n    y: bound=auto, shape=square\n    y: round=true\n}\n")
+
+
+# ---------------------------------------------------------------- cost rules, by hand
+# Layer: 8 → 8 channels, 3×3, 16×16 (P = 256 pixels); unroll 4, 4, 3, 3; 100 MHz, 1 GB/s, 8-bit words.
+# PE per window ⌈3/3⌉·⌈8/4⌉·⌈3/3⌉ = 2 cycles; sampler ⌈reads/9⌉: bilinear full 36 → 4, bilinear square
+# 25 → 3, rounded 9 → 1.  Main: ⌈8/4⌉·256·max(PE, sampler).  Offset branch (Eq. 2): full 8 → 18, 3×3:
+# ⌈8/4⌉·1·⌈18/4⌉·1·256 = 2560; square 8 → 1, 1×1: 2·1·1·1·256 = 512.
+def _cost(layer: str, spec: str = "deform", shape=(8, 16, 16), **target_args) -> dict:
+    return analyse(deformed(network(layer, shape, **target_args), spec)).node("y").annotations["cost"]
+
+
+def test_bounded_rounded_full_streams_the_input_once():
+    cost = _cost("dconv(8, k=3, bound=2, round=true)")
+    assert cost["cycles_compute"] == 2 * 256 * 2 + 2560  # max(2, 1) = 2
+    offsets = 18 * 256  # written by the branch, read by the sampler
+    assert cost["dram_in"] == 8 * 16 * 16 + offsets
+    assert cost["dram_weight"] == 3 * 3 * 8 * 8 + 3 * 3 * 8 * 18
+    assert cost["dram_out"] == 256 * 8 + offsets
+    assert cost["dram_gather"] == 0 and cost["tile"] == [16, 1] and cost["input_tile"] == [16, 7]  # 2 + 1 + 4 rows
+    assert cost["latency_s"] == pytest.approx((2 * 256 * 2 + 2560) / 100e6)
+
+
+def test_unbounded_bilinear_gathers_four_neighbours_per_tap_and_waits_for_them():
+    cost = _cost("dconv(8, k=3)")
+    assert cost["cycles_compute"] == 2 * 256 * 4 + 2560  # the sampler (4 cycles) bounds the window
+    gather = 256 * 36 * 8
+    # the branch reads its input by Eq. 3: the whole 16×16 map is one tile (18·18·8 = 2592 words fit 4096)
+    branch_in = 1 * -(-18 // 4) * 18 * 18 * 8
+    assert cost["dram_gather"] == gather and cost["tile"] == [16, 16]
+    assert cost["dram_in"] == gather + branch_in + 18 * 256
+    assert cost["latency_compute_s"] == pytest.approx(cost["cycles_compute"] / 100e6 + gather / 1e9)
+    regular = branch_in + 18 * 256 + cost["dram_weight"] + cost["dram_out"]
+    assert cost["latency_memory_s"] == pytest.approx(regular / 1e9)
+    assert cost["latency_s"] == pytest.approx(max(cost["latency_compute_s"], cost["latency_memory_s"]))
+
+
+def test_square_shares_interpolation_and_rounding_removes_it():
+    square = _cost("dconv(8, k=3, bound=2, shape=\"square\")")
+    assert square["window_reads"] == 25 and square["cycles_compute"] == 2 * 256 * 3 + 512
+    rounded = _cost("dconv(8, k=3, bound=2, shape=\"square\", round=true)")
+    assert rounded["window_reads"] == 9 and rounded["cycles_compute"] == 2 * 256 * 2 + 512
+    assert square["dram_weight"] == 3 * 3 * 8 * 8 + 8 * 1  # main + the 1×1 branch
+
+
+def test_depthwise_changes_the_compute():
+    # 8 groups of one channel: PE per window ⌈1/4⌉·⌈1/4⌉ = 1 cycle, so a bilinear sampler (4 cycles) takes
+    # 4× the plain depthwise layer's 8·256 cycles; rounded it costs nothing more.  Branch: 2560 cycles.
+    plain = _cost("conv(8, k=3, groups=8)")["cycles_compute"]
+    assert plain == 8 * 256
+    assert _cost("dconv(8, k=3, groups=8, bound=2)")["cycles_compute"] == 4 * 8 * 256 + 2560
+    assert _cost("dconv(8, k=3, groups=8, bound=2, round=true)")["cycles_compute"] == 8 * 256 + 2560
+
+
+ALL_VARIANTS = [
+    f"dconv(8, k=3, groups={g}{bound}, shape=\"{shape}\", round={r})"
+    for g in (1, 8) for bound in ("", ", bound=2") for shape in ("full", "square") for r in ("true", "false")
+]
+
+
+@pytest.mark.parametrize("layer", ALL_VARIANTS)
+def test_vectorised_model_agrees_for_every_variant(layer):
+    graph = analyse(network(layer + " -> bn -> relu"))
+    table = LayerTable.of(graph)
+    for unroll in [(4, 4, 3, 3), (8, 8, 1, 1), (2, 16, 3, 1)]:
+        rerun = analyse(_with_unroll(graph, unroll))
+        expected = [rerun.node(n).annotations["cost"]["latency_s"] for n in table.names]
+        got = latencies(table, graph.target, np.array([unroll]))[0]
+        assert got.tolist() == pytest.approx(expected, rel=1e-12)
+
+
+def _with_unroll(graph: segc.Graph, unroll) -> segc.Graph:
+    graph = graph.copy()
+    graph.target = dataclasses.replace(graph.target, unroll=Unroll(*unroll))
+    return graph
+
+
+# ---------------------------------------------------------------- the CoDeNet layer example
+MEASURED_MS = {  # DESIGN.md §4, without the CPU's last-level cache
+    "full_plain": 43.1, "full_deform": 59.0, "full_bounded": 43.4, "full_square": 43.4,
+    "dw_plain": 1.9, "dw_deform": 20.5, "dw_bounded": 3.0, "dw_square": 2.1,
+}
+
+
+def _codenet_latency(name: str) -> float:
+    return report(segc.load(str(CODENET), name))["totals"]["latency_s"]
+
+
+@pytest.fixture(scope="module")
+def codenet() -> dict[str, float]:
+    return {name: _codenet_latency(name) for name in MEASURED_MS}
+
+
+@pytest.mark.parametrize("conv", ["full", "dw"])
+def test_codenet_ordering_plain_square_bounded_deform(codenet, conv):
+    plain, square, bounded, deform = (codenet[f"{conv}_{v}"] for v in VARIANTS)
+    assert plain <= square <= bounded < deform
+
+
+def test_codenet_bounds_come_from_the_line_buffer():
+    # full: 120 KiB / (64 · 256) = 7 rows → (7 − 3)/2 = 2, square 6/2 = 3; depthwise: 15 rows → 6 and 7
+    for name, bound in (("full_bounded", 2), ("full_square", 3), ("dw_bounded", 6), ("dw_square", 7)):
+        node = analyse(segc.load(str(CODENET), name)).node("y")
+        assert (node.attrs["bound"], node.annotations["deform"]["derived"]) == (bound, True)
+
+
+def test_codenet_table_in_the_example_is_the_model(codenet):
+    """The comment table of the example shows this model's numbers (and the measured ones)."""
+    pattern = r"^#   (\w+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([+-]\d+)%$"
+    rows = re.findall(pattern, CODENET.read_text(), re.M)
+    assert {r[0] for r in rows} == set(MEASURED_MS)
+    for name, measured, measured_ratio, model, model_ratio, error in rows:
+        plain = name.split("_")[0] + "_plain"
+        assert float(measured) == MEASURED_MS[name]
+        assert float(measured_ratio) == pytest.approx(MEASURED_MS[name] / MEASURED_MS[plain], abs=0.005)
+        assert float(model) == pytest.approx(codenet[name] * 1e3, abs=0.005)
+        assert float(model_ratio) == pytest.approx(codenet[name] / codenet[plain], abs=0.005)
+        assert int(error) == round(100 * (codenet[name] * 1e3 / MEASURED_MS[name] - 1))
+
+
+@pytest.mark.parametrize("name", sorted(MEASURED_MS))
+def test_codenet_networks_check_cleanly_and_print_back(name):
+    warnings = []
+    graph = segc.load(str(CODENET), name, warnings)
+    assert warnings == [] and graph.target.name == "ultra96_codenet"
+    assert segc.loads(segc.to_seg(graph)).structure() == graph.structure()
+
+
+# ---------------------------------------------------------------- torch
+def test_zero_bound_with_rounding_is_a_plain_convolution_exactly():
+    """Integer-valued inputs and weights make every sum exact, so the two must agree bit for bit."""
+    import torch
+
+    for groups in (1, 8):
+        conv = segc.to_torch(network(f"conv(8, k=3, groups={groups})"))
+        graph = deformed(network(f"dconv(8, k=3, groups={groups})"), "deform{bound=0,round=true}")
+        assert graph.node("y").attrs["bound"] == 0 and graph.node("y").attrs["round"]
+        dconv = segc.to_torch(graph)
+        generator = torch.Generator().manual_seed(groups)
+        weight = torch.randint(-2, 3, (8, 8 // groups, 3, 3), generator=generator).float()
+        conv.y.weight.data.copy_(weight)
+        dconv.y.weight.data.copy_(weight)
+        dconv.y.offset.weight.data.normal_(0, 3, generator=generator)  # large offsets, all clamped to 0
+        dconv.y.offset.bias.data.normal_(0, 3, generator=generator)
+        x = torch.randint(-3, 4, (2, 8, 16, 16), generator=generator).float()
+        with torch.no_grad():
+            assert torch.equal(dconv(x), conv(x))
+            assert torch.count_nonzero(dconv.y.offset(x)) > 0  # the branch predicts offsets; the bound clamps them
+
+
+def test_exports_follow_the_deform_decisions():
+    import json
+
+    import onnx
+
+    text = target(rows=15) + "network n on t {\n input x: [8, 16, 16]\n output y = x -> dconv(8, k=3)\n}\n" + SECTION
+    graph = segc.loads(text)
+    assert "shape='square', bound=7.0, round=True" in segc.to_torch_source(graph)
+    model = onnx.load_from_string(segc.to_onnx(graph))
+    meta = json.loads({p.key: p.value for p in model.metadata_props}["segc.dconv"])["y"]
+    assert meta["attrs"]["shape"] == "square" and meta["attrs"]["bound"] == 7 and meta["attrs"]["round"]
+    assert meta["deform"]["rows"] == 15 and meta["deform"]["derived"]
+
+
+# ---------------------------------------------------------------- commands
+def test_deform_command(capsys):
+    assert main(["deform", str(CODENET), "--network", "dw_square"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"y\s+square\s+yes\s+7 \(auto\)\s+15 of 15\s+64", out)
+    assert main(["deform", str(CODENET), "--network", "full_deform", "--bound", "9"]) == 1
+    err = capsys.readouterr().err
+    assert "bound 9 needs 21 line-buffer rows of 64 pixels × 256 channels (336 KiB)" in err
+    assert "Traceback" not in err
+
+
+def test_deform_command_without_a_target(tmp_path, capsys):
+    path = tmp_path / "n.seg"
+    path.write_text("network n {\n    input x: [4, 8, 8]\n    output y = x -> dconv(4, k=3)\n}\n")
+    assert main(["deform", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}:3:21: error: layer 'y' is deformable and the deform pass needs a target" in err
+    assert "Traceback" not in err
