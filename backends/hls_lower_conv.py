@@ -6,7 +6,8 @@ from the target.  The tile buffer along one axis holds a dense window of
 output pixel at a time (the paper's rule), just its k dilated taps.
 Formats: weights and biases get the most fraction bits that hold them, a
 bias at most those of the accumulator (input + weight fraction bits).
-Deformable offsets: bounded ones get the format that holds the bound itself
+Deformable layers render the deform pass's variant (``dconv_variant``);
+bounded offsets get the format that holds the bound itself
 (so no input can overflow it), unbounded ones the calibrated format; at
 most 14 fraction bits so bilinear weights stay within 64-bit sums.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Diagnostic, Node, SegError, conv_pads, offset_channels
+from ..ir.dconv_plan import dconv_variant
 from .hls_context import Call, Context, Lowered
 from .hls_fixed import frac_bits
 
@@ -87,7 +89,8 @@ def offset_words(node: Node) -> int:
 
 def offset_frac(ctx: Context, node: Node) -> int:
     """Fraction bits of a dconv's offsets (full) or scales (square)."""
-    bound, square = node.attrs["bound"], node.attrs["shape"] == "square"
+    variant = dconv_variant(node)
+    bound, square = variant["bound"], variant["shape"] == "square"
     calibrated_max = ctx.offset_max.get(node.name, 0.0)
     if bound is None:
         frac = frac_bits(calibrated_max, ctx.headroom)
@@ -103,25 +106,25 @@ def offset_frac(ctx: Context, node: Node) -> int:
 
 
 def _offset_conv(ctx: Context, node: Node, window: dict, f_off: int) -> Call:
-    full = node.attrs["shape"] == "full"
+    full = dconv_variant(node)["shape"] == "full"
     config = dict(window, CO=offset_channels(node.attrs), GROUPS=1)
     if not full:
         config.update(KH=1, KW=1, DH=1, DW=1, PH=0, PW=0)
     config.update(_tile_buffer(config))
     formats, weight, bias = _weights(ctx, node, "offset.", ctx.frac(node.inputs[0]), True)
-    config.update(formats, FRAC_OUT=f_off, CLAMPED=node.attrs["bound"] is not None)
+    config.update(formats, FRAC_OUT=f_off, CLAMPED=dconv_variant(node)["bound"] is not None)
     return Call("conv2d", config, (ctx.data(node.inputs[0]), weight, bias, ctx.scratch(node.name)), "_offset")
 
 
 def lower_dconv(ctx: Context, node: Node) -> Lowered:
-    a = node.attrs
+    a, variant = node.attrs, dconv_variant(node)
     f_off = offset_frac(ctx, node)
     window = _window(ctx, node)
     offsets = _offset_conv(ctx, node, window, f_off)
-    bound, square = a["bound"], a["shape"] == "square"
+    bound, square = variant["bound"], variant["shape"] == "square"
     low, high = ((1 - bound, bound) if square else (-bound, bound)) if bound is not None else (0, 0)
     config = dict(window, CO=node.shape.c, GROUPS=a["groups"], OFFSET_GROUPS=a["offset_groups"], SQUARE=square,
-                  ROUND=a["round"], BOUNDED=bound is not None, FRAC_OFF=f_off,
+                  ROUND=variant["round"], BOUNDED=bound is not None, FRAC_OFF=f_off,
                   BOUND_LO=int(np.floor(low * 2.0**f_off + 0.5)), BOUND_HI=int(np.floor(high * 2.0**f_off + 0.5)))
     formats, weight, bias = _weights(ctx, node, "", ctx.frac(node.inputs[0]), a["bias"])
     config.update(formats, FRAC_OUT=ctx.frac(node.name))

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..ir import Graph
+from ..ir.dconv_plan import dconv_variant
 from .pytorch import build_module, read_weights
 from .torch_source import TORCH_LOWERING
 
@@ -47,10 +48,11 @@ def run(graph: Graph, module: torch.nn.Module, inputs: Mapping[str, np.ndarray])
 
 
 def _clamped_offsets(node, raw: torch.Tensor) -> torch.Tensor:
-    bound = node.attrs["bound"]
+    variant = dconv_variant(node)
+    bound = variant["bound"]
     if bound is None:
         return raw
-    low = 1 - bound if node.attrs["shape"] == "square" else -bound
+    low = 1 - bound if variant["shape"] == "square" else -bound
     return raw.clamp(low, bound)
 
 

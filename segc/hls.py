@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import api
 from .ir import Diagnostic, Graph, SegError
 from .passes.base import run_pipeline
 from .passes.tile import TilePass
@@ -82,10 +83,12 @@ def _describe(path: str | None, seed: int) -> str:
 
 
 def build_project(graph: Graph, options: HlsOptions) -> tuple[dict[str, bytes], list[np.ndarray]]:
-    """The project's files and torch's outputs ([C, H, W] each) on its test input."""
+    """The project's files and torch's outputs ([C, H, W] each) on its test input.
+    Deformable layers take the variants of the network's ``deform`` section."""
     from .backends import hls_reference as reference
     from .backends.hls_project import generate
 
+    graph = api.with_deform_decisions(graph)
     tiled, _ = run_pipeline(graph, [TilePass(options.tiling)])
     test = load_inputs(graph, options.input, options.seed, single=True)
     calibration = load_inputs(graph, options.calibrate, options.seed, single=False) if options.calibrate else test
@@ -109,6 +112,7 @@ def simulate(graph: Graph, options: HlsOptions, folder: str | None = None, opt: 
 
     from .backends.hls_sim import compile_project, run_testbench, write_project
 
+    graph = api.with_deform_decisions(graph)
     files, expected = build_project(graph, options)
     config = json.loads(files["config.json"])
     with tempfile.TemporaryDirectory(prefix="segc-hls-") as scratch:

@@ -5,6 +5,7 @@ mistakes users can make.  Numerics of the C simulation: test_hls_sim.py."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -118,7 +119,7 @@ def test_memory_plan_never_overlaps_live_tensors(name):
     size = {n.name: n.shape.c * n.shape.h * n.shape.w for n in graph.nodes()}
     for step in range(len(order)):
         live = sorted((plan.offset[n], plan.offset[n] + size[n]) for n in born if born[n] <= step <= dies[n])
-        assert all(end <= start for (_, end), (start, _) in zip(live, live[1:])), step
+        assert all(end <= start for (_, end), (start, _) in itertools.pairwise(live)), step
         assert all(end <= plan.words for _, end in live)
 
 
@@ -234,3 +235,14 @@ def test_failing_compiler_shows_its_output(tmp_path, capsys, monkeypatch):
     err = _fails(["hls-sim", TINY], capsys)
     assert "the C++ compiler failed on network.cpp (exit status 1)" in err
     assert "error: something is wrong" in err
+
+
+def test_deform_section_decides_the_variant():
+    text = ('import "targets/ultra96.seg"\nnetwork n on ultra96_codenet {\n    input x: [4, 12, 12]\n'
+            "    output y = x -> dconv(4, k=3, groups=4)\n}\n\n"
+            "deform n {\n    y: bound=2, shape=square, round=true\n}\n")
+    files, _ = build_project(segc.loads(text, str(EXAMPLES / "deform_case.seg")), HlsOptions())
+    source = files["network.cpp"].decode()
+    offset_frac = next(e for e in json.loads(files["config.json"])["layers"] if e["name"] == "y")["offset_frac"]
+    assert "SQUARE = true, ROUND = true, BOUNDED = true" in source
+    assert f"BOUND_LO = {-1 * 2**offset_frac}, BOUND_HI = {2 * 2**offset_frac}" in source  # scales in [1 − 2, 2]
