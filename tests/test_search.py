@@ -287,3 +287,19 @@ def test_accuracy_on_data_is_the_same_in_worker_processes() -> None:
     options = SearchOptions(pop=4, gen=1, seed=3, data="synthetic:8", samples=4)
     assert search(graph, arrays, SearchOptions(**{**options.__dict__, "workers": 0})) == \
         search(graph, arrays, SearchOptions(**{**options.__dict__, "workers": 2}))
+
+
+@pytest.mark.parametrize("objective", ["ops", "dsp-latency"])
+def test_cli_search_objectives(tmp_path, objective: str) -> None:
+    out = tmp_path / objective
+    assert main(["search", str(EXAMPLES / "tiny_seg.seg"), "--pop", "6", "--gen", "2", "--objective", objective,
+                 "-o", str(out)]) == 0
+    document = json.loads((out / "pareto.json").read_text())
+    for point in document["front"]:
+        if objective == "ops":
+            assert point["cost"] == point["ops"]
+        else:  # the best unroll within the budget is at least as fast as the target's own
+            pif, pof, pkx = point["unroll"]
+            graph = graph_of("tiny_seg")
+            assert -(-pif * pof * pkx // graph.target.macs_per_dsp) <= graph.target.dsp
+            assert point["cost"] <= point["latency_s"] * (1 + 1e-12)
