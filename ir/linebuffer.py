@@ -93,9 +93,9 @@ class LineBuffer:
 def size_text(size: int) -> str:
     """Bytes for people: ``147456`` → ``144 KiB``."""
     for unit, scale in (("MiB", 2**20), ("KiB", 2**10)):
-        if size >= scale:
+        if size >= scale and (size % scale == 0 or size >= 10 * scale):
             return f"{size / scale:.4g} {unit}"
-    return f"{size} bytes"
+    return f"{size:,} bytes"
 
 
 def line_buffer(target: Target, x: Shape, groups: int) -> LineBuffer:
