@@ -3,7 +3,8 @@ with the uncalibrated model, fit the calibration parameters on the training
 rows and report the error on the rest.
 
 The CSV has a header and one row per measurement; lines starting with '#'
-are comments.  Columns: ``network`` (a .seg file, relative to the CSV),
+are comments.  Columns: ``network`` (a .seg file, relative to the CSV, or
+``FILE.seg:NAME`` for one of several networks the file defines),
 ``pif``, ``pof``, ``pkx`` (and optionally ``pky``), ``latency_s``, and
 optionally ``layer`` (the measurement is of that layer alone).
 """
@@ -70,13 +71,21 @@ def read_measurements(path: str) -> list[Measurement]:
     return rows
 
 
+def _network(spec: str) -> tuple[str, str | None]:
+    """(path, network name or None) of a ``network`` column."""
+    if ".seg:" not in spec:
+        return spec, None
+    cut = spec.rindex(".seg:") + len(".seg")
+    return spec[:cut], spec[cut + 1:]
+
+
 def _features(rows: list[Measurement], tiling: str) -> list[Features]:
     graphs: dict[str, object] = {}
     runs: dict[tuple, object] = {}
     result = []
     for row in rows:
         if row.network not in graphs:
-            graphs[row.network] = api.load(row.network)
+            graphs[row.network] = api.load(*_network(row.network))
         key = (row.network, row.unroll)
         if key not in runs:
             graph = graphs[row.network].copy()
