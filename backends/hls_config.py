@@ -11,7 +11,10 @@ outputs) are not layers: their consumers read their producers directly.
 Fixed-point formats: with no weights or activation statistics known yet,
 weights get one integer bit (``frac_w = word − 2``, values in [−2, 2)) and
 activations eight (``frac = word − 9``, values in [−256, 256)); these are the
-defaults a calibration of ranges should replace.
+defaults a calibration of ranges replaces: given the fraction bits of every
+layer's output and of the weights (the HLS C++ backend's calibrated formats),
+``frac_din`` is the head's input's, ``frac_dout`` the last fused layer's and
+``frac_w`` the head's weights'.
 
 The C header keeps PipeCNN's 25 leading fields, in its order, then adds
 segc's: ``memrd_src``/``memwr_dst`` hold the producing layer's index + 1 (0
@@ -66,7 +69,18 @@ def _source(graph: Graph, name: str, owner: dict[str, int]) -> int:
     return owner[node.name] + 1 if node.name in owner else 0
 
 
-def _layer(graph: Graph, head: Node, fused: list[Node], owner: dict[str, int], word: int) -> dict[str, Any]:
+def _formats(head: Node, fused: list[Node], formats: tuple[dict, dict] | None) -> dict[str, int]:
+    if formats is None:
+        return {}
+    fracs, weight_fracs = formats
+    found = {"frac_din": fracs[head.inputs[0]], "frac_dout": fracs[(fused[-1] if fused else head).name]}
+    if head.name in weight_fracs:
+        found["frac_w"] = weight_fracs[head.name]
+    return found
+
+
+def _layer(graph: Graph, head: Node, fused: list[Node], owner: dict[str, int], word: int,
+           formats: tuple[dict, dict] | None = None) -> dict[str, Any]:
     x = graph.input_shapes(head)[0]
     out = fused[-1].shape if fused else head.shape
     a = head.attrs
@@ -74,6 +88,7 @@ def _layer(graph: Graph, head: Node, fused: list[Node], owner: dict[str, int], w
     row.update(layer_type=LAYER_TYPES[head.op], data_w=x.w, data_h=x.h, data_n=x.c,
                memrd_src=_source(graph, head.inputs[0], owner), conv_x=head.shape.w, conv_y=head.shape.h,
                conv_z=head.shape.c, frac_w=word - 2, frac_din=word - 9, frac_dout=word - 9)
+    row.update(_formats(head, fused, formats))
     if head.op in ("conv", "dconv", "linear"):
         k, stride = a.get("k", (1, 1)), a.get("stride", (1, 1))
         row.update(weight_w=k[1], weight_h=k[0], weight_n=x.c // a.get("groups", 1), weight_m=head.shape.c,
@@ -97,24 +112,25 @@ def _layer(graph: Graph, head: Node, fused: list[Node], owner: dict[str, int], w
     return {"name": head.name, "fused": [n.name for n in fused], "output": list(out), **row}
 
 
-def hls_layers(graph: Graph) -> list[dict[str, Any]]:
-    """The accelerator layers with their configuration fields."""
+def hls_layers(graph: Graph, formats: tuple[dict, dict] | None = None) -> list[dict[str, Any]]:
+    """The accelerator layers with their configuration fields; ``formats``:
+    (fraction bits of every layer's output, of every layer's weights)."""
     groups = _groups(graph)
     owner = {head.name: i for i, (head, fused) in enumerate(groups)}
     owner.update({n.name: i for i, (_, fused) in enumerate(groups) for n in fused})
-    return [_layer(graph, head, fused, owner, graph.target.word_bits) for head, fused in groups]
+    return [_layer(graph, head, fused, owner, graph.target.word_bits, formats) for head, fused in groups]
 
 
-def to_json(graph: Graph) -> str:
+def to_json(graph: Graph, formats: tuple[dict, dict] | None = None) -> str:
     u = graph.target.unroll
     data = {"format": "segc.hls-config", "version": 1, "network": graph.name, "target": graph.target.name,
             "unroll": {"pif": u.pif, "pof": u.pof, "pkx": u.pkx, "pky": u.pky}, "word_bits": graph.target.word_bits,
-            "layers": hls_layers(graph)}
+            "layers": hls_layers(graph, formats)}
     return json.dumps(data, indent=1) + "\n"
 
 
-def to_header(graph: Graph) -> str:
-    layers = hls_layers(graph)
+def to_header(graph: Graph, formats: tuple[dict, dict] | None = None) -> str:
+    layers = hls_layers(graph, formats)
     u, first = graph.target.unroll, graph.inputs[0].shape
     guard = "SEGC_LAYER_CONFIG_H"
     lines = [

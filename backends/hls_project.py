@@ -4,7 +4,9 @@ Files: ``network.h``/``network.cpp`` (generated: one configuration struct
 and one kernel call per layer, constants from the IR), ``include/`` (the
 hand-written kernel library, ``hls_lib/``), ``tb.cpp`` (the C-simulation
 test bench), ``params.bin`` (16-bit parameters), ``config.json`` (formats,
-tiles, addresses), ``build.sh`` (g++) and ``vitis_hls.tcl`` (Vitis HLS).
+tiles, addresses), ``build.sh`` (g++) and ``vitis_hls.tcl`` (Vitis HLS);
+with the ``cost`` pass's annotations also ``layer_config.h``/``.json``, the
+PipeCNN-style layer table (``hls_config``) with these 16-bit formats.
 The graph must carry the ``tile`` pass's annotations; weights are float
 arrays by ``state_dict`` name, maxima the calibrated largest magnitudes of
 layer outputs.  Generation is deterministic and needs no torch.
@@ -12,6 +14,7 @@ layer outputs.  Generation is deterministic and needs no torch.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -19,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..ir import Graph
+from . import hls_config
 from .hls_context import Context, Lowered
 from .hls_formats import activation_formats
 from .hls_lower import HLS_LOWERING, unsupported
@@ -69,8 +73,21 @@ def generate(graph: Graph, weights: dict[str, np.ndarray], maxima: dict[str, flo
         "build.sh": render_build(graph, CXX_FLAGS).encode(),
         "vitis_hls.tcl": render_tcl(graph, top).encode(),
     }
+    if all("cost" in n.annotations for n in graph.nodes()):
+        files.update(_layer_table(graph, ctx))
     files.update(library_files())
     return files
+
+
+def _layer_table(graph: Graph, ctx: Context) -> dict[str, bytes]:
+    """``layer_config.h``/``.json`` with the project's formats (16-bit words)."""
+    table = graph.copy()
+    table.target = dataclasses.replace(graph.target, word_bits=16)
+    fracs = {n.name: ctx.frac(n.name) for n in graph.nodes()}
+    weight_fracs = {name: keys["weight"]["frac"] for name, keys in ctx.params.items() if "weight" in keys}
+    formats = (fracs, weight_fracs)
+    return {"layer_config.h": hls_config.to_header(table, formats).encode(),
+            "layer_config.json": hls_config.to_json(table, formats).encode()}
 
 
 def _c_name(name: str) -> str:

@@ -125,7 +125,7 @@ def render_config(ctx: Context, lowered: dict[str, Lowered], maxima: dict[str, f
         "format": "segc.hls", "version": 1, "network": graph.name, "target": graph.target.name,
         "unroll": {"pif": u.pif, "pof": u.pof, "pkx": u.pkx, "pky": u.pky},
         "fixed_point": {"word_bits": 16, "accumulator_bits": 64, "rounding": "half up", "overflow": "saturate",
-                        "frac_max": FRAC_MAX},
+                        "frac_max": FRAC_MAX, "target_word_bits": graph.target.word_bits},
         "calibration": calibration, "param_words": ctx.words, "mem_words": ctx.plan.words,
         "inputs": [_tensor_json(ctx, n) for n in graph.inputs],
         "outputs": [_tensor_json(ctx, n) for n in graph.outputs], "trace": traced(graph, lowered), "layers": layers,

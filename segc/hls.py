@@ -19,6 +19,7 @@ import numpy as np
 from . import api
 from .ir import Diagnostic, Graph, SegError
 from .passes.base import run_pipeline
+from .passes.cost import CostPass
 from .passes.tile import TilePass
 
 __all__ = ["HlsOptions", "build_project", "load_inputs", "simulate"]
@@ -89,7 +90,7 @@ def build_project(graph: Graph, options: HlsOptions) -> tuple[dict[str, bytes], 
     from .backends.hls_project import generate
 
     graph = api.with_deform_decisions(graph)
-    tiled, _ = run_pipeline(graph, [TilePass(options.tiling)])
+    tiled, _ = run_pipeline(graph, [TilePass(options.tiling), CostPass()])
     test = load_inputs(graph, options.input, options.seed, single=True)
     calibration = load_inputs(graph, options.calibrate, options.seed, single=False) if options.calibrate else test
     module = reference.build_reference(graph, options.weights, options.seed)

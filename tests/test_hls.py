@@ -28,7 +28,7 @@ from segc.ir import OPS  # noqa: E402
 
 TINY = str(EXAMPLES / "tiny.seg")
 needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
-GENERATED = ("network.cpp", "network.h", "config.json", "build.sh", "vitis_hls.tcl")
+GENERATED = ("network.cpp", "network.h", "config.json", "build.sh", "vitis_hls.tcl", "layer_config.h")
 
 
 def test_every_op_has_an_hls_lowering():
@@ -246,3 +246,34 @@ def test_deform_section_decides_the_variant():
     offset_frac = next(e for e in json.loads(files["config.json"])["layers"] if e["name"] == "y")["offset_frac"]
     assert "SQUARE = true, ROUND = true, BOUNDED = true" in source
     assert f"BOUND_LO = {-1 * 2**offset_frac}, BOUND_HI = {2 * 2**offset_frac}" in source  # scales in [1 − 2, 2]
+
+
+def test_calibration_batch_and_inputs_by_name(tmp_path):
+    text = ('import "targets/arria10.seg"\nnetwork two on arria10_gx1150 {\n    input a: [2, 4, 4]\n'
+            "    input b: [2, 4, 4]\n    output y = add(a, b -> relu)\n}\n")
+    graph = segc.loads(text, str(EXAMPLES / "two_inputs.seg"))
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "x.npz", a=rng.standard_normal((2, 4, 4)), b=rng.standard_normal((2, 4, 4)))
+    np.savez(tmp_path / "cal.npz", a=4 * rng.standard_normal((5, 2, 4, 4)), b=rng.standard_normal((5, 2, 4, 4)))
+    files, _ = build_project(graph, HlsOptions(input=str(tmp_path / "x.npz"), calibrate=str(tmp_path / "cal.npz")))
+    config = json.loads(files["config.json"])
+    assert config["calibration"] == {"headroom_bits": 1, "input": "cal.npz", "samples": 5}
+    assert [i["name"] for i in config["inputs"]] == ["a", "b"]
+    assert len(files["tb_data/input.bin"]) == 2 * 32 * 4
+    np.savez(tmp_path / "half.npz", a=np.zeros((2, 4, 4)))
+    with pytest.raises(segc.SegError, match="no array for input"):
+        build_project(graph, HlsOptions(input=str(tmp_path / "half.npz")))
+
+
+@needs_gxx
+def test_two_inputs_simulate(capsys):
+    text = ('import "targets/arria10.seg"\nnetwork two on arria10_gx1150 {\n    input a: [2, 4, 4]\n'
+            "    input b: [2, 4, 4]\n    output y = add(a, b -> relu)\n    output z = b\n}\n")
+    from segc.hls import simulate
+
+    result = simulate(segc.loads(text, str(EXAMPLES / "two_inputs.seg")), HlsOptions(), opt="-O1")
+    half = {e["name"]: 2.0 ** -(e["frac"] + 1) for e in result["config"]["layers"]}  # half an LSB
+    y, z = result["outputs"]
+    assert (y["name"], z["name"]) == ("y", "z")
+    assert y["max_abs_error"] <= half["a"] + half["b"] + half["y.relu"] + half["y.add"]  # every rounding once
+    assert z["max_abs_error"] <= half["b"]  # the input's own rounding
