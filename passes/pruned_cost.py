@@ -45,7 +45,7 @@ class PrunedCost:
         self.calibration = calibration or Calibration()
         self.table = LayerTable.of(graph)
         self.channels = np.asarray([g.channels for g in groups], dtype=np.int64)
-        self._tiles: dict[tuple[int, int], tuple[int, int]] = {}
+        self._tiles: dict[tuple[int, int, int], tuple[int, int]] = {}
         self._build()
 
     # ---------------------------------------------------------- set-up
@@ -113,7 +113,7 @@ class PrunedCost:
         co_total = self.co_total - removed @ self.d_out
         groups = np.where(self.depthwise, ci_total, self.table.groups)
         ci, co = ci_total // groups, co_total // groups
-        tiles, in_area = self._retile(ci)
+        tiles, in_area = self._retile(ci_total, groups)
         off_ci = np.where(self.table.off_ci > 0, ci_total, 0)
         return {
             "ci": ci, "co": co, "groups": groups, "tiles": tiles, "in_area": in_area, "off_ci": off_ci,
@@ -122,20 +122,20 @@ class PrunedCost:
             - (self.table.off_ci - off_ci) * self.table.off_co * self.table.off_kx * self.table.off_ky,
         }
 
-    def _retile(self, ci: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        tiles, in_area = np.empty_like(ci), np.empty_like(ci)
+    def _retile(self, ci_total: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        tiles, in_area = np.empty_like(ci_total), np.empty_like(ci_total)
         for row in np.flatnonzero(self.table.is_conv):
-            values = [self._tile(row, int(c)) for c in ci[:, row]]
+            values = [self._tile(row, int(c), int(g)) for c, g in zip(ci_total[:, row], groups[:, row])]
             tiles[:, row], in_area[:, row] = np.asarray(values).T
         return tiles, in_area
 
-    def _tile(self, row: int, ci: int) -> tuple[int, int]:
-        """(⌈W_o/T_ox⌉·⌈H_o/T_oy⌉, T_ix·T_iy) of a row at ``ci`` input channels per group."""
-        key = (row, ci)
+    def _tile(self, row: int, ci: int, groups: int) -> tuple[int, int]:
+        """(⌈W_o/T_ox⌉·⌈H_o/T_oy⌉, T_ix·T_iy) of a row at ``ci`` input channels in ``groups`` groups."""
+        key = (row, ci, groups)
         if key not in self._tiles:
             node = self.graph.node(self.table.names[row])
             geom = ConvGeometry.of(self.graph, node)
-            (tox, toy), (tix, tiy) = retile(self.graph, node, self.tiling, ci)
+            (tox, toy), (tix, tiy) = retile(self.graph, node, self.tiling, ci, groups)
             self._tiles[key] = (-(-geom.wo // tox) * -(-geom.ho // toy), tix * tiy)
         return self._tiles[key]
 

@@ -119,12 +119,13 @@ class TilePass(Pass):
         return {"mode": self.mode, "tile": [tile[0], tile[1]], "input_tile": [tix, tiy]}
 
 
-def retile(graph: Graph, node: Node, mode: str, ci_per_group: int) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(tile, input tile) of a layer whose input channels per group become
-    ``ci_per_group`` (pruning): Eq. 1 depends on them only through the
-    buffer constraint.  Modes as the pass, except ``static``."""
+def retile(graph: Graph, node: Node, mode: str, ci: int, groups: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(tile, input tile) of a layer whose input channels become ``ci`` in
+    ``groups`` groups (pruning): Eq. 1 depends on them only through the
+    buffer constraint.  A deformable layer is tiled by its offset branch,
+    which reads all ``ci`` channels.  Modes as the pass, except ``static``."""
     geom, forced = _geometry(graph, node)
-    geom = replace(geom, ci=ci_per_group * geom.groups)
+    geom = replace(geom, ci=ci) if node.op == "dconv" else replace(geom, ci=ci, groups=groups)
     mode = forced or mode
     tile = best_tile(geom, graph.target.input_buffer_words, graph.target.unroll.pof, mode)
     return tile, input_tile(geom, tile, mode)

@@ -29,9 +29,27 @@ RATES = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9)
 _GRAPHS: dict[str, object] = {}
 
 
+# Deformable layers between prunable convolutions: unbounded depthwise, full
+# and square, on maps too big for the input buffer (the offset branch of an
+# unbounded one tiles all its inputs).
+DCONVS = """import "targets/ultra96.seg"
+network dconvs on ultra96_codenet {
+    input x: [3, 64, 64]
+    a = x -> conv(48, k=3) -> bn -> relu
+    b = a -> dconv(48, k=3, groups=48) -> relu
+    c = b -> dconv(64, k=3, shape="square", round=true) -> relu
+    d = c -> dconv(64, k=3, groups=64, shape="square") -> relu
+    output y = d -> conv(5, k=1)
+}
+"""
+
+
 def graph_of(name: str):
     if name not in _GRAPHS:
-        _GRAPHS[name] = segc.load(str(EXAMPLES / f"{name}.seg"))
+        if name == "dconvs":
+            _GRAPHS[name] = segc.loads(DCONVS, str(EXAMPLES / "dconvs.seg"))
+        else:
+            _GRAPHS[name] = segc.load(str(EXAMPLES / f"{name}.seg"))
     return _GRAPHS[name]
 
 
@@ -43,7 +61,7 @@ def reannotated(graph, rates: dict[str, float], tiling: str) -> tuple[float, int
     return sum(c["latency_s"] for c in costs), sum(c["macs"] for c in costs)
 
 
-@pytest.mark.parametrize("name", ["resnet18", "deeplabv3plus_r18", "codenet_shufflenet", "tiny_seg"])
+@pytest.mark.parametrize("name", ["resnet18", "deeplabv3plus_r18", "codenet_shufflenet", "tiny_seg", "dconvs"])
 @pytest.mark.parametrize("tiling", ["paper", "dilation-aware"])
 def test_pruned_latency_equals_reannotating_the_pruned_graph(name: str, tiling: str) -> None:
     graph = graph_of(name)
@@ -53,10 +71,17 @@ def test_pruned_latency_equals_reannotating_the_pruned_graph(name: str, tiling: 
     candidates = [{g.name: float(rng.choice(RATES)) for g in groups if g.prunable} for _ in range(3)]
     kept = np.asarray([[kept_channels(g, rates.get(g.name, 0.0)) for g in groups] for rates in candidates])
     latency, macs = model.latency(kept), model.macs(kept)
+    columns = model.columns(kept)
     for i, rates in enumerate(candidates):
         expected_latency, expected_macs = reannotated(graph, rates, tiling)
         assert latency[i] == pytest.approx(expected_latency, rel=1e-12)
         assert macs[i] == expected_macs
+        tilings = {n.name: n.annotations["tiling"] for n in analyse(prune(graph, rates, strict=False)[0], tiling)
+                   .nodes() if "tiling" in n.annotations}
+        for row, name in enumerate(model.table.names):
+            if name in tilings:  # the tile Eq. 1 re-chooses for the pruned layer
+                tix, tiy = tilings[name]["input_tile"]
+                assert columns["in_area"][i, row] == tix * tiy, name
 
 
 @settings(max_examples=25, deadline=None)
