@@ -123,7 +123,10 @@ def retile(graph: Graph, node: Node, mode: str, ci: int, groups: int) -> tuple[t
     """(tile, input tile) of a layer whose input channels become ``ci`` in
     ``groups`` groups (pruning): Eq. 1 depends on them only through the
     buffer constraint.  A deformable layer is tiled by its offset branch,
-    which reads all ``ci`` channels.  Modes as the pass, except ``static``."""
+    which reads all ``ci`` channels, or, when bounded, by the line-buffer
+    rows its bound needs.  Modes as the pass, except ``static``."""
+    if node.op == "dconv" and (line := _line_buffer_tiling(graph, node, mode)) is not None:
+        return tuple(line["tile"]), tuple(line["input_tile"])
     geom, forced = _geometry(graph, node)
     geom = replace(geom, ci=ci) if node.op == "dconv" else replace(geom, ci=ci, groups=groups)
     mode = forced or mode
