@@ -42,7 +42,8 @@ def add_commands(commands) -> None:
 
     compile_ = commands.add_parser("compile", help="run a pass pipeline and emit artifacts")
     hardware_options(compile_)
-    compile_.add_argument("--passes", default="tile,cost", help="pipeline, e.g. 'tile{mode=paper},cost'")
+    compile_.add_argument("--passes", default="deform,tile,cost",
+                          help="pipeline (default deform,tile,cost), e.g. 'deform,tile{mode=paper},cost'")
     compile_.add_argument("--emit", default="report", help="comma-separated: report, hls-config, seg, json")
     compile_.add_argument("-o", "--output", metavar="DIR", required=True, help="folder for the artifacts")
 
