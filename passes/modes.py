@@ -2,3 +2,6 @@
 command line can list them without importing numpy)."""
 
 TILING_MODES = ("paper", "dilation-aware", "none", "static")
+
+# Hardware costs the pruning search can minimise (``segc search --objective``).
+SEARCH_OBJECTIVES = ("latency", "ops", "dsp-latency")

@@ -20,6 +20,7 @@ from . import api
 from .ir import Diagnostic, Graph, SegError, serialize
 from .passes.cost import Calibration
 from .passes.dse import unroll_grid
+from .passes.modes import SEARCH_OBJECTIVES
 from .passes.prune import prune, snap_pof
 from .passes.pruned_cost import PrunedCost
 from .passes.search import SearchResult, run_search
@@ -27,7 +28,7 @@ from .passes.search_space import DEFAULT_RATES, SearchSpace, search_space
 
 __all__ = ["OBJECTIVES", "SearchOptions", "export_point", "search"]
 
-OBJECTIVES = ("latency", "ops", "dsp-latency")
+OBJECTIVES = SEARCH_OBJECTIVES
 SCHEMA = {"format": "segc.pareto", "version": 1}
 
 

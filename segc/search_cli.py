@@ -13,6 +13,7 @@ import sys
 from . import api
 from .cli_common import calibration_option, hardware_options, load_for_hardware, make_folder, protected
 from .ir import Diagnostic, SegError
+from .passes.modes import SEARCH_OBJECTIVES
 
 __all__ = ["COMMANDS", "add_commands"]
 
@@ -21,14 +22,12 @@ def add_commands(commands) -> None:
     search = commands.add_parser("search", help="search per-layer pruning rates for accuracy and latency "
                                                 "(NSGA-II); writes DIR/pareto.json and a plot")
     hardware_options(search)
-    from .pruning_search import OBJECTIVES
-
     search.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for pareto.json, pareto.png "
                                                                             "and exported points")
     search.add_argument("--pop", type=int, default=25, help="population size (default 25, as the paper)")
     search.add_argument("--gen", type=int, default=25, help="generations (default 25)")
     search.add_argument("--seed", type=int, default=0, help="seed of the search and of initial weights")
-    search.add_argument("--objective", choices=OBJECTIVES, default="latency", help="hardware cost to minimise")
+    search.add_argument("--objective", choices=SEARCH_OBJECTIVES, default="latency", help="hardware cost to minimise")
     search.add_argument("--rates", metavar="R,R,...", help="the pruning rates a gene chooses from "
                                                          "(default 0,0.1,...,0.8)")
     search.add_argument("--no-siblings", action="store_true", help="a gene per channel group, also for groups "
