@@ -5,6 +5,7 @@ fixed-point formats (tests/hls_bounds.py).  Skipped without g++."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -17,7 +18,7 @@ from hls_bounds import error_bounds  # noqa: E402
 
 import segc  # noqa: E402
 from segc.backends.hls_reference import build_reference, parameters  # noqa: E402
-from segc.hls import HlsOptions, simulate  # noqa: E402
+from segc.hls import HlsOptions, build_project, simulate  # noqa: E402
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
 
@@ -171,3 +172,25 @@ def test_residual_network_with_dilation_and_upsampling(tmp_path):
     figures = result["outputs"][0]
     guaranteed = float(((top2[0] - top2[1]) > 2 * figures["max_abs_error"]).double().mean())
     assert figures["argmax_agreement"] >= guaranteed > 0.9
+
+
+def test_tiles_and_unrolling_do_not_change_a_bit(tmp_path):
+    """Sums are exact in 64 bits, so the C simulation's output is the same
+    whatever the tiling and the unroll factors (partial blocks included)."""
+    from segc.backends.hls_sim import compile_project, run_testbench, write_project
+    from segc.hardware import with_unroll
+
+    graph = _graph("""
+    stem = image -> conv(8, k=3, stride=2) -> bn -> relu
+    body = stem -> basic(8, dilation=2) -> dconv(6, k=3, bound=1)
+    output logits = body -> upsample(to=image, mode="bilinear") -> conv(5, k=1)""", shape="[3, 16, 16]")
+    weights, outputs = _deform_weights(graph), []
+    for index, (tiling, unroll) in enumerate([("paper", None), ("none", "3,5,2"), ("dilation-aware", "7,3,2,2")]):
+        if unroll:
+            graph.target = with_unroll(graph.target, unroll)
+        files, _ = build_project(graph, HlsOptions(weights=weights, tiling=tiling))
+        folder = tmp_path / str(index)
+        write_project(files, folder)
+        compile_project(folder, "-O1")
+        outputs.append(run_testbench(folder, json.loads(files["config.json"]))[0][0])
+    assert all(np.array_equal(outputs[0], other) for other in outputs[1:])
