@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-from . import __version__, api, deform_cli, hls_cli, hw_cli, prune_cli, train_cli
+from . import __version__, api, deform_cli, hls_cli, hw_cli, prune_cli, search_cli, train_cli
 from .cli_common import load_graph, protected
 from .ir import Diagnostic, SegError
 
@@ -154,7 +154,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 # Command groups kept in their own modules, each with add_commands() and COMMANDS.
-_EXTENSIONS = (hw_cli, train_cli, prune_cli, hls_cli, deform_cli)
+_EXTENSIONS = (hw_cli, train_cli, prune_cli, search_cli, hls_cli, deform_cli)
 
 _COMMANDS = {"check": _check, "fmt": _fmt, "graph": _graph, "export": _export, "import": _import,
              **{name: run for module in _EXTENSIONS for name, run in module.COMMANDS.items()}}
