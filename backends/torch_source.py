@@ -116,10 +116,20 @@ def class_name(graph: Graph) -> str:
     return name if name[0].isalpha() else f"Net{name}"
 
 
+def _attribute_safe(name: str) -> bool:
+    """Whether ``self.NAME`` reaches a submodule called NAME: an identifier
+    that no ``nn.Module`` attribute (``to``, ``eval``, ``half``…) shadows."""
+    from torch import nn
+
+    return name.isidentifier() and not keyword.iskeyword(name) and not hasattr(nn.Module, name)
+
+
 def _access(name: str) -> str:
-    """``self.layer1["0"]["conv1"]`` for layer ``layer1.0.conv1``."""
+    """``self.layer1["0"]["conv1"]`` for layer ``layer1.0.conv1``
+    (``self._modules["to"]`` where an attribute would shadow the layer)."""
     first, *rest = name.split(".")
-    return f"self.{first}" + "".join(f'["{part}"]' for part in rest)
+    root = f"self.{first}" if _attribute_safe(first) else f'self._modules["{first}"]'
+    return root + "".join(f'["{part}"]' for part in rest)
 
 
 def _variables(graph: Graph) -> dict[str, str]:

@@ -92,6 +92,25 @@ def test_state_dict_keys_are_the_ir_names():
     assert set(ReferenceResNet18().state_dict()) == keys  # torchvision's own names
 
 
+def test_layers_named_like_module_attributes_are_layers():
+    """``to`` and ``half`` are nn.Module methods: the layers must still be
+    the layers (by hand: relu(conv3x3(x)) + conv1x1 of it)."""
+    import torch
+    import torch.nn.functional as F
+
+    graph = segc.loads(
+        'import "targets/arria10.seg"\nnetwork n on arria10_gx1150 {\n    input x: [3, 8, 8]\n'
+        "    to = x -> conv(4, k=3) -> relu\n    half = to -> conv(4, k=1)\n    output y = add(to, half)\n}\n",
+        str(EXAMPLES / "n.seg"))
+    module = segc.to_torch(graph, seed=0)
+    weights = module.state_dict()
+    assert sorted(weights) == ["half.weight", "to.conv.weight"]
+    x = torch.randn(2, 3, 8, 8)
+    first = F.conv2d(x, weights["to.conv.weight"], padding=1).relu()
+    expected = first + F.conv2d(first, weights["half.weight"])
+    assert torch.allclose(module(x), expected, atol=1e-6)
+
+
 def test_generated_source_is_deterministic_and_golden(golden):
     graph = segc.load(str(EXAMPLES / "tiny.seg"))
     source = segc.to_torch_source(graph)
