@@ -30,8 +30,9 @@ _GRAPHS: dict[str, object] = {}
 
 
 # Deformable layers between prunable convolutions: unbounded depthwise, full
-# and square, on maps too big for the input buffer (the offset branch of an
-# unbounded one tiles all its inputs).
+# and square, and one whose bound is derived from the line buffer, on maps
+# too big for the input buffer (the offset branch of an unbounded one tiles
+# all its inputs).
 DCONVS = """import "targets/ultra96.seg"
 network dconvs on ultra96_codenet {
     input x: [3, 64, 64]
@@ -39,7 +40,11 @@ network dconvs on ultra96_codenet {
     b = a -> dconv(48, k=3, groups=48) -> relu
     c = b -> dconv(64, k=3, shape="square", round=true) -> relu
     d = c -> dconv(64, k=3, groups=64, shape="square") -> relu
-    output y = d -> conv(5, k=1)
+    e = d -> dconv(64, k=3) -> relu
+    output y = e -> conv(5, k=1)
+}
+deform dconvs {
+    e.dconv: bound=auto
 }
 """
 
