@@ -4,6 +4,7 @@ become :class:`SegError` s that point at the offending token."""
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from importlib import resources
 
@@ -49,7 +50,7 @@ def parse_text(text: str, path: str = "<string>") -> ast.Module:
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as err:
-        raise SegError(_syntax_diagnostic(source, err)) from None
+        raise SegError(_syntax_errors(source, err)) from None
     comments = [ast.Comment(text=str(t).rstrip(), span=Span(source, t.start_pos, t.end_pos))
                 for t in _collected.comments]
     try:
@@ -62,6 +63,52 @@ def parse_text(text: str, path: str = "<string>") -> ast.Module:
 
 
 # ---------------------------------------------------------------- errors
+# A definition starts a line: after a syntax error, parsing resumes at the
+# next one, so that the mistakes of later definitions are reported too.
+_RESUME = re.compile(r'^(?:import\s+"|(?:block|network|target|prune|deform)\s+[A-Za-z_])', re.MULTILINE)
+_MAX_SYNTAX_ERRORS = 10
+
+
+def _error_position(err: UnexpectedInput) -> int:
+    token = getattr(err, "token", None)
+    if token is not None and token.type != "$END" and token.start_pos is not None:
+        return token.start_pos
+    return err.pos_in_stream if getattr(err, "pos_in_stream", None) is not None else -1
+
+
+def _resume_point(text: str, position: int) -> int | None:
+    """Where parsing resumes after an error at ``position``: the start of
+    its line when that line starts a definition (the one before was left
+    open), else the next line that starts one."""
+    line_start = text.rfind("\n", 0, position) + 1
+    if line_start > 0 and _RESUME.match(text, line_start):
+        return line_start
+    line_end = text.find("\n", position)
+    found = _RESUME.search(text, line_end + 1) if line_end >= 0 else None
+    return found.start() if found else None
+
+
+def _syntax_errors(source: SourceFile, err: UnexpectedInput) -> list[Diagnostic]:
+    """The first syntax error, then one more for each later definition that
+    has one (each part of the file is parsed with what precedes it blanked,
+    so positions stay put)."""
+    diagnostics, position = [_syntax_diagnostic(source, err)], _error_position(err)
+    while position >= 0 and len(diagnostics) < _MAX_SYNTAX_ERRORS:
+        start = _resume_point(source.text, position)
+        if start is None:
+            break
+        masked = re.sub(r"[^\n]", " ", source.text[:start]) + source.text[start:]
+        try:
+            _parser().parse(masked)
+            break
+        except UnexpectedInput as later:
+            if _error_position(later) <= position:
+                break
+            diagnostics.append(_syntax_diagnostic(source, later))
+            position = _error_position(later)
+    return diagnostics
+
+
 _OPERATORS = {"!=", "%", "*", "+", "-", "/", "//", "<", "<=", "==", ">", ">=", "and", "or", "[", "->"}
 
 

@@ -664,3 +664,13 @@ def test_depthwise_and_grouped_conv() -> None:
 def test_groups_must_divide_channels() -> None:
     with pytest.raises(SegError, match="groups=3"):
         segc.loads(network("output y = x -> conv(12, k=1, groups=3)"))
+
+
+def test_syntax_errors_are_reported_per_definition_up_to_ten() -> None:
+    """Twelve networks, each with one syntax error on its third line: the
+    first ten are reported, in order, each at its own line."""
+    broken = "".join(f"network n{i} {{\n    input x: [3, 8, 8]\n    output y = x -> relu(\n}}\n" for i in range(12))
+    with pytest.raises(segc.ir.SegError) as raised:
+        segc.loads(broken)
+    lines = [d.span.line for d in raised.value.diagnostics]
+    assert lines == [4 * i + 4 for i in range(10)]
