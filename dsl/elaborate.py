@@ -23,6 +23,7 @@ from .loader import Program
 from .naming import Pending, Scope, assign_names
 from .prune import lower_prune
 from .targets import lower_target
+from .unused import unused_block_warnings, unused_target_errors
 from .values import POISON, Tensor, is_poison, type_name
 
 __all__ = ["choose_network", "elaborate", "named_target"]
@@ -53,6 +54,9 @@ def elaborate(program: Program, network: str | None = None, warnings: list[Diagn
         target = _target(program, definition)
     except SegError as err:  # keep going: report the network's mistakes too
         target, errors = None, err.diagnostics
+    errors += unused_target_errors(program, definition.target)
+    if warnings is not None:
+        warnings += unused_block_warnings(program)
     builder = _NetworkBuilder(program, definition, CallEvaluator(program.blocks), count_from=COUNT_FROM)
     try:
         with deep_recursion(), no_gc_pauses():

@@ -674,3 +674,11 @@ def test_syntax_errors_are_reported_per_definition_up_to_ten() -> None:
         segc.loads(broken)
     lines = [d.span.line for d in raised.value.diagnostics]
     assert lines == [4 * i + 4 for i in range(10)]
+
+
+def test_a_block_nothing_calls_gets_a_warning() -> None:
+    text = ("block used(x) {\n    return x -> relu\n}\n\nblock spare(x) {\n    return x -> nosuchop\n}\n\n"
+            "network n {\n    input x: [3, 8, 8]\n    output y = x -> used()\n}\n")
+    warnings: list = []
+    segc.loads(text, warnings=warnings)
+    assert [(w.message, w.span.line, w.severity) for w in warnings] == [("block 'spare' is never used", 5, "warning")]
