@@ -113,11 +113,16 @@ def _export_points(graph, arrays: dict, document: dict, args: argparse.Namespace
 def _print_front(document: dict) -> None:
     from .table import print_table, si
 
+    headers = ["point", "accuracy", "latency (ms)", "OPs"]
     rows = [[str(i), f"{p['accuracy']:.4f}", f"{p['latency_s'] * 1e3:.3f}", si(p["ops"])]
             for i, p in enumerate(document["front"])]
+    if document["objective"] == "dsp-latency":
+        headers += ["best unroll", "its latency (ms)"]
+        for row, point in zip(rows, document["front"]):
+            row += [",".join(str(u) for u in point["unroll"]), f"{point['cost'] * 1e3:.3f}"]
     title = (f"{document['network']}: Pareto front after {document['gen']} generations of {document['pop']} "
              f"({document['evaluations']} candidates; accuracy = {document['accuracy']['name']})")
-    print_table(title, ["point", "accuracy", "latency (ms)", "OPs"], rows)
+    print_table(title, headers, rows)
 
 
 COMMANDS = {"search": _search}
