@@ -3,6 +3,7 @@
 #define SEGC_H
 
 #include "segc_fixed.h"
+#include "segc_epilogue.h"
 #include "segc_conv.h"
 #include "segc_deform.h"
 #include "segc_elementwise.h"

@@ -18,10 +18,18 @@
  * input pixels (load step LD = 1, tap step BD = D), or, for a dilated layer
  * computed one output pixel at a time, only its K dilated taps (TI = K,
  * LD = D, BD = 1), as the paper's accelerator fetches them.
+ *
+ * On chip (Eq. 1-4): per output tile the input tile buf[CI/GROUPS][TIY][TIX];
+ * per block of POF output channels the weight block wbuf[POF][CI/GROUPS][KH][KW]
+ * and its biases, each loaded by a pipelined copy loop from the AXI ports; the
+ * multiply-accumulate loops read only these buffers.  Each output word goes
+ * through the layer's epilogue (segc_epilogue.h: the layers fused into the
+ * convolution's pipeline) before it is written.
  */
 #ifndef SEGC_CONV_H
 #define SEGC_CONV_H
 
+#include "segc_epilogue.h"
 #include "segc_fixed.h"
 
 namespace segc {
@@ -45,18 +53,36 @@ load_channels:
     }
 }
 
+/* The weights (and biases) of output channels co0 .. co0+POF-1 of group g. */
+template <class P>
+void conv_load_weights(const data_t* weight, const data_t* bias, int g, int co0,
+                       data_t wbuf[P::POF][P::CI / P::GROUPS][P::KH][P::KW], data_t bbuf[P::POF]) {
+    constexpr int CIG = P::CI / P::GROUPS, COG = P::CO / P::GROUPS, KK = P::KH * P::KW;
+load_weight_outs:
+    for (int po = 0; po < P::POF; ++po) {
+        const int co = g * COG + co0 + po;
+        if (co0 + po >= COG) continue;
+        bbuf[po] = P::BIAS ? bias[co] : (data_t)0;
+    load_weight_words:
+        for (int i = 0; i < CIG * KK; ++i) {
+#pragma HLS PIPELINE II=1
+            wbuf[po][i / KK][i % KK / P::KW][i % P::KW] = weight[(long)co * CIG * KK + i];
+        }
+    }
+}
+
 /* One output pixel (oy, ox) of the tile, output channels co0 .. co0+POF-1
  * of group g. */
 template <class P>
-void conv_pixel(const data_t buf[P::CI / P::GROUPS][P::TIY][P::TIX], const data_t* weight, const data_t* bias,
-                int g, int co0, int oy, int ox, acc_t acc[P::POF]) {
+void conv_pixel(const data_t buf[P::CI / P::GROUPS][P::TIY][P::TIX],
+                const data_t wbuf[P::POF][P::CI / P::GROUPS][P::KH][P::KW], const data_t bbuf[P::POF],
+                int co0, int oy, int ox, acc_t acc[P::POF]) {
     constexpr int CIG = P::CI / P::GROUPS, COG = P::CO / P::GROUPS;
     constexpr int FA = P::FRAC_IN + P::FRAC_W;
 init:
     for (int po = 0; po < P::POF; ++po) {
 #pragma HLS UNROLL
-        const int co = g * COG + co0 + po;
-        acc[po] = (P::BIAS && co0 + po < COG) ? widen(bias[co], P::FRAC_B, FA) : (acc_t)0;
+        acc[po] = (P::BIAS && co0 + po < COG) ? widen(bbuf[po], P::FRAC_B, FA) : (acc_t)0;
     }
 in_blocks:
     for (int ci0 = 0; ci0 < CIG; ci0 += P::PIF) {
@@ -69,7 +95,6 @@ in_blocks:
                 for (int po = 0; po < P::POF; ++po) {
 #pragma HLS UNROLL
                     if (co0 + po >= COG) continue;
-                    const int co = g * COG + co0 + po;
                 unroll_if:
                     for (int pi = 0; pi < P::PIF; ++pi) {
 #pragma HLS UNROLL
@@ -80,7 +105,7 @@ in_blocks:
 #pragma HLS UNROLL
                             const int ky = ky0 + pky;
                             if (ky >= P::KH) continue;
-                            const data_t* w = weight + ((co * CIG + ci) * P::KH + ky) * P::KW;
+                            const data_t* w = wbuf[po][ci][ky];
                             const data_t* row = buf[ci][oy * P::SH + ky * P::BDY] + ox * P::SW;
                         unroll_kx:
                             for (int pkx = 0; pkx < P::PKX; ++pkx) {
@@ -96,11 +121,19 @@ in_blocks:
     }
 }
 
-template <class P>
-void conv2d(const data_t* in, const data_t* weight, const data_t* bias, data_t* out) {
-    constexpr int COG = P::CO / P::GROUPS;
+template <class P, class E>
+void conv2d(const data_t* in, const data_t* weight, const data_t* bias, E& epilogue) {
+    constexpr int CIG = P::CI / P::GROUPS, COG = P::CO / P::GROUPS;
     constexpr int FA = P::FRAC_IN + P::FRAC_W;
-    static data_t buf[P::CI / P::GROUPS][P::TIY][P::TIX];
+    static data_t buf[CIG][P::TIY][P::TIX];
+#pragma HLS ARRAY_PARTITION variable=buf cyclic factor=P::PIF dim=1
+    static data_t wbuf[P::POF][CIG][P::KH][P::KW];
+#pragma HLS ARRAY_PARTITION variable=wbuf complete dim=1
+#pragma HLS ARRAY_PARTITION variable=wbuf cyclic factor=P::PIF dim=2
+#pragma HLS ARRAY_PARTITION variable=wbuf cyclic factor=P::PKY dim=3
+#pragma HLS ARRAY_PARTITION variable=wbuf cyclic factor=P::PKX dim=4
+    static data_t bbuf[P::POF];
+#pragma HLS ARRAY_PARTITION variable=bbuf complete
 tiles_y:
     for (int ty = 0; ty < P::HO; ty += P::TOY) {
     tiles_x:
@@ -110,20 +143,20 @@ tiles_y:
                 conv_load_tile<P>(in, g, ty, tx, buf);
             out_blocks:
                 for (int co0 = 0; co0 < COG; co0 += P::POF) {
+                    conv_load_weights<P>(weight, bias, g, co0, wbuf, bbuf);
                 pixels_y:
                     for (int oy = 0; oy < P::TOY && ty + oy < P::HO; ++oy) {
                     pixels_x:
                         for (int ox = 0; ox < P::TOX && tx + ox < P::WO; ++ox) {
                             acc_t acc[P::POF];
 #pragma HLS ARRAY_PARTITION variable=acc complete
-                            conv_pixel<P>(buf, weight, bias, g, co0, oy, ox, acc);
+                            conv_pixel<P>(buf, wbuf, bbuf, co0, oy, ox, acc);
                         write:
                             for (int po = 0; po < P::POF; ++po) {
 #pragma HLS UNROLL
                                 if (co0 + po >= COG) continue;
-                                const int co = g * COG + co0 + po;
-                                out[(co * P::HO + ty + oy) * P::WO + tx + ox] =
-                                    requantize(acc[po], FA - P::FRAC_OUT, !P::CLAMPED);
+                                epilogue(requantize(acc[po], FA - P::FRAC_OUT, !P::CLAMPED), g * COG + co0 + po,
+                                         ty + oy, tx + ox);
                             }
                         }
                     }
@@ -133,19 +166,48 @@ tiles_y:
     }
 }
 
-/* out[o] = b[o] + sum_c W[o, c] * in[c]; weights [CO][CI]. */
+/* A convolution with nothing fused: its words written to out. */
 template <class P>
-void linear(const data_t* in, const data_t* weight, const data_t* bias, data_t* out) {
+void conv2d(const data_t* in, const data_t* weight, const data_t* bias, data_t* out) {
+    writer<P::HO, P::WO> store{out};
+    conv2d<P>(in, weight, bias, store);
+}
+
+/* out[o] = b[o] + sum_c W[o, c] * in[c]; weights [CO][CI].  The input
+ * vector is copied on chip once, each block of POF weight rows before its
+ * multiply-accumulates. */
+template <class P, class E>
+void linear(const data_t* in, const data_t* weight, const data_t* bias, E& epilogue) {
     constexpr int FA = P::FRAC_IN + P::FRAC_W;
+    static data_t xbuf[P::CI];
+#pragma HLS ARRAY_PARTITION variable=xbuf cyclic factor=P::PIF
+    static data_t wbuf[P::POF][P::CI];
+#pragma HLS ARRAY_PARTITION variable=wbuf complete dim=1
+#pragma HLS ARRAY_PARTITION variable=wbuf cyclic factor=P::PIF dim=2
+load_input:
+    for (int ci = 0; ci < P::CI; ++ci) {
+#pragma HLS PIPELINE II=1
+        xbuf[ci] = in[ci];
+    }
 out_blocks:
     for (int co0 = 0; co0 < P::CO; co0 += P::POF) {
         acc_t acc[P::POF];
 #pragma HLS ARRAY_PARTITION variable=acc complete
+        data_t bbuf[P::POF];
+#pragma HLS ARRAY_PARTITION variable=bbuf complete
+    load_weights:
+        for (int po = 0; po < P::POF && co0 + po < P::CO; ++po) {
+            bbuf[po] = P::BIAS ? bias[co0 + po] : (data_t)0;
+        load_weight_words:
+            for (int ci = 0; ci < P::CI; ++ci) {
+#pragma HLS PIPELINE II=1
+                wbuf[po][ci] = weight[(long)(co0 + po) * P::CI + ci];
+            }
+        }
     init:
         for (int po = 0; po < P::POF; ++po) {
 #pragma HLS UNROLL
-            const int co = co0 + po;
-            acc[po] = (P::BIAS && co < P::CO) ? widen(bias[co], P::FRAC_B, FA) : (acc_t)0;
+            acc[po] = (P::BIAS && co0 + po < P::CO) ? widen(bbuf[po], P::FRAC_B, FA) : (acc_t)0;
         }
     in_blocks:
         for (int ci0 = 0; ci0 < P::CI; ci0 += P::PIF) {
@@ -158,16 +220,22 @@ out_blocks:
                 for (int pi = 0; pi < P::PIF; ++pi) {
 #pragma HLS UNROLL
                     const int ci = ci0 + pi;
-                    if (ci < P::CI) acc[po] += (acc_t)in[ci] * weight[(co0 + po) * P::CI + ci];
+                    if (ci < P::CI) acc[po] += (acc_t)xbuf[ci] * wbuf[po][ci];
                 }
             }
         }
     write:
         for (int po = 0; po < P::POF; ++po) {
 #pragma HLS UNROLL
-            if (co0 + po < P::CO) out[co0 + po] = requantize(acc[po], FA - P::FRAC_OUT);
+            if (co0 + po < P::CO) epilogue(requantize(acc[po], FA - P::FRAC_OUT), co0 + po, 0, 0);
         }
     }
+}
+
+template <class P>
+void linear(const data_t* in, const data_t* weight, const data_t* bias, data_t* out) {
+    writer<1, 1> store{out};
+    linear<P>(in, weight, bias, store);
 }
 
 }  // namespace segc

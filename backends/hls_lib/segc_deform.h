@@ -18,12 +18,14 @@
  * the multiply-accumulate of the convolution (weights [CO][CI/GROUPS][KH][KW]).
  * Input channel c belongs to offset group c / (CI/OG).
  *
- * Samples are read from the input feature map directly; a hardware design
- * keeps the bounded window (line buffer) on chip.
+ * Samples and weights are read from DRAM directly; a hardware design keeps
+ * the bounded window (line buffer) and the weight block on chip.  Each
+ * output word goes through the layer's epilogue (segc_epilogue.h).
  */
 #ifndef SEGC_DEFORM_H
 #define SEGC_DEFORM_H
 
+#include "segc_epilogue.h"
 #include "segc_fixed.h"
 
 namespace segc {
@@ -109,8 +111,8 @@ sample_groups:
     }
 }
 
-template <class P>
-void deform_conv2d(const data_t* in, const data_t* off, const data_t* weight, const data_t* bias, data_t* out) {
+template <class P, class E>
+void deform_conv2d(const data_t* in, const data_t* off, const data_t* weight, const data_t* bias, E& epilogue) {
     constexpr int CIG = P::CI / P::GROUPS, COG = P::CO / P::GROUPS, K = P::KH * P::KW;
     constexpr int FA = P::FRAC_IN + P::FRAC_W;
     static data_t col[P::CI][K];
@@ -165,8 +167,7 @@ tiles_y:
                             for (int po = 0; po < P::POF; ++po) {
 #pragma HLS UNROLL
                                 if (co0 + po >= COG) continue;
-                                const int co = g * COG + co0 + po;
-                                out[(co * P::HO + y) * P::WO + x] = requantize(acc[po], FA - P::FRAC_OUT);
+                                epilogue(requantize(acc[po], FA - P::FRAC_OUT), g * COG + co0 + po, y, x);
                             }
                         }
                     }
@@ -174,6 +175,13 @@ tiles_y:
             }
         }
     }
+}
+
+/* A deformable convolution with nothing fused: its words written to out. */
+template <class P>
+void deform_conv2d(const data_t* in, const data_t* off, const data_t* weight, const data_t* bias, data_t* out) {
+    writer<P::HO, P::WO> store{out};
+    deform_conv2d<P>(in, off, weight, bias, store);
 }
 
 }  // namespace segc

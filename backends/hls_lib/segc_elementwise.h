@@ -6,6 +6,7 @@
 #ifndef SEGC_ELEMENTWISE_H
 #define SEGC_ELEMENTWISE_H
 
+#include "segc_epilogue.h"
 #include "segc_fixed.h"
 
 namespace segc {
@@ -15,14 +16,12 @@ namespace segc {
  * (FRAC_SHIFT <= FRAC_IN + FRAC_SCALE). */
 template <class P>
 void batch_norm(const data_t* in, const data_t* scale, const data_t* shift, data_t* out) {
-    constexpr int FA = P::FRAC_IN + P::FRAC_SCALE;
 channels:
     for (int c = 0; c < P::C; ++c) {
-        const acc_t s = scale[c], b = widen(shift[c], P::FRAC_SHIFT, FA);
     pixels:
         for (int i = 0; i < P::HW; ++i) {
 #pragma HLS PIPELINE II=1
-            out[c * P::HW + i] = requantize((acc_t)in[c * P::HW + i] * s + b, FA - P::FRAC_OUT);
+            out[c * P::HW + i] = batch_norm_one<P>(in[c * P::HW + i], scale[c], shift[c]);
         }
     }
 }
@@ -41,15 +40,10 @@ elements:
  * fraction bits so 6 is exact. */
 template <class P>
 void relu(const data_t* in, data_t* out) {
-    constexpr int G = P::FRAC_IN > 0 ? P::FRAC_IN : 0;
-    const acc_t six = (acc_t)6 << G;
 elements:
     for (int i = 0; i < P::N; ++i) {
 #pragma HLS PIPELINE II=1
-        acc_t v = widen(in[i], P::FRAC_IN, G);
-        v = v < 0 ? 0 : v;
-        if (P::SIX && v > six) v = six;
-        out[i] = requantize(v, G - P::FRAC_OUT);
+        out[i] = relu_one<P>(in[i]);
     }
 }
 
@@ -58,19 +52,10 @@ elements:
  * outside the table. */
 template <class P>
 void sigmoid(const data_t* in, const int32_t* table, data_t* out) {
-    constexpr int RB = P::FRAC_IN > P::STEP_BITS ? P::FRAC_IN - P::STEP_BITS : 0;  /* bits between entries */
-    constexpr int UP = P::FRAC_IN < P::STEP_BITS ? P::STEP_BITS - P::FRAC_IN : 0;
 elements:
     for (int i = 0; i < P::N; ++i) {
 #pragma HLS PIPELINE II=1
-        /* position in steps of 2^-(STEP_BITS + RB) from X_MIN */
-        const acc_t p = (acc_t)in[i] * ((acc_t)1 << UP) - (acc_t)P::X_MIN * ((acc_t)1 << (P::STEP_BITS + RB));
-        acc_t index = p >> RB, frac = p - index * ((acc_t)1 << RB);
-        if (index < 0) { index = 0; frac = 0; }
-        if (index >= P::ENTRIES - 1) { index = P::ENTRIES - 1; frac = 0; }
-        const acc_t low = table[index];
-        const acc_t high = index + 1 < P::ENTRIES ? (acc_t)table[index + 1] : low;
-        out[i] = requantize(low * ((acc_t)1 << RB) + (high - low) * frac, 15 + RB - P::FRAC_OUT);
+        out[i] = sigmoid_one<P>(in[i], table);
     }
 }
 

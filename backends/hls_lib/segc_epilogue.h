@@ -1,0 +1,118 @@
+/* segc HLS kernel library: the epilogue of a multiply-accumulate kernel
+ * (conv2d, linear, deform_conv2d), which the cost pass's rule "fused" runs in
+ * the convolution's pipeline (Mori et al., Sec. 3.1): each output word,
+ * requantized to the convolution's format, goes through the fused layers in
+ * order, each rounding exactly as its stand-alone kernel does, before it is
+ * written.  An epilogue is any object with
+ *
+ *   void operator()(data_t v, int c, int y, int x)
+ *
+ * called once per output word (channel c, pixel (y, x); a linear layer's
+ * y = x = 0).  The generator writes one per fused convolution from the
+ * element functions here; `writer` only stores the word.
+ */
+#ifndef SEGC_EPILOGUE_H
+#define SEGC_EPILOGUE_H
+
+#include "segc_fixed.h"
+
+namespace segc {
+
+/* Stores each word in a [C][H][W] tensor. */
+template <int H, int W>
+struct writer {
+    data_t* out;
+    void operator()(data_t v, int c, int y, int x) const { out[(c * H + y) * W + x] = v; }
+};
+
+/* Batch norm x * scale + shift (FRAC_SHIFT <= FRAC_IN + FRAC_SCALE), rounded once. */
+template <class P>
+data_t batch_norm_one(data_t x, data_t scale, data_t shift) {
+    constexpr int FA = P::FRAC_IN + P::FRAC_SCALE;
+    return requantize((acc_t)x * scale + widen(shift, P::FRAC_SHIFT, FA), FA - P::FRAC_OUT);
+}
+
+/* A batch norm's per-channel parameters, copied on chip before the layer. */
+template <class P>
+struct bn_params {
+    data_t scale[P::C], shift[P::C];
+    void load(const data_t* scale_in, const data_t* shift_in) {
+    load_bn:
+        for (int c = 0; c < P::C; ++c) {
+#pragma HLS PIPELINE II=1
+            scale[c] = scale_in[c];
+            shift[c] = shift_in[c];
+        }
+    }
+    data_t operator()(data_t x, int c) const { return batch_norm_one<P>(x, scale[c], shift[c]); }
+};
+
+/* max(x, 0), relu6 min(max(x, 0), 6), worked at G = max(FRAC_IN, 0) bits. */
+template <class P>
+data_t relu_one(data_t x) {
+    constexpr int G = P::FRAC_IN > 0 ? P::FRAC_IN : 0;
+    const acc_t six = (acc_t)6 << G;
+    acc_t v = widen(x, P::FRAC_IN, G);
+    v = v < 0 ? 0 : v;
+    if (P::SIX && v > six) v = six;
+    return requantize(v, G - P::FRAC_OUT);
+}
+
+/* Sigmoid from a table of round(2^15 / (1 + exp(-x))) at x = X_MIN + n 2^-STEP_BITS,
+ * interpolated linearly between entries; constant outside the table. */
+template <class P>
+data_t sigmoid_one(data_t x, const int32_t* table) {
+    constexpr int RB = P::FRAC_IN > P::STEP_BITS ? P::FRAC_IN - P::STEP_BITS : 0;  /* bits between entries */
+    constexpr int UP = P::FRAC_IN < P::STEP_BITS ? P::STEP_BITS - P::FRAC_IN : 0;
+    /* position in steps of 2^-(STEP_BITS + RB) from X_MIN */
+    const acc_t p = (acc_t)x * ((acc_t)1 << UP) - (acc_t)P::X_MIN * ((acc_t)1 << (P::STEP_BITS + RB));
+    acc_t index = p >> RB, frac = p - index * ((acc_t)1 << RB);
+    if (index < 0) { index = 0; frac = 0; }
+    if (index >= P::ENTRIES - 1) { index = P::ENTRIES - 1; frac = 0; }
+    const acc_t low = table[index];
+    const acc_t high = index + 1 < P::ENTRIES ? (acc_t)table[index + 1] : low;
+    return requantize(low * ((acc_t)1 << RB) + (high - low) * frac, 15 + RB - P::FRAC_OUT);
+}
+
+/* Fused max pooling: the pooled output is first filled with the smallest
+ * word; each convolution output (c, y, x) then raises every pooled word whose
+ * window holds it (padding never wins, as in max_pool), kept in the input's
+ * format; max_pool_finish requantizes to FRAC_OUT once per pooled word (a
+ * maximum of requantized words is the requantized maximum: both are monotone). */
+template <class P>
+void max_pool_init(data_t* out) {
+init_pool:
+    for (int i = 0; i < P::C * P::HO * P::WO; ++i) {
+#pragma HLS PIPELINE II=1
+        out[i] = (data_t)DATA_MIN;
+    }
+}
+
+template <class P>
+void max_pool_update(data_t* out, data_t v, int c, int y, int x) {
+    /* pooled rows py with py*SH - PH <= y < py*SH - PH + KH, likewise columns */
+    const int py0 = y + P::PH - P::KH + 1 > 0 ? (y + P::PH - P::KH + 1 + P::SH - 1) / P::SH : 0;
+    const int px0 = x + P::PW - P::KW + 1 > 0 ? (x + P::PW - P::KW + 1 + P::SW - 1) / P::SW : 0;
+pool_rows:
+    for (int py = py0; py * P::SH - P::PH <= y && py < P::HO; ++py) {
+    pool_cols:
+        for (int px = px0; px * P::SW - P::PW <= x && px < P::WO; ++px) {
+            data_t& best = out[(c * P::HO + py) * P::WO + px];
+            best = v > best ? v : best;
+        }
+    }
+}
+
+template <class P>
+void max_pool_finish(data_t* out) {
+    if (P::FRAC_IN == P::FRAC_OUT) return;
+finish_pool:
+    for (int i = 0; i < P::C * P::HO * P::WO; ++i) {
+#pragma HLS PIPELINE II=1
+        out[i] = requantize(out[i], P::FRAC_IN - P::FRAC_OUT);
+    }
+}
+
+}  // namespace segc
+
+#endif /* SEGC_EPILOGUE_H */
