@@ -34,6 +34,12 @@ class Lowered:
     calls: list[Call]
     tables: list[str] = field(default_factory=list)
     info: dict = field(default_factory=dict)  # extra fields for config.json
+    # with layers fused into the last call (``hls_fusion``):
+    members: list[tuple[str, Call]] = field(default_factory=list)  # fused layers and their configurations
+    epilogue: str = ""  # the epilogue struct
+    before: list[str] = field(default_factory=list)  # lines of the top function before the calls
+    after: list[str] = field(default_factory=list)  # and after them
+    written: list[str] | None = None  # layers whose outputs reach DRAM (default: the layer itself)
 
 
 def c_identifiers(graph: Graph) -> dict[str, str]:
@@ -76,7 +82,9 @@ class Context:
         return self.formats[self.plan.owner[name]]
 
     def data(self, name: str) -> str:
-        return f"mem + {self.plan.offset[self.plan.owner[name]]}"
+        """The address of a layer's output; ``nullptr`` for one fused away (no DRAM tensor)."""
+        owner = self.plan.owner[name]
+        return f"mem + {self.plan.offset[owner]}" if owner in self.plan.offset else "nullptr"
 
     def scratch(self, name: str) -> str:
         return f"mem + {self.plan.offset[f'{name}#scratch']}"

@@ -76,9 +76,15 @@ class _Arena:
         self.free = merged
 
 
-def plan_memory(graph: Graph, scratch: dict[str, int]) -> MemoryPlan:
+def plan_memory(graph: Graph, scratch: dict[str, int], chains: dict[str, list[str]] | None = None,
+                fused: frozenset[str] | set[str] = frozenset()) -> MemoryPlan:
     """Place every tensor; ``scratch`` gives extra words some layers need
-    while they run (keyed by layer name)."""
+    while they run (keyed by layer name).  ``chains``: layers run in a
+    convolution's epilogue (head → layers), whose outputs are placed with
+    the head's, as the head's kernel writes them; ``fused`` ones, read by no
+    layer outside their chain, get none."""
+    chains = chains or {}
+    in_chain = {name for chain in chains.values() for name in chain}
     owner = _owners(graph)
     last = _last_reads(graph, owner)
     arena, offset, live = _Arena(), {}, {}
@@ -88,10 +94,12 @@ def plan_memory(graph: Graph, scratch: dict[str, int]) -> MemoryPlan:
     for step, node in enumerate(graph.nodes()):
         for name in [n for n in live if last.get(n, -1) < step]:
             arena.give(offset[name], live.pop(name))
-        if owner[node.name] != node.name or node.op == "input":
+        if node.name in in_chain:
             continue
-        offset[node.name] = arena.take(_size(node))
-        live[node.name] = _size(node)
+        for name in [node.name, *chains.get(node.name, [])]:
+            if owner[name] == name and graph.node(name).op != "input" and name not in fused:
+                offset[name] = arena.take(_size(graph.node(name)))
+                live[name] = _size(graph.node(name))
         if node.name in scratch:
             key = f"{node.name}#scratch"
             offset[key] = arena.take(scratch[node.name])

@@ -25,6 +25,7 @@ from ..ir import Graph
 from . import hls_config
 from .hls_context import Context, Lowered
 from .hls_formats import activation_formats
+from .hls_fusion import fuse, fusion_chains, unstored
 from .hls_lower import HLS_LOWERING, unsupported
 from .hls_lower_conv import offset_words
 from .hls_memory import plan_memory
@@ -55,7 +56,9 @@ def generate(graph: Graph, weights: dict[str, np.ndarray], maxima: dict[str, flo
     """The project's files (path → bytes)."""
     _check_supported(graph)
     scratch = {n.name: offset_words(n) for n in graph.nodes() if n.op == "dconv"}
-    plan = plan_memory(graph, scratch)
+    chains = fusion_chains(graph) if all("cost" in n.annotations for n in graph.nodes()) else {}
+    skipped = unstored(graph, chains)
+    plan = plan_memory(graph, scratch, chains, skipped)
     formats = activation_formats(graph, plan.owner, maxima, headroom, fixed)
     ctx = Context(graph, plan, formats, weights, offset_max, headroom)
     lowered: dict[str, Lowered] = {}
@@ -63,6 +66,8 @@ def generate(graph: Graph, weights: dict[str, np.ndarray], maxima: dict[str, flo
         lower = HLS_LOWERING[node.op]
         if lower is not None:
             lowered[node.name] = lower(ctx, node)
+    for head, chain in chains.items():
+        lowered[head] = fuse(ctx, head, lowered, chain, skipped)
     top = f"{_c_name(graph.name)}_top"
     config = render_config(ctx, lowered, maxima, {"headroom_bits": headroom, **(calibration or {})})
     files = {

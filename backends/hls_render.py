@@ -47,9 +47,11 @@ def render_source(ctx: Context, lowered: dict[str, Lowered], top: str) -> str:
              '#include "network.h"', "", "namespace {", ""]
     lines += [*(f"{t}\n" for t in tables)]
     for name, layer in lowered.items():
-        lines.append(f"/* {_describe(ctx, name)} */")
-        for call in layer.calls:
-            lines += [f"struct {_struct_name(ctx, name, call)} {{", *_members(call.config), "};"]
+        for member, call in [*((name, call) for call in layer.calls), *layer.members]:
+            if member != name or call is layer.calls[0]:
+                lines.append(f"/* {_describe(ctx, member)} */")
+            lines += [f"struct {_struct_name(ctx, member, call)} {{", *_members(call.config), "};"]
+        lines += [layer.epilogue] if layer.epilogue else []
         lines.append("")
     lines += ["}  // namespace", "", f"void {top}(const segc::data_t* params, segc::data_t* mem) {{",
               f"#pragma HLS INTERFACE m_axi port=params offset=slave bundle=gmem0 depth={max(ctx.words, 1)}",
@@ -57,10 +59,12 @@ def render_source(ctx: Context, lowered: dict[str, Lowered], top: str) -> str:
               "#pragma HLS INTERFACE s_axilite port=return"]
     lines += [_trace(ctx, node.name) for node in graph.inputs]
     for name, layer in lowered.items():
+        lines += layer.before
         for call in layer.calls:
             args = ", ".join(call.args)
             lines.append(f"    segc::{call.kernel}<{_struct_name(ctx, name, call)}>({args});  /* {name} */")
-        lines.append(_trace(ctx, name))
+        lines += layer.after
+        lines += [_trace(ctx, written) for written in _written(name, layer)]
     lines += ["}", ""]
     return "\n".join(lines)
 
@@ -70,9 +74,13 @@ def _trace(ctx: Context, name: str) -> str:
     return f"    SEGC_TRACE({ctx.data(name)}, {shape.c * shape.h * shape.w}, {ctx.frac(name)});"
 
 
+def _written(name: str, layer: Lowered) -> list[str]:
+    return [name] if layer.written is None else layer.written
+
+
 def traced(graph: Graph, lowered: dict[str, Lowered]) -> list[str]:
-    """The layers whose outputs a trace holds, in its order."""
-    return [n.name for n in graph.inputs] + list(lowered)
+    """The layers whose outputs a trace holds (those written to DRAM), in its order."""
+    return [n.name for n in graph.inputs] + [w for name, layer in lowered.items() for w in _written(name, layer)]
 
 
 def _tensors(ctx: Context, nodes, array: str) -> list[str]:
@@ -106,6 +114,7 @@ def _tensor_json(ctx: Context, node) -> dict:
 
 def render_config(ctx: Context, lowered: dict[str, Lowered], maxima: dict[str, float], calibration: dict) -> dict:
     graph, u = ctx.graph, ctx.unroll
+    fused_into = {m: name for name, layer in lowered.items() for m in layer.info.get("epilogue", [])}
     layers = []
     for node in graph.nodes():
         entry = {"name": node.name, "op": node.op, "shape": list(node.shape), "frac": ctx.frac(node.name)}
@@ -114,7 +123,10 @@ def render_config(ctx: Context, lowered: dict[str, Lowered], maxima: dict[str, f
             entry["view_of"] = owner
         else:
             entry["max_abs"] = float(f"{maxima.get(node.name, 0.0):.6g}")
-            entry["offset"] = ctx.plan.offset[node.name]
+            if node.name in ctx.plan.offset:
+                entry["offset"] = ctx.plan.offset[node.name]
+        if node.name in fused_into:
+            entry["fused_into"] = fused_into[node.name]
         if node.name in lowered:
             entry["kernels"] = [call.kernel for call in lowered[node.name].calls]
             entry.update(lowered[node.name].info)

@@ -63,7 +63,8 @@ def error_bounds(graph, config: dict, weights: dict[str, np.ndarray],
                  measured: dict[str, float] | None = None) -> dict[str, float]:
     """Bound on max |C − float| of every layer's output: propagated from the
     input, or, given ``measured`` errors of every traced layer, from each
-    layer's measured input errors."""
+    layer's measured input errors (layers fused into a convolution's
+    pipeline leave no trace: their bounds are propagated from the head's)."""
     layers = {entry["name"]: entry for entry in config["layers"]}
     maxima = {e["name"]: e.get("max_abs", 0.0) for e in config["layers"]}
     bound: dict[str, float] = {}
@@ -74,7 +75,8 @@ def error_bounds(graph, config: dict, weights: dict[str, np.ndarray],
             bound[node.name] = q(layer["frac"])
             continue
         source = layers[node.inputs[0]].get("view_of", node.inputs[0])
-        errors = {i: (measured[layers[i].get("view_of", i)] if measured else bound[i]) for i in node.inputs}
+        errors = {i: measured.get(layers[i].get("view_of", i), bound[i]) if measured else bound[i]
+                  for i in node.inputs}
         e_in, m_in = errors[node.inputs[0]], maxima[source]
         layer = {**layer, "input_frac": layers[node.inputs[0]]["frac"]}
         if owner != node.name:

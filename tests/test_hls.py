@@ -21,10 +21,14 @@ from conftest import EXAMPLES  # noqa: E402
 import segc  # noqa: E402
 from segc.backends import hls_lower  # noqa: E402
 from segc.backends.hls_fixed import frac_bits, quantize  # noqa: E402
+from segc.backends.hls_fusion import fusion_chains, unstored  # noqa: E402
 from segc.backends.hls_memory import VIEW_OPS, plan_memory  # noqa: E402
 from segc.cli import main  # noqa: E402
 from segc.hls import HlsOptions, build_project  # noqa: E402
 from segc.ir import OPS  # noqa: E402
+from segc.passes.base import run_pipeline  # noqa: E402
+from segc.passes.cost import CostPass  # noqa: E402
+from segc.passes.tile import TilePass  # noqa: E402
 
 TINY = str(EXAMPLES / "tiny.seg")
 needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
@@ -41,6 +45,29 @@ def test_tiny_project_is_golden_and_deterministic(golden):
     assert first == second  # every byte, the parameter image and test data included
     for name in GENERATED:
         golden(f"hls/tiny/{name}", first[name].decode())
+
+
+def test_tiny_fuses_bn_and_relu_into_its_convolutions():
+    """tiny.seg by hand: five conv -> bn -> relu blocks, each one conv2d call
+    with an epilogue; add, max pooling (after the add: not a convolution's
+    pipeline), bilinear upsampling, concat (two slices), global average
+    pooling and linear stay kernels of their own."""
+    import collections
+    import re
+
+    files, _ = build_project(segc.load(TINY), HlsOptions())
+    top = files["network.cpp"].decode().split("_top(")[1]
+    calls = collections.Counter(re.findall(r"segc::(\w+)<", top))
+    assert calls == {"conv2d": 5, "add": 1, "max_pool": 1, "resize_bilinear": 1, "requantize_copy": 2,
+                     "global_avg_pool": 1, "linear": 1}
+    layers = json.loads(files["config.json"])["layers"]
+    for entry in layers:
+        if entry["op"] in ("conv", "bn"):  # read only by the next layer of their block
+            assert "offset" not in entry, entry["name"]
+        if entry["op"] in ("bn", "relu"):
+            assert entry["fused_into"] == entry["name"].rsplit(".", 1)[0] + ".conv"
+    assert sum("offset" in e for e in layers if e["op"] == "relu") == 5  # each block's output is read
+    assert not any(e["op"] in ("conv", "bn") for e in layers if e["name"] in json.loads(files["config.json"])["trace"])
 
 
 @pytest.mark.parametrize(("value", "headroom", "frac"), [
@@ -100,19 +127,30 @@ def _small(name: str) -> segc.Graph:
     return segc.loads(text, str(EXAMPLES / name))
 
 
+@pytest.mark.parametrize("fused", [False, True])
 @pytest.mark.parametrize("name", ["deeplabv3plus_r18.seg", "codenet_shufflenet.seg"])
-def test_memory_plan_never_overlaps_live_tensors(name):
-    graph = _small(name)
-    plan = plan_memory(graph, {n.name: 7 for n in graph.nodes() if n.op == "dconv"})
+def test_memory_plan_never_overlaps_live_tensors(name, fused):
+    """Fused: a chain's stored outputs are written by its head's kernel, so
+    they live from the head's step on (while the head's inputs still do)."""
+    graph, chains, skipped = _small(name), {}, set()
+    if fused:
+        graph, _ = run_pipeline(graph, [TilePass("paper"), CostPass()])
+        chains = fusion_chains(graph)
+        skipped = unstored(graph, chains)
+        assert chains and skipped
+    plan = plan_memory(graph, {n.name: 7 for n in graph.nodes() if n.op == "dconv"}, chains, skipped)
+    assert not skipped & set(plan.offset)
+    head = {member: first for first, chain in chains.items() for member in chain}
     order = {n.name: i for i, n in enumerate(graph.nodes())}
     root = {}
     for node in graph.nodes():
         root[node.name] = root[node.inputs[0]] if node.op in VIEW_OPS else node.name
     assert root == plan.owner
-    born = {n.name: (-1 if n.op == "input" else order[n.name]) for n in graph.nodes() if root[n.name] == n.name}
+    born = {n.name: (-1 if n.op == "input" else order[head.get(n.name, n.name)]) for n in graph.nodes()
+            if root[n.name] == n.name and n.name not in skipped}
     dies = dict.fromkeys(born, -1)
     for node in graph.nodes():
-        for operand in node.inputs:
+        for operand in [o for o in node.inputs if root[o] in dies]:  # not a fused head's or member's
             dies[root[operand]] = max(dies[root[operand]], order[node.name])
         if node.op == "output":
             dies[root[node.name]] = len(order)
@@ -157,7 +195,8 @@ def test_hls_sim_json_and_table(capsys):
     (logits,) = result["outputs"]
     assert logits["name"] == "logits" and logits["argmax_agreement"] == 1.0
     assert logits["max_abs_error"] <= logits["max_rel_error"] * 1e9  # both present, finite
-    assert [layer["name"] for layer in result["layers"]][:2] == ["image", "stem.conv"]
+    # stem.conv and stem.bn run in stem.conv's pipeline and leave no tensor to trace
+    assert [layer["name"] for layer in result["layers"]][:2] == ["image", "stem.relu"]
     assert main(["hls-sim", TINY, "--opt", "1"]) == 0
     assert "max_abs_error" in capsys.readouterr().out
 

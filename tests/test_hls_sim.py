@@ -174,6 +174,46 @@ def test_residual_network_with_dilation_and_upsampling(tmp_path):
     assert figures["argmax_agreement"] >= guaranteed > 0.9
 
 
+FUSED_CHAINS = """
+    a = image -> conv(8, k=3, bias=true) -> bn -> relu6
+    output s = a -> conv(4, k=1) -> sigmoid
+    output p = a -> conv(6, k=3) -> bn -> relu -> maxpool(k=3, stride=2, padding=1)
+    output q = image -> conv(5, k=3) -> relu -> maxpool(k=2, ceil=true)
+    output t = a -> conv(4, k=1) -> bn -> identity -> relu
+    output tap = a
+    output d = image -> dconv(4, k=3, bound=1.5) -> bn -> relu
+    output l = image -> avgpool(global=true) -> flatten -> linear(6) -> relu"""
+
+
+def test_fused_epilogues_within_bounds(tmp_path):
+    """Batch norms, activations and max pooling run in the epilogue of the
+    convolution before them (a tapped chain, a view inside one, a deformable
+    and a linear head)."""
+    graph = _graph(FUSED_CHAINS, shape="[3, 10, 13]")
+    _check(graph, tmp_path, _deform_weights(graph))
+
+
+def test_fusion_does_not_change_a_bit(tmp_path, monkeypatch):
+    """The same network with every layer as its own kernel (no epilogues)
+    gives the same words: the epilogues round exactly as the kernels do."""
+    from segc.backends import hls_project
+    from segc.backends.hls_sim import compile_project, run_testbench, write_project
+
+    graph = _graph(FUSED_CHAINS, shape="[3, 10, 13]")
+    weights, outputs, calls = _deform_weights(graph), [], []
+    for fused in (True, False):
+        if not fused:
+            monkeypatch.setattr(hls_project, "fusion_chains", lambda graph: {})
+        files, _ = build_project(graph, HlsOptions(weights=weights))
+        folder = tmp_path / str(fused)
+        write_project(files, folder)
+        compile_project(folder, "-O1")
+        outputs.append(run_testbench(folder, json.loads(files["config.json"]))[0])
+        calls.append(files["network.cpp"].decode().split("_top(")[1].count("segc::"))
+    assert all(np.array_equal(a, b) for a, b in zip(*outputs))
+    assert calls[0] < calls[1]
+
+
 def test_tiles_and_unrolling_do_not_change_a_bit(tmp_path):
     """Sums are exact in 64 bits, so the C simulation's output is the same
     whatever the tiling and the unroll factors (partial blocks included)."""

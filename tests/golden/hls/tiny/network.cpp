@@ -25,17 +25,29 @@ struct stem_conv_cfg {
     static constexpr int FRAC_B = 0, FRAC_OUT = 12;
     static constexpr bool BIAS = false, CLAMPED = false;
 };
-
 /* stem.bn: bn(stem.conv [8, 32, 32]) -> [8, 32, 32], 12 fraction bits */
 struct stem_bn_cfg {
     static constexpr int C = 8, HW = 1024, FRAC_IN = 12, FRAC_SCALE = 14, FRAC_SHIFT = 15;
     static constexpr int FRAC_OUT = 12;
 };
-
 /* stem.relu: relu(stem.bn [8, 32, 32]) -> [8, 32, 32], 12 fraction bits */
 struct stem_relu_cfg {
     static constexpr int N = 8192, FRAC_IN = 12, FRAC_OUT = 12;
     static constexpr bool SIX = false;
+};
+/* Epilogue of stem.conv: stem.bn, stem.relu fused into its pipeline. */
+struct stem_conv_epilogue {
+    segc::data_t* mem;
+    segc::bn_params<stem_bn_cfg> stem_bn;
+    void bind(const segc::data_t* params, segc::data_t* mem_) {
+        mem = mem_;
+        stem_bn.load(params + 216, params + 224);
+    }
+    void operator()(segc::data_t v, int c, int y, int x) {
+        v = stem_bn(v, c);
+        v = segc::relu_one<stem_relu_cfg>(v);
+        segc::writer<32, 32>{mem + 3072}(v, c, y, x);
+    }
 };
 
 /* down.conv: conv(stem.relu [8, 32, 32]) -> [16, 16, 16], 13 fraction bits */
@@ -47,17 +59,29 @@ struct down_conv_cfg {
     static constexpr int FRAC_B = 0, FRAC_OUT = 13;
     static constexpr bool BIAS = false, CLAMPED = false;
 };
-
 /* down.bn: bn(down.conv [16, 16, 16]) -> [16, 16, 16], 13 fraction bits */
 struct down_bn_cfg {
     static constexpr int C = 16, HW = 256, FRAC_IN = 13, FRAC_SCALE = 14, FRAC_SHIFT = 15;
     static constexpr int FRAC_OUT = 13;
 };
-
 /* down.relu: relu(down.bn [16, 16, 16]) -> [16, 16, 16], 14 fraction bits */
 struct down_relu_cfg {
     static constexpr int N = 4096, FRAC_IN = 13, FRAC_OUT = 14;
     static constexpr bool SIX = false;
+};
+/* Epilogue of down.conv: down.bn, down.relu fused into its pipeline. */
+struct down_conv_epilogue {
+    segc::data_t* mem;
+    segc::bn_params<down_bn_cfg> down_bn;
+    void bind(const segc::data_t* params, segc::data_t* mem_) {
+        mem = mem_;
+        down_bn.load(params + 1384, params + 1400);
+    }
+    void operator()(segc::data_t v, int c, int y, int x) {
+        v = down_bn(v, c);
+        v = segc::relu_one<down_relu_cfg>(v);
+        segc::writer<16, 16>{mem + 11264}(v, c, y, x);
+    }
 };
 
 /* body.0.conv: conv(down.relu [16, 16, 16]) -> [16, 16, 16], 15 fraction bits */
@@ -69,17 +93,29 @@ struct body_0_conv_cfg {
     static constexpr int FRAC_B = 0, FRAC_OUT = 15;
     static constexpr bool BIAS = false, CLAMPED = false;
 };
-
 /* body.0.bn: bn(body.0.conv [16, 16, 16]) -> [16, 16, 16], 15 fraction bits */
 struct body_0_bn_cfg {
     static constexpr int C = 16, HW = 256, FRAC_IN = 15, FRAC_SCALE = 14, FRAC_SHIFT = 15;
     static constexpr int FRAC_OUT = 15;
 };
-
 /* body.0.relu: relu(body.0.bn [16, 16, 16]) -> [16, 16, 16], 15 fraction bits */
 struct body_0_relu_cfg {
     static constexpr int N = 4096, FRAC_IN = 15, FRAC_OUT = 15;
     static constexpr bool SIX = false;
+};
+/* Epilogue of body.0.conv: body.0.bn, body.0.relu fused into its pipeline. */
+struct body_0_conv_epilogue {
+    segc::data_t* mem;
+    segc::bn_params<body_0_bn_cfg> body_0_bn;
+    void bind(const segc::data_t* params, segc::data_t* mem_) {
+        mem = mem_;
+        body_0_bn.load(params + 3720, params + 3736);
+    }
+    void operator()(segc::data_t v, int c, int y, int x) {
+        v = body_0_bn(v, c);
+        v = segc::relu_one<body_0_relu_cfg>(v);
+        segc::writer<16, 16>{mem + 0}(v, c, y, x);
+    }
 };
 
 /* body.1.conv: conv(body.0.relu [16, 16, 16]) -> [16, 16, 16], 17 fraction bits */
@@ -91,17 +127,29 @@ struct body_1_conv_cfg {
     static constexpr int FRAC_B = 0, FRAC_OUT = 17;
     static constexpr bool BIAS = false, CLAMPED = false;
 };
-
 /* body.1.bn: bn(body.1.conv [16, 16, 16]) -> [16, 16, 16], 17 fraction bits */
 struct body_1_bn_cfg {
     static constexpr int C = 16, HW = 256, FRAC_IN = 17, FRAC_SCALE = 14, FRAC_SHIFT = 15;
     static constexpr int FRAC_OUT = 17;
 };
-
 /* body.1.relu: relu(body.1.bn [16, 16, 16]) -> [16, 16, 16], 17 fraction bits */
 struct body_1_relu_cfg {
     static constexpr int N = 4096, FRAC_IN = 17, FRAC_OUT = 17;
     static constexpr bool SIX = false;
+};
+/* Epilogue of body.1.conv: body.1.bn, body.1.relu fused into its pipeline. */
+struct body_1_conv_epilogue {
+    segc::data_t* mem;
+    segc::bn_params<body_1_bn_cfg> body_1_bn;
+    void bind(const segc::data_t* params, segc::data_t* mem_) {
+        mem = mem_;
+        body_1_bn.load(params + 6056, params + 6072);
+    }
+    void operator()(segc::data_t v, int c, int y, int x) {
+        v = body_1_bn(v, c);
+        v = segc::relu_one<body_1_relu_cfg>(v);
+        segc::writer<16, 16>{mem + 4096}(v, c, y, x);
+    }
 };
 
 /* merged.add: add(down.relu [16, 16, 16], body.1.relu [16, 16, 16]) -> [16, 16, 16], 14 fraction bits */
@@ -138,17 +186,29 @@ struct fused_0_conv_cfg {
     static constexpr int FRAC_B = 0, FRAC_OUT = 15;
     static constexpr bool BIAS = false, CLAMPED = false;
 };
-
 /* fused.0.bn: bn(fused.0.conv [16, 16, 16]) -> [16, 16, 16], 15 fraction bits */
 struct fused_0_bn_cfg {
     static constexpr int C = 16, HW = 256, FRAC_IN = 15, FRAC_SCALE = 14, FRAC_SHIFT = 15;
     static constexpr int FRAC_OUT = 15;
 };
-
 /* fused.0.relu: relu(fused.0.bn [16, 16, 16]) -> [16, 16, 16], 15 fraction bits */
 struct fused_0_relu_cfg {
     static constexpr int N = 4096, FRAC_IN = 15, FRAC_OUT = 15;
     static constexpr bool SIX = false;
+};
+/* Epilogue of fused.0.conv: fused.0.bn, fused.0.relu fused into its pipeline. */
+struct fused_0_conv_epilogue {
+    segc::data_t* mem;
+    segc::bn_params<fused_0_bn_cfg> fused_0_bn;
+    void bind(const segc::data_t* params, segc::data_t* mem_) {
+        mem = mem_;
+        fused_0_bn.load(params + 6600, params + 6616);
+    }
+    void operator()(segc::data_t v, int c, int y, int x) {
+        v = fused_0_bn(v, c);
+        v = segc::relu_one<fused_0_relu_cfg>(v);
+        segc::writer<16, 16>{mem + 0}(v, c, y, x);
+    }
 };
 
 /* head.avgpool: avgpool(fused.0.relu [16, 16, 16]) -> [16, 1, 1], 16 fraction bits */
@@ -167,47 +227,37 @@ struct head_linear_cfg {
 
 void tiny_top(const segc::data_t* params, segc::data_t* mem) {
 #pragma HLS INTERFACE m_axi port=params offset=slave bundle=gmem0 depth=6802
-#pragma HLS INTERFACE m_axi port=mem offset=slave bundle=gmem1 depth=19456
+#pragma HLS INTERFACE m_axi port=mem offset=slave bundle=gmem1 depth=23552
 #pragma HLS INTERFACE s_axilite port=return
     SEGC_TRACE(mem + 0, 3072, 12);
-    segc::conv2d<stem_conv_cfg>(mem + 0, params + 0, nullptr, mem + 3072);  /* stem.conv */
+    static stem_conv_epilogue stem_conv_ep;
+    stem_conv_ep.bind(params, mem);
+    segc::conv2d<stem_conv_cfg>(mem + 0, params + 0, nullptr, stem_conv_ep);  /* stem.conv */
     SEGC_TRACE(mem + 3072, 8192, 12);
-    segc::batch_norm<stem_bn_cfg>(mem + 3072, params + 216, params + 224, mem + 11264);  /* stem.bn */
-    SEGC_TRACE(mem + 11264, 8192, 12);
-    segc::relu<stem_relu_cfg>(mem + 11264, mem + 0);  /* stem.relu */
-    SEGC_TRACE(mem + 0, 8192, 12);
-    segc::conv2d<down_conv_cfg>(mem + 0, params + 232, nullptr, mem + 8192);  /* down.conv */
-    SEGC_TRACE(mem + 8192, 4096, 13);
-    segc::batch_norm<down_bn_cfg>(mem + 8192, params + 1384, params + 1400, mem + 0);  /* down.bn */
-    SEGC_TRACE(mem + 0, 4096, 13);
-    segc::relu<down_relu_cfg>(mem + 0, mem + 4096);  /* down.relu */
-    SEGC_TRACE(mem + 4096, 4096, 14);
-    segc::conv2d<body_0_conv_cfg>(mem + 4096, params + 1416, nullptr, mem + 0);  /* body.0.conv */
+    static down_conv_epilogue down_conv_ep;
+    down_conv_ep.bind(params, mem);
+    segc::conv2d<down_conv_cfg>(mem + 3072, params + 232, nullptr, down_conv_ep);  /* down.conv */
+    SEGC_TRACE(mem + 11264, 4096, 14);
+    static body_0_conv_epilogue body_0_conv_ep;
+    body_0_conv_ep.bind(params, mem);
+    segc::conv2d<body_0_conv_cfg>(mem + 11264, params + 1416, nullptr, body_0_conv_ep);  /* body.0.conv */
     SEGC_TRACE(mem + 0, 4096, 15);
-    segc::batch_norm<body_0_bn_cfg>(mem + 0, params + 3720, params + 3736, mem + 8192);  /* body.0.bn */
-    SEGC_TRACE(mem + 8192, 4096, 15);
-    segc::relu<body_0_relu_cfg>(mem + 8192, mem + 0);  /* body.0.relu */
-    SEGC_TRACE(mem + 0, 4096, 15);
-    segc::conv2d<body_1_conv_cfg>(mem + 0, params + 3752, nullptr, mem + 8192);  /* body.1.conv */
-    SEGC_TRACE(mem + 8192, 4096, 17);
-    segc::batch_norm<body_1_bn_cfg>(mem + 8192, params + 6056, params + 6072, mem + 0);  /* body.1.bn */
-    SEGC_TRACE(mem + 0, 4096, 17);
-    segc::relu<body_1_relu_cfg>(mem + 0, mem + 8192);  /* body.1.relu */
-    SEGC_TRACE(mem + 8192, 4096, 17);
-    segc::add<merged_add_cfg>(mem + 4096, mem + 8192, nullptr, nullptr, mem + 0);  /* merged.add */
+    static body_1_conv_epilogue body_1_conv_ep;
+    body_1_conv_ep.bind(params, mem);
+    segc::conv2d<body_1_conv_cfg>(mem + 0, params + 3752, nullptr, body_1_conv_ep);  /* body.1.conv */
+    SEGC_TRACE(mem + 4096, 4096, 17);
+    segc::add<merged_add_cfg>(mem + 11264, mem + 4096, nullptr, nullptr, mem + 0);  /* merged.add */
     SEGC_TRACE(mem + 0, 4096, 14);
-    segc::max_pool<merged_maxpool_cfg>(mem + 0, mem + 8192);  /* merged.maxpool */
-    SEGC_TRACE(mem + 8192, 1024, 14);
-    segc::resize_bilinear<up_cfg>(mem + 8192, up_rows, up_cols, mem + 0);  /* up */
+    segc::max_pool<merged_maxpool_cfg>(mem + 0, mem + 4096);  /* merged.maxpool */
+    SEGC_TRACE(mem + 4096, 1024, 14);
+    segc::resize_bilinear<up_cfg>(mem + 4096, up_rows, up_cols, mem + 0);  /* up */
     SEGC_TRACE(mem + 0, 4096, 14);
-    segc::requantize_copy<fused_concat_0_cfg>(mem + 0, mem + 8192 + 0);  /* fused.concat */
-    segc::requantize_copy<fused_concat_1_cfg>(mem + 4096, mem + 8192 + 4096);  /* fused.concat */
-    SEGC_TRACE(mem + 8192, 8192, 14);
-    segc::conv2d<fused_0_conv_cfg>(mem + 8192, params + 6088, nullptr, mem + 0);  /* fused.0.conv */
-    SEGC_TRACE(mem + 0, 4096, 15);
-    segc::batch_norm<fused_0_bn_cfg>(mem + 0, params + 6600, params + 6616, mem + 4096);  /* fused.0.bn */
-    SEGC_TRACE(mem + 4096, 4096, 15);
-    segc::relu<fused_0_relu_cfg>(mem + 4096, mem + 0);  /* fused.0.relu */
+    segc::requantize_copy<fused_concat_0_cfg>(mem + 0, mem + 15360 + 0);  /* fused.concat */
+    segc::requantize_copy<fused_concat_1_cfg>(mem + 11264, mem + 15360 + 4096);  /* fused.concat */
+    SEGC_TRACE(mem + 15360, 8192, 14);
+    static fused_0_conv_epilogue fused_0_conv_ep;
+    fused_0_conv_ep.bind(params, mem);
+    segc::conv2d<fused_0_conv_cfg>(mem + 15360, params + 6088, nullptr, fused_0_conv_ep);  /* fused.0.conv */
     SEGC_TRACE(mem + 0, 4096, 15);
     segc::global_avg_pool<head_avgpool_cfg>(mem + 0, mem + 4096);  /* head.avgpool */
     SEGC_TRACE(mem + 4096, 16, 16);

@@ -7,7 +7,7 @@
 #define SEGC_NETWORK "tiny"
 #define SEGC_TOP tiny_top
 #define SEGC_PARAM_WORDS 6802L
-#define SEGC_MEM_WORDS 19456L
+#define SEGC_MEM_WORDS 23552L
 #define SEGC_NUM_INPUTS 1
 #define SEGC_NUM_OUTPUTS 1
 #define P_IF 8
