@@ -18,15 +18,22 @@ layer's output and of the weights (the HLS C++ backend's calibrated formats),
 
 The C header keeps PipeCNN's 25 leading fields, in its order, then adds
 segc's: ``memrd_src``/``memwr_dst`` hold the producing layer's index + 1 (0
-for the network input) instead of PipeCNN's buffer numbers.
+for the network input) instead of PipeCNN's buffer numbers.  A deformable
+layer's variant (the deform pass's decision, else its attributes):
+``deform_bound`` the offset bound in 2^-8 pixel units (rounded half up; 0:
+unbounded), ``deform_square`` (1: one scale per pixel, 0: full offsets),
+``deform_round`` (1: rounded offsets, 0: bilinear), ``deform_groups`` the
+offset groups; the JSON also holds the variant exactly under ``deform``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from ..ir import Diagnostic, Graph, Node, SegError, conv_pads
+from ..ir.dconv_plan import dconv_variant
 
 __all__ = ["FIELDS", "LAYER_TYPES", "hls_layers", "to_header", "to_json"]
 
@@ -38,7 +45,9 @@ PIPECNN_FIELDS = (
     "pool_on", "pool_x", "pool_y", "pool_z", "pool_size", "pool_stride", "lrn_on", "memwr_dst",
 )
 SEGC_FIELDS = ("conv_dilation", "tile_x", "tile_y", "bn_on", "eltwise_on", "eltwise_src", "upsample_on",
-               "upsample_bilinear", "frac_w", "frac_din", "frac_dout")
+               "upsample_bilinear", "frac_w", "frac_din", "frac_dout", "deform_bound", "deform_square",
+               "deform_round", "deform_groups")
+BOUND_UNIT_BITS = 8  # deform_bound in 2^-8 pixels
 FIELDS = PIPECNN_FIELDS + SEGC_FIELDS
 
 
@@ -97,6 +106,14 @@ def _layer(graph: Graph, head: Node, fused: list[Node], owner: dict[str, int], w
                    conv_dilation=a.get("dilation", (1, 1))[1])
         tile = head.annotations["cost"].get("tile") or [1, 1]
         row.update(tile_x=tile[0], tile_y=tile[1])
+    extra = {}
+    if head.op == "dconv":
+        variant = dconv_variant(head)
+        bound = variant["bound"]
+        row.update(deform_bound=0 if bound is None else math.floor(bound * 2**BOUND_UNIT_BITS + 0.5),
+                   deform_square=int(variant["shape"] == "square"), deform_round=int(variant["round"]),
+                   deform_groups=a["offset_groups"])
+        extra["deform"] = {**variant, "offset_groups": a["offset_groups"]}
     if head.op == "upsample":
         row.update(upsample_on=1, upsample_bilinear=int(a["mode"] == "bilinear"))
     for node in fused:
@@ -109,7 +126,7 @@ def _layer(graph: Graph, head: Node, fused: list[Node], owner: dict[str, int], w
                        pool_size=node.attrs["k"][1], pool_stride=node.attrs["stride"][1])
         elif node.op == "add":
             row.update(eltwise_on=1, eltwise_src=_source(graph, node.inputs[1], owner))
-    return {"name": head.name, "fused": [n.name for n in fused], "output": list(out), **row}
+    return {"name": head.name, "fused": [n.name for n in fused], "output": list(out), **row, **extra}
 
 
 def hls_layers(graph: Graph, formats: tuple[dict, dict] | None = None) -> list[dict[str, Any]]:

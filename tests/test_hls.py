@@ -285,6 +285,11 @@ def test_deform_section_decides_the_variant():
     offset_frac = next(e for e in json.loads(files["config.json"])["layers"] if e["name"] == "y")["offset_frac"]
     assert "SQUARE = true, ROUND = true, BOUNDED = true" in source
     assert f"BOUND_LO = {-1 * 2**offset_frac}, BOUND_HI = {2 * 2**offset_frac}" in source  # scales in [1 − 2, 2]
+    (layer,) = json.loads(files["layer_config.json"])["layers"]  # the layer table carries the variant
+    assert layer["deform"] == {"bound": 2.0, "shape": "square", "round": True, "offset_groups": 1}
+    assert [layer[k] for k in ("deform_bound", "deform_square", "deform_round", "deform_groups")] == [512, 1, 1, 1]
+    row = files["layer_config.h"].decode().split("layer_config[LAYER_NUM][NUM_CONFIG_ITEM] = {")[1]
+    assert row.split("}")[0].strip().lstrip("{").endswith("512, 1, 1, 1")  # 2 pixels in 2^-8 units, the last fields
 
 
 def test_calibration_batch_and_inputs_by_name(tmp_path):
