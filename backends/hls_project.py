@@ -1,7 +1,8 @@
 """``segc export --to hls``: a self-contained HLS C++ project.
 
 Files: ``network.h``/``network.cpp`` (generated: one configuration struct
-and one kernel call per layer, constants from the IR), ``include/`` (the
+per layer, one kernel call per layer not fused into a convolution's
+epilogue (``hls_fusion``), constants from the IR), ``include/`` (the
 hand-written kernel library, ``hls_lib/``), ``tb.cpp`` (the C-simulation
 test bench), ``params.bin`` (16-bit parameters), ``config.json`` (formats,
 tiles, addresses), ``build.sh`` (g++) and ``vitis_hls.tcl`` (Vitis HLS);
