@@ -17,6 +17,7 @@ import numpy as np
 from ..ir import Diagnostic, Graph, Node, SegError
 from .hls_fixed import FRAC_MAX, frac_bits, quantize
 from .hls_memory import MemoryPlan
+from .identifiers import distinct_identifiers
 
 __all__ = ["Call", "Context", "Lowered", "c_identifiers"]
 
@@ -44,18 +45,12 @@ class Lowered:
 
 def c_identifiers(graph: Graph) -> dict[str, str]:
     """A distinct C identifier per layer (``layer1.0.conv1`` → ``layer1_0_conv1``)."""
-    names: dict[str, str] = {}
-    taken: set[str] = set()
-    for node in graph.nodes():
-        base = re.sub(r"\W", "_", node.name)
-        base = base if re.match(r"[A-Za-z]", base) else f"l_{base}"
-        candidate, number = base, 1
-        while candidate in taken:
-            number += 1
-            candidate = f"{base}_{number}"
-        taken.add(candidate)
-        names[node.name] = candidate
-    return names
+    return distinct_identifiers(graph, _c_stem)
+
+
+def _c_stem(name: str) -> str:
+    base = re.sub(r"\W", "_", name)
+    return base if re.match(r"[A-Za-z]", base) else f"l_{base}"
 
 
 class Context:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..ir import Diagnostic, Graph, Node, SegError, conv_pads
 from ..ir.dconv_plan import dconv_variant
+from .identifiers import distinct_identifiers
 
 __all__ = ["TORCH_LOWERING", "class_name", "to_torch_source"]
 
@@ -132,20 +133,17 @@ def _access(name: str) -> str:
     return root + "".join(f'["{part}"]' for part in rest)
 
 
+_RESERVED = frozenset({"self", "torch", "nn", "F"})
+
+
+def _python_stem(name: str) -> str:
+    base = re.sub(r"\W", "_", name)
+    return base + "_" if keyword.iskeyword(base) or base in _RESERVED else base
+
+
 def _variables(graph: Graph) -> dict[str, str]:
-    names: dict[str, str] = {}
-    taken = {"self", "torch", "nn", "F"}
-    for node in graph.nodes():
-        base = re.sub(r"\W", "_", node.name)
-        if keyword.iskeyword(base) or base in taken:
-            base += "_"
-        candidate, number = base, 1
-        while candidate in taken:
-            number += 1
-            candidate = f"{base}_{number}"
-        taken.add(candidate)
-        names[node.name] = candidate
-    return names
+    """A distinct Python variable per layer (``layer1.0.conv1`` → ``layer1_0_conv1``)."""
+    return distinct_identifiers(graph, _python_stem)
 
 
 def _check_names(modules: list[Node]) -> None:

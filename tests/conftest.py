@@ -4,6 +4,7 @@ instead of comparing against them."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,13 @@ def golden(request: pytest.FixtureRequest):
         assert text == path.read_text(encoding="utf-8"), f"{name} differs from its golden file"
 
     return check
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A scratch folder holding a copy of examples/tiny.seg and the target it imports."""
+    (tmp_path / "targets").mkdir()
+    shutil.copy(EXAMPLES / "tiny.seg", tmp_path / "tiny.seg")
+    shutil.copy(EXAMPLES / "targets" / "ultra96.seg", tmp_path / "targets" / "ultra96.seg")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -29,12 +29,11 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, ROOT
+from conftest import ROOT
 
 from segc.cli import main
 from segc.ir import SegError
@@ -182,16 +181,6 @@ def _fails_with(argv: list[str], message: str, capsys: pytest.CaptureFixture[str
     """The command exits 1 and prints exactly one line: ``message``."""
     status, out, err = _run(argv, capsys)
     assert (status, out, err) == (1, "", message + "\n")
-
-
-@pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A scratch folder holding a copy of examples/tiny.seg and the target it imports."""
-    (tmp_path / "targets").mkdir()
-    shutil.copy(EXAMPLES / "tiny.seg", tmp_path / "tiny.seg")
-    shutil.copy(EXAMPLES / "targets" / "ultra96.seg", tmp_path / "targets" / "ultra96.seg")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def test_missing_file(work: Path, capsys) -> None:

@@ -3,27 +3,16 @@ and its user mistakes (exit status 1, one clear message, nothing written)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import EXAMPLES  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
 import segc  # noqa: E402
 from segc.cli import main  # noqa: E402
-
-
-@pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "targets").mkdir()
-    shutil.copy(EXAMPLES / "tiny.seg", tmp_path / "tiny.seg")
-    shutil.copy(EXAMPLES / "targets" / "ultra96.seg", tmp_path / "targets" / "ultra96.seg")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def run(argv: list[str], capsys) -> tuple[int, str, str]:
