@@ -1,17 +1,22 @@
-"""Layers run in a convolution's pipeline: the ``cost`` pass's rule
+"""Layers run in a convolution's pipeline: the ``cost`` pass's rules
 ``fused`` (bn, relu, relu6, sigmoid, identity and max pooling whose first
-input leaves a convolution pipeline; Mori et al. Sec. 3.1) becomes the
+input leaves a convolution pipeline; Mori et al. Sec. 3.1) and ``residual``
+(an add in the pipeline, reading its other inputs from DRAM) become the
 epilogue of the convolution's kernel (``hls_lib/segc_epilogue.h``): each
 output word goes through the fused layers in order, with the same rounding
 steps as their stand-alone kernels, before it is written.
 
 A chain starts at a conv, dconv or linear layer and follows, while there is
-one, the first fused layer (in topological order) whose first input is the
-chain's tail; it ends at a max pooling (which changes the shape).  A fused
-layer off the chain (a second fused reader of one tensor) stays a kernel of
-its own, as does everything after a residual add.  A chain member keeps a
-DRAM tensor only when a layer outside the chain (or an output) reads it; the
-tail always does.
+one, the first layer (in topological order) that reads the chain's tail and
+joins it: a fused layer whose first input is the tail, or a residual add
+with the tail among its inputs whose other inputs are all written before the
+chain's head runs (the sum is exact, so which input arrives through the
+pipeline does not change a bit: an add whose first input's chain runs before
+its other input's joins the later chain).  A chain ends at a max pooling
+(which changes the shape).  A fused layer off the chain (a second fused
+reader of one tensor) stays a kernel of its own, as does an add whose
+inputs are not ready.  A chain member keeps a DRAM tensor only when a layer
+outside the chain (or an output) reads it; the tail always does.
 """
 
 from __future__ import annotations
@@ -25,25 +30,46 @@ HEAD_OPS = ("conv", "dconv", "linear")
 FUSED_OPS = ("bn", "relu", "relu6", "sigmoid", "identity", "maxpool")
 
 
-def _fused(node: Node) -> bool:
+def _rule(node: Node) -> str | None:
     cost = node.annotations.get("cost")
-    return cost is not None and cost["rule"] == "fused" and node.op in FUSED_OPS
+    return cost["rule"] if cost is not None else None
+
+
+def _candidates(graph: Graph) -> dict[str, list[str]]:
+    """Tensor → the layers that may join a chain ending at it, in topological order."""
+    readers: dict[str, list[str]] = {}
+    for node in graph.nodes():
+        if _rule(node) == "fused" and node.op in FUSED_OPS:
+            readers.setdefault(node.inputs[0], []).append(node.name)
+        elif _rule(node) == "residual" and node.op == "add":
+            for name in dict.fromkeys(node.inputs):
+                readers.setdefault(name, []).append(node.name)
+    return readers
+
+
+def _ready(graph: Graph, name: str, tail: str, written: dict[str, int], now: int) -> bool:
+    """Whether every input of ``name`` but ``tail`` is in DRAM before step ``now``."""
+    return all(written[_owner(graph, i)] < now for i in graph.node(name).inputs if i != tail)
 
 
 def fusion_chains(graph: Graph) -> dict[str, list[str]]:
     """Head layer → the layers fused into its pipeline, in order (heads with none left out)."""
-    readers: dict[str, list[str]] = {}
-    for node in graph.nodes():
-        if _fused(node):
-            readers.setdefault(node.inputs[0], []).append(node.name)
+    readers = _candidates(graph)
+    written = {n.name: i for i, n in enumerate(graph.nodes())}  # layer -> step of the kernel writing it
     chains: dict[str, list[str]] = {}
+    taken: set[str] = set()
     for node in graph.nodes():
         if node.op not in HEAD_OPS:
             continue
-        chain, tail = [], node.name
-        while readers.get(tail) and graph.node(tail).op != "maxpool":
-            tail = readers[tail][0]
+        chain, tail, now = [], node.name, written[node.name]
+        while graph.node(tail).op != "maxpool":
+            tail = next((r for r in readers.get(tail, []) if r not in taken
+                         and _ready(graph, r, tail, written, now)), None)
+            if tail is None:
+                break
             chain.append(tail)
+            taken.add(tail)
+            written[tail] = now
         if chain:
             chains[node.name] = chain
     return chains
@@ -67,12 +93,17 @@ def unstored(graph: Graph, chains: dict[str, list[str]]) -> set[str]:
     return inside
 
 
-def _stage(ctx: Context, name: str, call: Call, stored: bool) -> list[str]:
-    """operator() lines of one fused layer."""
+def _stage(ctx: Context, name: str, call: Call, stored: bool, tail: str) -> list[str]:
+    """operator() lines of one fused layer (``tail``: the chain's tensor it reads)."""
     node, cfg, out = ctx.graph.node(name), f"{ctx.ident[name]}_cfg", call.args[-1]
     if node.op == "maxpool":
         return [f"        segc::max_pool_update<{cfg}>({out}, v, c, y, x);"]
-    if node.op == "bn":
+    if node.op == "add":
+        piped = sum(1 << k for k, operand in enumerate(node.inputs) if operand == tail)
+        operands = ", ".join("nullptr" if piped >> k & 1 else arg for k, arg in enumerate(call.args[:-1]))
+        line = (f"        v = segc::residual_add<{cfg}, {piped}, {node.shape.h}, {node.shape.w}>"
+                f"(v, c, y, x, {operands});")
+    elif node.op == "bn":
         line = f"        v = {ctx.ident[name]}(v, c);"
     elif node.op == "sigmoid":
         line = f"        v = segc::sigmoid_one<{cfg}>(v, {call.args[1]});"
@@ -106,7 +137,7 @@ def fuse(ctx: Context, head: str, lowered: dict[str, Lowered], chain: list[str],
         if graph.node(name).op == "maxpool":
             bind.append(f"        segc::max_pool_init<{cfg}>({call.args[-1]});")
             after.append(f"    segc::max_pool_finish<{cfg}>({call.args[-1]});  /* {name} */")
-        body += _stage(ctx, name, call, name not in skipped)
+        body += _stage(ctx, name, call, name not in skipped, [head, *chain][chain.index(name)])
         written += [] if name in skipped else [name]
     struct += [*bind, "    }", *body, "    }", "};"]
     base = lowered[head]

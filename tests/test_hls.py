@@ -47,27 +47,39 @@ def test_tiny_project_is_golden_and_deterministic(golden):
         golden(f"hls/tiny/{name}", first[name].decode())
 
 
-def test_tiny_fuses_bn_and_relu_into_its_convolutions():
+def test_tiny_fuses_bn_relu_and_the_residual_add_into_its_convolutions():
     """tiny.seg by hand: five conv -> bn -> relu blocks, each one conv2d call
-    with an epilogue; add, max pooling (after the add: not a convolution's
-    pipeline), bilinear upsampling, concat (two slices), global average
-    pooling and linear stay kernels of their own."""
+    with an epilogue.  merged = add(down, body) -> maxpool: the add's first
+    input (down.relu) is written by down.conv before body runs, its second
+    (body.1.relu) leaves body.1.conv's pipeline, so the add (reading down.relu
+    from DRAM) and the max pooling run in body.1.conv's epilogue (one
+    max_pool_finish).  Bilinear upsampling, concat (two slices), global
+    average pooling and linear stay kernels of their own: 10 kernel calls
+    (22 with every layer a kernel)."""
     import collections
     import re
 
     files, _ = build_project(segc.load(TINY), HlsOptions())
-    top = files["network.cpp"].decode().split("_top(")[1]
+    source = files["network.cpp"].decode()
+    top = source.split("_top(")[1]
     calls = collections.Counter(re.findall(r"segc::(\w+)<", top))
-    assert calls == {"conv2d": 5, "add": 1, "max_pool": 1, "resize_bilinear": 1, "requantize_copy": 2,
+    assert calls == {"conv2d": 5, "max_pool_finish": 1, "resize_bilinear": 1, "requantize_copy": 2,
                      "global_avg_pool": 1, "linear": 1}
-    layers = json.loads(files["config.json"])["layers"]
-    for entry in layers:
+    config = json.loads(files["config.json"])
+    layers = {e["name"]: e for e in config["layers"]}
+    for entry in layers.values():
         if entry["op"] in ("conv", "bn"):  # read only by the next layer of their block
             assert "offset" not in entry, entry["name"]
         if entry["op"] in ("bn", "relu"):
             assert entry["fused_into"] == entry["name"].rsplit(".", 1)[0] + ".conv"
-    assert sum("offset" in e for e in layers if e["op"] == "relu") == 5  # each block's output is read
-    assert not any(e["op"] in ("conv", "bn") for e in layers if e["name"] in json.loads(files["config.json"])["trace"])
+    assert layers["merged.add"]["fused_into"] == layers["merged.maxpool"]["fused_into"] == "body.1.conv"
+    assert "offset" not in layers["merged.add"] and "offset" not in layers["body.1.relu"]  # only the pool reads them
+    assert [name for name, e in layers.items() if e["op"] == "relu" and "offset" in e] == [
+        "stem.relu", "down.relu", "body.0.relu", "fused.0.relu"]
+    assert not any(e["op"] in ("conv", "bn", "add") for e in layers.values() if e["name"] in config["trace"])
+    # the add reads down.relu from DRAM; body.1.relu is the pipeline's word (input 1: bit 2)
+    down = layers["down.relu"]["offset"]
+    assert f"residual_add<merged_add_cfg, 2, 16, 16>(v, c, y, x, mem + {down}, nullptr, nullptr, nullptr)" in source
 
 
 @pytest.mark.parametrize(("value", "headroom", "frac"), [

@@ -182,20 +182,26 @@ FUSED_CHAINS = """
     output t = a -> conv(4, k=1) -> bn -> identity -> relu
     output tap = a
     output d = image -> dconv(4, k=3, bound=1.5) -> bn -> relu
-    output l = image -> avgpool(global=true) -> flatten -> linear(6) -> relu"""
+    output l = image -> avgpool(global=true) -> flatten -> linear(6) -> relu
+    r = a -> conv(8, k=3) -> bn
+    output u = add(r, a) -> relu
+    output w = add(a, r, image -> conv(8, k=1, bias=true)) -> maxpool(k=2)"""
 
 
 def test_fused_epilogues_within_bounds(tmp_path):
     """Batch norms, activations and max pooling run in the epilogue of the
     convolution before them (a tapped chain, a view inside one, a deformable
-    and a linear head)."""
+    and a linear head), as do residual adds: u's first input arrives through
+    r's pipeline, w's third through its own convolution's (its other inputs,
+    written before, are read from DRAM), followed by a ReLU or a max pooling."""
     graph = _graph(FUSED_CHAINS, shape="[3, 10, 13]")
     _check(graph, tmp_path, _deform_weights(graph))
 
 
 def test_fusion_does_not_change_a_bit(tmp_path, monkeypatch):
     """The same network with every layer as its own kernel (no epilogues)
-    gives the same words: the epilogues round exactly as the kernels do."""
+    gives the same words: the epilogues (residual adds included) round
+    exactly as the kernels do."""
     from segc.backends import hls_project
     from segc.backends.hls_sim import compile_project, run_testbench, write_project
 
@@ -209,7 +215,9 @@ def test_fusion_does_not_change_a_bit(tmp_path, monkeypatch):
         write_project(files, folder)
         compile_project(folder, "-O1")
         outputs.append(run_testbench(folder, json.loads(files["config.json"]))[0])
-        calls.append(files["network.cpp"].decode().split("_top(")[1].count("segc::"))
+        top = files["network.cpp"].decode().split("_top(")[1]
+        calls.append(top.count("segc::"))
+        assert top.count("segc::add<") == (0 if fused else 2)  # u.add, w.add: residual adds in a pipeline
     assert all(np.array_equal(a, b) for a, b in zip(*outputs))
     assert calls[0] < calls[1]
 

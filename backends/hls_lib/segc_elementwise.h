@@ -63,14 +63,10 @@ elements:
  * largest input fraction FRAC_ACC, requantized once. */
 template <class P>
 void add(const data_t* in0, const data_t* in1, const data_t* in2, const data_t* in3, data_t* out) {
-    constexpr int FA = P::FRAC_ACC;  /* the largest input fraction */
 elements:
     for (int i = 0; i < P::N; ++i) {
 #pragma HLS PIPELINE II=1
-        acc_t sum = widen(in0[i], P::FRAC_IN0, FA) + widen(in1[i], P::FRAC_IN1, FA);
-        if (P::INPUTS > 2) sum += widen(in2[i], P::FRAC_IN2, FA);
-        if (P::INPUTS > 3) sum += widen(in3[i], P::FRAC_IN3, FA);
-        out[i] = requantize(sum, FA - P::FRAC_OUT);
+        out[i] = add_words<P>(in0[i], in1[i], P::INPUTS > 2 ? in2[i] : (data_t)0, P::INPUTS > 3 ? in3[i] : (data_t)0);
     }
 }
 

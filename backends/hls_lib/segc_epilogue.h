@@ -1,9 +1,9 @@
 /* segc HLS kernel library: the epilogue of a multiply-accumulate kernel
- * (conv2d, linear, deform_conv2d), which the cost pass's rule "fused" runs in
- * the convolution's pipeline (Mori et al., Sec. 3.1): each output word,
- * requantized to the convolution's format, goes through the fused layers in
- * order, each rounding exactly as its stand-alone kernel does, before it is
- * written.  An epilogue is any object with
+ * (conv2d, linear, deform_conv2d), which the cost pass's rules "fused" and
+ * "residual" run in the convolution's pipeline (Mori et al., Sec. 3.1): each
+ * output word, requantized to the convolution's format, goes through the
+ * fused layers in order, each rounding exactly as its stand-alone kernel
+ * does, before it is written.  An epilogue is any object with
  *
  *   void operator()(data_t v, int c, int y, int x)
  *
@@ -72,6 +72,33 @@ data_t sigmoid_one(data_t x, const int32_t* table) {
     const acc_t low = table[index];
     const acc_t high = index + 1 < P::ENTRIES ? (acc_t)table[index + 1] : low;
     return requantize(low * ((acc_t)1 << RB) + (high - low) * frac, 15 + RB - P::FRAC_OUT);
+}
+
+/* The sum of up to four words (INPUTS of them), each aligned to the largest
+ * input fraction FRAC_ACC, requantized once (the add kernel's element). */
+template <class P>
+data_t add_words(data_t x0, data_t x1, data_t x2, data_t x3) {
+    constexpr int FA = P::FRAC_ACC;
+    acc_t sum = widen(x0, P::FRAC_IN0, FA) + widen(x1, P::FRAC_IN1, FA);
+    if (P::INPUTS > 2) sum += widen(x2, P::FRAC_IN2, FA);
+    if (P::INPUTS > 3) sum += widen(x3, P::FRAC_IN3, FA);
+    return requantize(sum, FA - P::FRAC_OUT);
+}
+
+/* A residual add in a convolution's pipeline (the cost model's rule
+ * "residual"): the inputs whose bit is set in PIPED are the word v arriving
+ * through the pipeline, the others are read from their [C][H][W] tensors in
+ * DRAM at the same position.  The sum is exact, so which input arrives
+ * through the pipeline does not change the result. */
+template <class P, int PIPED, int H, int W>
+data_t residual_add(data_t v, int c, int y, int x, const data_t* in0, const data_t* in1, const data_t* in2,
+                    const data_t* in3) {
+    const long i = ((long)c * H + y) * W + x;
+    const data_t x0 = (PIPED & 1) ? v : in0[i];
+    const data_t x1 = (PIPED & 2) ? v : in1[i];
+    const data_t x2 = (PIPED & 4) || P::INPUTS < 3 ? v : in2[i];
+    const data_t x3 = (PIPED & 8) || P::INPUTS < 4 ? v : in3[i];
+    return add_words<P>(x0, x1, x2, x3);
 }
 
 /* Fused max pooling: the pooled output is first filled with the smallest

@@ -138,31 +138,31 @@ struct body_1_relu_cfg {
     static constexpr int N = 4096, FRAC_IN = 17, FRAC_OUT = 17;
     static constexpr bool SIX = false;
 };
-/* Epilogue of body.1.conv: body.1.bn, body.1.relu fused into its pipeline. */
+/* merged.add: add(down.relu [16, 16, 16], body.1.relu [16, 16, 16]) -> [16, 16, 16], 14 fraction bits */
+struct merged_add_cfg {
+    static constexpr int N = 4096, INPUTS = 2, FRAC_ACC = 17, FRAC_OUT = 14, FRAC_IN0 = 14;
+    static constexpr int FRAC_IN1 = 17, FRAC_IN2 = 17, FRAC_IN3 = 17;
+};
+/* merged.maxpool: maxpool(merged.add [16, 16, 16]) -> [16, 8, 8], 14 fraction bits */
+struct merged_maxpool_cfg {
+    static constexpr int C = 16, H = 16, W = 16, FRAC_IN = 14, FRAC_OUT = 14, HO = 8, WO = 8;
+    static constexpr int KH = 2, KW = 2, SH = 2, SW = 2, PH = 0, PW = 0;
+};
+/* Epilogue of body.1.conv: body.1.bn, body.1.relu, merged.add, merged.maxpool fused into its pipeline. */
 struct body_1_conv_epilogue {
     segc::data_t* mem;
     segc::bn_params<body_1_bn_cfg> body_1_bn;
     void bind(const segc::data_t* params, segc::data_t* mem_) {
         mem = mem_;
         body_1_bn.load(params + 6056, params + 6072);
+        segc::max_pool_init<merged_maxpool_cfg>(mem + 4096);
     }
     void operator()(segc::data_t v, int c, int y, int x) {
         v = body_1_bn(v, c);
         v = segc::relu_one<body_1_relu_cfg>(v);
-        segc::writer<16, 16>{mem + 4096}(v, c, y, x);
+        v = segc::residual_add<merged_add_cfg, 2, 16, 16>(v, c, y, x, mem + 11264, nullptr, nullptr, nullptr);
+        segc::max_pool_update<merged_maxpool_cfg>(mem + 4096, v, c, y, x);
     }
-};
-
-/* merged.add: add(down.relu [16, 16, 16], body.1.relu [16, 16, 16]) -> [16, 16, 16], 14 fraction bits */
-struct merged_add_cfg {
-    static constexpr int N = 4096, INPUTS = 2, FRAC_ACC = 17, FRAC_OUT = 14, FRAC_IN0 = 14;
-    static constexpr int FRAC_IN1 = 17, FRAC_IN2 = 17, FRAC_IN3 = 17;
-};
-
-/* merged.maxpool: maxpool(merged.add [16, 16, 16]) -> [16, 8, 8], 14 fraction bits */
-struct merged_maxpool_cfg {
-    static constexpr int C = 16, H = 16, W = 16, FRAC_IN = 14, FRAC_OUT = 14, HO = 8, WO = 8;
-    static constexpr int KH = 2, KW = 2, SH = 2, SW = 2, PH = 0, PW = 0;
 };
 
 /* up: upsample(merged.maxpool [16, 8, 8]) -> [16, 16, 16], 14 fraction bits */
@@ -246,10 +246,7 @@ void tiny_top(const segc::data_t* params, segc::data_t* mem) {
     static body_1_conv_epilogue body_1_conv_ep;
     body_1_conv_ep.bind(params, mem);
     segc::conv2d<body_1_conv_cfg>(mem + 0, params + 3752, nullptr, body_1_conv_ep);  /* body.1.conv */
-    SEGC_TRACE(mem + 4096, 4096, 17);
-    segc::add<merged_add_cfg>(mem + 11264, mem + 4096, nullptr, nullptr, mem + 0);  /* merged.add */
-    SEGC_TRACE(mem + 0, 4096, 14);
-    segc::max_pool<merged_maxpool_cfg>(mem + 0, mem + 4096);  /* merged.maxpool */
+    segc::max_pool_finish<merged_maxpool_cfg>(mem + 4096);  /* merged.maxpool */
     SEGC_TRACE(mem + 4096, 1024, 14);
     segc::resize_bilinear<up_cfg>(mem + 4096, up_rows, up_cols, mem + 0);  /* up */
     SEGC_TRACE(mem + 0, 4096, 14);
