@@ -45,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     graph.add_argument("--engine", choices=("auto", "graphviz", "matplotlib"), default="auto",
                        help="how to lay out a picture (auto: graphviz's dot if installed)")
 
-    export = commands.add_parser("export", help="write the network as flat .seg, JSON, PyTorch source or ONNX")
+    export = commands.add_parser("export", help="write the network as flat .seg, JSON, PyTorch source, ONNX or "
+                                                "an HLS project")
     _input(export)
     export.add_argument("--to", choices=EXPORT_FORMATS, required=True, help="output format")
     export.add_argument("-o", "--output", required=True, help="output file (a folder for hls)")
