@@ -9,7 +9,9 @@ bias at most those of the accumulator (input + weight fraction bits).
 Deformable layers render the deform pass's variant (``dconv_variant``);
 bounded offsets get the format that holds the bound itself
 (so no input can overflow it), unbounded ones the calibrated format; at
-most 14 fraction bits so bilinear weights stay within 64-bit sums.
+most 14 fraction bits so bilinear weights stay within 64-bit sums.  A
+bounded layer's line buffer holds the input rows an output row can sample
+(``hls_linebuffer.sampled_rows``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ..ir import Diagnostic, Node, SegError, conv_pads, offset_channels
 from ..ir.dconv_plan import dconv_variant
 from .hls_context import Call, Context, Lowered
 from .hls_fixed import frac_bits
+from .hls_linebuffer import planned_rows, sampled_rows
 
 __all__ = ["OFFSET_FRAC_MAX", "lower_conv", "lower_dconv", "lower_linear", "offset_frac", "offset_words"]
 
@@ -126,11 +129,16 @@ def lower_dconv(ctx: Context, node: Node) -> Lowered:
     config = dict(window, CO=node.shape.c, GROUPS=a["groups"], OFFSET_GROUPS=a["offset_groups"], SQUARE=square,
                   ROUND=variant["round"], BOUNDED=bound is not None, FRAC_OFF=f_off,
                   BOUND_LO=int(np.floor(low * 2.0**f_off + 0.5)), BOUND_HI=int(np.floor(high * 2.0**f_off + 0.5)))
+    first, rows = sampled_rows(config) if bound is not None else (0, 0)
+    config.update(LB_FIRST=first, LB_ROWS=rows)
     formats, weight, bias = _weights(ctx, node, "", ctx.frac(node.inputs[0]), a["bias"])
     config.update(formats, FRAC_OUT=ctx.frac(node.name))
     args = (ctx.data(node.inputs[0]), ctx.scratch(node.name), weight, bias, ctx.data(node.name))
-    return Lowered([offsets, Call("deform_conv2d", config, args)], info={"tile": [window["TOX"], window["TOY"]],
-                                                                         "offset_frac": f_off})
+    info = {"tile": [window["TOX"], window["TOY"]], "offset_frac": f_off}
+    if bound is not None:
+        info["line_buffer"] = {"first_row": first, "rows": rows, "words": config["CI"] * rows * config["W"],
+                               "deform_rows": planned_rows(ctx.graph, node)}
+    return Lowered([offsets, Call("deform_conv2d", config, args)], info=info)
 
 
 def lower_linear(ctx: Context, node: Node) -> Lowered:

@@ -70,9 +70,10 @@ def compile_project(folder: str | os.PathLike, opt: str = "-O2", cxx: str | None
 
 
 def run_testbench(folder: str | os.PathLike, config: dict,
-                  trace: bool = False) -> tuple[list[np.ndarray], int, float, dict[str, np.ndarray]]:
-    """Run ``csim`` on tb_data/input.bin: (outputs [C, H, W], saturated
-    results, seconds, every layer's output when ``trace``)."""
+                  trace: bool = False) -> tuple[list[np.ndarray], dict[str, int], float, dict[str, np.ndarray]]:
+    """Run ``csim`` on tb_data/input.bin: (outputs [C, H, W], counts
+    ``saturated`` and ``line_buffer_misses``, seconds, every layer's output
+    when ``trace``)."""
     env = dict(os.environ)
     env.pop("SEGC_TRACE", None)
     if trace:
@@ -86,17 +87,18 @@ def run_testbench(folder: str | os.PathLike, config: dict,
             f"the C simulation failed (exit status {done.returncode}):\n{_tail(done.stdout + done.stderr)}",
             path=str(folder),
         ))
-    saturated = 0
+    counts = {"saturated": 0, "line_buffer_misses": 0}
     for line in done.stderr.splitlines():
-        if line.startswith("saturated results:"):
-            saturated = int(line.split(":")[1])
+        for key, label in (("saturated", "saturated results:"), ("line_buffer_misses", "line-buffer misses:")):
+            if line.startswith(label):
+                counts[key] = int(line.split(":")[1])
     outputs = _split(np.fromfile(Path(folder) / "output.bin", dtype="<f4"), [o["shape"] for o in config["outputs"]])
     layers: dict[str, np.ndarray] = {}
     if trace:
         shapes = {layer["name"]: layer["shape"] for layer in config["layers"]}
         values = _split(np.fromfile(Path(folder) / "trace.bin", dtype="<f4"), [shapes[n] for n in config["trace"]])
         layers = dict(zip(config["trace"], values))
-    return outputs, saturated, seconds, layers
+    return outputs, counts, seconds, layers
 
 
 def _split(flat: np.ndarray, shapes: list[list[int]]) -> list[np.ndarray]:

@@ -49,8 +49,8 @@ def one_run(graph) -> dict:
     with tempfile.TemporaryDirectory(prefix="segc-hls-bench-") as folder:
         write_project(files, folder)
         compile_s = compile_project(folder, "-O2")
-        outputs, saturated, run_s, _ = run_testbench(folder, config)
-    return {"generate_s": generate_s, "compile_s": compile_s, "csim_s": run_s, "saturated": saturated,
+        outputs, counts, run_s, _ = run_testbench(folder, config)
+    return {"generate_s": generate_s, "compile_s": compile_s, "csim_s": run_s, "saturated": counts["saturated"],
             "param_words": config["param_words"], "mem_words": config["mem_words"],
             **compare(expected[0], outputs[0])}
 

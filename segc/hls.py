@@ -120,9 +120,9 @@ def simulate(graph: Graph, options: HlsOptions, folder: str | None = None, opt: 
         where = folder or scratch
         (write or write_project)(files, where)
         compile_s = compile_project(where, opt)
-        outputs, saturated, run_s, traced = run_testbench(where, config, layers)
+        outputs, counts, run_s, traced = run_testbench(where, config, layers)
     result = {"network": graph.name, "target": graph.target.name, "input": _describe(options.input, options.seed),
-              "compiler_flags": opt, "saturated": saturated, "compile_s": compile_s, "run_s": run_s,
+              "compiler_flags": opt, **counts, "compile_s": compile_s, "run_s": run_s,
               "outputs": [_figures(spec, ref, sim) for spec, ref, sim in zip(config["outputs"], expected, outputs)]}
     if layers:
         result["layers"] = _layer_figures(graph, options, config, traced)

@@ -117,8 +117,8 @@ def _print_figures(result: dict) -> None:
     title = (f"{result['network']} on {result['target']}: C simulation (g++ {result['compiler_flags']}) against "
              f"torch, input {result['input']}")
     print_table(title, headers, _rows(result["outputs"]))
-    print(f"saturated results: {result['saturated']}; compile {result['compile_s']:.2f} s, "
-          f"run {result['run_s']:.2f} s")
+    print(f"saturated results: {result['saturated']}; line-buffer misses: {result['line_buffer_misses']}; "
+          f"compile {result['compile_s']:.2f} s, run {result['run_s']:.2f} s")
 
 
 def _hls_sim(args: argparse.Namespace) -> int:

@@ -54,6 +54,10 @@ def _check(graph, tmp_path, weights=None, scale: float = 1.0) -> dict:
     measured = {layer["name"]: layer["max_abs_error"] for layer in result["layers"]}
     local = error_bounds(graph, result["config"], state, measured)
     assert result["saturated"] == 0
+    assert result["line_buffer_misses"] == 0
+    for layer in result["config"]["layers"]:
+        if "line_buffer" in layer:
+            assert layer["line_buffer"]["rows"] <= layer["line_buffer"]["deform_rows"], layer["name"]
     for name, error in measured.items():
         assert error <= local[name], (name, error, local[name])
     propagated = error_bounds(graph, result["config"], state)

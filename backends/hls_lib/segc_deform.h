@@ -18,9 +18,14 @@
  * the multiply-accumulate of the convolution (weights [CO][CI/GROUPS][KH][KW]).
  * Input channel c belongs to offset group c / (CI/OG).
  *
- * Samples and weights are read from DRAM directly; a hardware design keeps
- * the bounded window (line buffer) and the weight block on chip.  Each
- * output word goes through the layer's epilogue (segc_epilogue.h).
+ * Bounded layers (LB_ROWS > 0) sample from an on-chip line buffer: before
+ * output row y, input rows [y*SH - PH + LB_FIRST, ... + LB_ROWS) of every
+ * channel are in it (the generator derives the window from the clamp, kernel
+ * and dilation: backends/hls_linebuffer.py), loading only the rows the
+ * previous output row did not hold.  A read outside it goes to DRAM (so it
+ * cannot change a result) and is counted (line_buffer_misses).  Unbounded
+ * layers, and the weights, are read from DRAM directly.  Each output word
+ * goes through the layer's epilogue (segc_epilogue.h).
  */
 #ifndef SEGC_DEFORM_H
 #define SEGC_DEFORM_H
@@ -65,30 +70,70 @@ void deform_offset(const data_t* off, int g, int i, int j, int pixel, acc_t& dy,
     }
 }
 
+/* The line buffer: input rows [first, first + ROWS) of every channel, row r
+ * in slot r mod ROWS (a circular buffer of rows). */
 template <class P>
-acc_t deform_read(const data_t* in, int c, acc_t y, acc_t x) {
+struct row_window {
+    static constexpr int ROWS = P::LB_ROWS > 0 ? P::LB_ROWS : 1;
+    data_t rows[P::CI][ROWS][P::W];
+    int first = 0, held = 0;  /* rows [first, first + held) are loaded */
+
+    static int slot(int r) { return ((r % ROWS) + ROWS) % ROWS; }
+
+    /* Hold the window of output row y, loading the rows not held yet. */
+    void move_to(const data_t* in, int y) {
+        const int lo = y * P::SH - P::PH + P::LB_FIRST;
+        const int from = (lo >= first && lo < first + held) ? first + held : lo;
+    load_rows:
+        for (int r = from; r < lo + ROWS; ++r) {
+            if (r < 0 || r >= P::H) continue;
+        load_channels:
+            for (int c = 0; c < P::CI; ++c) {
+            load_cols:
+                for (int x = 0; x < P::W; ++x) {
+#pragma HLS PIPELINE II=1
+                    rows[c][slot(r)][x] = in[(c * P::H + r) * P::W + x];
+                }
+            }
+        }
+        first = lo;
+        held = ROWS;
+    }
+};
+
+template <class P>
+acc_t deform_read(const data_t* in, const row_window<P>& window, int c, acc_t y, acc_t x) {
     if (y < 0 || y >= P::H || x < 0 || x >= P::W) return 0;
+    if (P::LB_ROWS > 0) {
+        if (y >= window.first && y < window.first + window.held) return window.rows[c][window.slot(y)][x];
+#ifndef __SYNTHESIS__
+        ++line_buffer_misses();
+#endif
+    }
     return in[(c * P::H + y) * P::W + x];
 }
 
 /* The sample of channel c at position (py, px) (F fraction bits), as a word
- * with FRAC_IN fraction bits. */
+ * with FRAC_IN fraction bits.  The row below is not read when its weight
+ * ly is zero (its terms are zero whatever it holds). */
 template <class P>
-data_t deform_sample(const data_t* in, int c, acc_t py, acc_t px) {
+data_t deform_sample(const data_t* in, const row_window<P>& window, int c, acc_t py, acc_t px) {
     constexpr int F = P::FRAC_OFF + 1;
     const acc_t y0 = py >> F, x0 = px >> F;
-    if (P::ROUND) return (data_t)deform_read<P>(in, c, y0, x0);
+    if (P::ROUND) return (data_t)deform_read<P>(in, window, c, y0, x0);
     const acc_t one = (acc_t)1 << F;
     const acc_t ly = py - y0 * one, lx = px - x0 * one;
-    const acc_t sum = deform_read<P>(in, c, y0, x0) * ((one - ly) * (one - lx))
-                    + deform_read<P>(in, c, y0, x0 + 1) * ((one - ly) * lx)
-                    + deform_read<P>(in, c, y0 + 1, x0) * (ly * (one - lx))
-                    + deform_read<P>(in, c, y0 + 1, x0 + 1) * (ly * lx);
+    acc_t sum = deform_read<P>(in, window, c, y0, x0) * ((one - ly) * (one - lx))
+              + deform_read<P>(in, window, c, y0, x0 + 1) * ((one - ly) * lx);
+    if (ly != 0)
+        sum += deform_read<P>(in, window, c, y0 + 1, x0) * (ly * (one - lx))
+             + deform_read<P>(in, window, c, y0 + 1, x0 + 1) * (ly * lx);
     return requantize(sum, 2 * F);
 }
 
 template <class P>
-void deform_columns(const data_t* in, const data_t* off, int y, int x, data_t col[P::CI][P::KH * P::KW]) {
+void deform_columns(const data_t* in, const row_window<P>& window, const data_t* off, int y, int x,
+                    data_t col[P::CI][P::KH * P::KW]) {
     constexpr int F = P::FRAC_OFF + 1;
     constexpr int PER_GROUP = P::CI / P::OFFSET_GROUPS;
 sample_groups:
@@ -104,7 +149,7 @@ sample_groups:
             sample_channels:
                 for (int c = g * PER_GROUP; c < (g + 1) * PER_GROUP; ++c) {
 #pragma HLS PIPELINE II=1
-                    col[c][i * P::KW + j] = deform_sample<P>(in, c, py, px);
+                    col[c][i * P::KW + j] = deform_sample<P>(in, window, c, py, px);
                 }
             }
         }
@@ -116,15 +161,18 @@ void deform_conv2d(const data_t* in, const data_t* off, const data_t* weight, co
     constexpr int CIG = P::CI / P::GROUPS, COG = P::CO / P::GROUPS, K = P::KH * P::KW;
     constexpr int FA = P::FRAC_IN + P::FRAC_W;
     static data_t col[P::CI][K];
+    static row_window<P> window;
+    window.held = 0;
 tiles_y:
     for (int ty = 0; ty < P::HO; ty += P::TOY) {
     tiles_x:
         for (int tx = 0; tx < P::WO; tx += P::TOX) {
         pixels_y:
             for (int y = ty; y < ty + P::TOY && y < P::HO; ++y) {
+                if (P::LB_ROWS > 0) window.move_to(in, y);
             pixels_x:
                 for (int x = tx; x < tx + P::TOX && x < P::WO; ++x) {
-                    deform_columns<P>(in, off, y, x, col);
+                    deform_columns<P>(in, window, off, y, x, col);
                 groups:
                     for (int g = 0; g < P::GROUPS; ++g) {
                     out_blocks:

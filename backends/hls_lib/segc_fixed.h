@@ -45,6 +45,15 @@ inline long& saturations() {
 }
 #endif
 
+/* Reads of a bounded deformable layer that fell outside its line buffer and
+ * went to DRAM (C simulation only; zero when the buffered rows are right). */
+#ifndef __SYNTHESIS__
+inline long& line_buffer_misses() {
+    static long count = 0;
+    return count;
+}
+#endif
+
 /* Layer tracing (C simulation only): when trace_file() is open, every
  * layer's output is appended to it as float32 values, in execution order. */
 #ifndef __SYNTHESIS__

@@ -8,7 +8,8 @@
  * EXPECTED.bin: optional reference outputs (float32); the largest absolute
  * difference per output is printed.
  * Inputs are quantized to their formats (round half up, saturating); the
- * number of results that saturated is printed to standard error.  With the
+ * number of results that saturated and of deformable samples read from DRAM
+ * outside a line buffer are printed to standard error.  With the
  * environment variable SEGC_TRACE set to a path, every layer's output is
  * written there (float32, in the order of "trace" in config.json).
  */
@@ -84,6 +85,7 @@ int main(int argc, char** argv) {
     if (!f || std::fwrite(out.data(), sizeof(float), out.size(), f) != out.size()) return fail("cannot write", argv[3]);
     std::fclose(f);
     std::fprintf(stderr, "saturated results: %ld\n", segc::saturations());
+    std::fprintf(stderr, "line-buffer misses: %ld\n", segc::line_buffer_misses());
 
     if (argc == 5) {
         if (!read_file(argv[4], expected) || expected.size() != 4 * out.size())
