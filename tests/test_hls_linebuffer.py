@@ -70,6 +70,14 @@ def test_rounded_square_with_a_fractional_bound():
     assert sampled_rows(_config(5, 1, 2.5, True, True))[1] <= rows_needed(5, 1, "square", 2.5)
 
 
+@pytest.mark.xfail(strict=True, reason="the deform pass's square rows assume the kernel's centre lies on a row")
+def test_even_square_kernel():
+    """k = 2, b = 1.5, bilinear: taps at 0.5 ± 0.5·s, s in [−0.5, 1.5]: positions
+    −0.25 … 1.25, rows −1 … 2 = 4; the pass plans 2·⌈1.5/2⌉ + 1 = 3."""
+    assert sampled_rows(_config(2, 1, 1.5, True, False)) == (-1, 4)
+    assert sampled_rows(_config(2, 1, 1.5, True, False))[1] <= rows_needed(2, 1, "square", 1.5)
+
+
 needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
 
 
