@@ -76,20 +76,14 @@ class PrunedCost:
         self.ci_total = table.ci * table.groups
         self.co_total = table.co * table.groups
         d_in, d_out, d_work, d_words = [], [], [], []
-        for node, depthwise in zip(rows, self.depthwise):
+        for node, depthwise, work in zip(rows, self.depthwise, table.stream_work):
             out = out_loss.get(node.name, zero)
             d_out.append(out)
             d_in.append(out if depthwise else in_loss.get(node.name, zero))
-            d_work.append(self._work_per_channel(node) * out)
+            d_work.append(work // node.shape.c * out)  # elements × taps scale with the channels
             d_words.append(self._streamed_words(node, out_loss, zero))
         self.d_in, self.d_out = np.stack(d_in, 1), np.stack(d_out, 1)  # groups × rows
         self.d_work, self.d_words = np.stack(d_work, 1), np.stack(d_words, 1)
-
-    def _work_per_channel(self, node) -> int:
-        cost = node.annotations["cost"]
-        if cost["rule"] != "stream":
-            return 0
-        return cost["cycles_compute"] * self.graph.target.unroll.pof // node.shape.c
 
     def _streamed_words(self, node, out_loss: dict[str, np.ndarray], zero: np.ndarray) -> np.ndarray:
         """DRAM words a streamed or residual layer saves per removed channel."""
@@ -139,21 +133,28 @@ class PrunedCost:
             self._tiles[key] = (-(-geom.wo // tox) * -(-geom.ho // toy), tix * tiy)
         return self._tiles[key]
 
-    def latency(self, kept: np.ndarray, unroll: np.ndarray | None = None) -> np.ndarray:
-        """Total latency (s) per candidate on the graph's unroll factors (or ``unroll``)."""
-        cols = self.columns(kept)
+    def latency(self, kept: np.ndarray) -> np.ndarray:
+        """Total latency (s) per candidate on the graph's unroll factors."""
+        return self.latency_of(self.columns(kept))
+
+    def latency_of(self, columns: dict[str, np.ndarray]) -> np.ndarray:
+        """:meth:`latency` from the candidates' :meth:`columns`."""
         u = self.graph.target.unroll
-        unrolls = np.asarray([[u.pif, u.pof, u.pkx, u.pky]] if unroll is None else unroll)
-        return latencies(self.table, self.graph.target, unrolls, self.calibration, columns=cols).sum(axis=1)
+        unrolls = np.asarray([[u.pif, u.pof, u.pkx, u.pky]])
+        return latencies(self.table, self.graph.target, unrolls, self.calibration, columns=columns).sum(axis=1)
 
     def best_latency(self, kept: np.ndarray, unrolls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(latency, index of the unroll row that gives it) per candidate:
         the fastest of ``unrolls`` (e.g. every configuration within the
         DSP budget) for each pruned network."""
-        cols = self.columns(kept)
-        best, which = np.empty(len(kept)), np.empty(len(kept), dtype=np.int64)
-        for i in range(len(kept)):
-            one = {key: value[i:i + 1] for key, value in cols.items()}
+        return self.best_latency_of(self.columns(kept), unrolls)
+
+    def best_latency_of(self, columns: dict[str, np.ndarray], unrolls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`best_latency` from the candidates' :meth:`columns`."""
+        count = len(columns["ci"])
+        best, which = np.empty(count), np.empty(count, dtype=np.int64)
+        for i in range(count):
+            one = {key: value[i:i + 1] for key, value in columns.items()}
             totals = latencies(self.table, self.graph.target, unrolls, self.calibration, columns=one).sum(axis=1)
             which[i] = int(np.argmin(totals))
             best[i] = totals[which[i]]
@@ -162,11 +163,14 @@ class PrunedCost:
     def macs(self, kept: np.ndarray) -> np.ndarray:
         """MACs per candidate: Σ groups·(C_i/g)·(C_o/g)·k_x·k_y·W_o·H_o over
         weighted layers, plus the offset branches of deformable layers."""
-        cols, t = self.columns(kept), self.table
-        main = cols["groups"] * cols["ci"] * cols["co"] * t.kx * t.ky * t.pixels
-        offsets = cols["off_ci"] * t.off_co * t.off_kx * t.off_ky * t.pixels
-        return np.where(t.is_conv, main + offsets, 0).sum(axis=1)
+        return self.macs_of(self.columns(kept))
 
+    def macs_of(self, columns: dict[str, np.ndarray]) -> np.ndarray:
+        """:meth:`macs` from the candidates' :meth:`columns`."""
+        t = self.table
+        main = columns["groups"] * columns["ci"] * columns["co"] * t.kx * t.ky * t.pixels
+        offsets = columns["off_ci"] * t.off_co * t.off_kx * t.off_ky * t.pixels
+        return np.where(t.is_conv, main + offsets, 0).sum(axis=1)
 
 def _is_depthwise(graph: Graph, node) -> bool:
     if node.op not in ("conv", "dconv"):

@@ -40,13 +40,12 @@ def require_target(graph: Graph, pass_name: str):
     return graph.target
 
 
-def _geometry(graph: Graph, node: Node) -> tuple[ConvGeometry, str | None]:
-    """The geometry Eq. 1 sees (a deformable layer's offset branch), and a
-    mode it forces (none)."""
+def _geometry(graph: Graph, node: Node) -> ConvGeometry:
+    """The geometry Eq. 1 sees (a deformable layer's: its offset branch)."""
     geom = ConvGeometry.of(graph, node)
     if node.op != "dconv":
-        return geom, None
-    return offset_branch(geom, node, current_plan(graph, node)["shape"]), None
+        return geom
+    return offset_branch(geom, node, current_plan(graph, node)["shape"])
 
 
 def _line_buffer_tiling(graph: Graph, node: Node, mode: str) -> dict | None:
@@ -104,31 +103,30 @@ class TilePass(Pass):
         return PassResult(graph, bool(nodes), notes)
 
     def _tiling(self, graph: Graph, node: Node, words: int, pof: int, side: int) -> dict:
+        if self.mode != "static":
+            tile, (tix, tiy) = retile(graph, node, self.mode)
+            return {"mode": self.mode, "tile": [tile[0], tile[1]], "input_tile": [tix, tiy]}
         if node.op == "dconv" and (line := _line_buffer_tiling(graph, node, self.mode)) is not None:
             return line
-        geom, forced = _geometry(graph, node)
-        mode = forced or self.mode
-        if mode == "static":
-            tile = best_tile(geom, words, pof, "none")  # checks that 1×1 fits
-            if not geom.dilated:
-                tile = (min(side, geom.wo), min(side, geom.ho))
-            mode = "paper"
-        else:
-            tile = best_tile(geom, words, pof, mode)
-        tix, tiy = input_tile(geom, tile, mode)
+        geom = _geometry(graph, node)
+        tile = best_tile(geom, words, pof, "none")  # checks that 1×1 fits
+        if not geom.dilated:
+            tile = (min(side, geom.wo), min(side, geom.ho))
+        tix, tiy = input_tile(geom, tile, "paper")
         return {"mode": self.mode, "tile": [tile[0], tile[1]], "input_tile": [tix, tiy]}
 
 
-def retile(graph: Graph, node: Node, mode: str, ci: int, groups: int) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(tile, input tile) of a layer whose input channels become ``ci`` in
-    ``groups`` groups (pruning): Eq. 1 depends on them only through the
-    buffer constraint.  A deformable layer is tiled by its offset branch,
-    which reads all ``ci`` channels, or, when bounded, by the line-buffer
-    rows its bound needs.  Modes as the pass, except ``static``."""
+def retile(graph: Graph, node: Node, mode: str, ci: int | None = None,
+           groups: int | None = None) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(tile, input tile) of a layer by Eq. 1 under ``mode`` (not ``static``),
+    also when pruning makes its input channels ``ci`` in ``groups`` groups:
+    Eq. 1 depends on them only through the buffer constraint.  A deformable
+    layer is tiled by its offset branch, which reads all ``ci`` channels, or,
+    when bounded, by the line-buffer rows its bound needs."""
     if node.op == "dconv" and (line := _line_buffer_tiling(graph, node, mode)) is not None:
         return tuple(line["tile"]), tuple(line["input_tile"])
-    geom, forced = _geometry(graph, node)
-    geom = replace(geom, ci=ci) if node.op == "dconv" else replace(geom, ci=ci, groups=groups)
-    mode = forced or mode
+    geom = _geometry(graph, node)
+    if ci is not None:
+        geom = replace(geom, ci=ci) if node.op == "dconv" else replace(geom, ci=ci, groups=groups)
     tile = best_tile(geom, graph.target.input_buffer_words, graph.target.unroll.pof, mode)
     return tile, input_tile(geom, tile, mode)

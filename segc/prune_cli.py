@@ -74,8 +74,7 @@ def _prune(args: argparse.Namespace) -> int:
     if not args.output.endswith(".seg"):
         raise SegError(Diagnostic(f"the output must be a .seg file, got '{args.output}'"))
     graph = load_graph(args)
-    state = api.to_torch(graph, args.weights, args.seed).state_dict()
-    arrays = {key: value.detach().cpu().numpy() for key, value in state.items()}
+    arrays = api.weight_arrays(graph, args.weights, args.seed)
     result = prune_network(graph, args.rates, arrays, args.snap, args.siblings)
     weights = dict(sorted(result.weights.items()))
     api.to_torch(result.graph, weights)  # the weights written must fit the network written

@@ -78,10 +78,10 @@ class _Objectives:
         self.grid = unroll_grid(graph.target) if options.objective == "dsp-latency" else None
 
     def figures(self, genomes: np.ndarray) -> dict[str, np.ndarray]:
-        kept = self.space.kept(genomes)
-        figures = {"latency_s": self.model.latency(kept), "ops": 2 * self.model.macs(kept)}
+        columns = self.model.columns(self.space.kept(genomes))  # once for every figure
+        figures = {"latency_s": self.model.latency_of(columns), "ops": 2 * self.model.macs_of(columns)}
         if self.grid is not None:
-            figures["dsp_latency_s"], figures["unroll"] = self.model.best_latency(kept, self.grid)
+            figures["dsp_latency_s"], figures["unroll"] = self.model.best_latency_of(columns, self.grid)
         return figures
 
     def cost(self, figures: dict[str, np.ndarray]) -> np.ndarray:
@@ -138,7 +138,7 @@ def _baseline(objectives: _Objectives, genome: np.ndarray | None) -> dict | None
     if genome is None:
         return None
     figures = objectives.figures(genome)
-    accuracy, _ = objectives(genome)
+    accuracy = objectives.accuracy(genome)
     return {"accuracy": float(accuracy[0]), "latency_s": float(figures["latency_s"][0]),
             "ops": int(figures["ops"][0])}
 

@@ -62,13 +62,10 @@ def _progress(total: int):
     if not sys.stderr.isatty():
         yield None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from .table import progress_bar
 
-    columns = (TextColumn("generations"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("search", total=total)
-        yield lambda done, _: bar.update(task, completed=done)
+    with progress_bar("generations", total) as bar:
+        yield lambda done, _: bar(completed=done)
 
 
 def _search(args: argparse.Namespace) -> int:

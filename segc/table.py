@@ -4,8 +4,9 @@ and easy to grep)."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from .ir import Graph, LayerSummary
 
@@ -76,3 +77,16 @@ def print_summary(graph: Graph, rows: Sequence[LayerSummary]) -> None:
     body, footer = _cells(rows)
     print_table(title, _HEADERS, body, footer)
     print(f"{si(sum(r.macs for r in rows))} MACs, {si(sum(r.params for r in rows))} parameters")
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, total: int | None = None) -> Iterator:
+    """A transient rich progress bar on standard error; yields
+    ``update(**fields)`` (rich's ``completed``, ``total``, ``description``)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda **fields: bar.update(task, **fields)

@@ -90,16 +90,13 @@ def _reporter(epochs: int):
     if not sys.stderr.isatty():
         yield _EpochLines(epochs)
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from .table import progress_bar
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("fine-tuning", total=None)
+    with progress_bar("fine-tuning") as bar:
 
         def update(epoch: int, batch: int, batches: int, loss: float) -> None:
-            bar.update(task, total=epochs * batches, completed=epoch * batches + batch + 1,
-                       description=f"epoch {epoch + 1}/{epochs}, loss {loss:.4f}")
+            bar(total=epochs * batches, completed=epoch * batches + batch + 1,
+                description=f"epoch {epoch + 1}/{epochs}, loss {loss:.4f}")
 
         yield update
 
