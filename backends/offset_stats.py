@@ -80,7 +80,7 @@ def _layer_row(graph: Graph, name: str, values: np.ndarray, share: float) -> dic
         k, d = node.attrs["k"][0], node.attrs["dilation"][0]
         buffer = line_buffer(graph.target, graph.input_shapes(node)[0], node.attrs["groups"])
         row["largest_bound_that_fits"] = largest_bound(k, d, shape, buffer.rows)
-        row["suggestion_rows"] = rows_needed(k, d, shape, suggestion)
+        row["suggestion_rows"] = rows_needed(k, d, shape, suggestion, node.attrs["round"])
     return row
 
 

@@ -89,9 +89,10 @@ def _auto(node: Node, buffer: LineBuffer, kernel: tuple[int, int]) -> int:
     return bound
 
 
-def _check_fit(node: Node, bound: float, shape: str, buffer: LineBuffer, kernel: tuple[int, int]) -> int:
+def _check_fit(node: Node, bound: float, shape: str, rounded: bool, buffer: LineBuffer,
+               kernel: tuple[int, int]) -> int:
     k, d = kernel
-    rows = rows_needed(k, d, shape, bound)
+    rows = rows_needed(k, d, shape, bound, rounded)
     if rows > buffer.rows:
         best = largest_bound(k, d, shape, buffer.rows)
         hint = f"the largest bound that fits is {best}" if best is not None else "no bound fits"
@@ -129,7 +130,7 @@ def dconv_plan(graph: Graph, node: Node, target: Target | None, settings: dict[s
     _check_variant(node, shape, rounded, bound)  # type: ignore[arg-type]
     rows = None
     if bound is not None and buffer is not None:
-        rows = _check_fit(node, bound, shape, buffer, kernel)  # type: ignore[arg-type]
+        rows = _check_fit(node, bound, shape, rounded, buffer, kernel)  # type: ignore[arg-type]
     if bound is not None and bound == int(bound):
         bound = int(bound)
     return {

@@ -11,11 +11,21 @@ has 15).  So a layer gets
     R = ⌊Buf_in / (W_i · C_i/g)⌋ rows (words; at most ``line_buffer``).
 
 Rows an output row needs, with vertical kernel k, dilation d and the
-kernel's own reach (k − 1)·d between its first and last tap:
+kernel's own reach (k − 1)·d between its first and last tap, counted from the
+positions the taps can sample (relative to the window's first row):
 
-* shape "full" (offsets added to every tap): (k − 1)·d + 1 + 2·⌈b⌉;
-* shape "square" (tap (i, j) at the centre + (i − (k−1)/2)·s·d, one scale s
-  with |s| ≤ b per pixel): 2·⌈(k − 1)·d·b / 2⌉ + 1.
+* shape "full": tap i at i·d + Δ, Δ ∈ [−b, b] (rounded: round(Δ));
+* shape "square": tap i at i·d + (i − c)·(s − 1)·d, c = (k − 1)/2, one scale
+  s ∈ [1 − b, b] per pixel (rounded: the step (s − 1)·d is rounded, then
+  the offset), as ``backends/deform.py`` samples;
+
+each position monotonic in Δ (s), so the extremes lie at the clamp's ends.
+A bilinear sample reads rows ⌊p⌋ and, when p is not a whole row, ⌊p⌋ + 1;
+so the rows are ⌈max p⌉ − ⌊min p⌋ + 1 (rounding half to even, exactly in
+rationals): (k − 1)·d + 1 + 2·⌈b⌉ for "full" and 2·⌈(k − 1)·d·b / 2⌉ + 1
+for "square" when k is odd and b whole; more for a rounded square step that
+a fractional b lets round outward, or an even kernel whose centre falls
+between rows.
 
 The largest bound R rows allow is therefore ⌊(R − 1 − (k − 1)·d) / 2⌋ for
 "full" — (R − 1)/2 rows each way less the kernel's own reach: CoDeNet's
@@ -30,6 +40,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 from .shapes import Shape
 from .target import Target
@@ -42,25 +53,42 @@ def kernel_reach(k: int, dilation: int) -> int:
     return (k - 1) * dilation
 
 
-def rows_needed(k: int, dilation: int, shape: str, bound: float) -> int:
+def _positions(k: int, dilation: int, shape: str, bound: Fraction, rounded: bool) -> list[Fraction]:
+    """Every tap's extreme sampling positions (rows, from the window's first)."""
+    centre = Fraction(k - 1, 2)
+    positions = []
+    for i in range(k):
+        for end in ((-bound, bound) if shape != "square" else (1 - bound, bound)):
+            if shape != "square":
+                shift = Fraction(round(end)) if rounded else end
+            else:
+                step = (end - 1) * dilation
+                shift = (i - centre) * (round(step) if rounded else step)
+                shift = Fraction(round(shift)) if rounded else shift
+            positions.append(i * dilation + shift)
+    return positions
+
+
+def rows_needed(k: int, dilation: int, shape: str, bound: float, rounded: bool = False) -> int:
     """Input rows one output row reads with offsets (or scales) bounded by ``bound``."""
-    reach = kernel_reach(k, dilation)
-    if shape == "square":
-        return 2 * math.ceil(reach * bound / 2) + 1
-    return reach + 1 + 2 * math.ceil(bound)
+    positions = _positions(k, dilation, shape, Fraction(bound), rounded)
+    return math.ceil(max(positions)) - math.floor(min(positions)) + 1
 
 
 def largest_bound(k: int, dilation: int, shape: str, rows: int) -> int | None:
-    """The largest integer bound whose rows fit in ``rows``; None if none does
-    (the kernel alone is taller, or a square window of scale 1 is)."""
-    reach = kernel_reach(k, dilation)
-    if shape == "square":
-        if reach == 0:  # a 1-row kernel: every scale reads one row; 1 is a plain conv's
-            return 1 if rows >= 1 else None
-        bound = (rows - 1) // reach
-        return bound if bound >= 1 else None
-    bound = (rows - 1 - reach) // 2
-    return bound if bound >= 0 else None
+    """The largest integer bound whose rows fit in ``rows`` (binary search:
+    the rows grow with the bound); None if none does (the kernel alone is
+    taller, or a square window of scale 1 is)."""
+    if shape == "square" and kernel_reach(k, dilation) == 0:  # a 1-row kernel: every scale reads one row
+        return 1 if rows >= 1 else None
+    low = 1 if shape == "square" else 0
+    if rows_needed(k, dilation, shape, low) > rows:
+        return None
+    high = rows  # the rows exceed the bound: no larger bound can fit
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if rows_needed(k, dilation, shape, middle) <= rows else (low, middle - 1)
+    return low
 
 
 @dataclass(frozen=True)

@@ -348,3 +348,13 @@ def test_codenet_calibration_on_the_full_layers_does_not_transfer_to_depthwise()
     assert result["fixed_s"]["conv"] == pytest.approx(0.0279, abs=5e-4)
     assert fit["train_mean_abs_error"] == pytest.approx(0.085, abs=0.005)
     assert fit["held_out_mean_abs_error"] > 10 * fit["uncalibrated_mean_abs_error"]
+
+
+def test_even_square_kernel_rows_and_largest_bound():
+    """k = 2, d = 1, scales s in [1 − b, b]: taps at 0.5 ± 0.5·s, so b = 3
+    spans −1 … 2 (4 rows) and b = 4 spans −1.5 … 2.5, rows −2 … 3 (6 rows):
+    5 rows hold b = 3, not the ⌊(5 − 1)/1⌋ = 4 a centred window would give."""
+    from segc.ir.linebuffer import largest_bound, rows_needed
+
+    assert [rows_needed(2, 1, "square", b) for b in (1, 2, 3, 4)] == [2, 4, 4, 6]
+    assert largest_bound(2, 1, "square", 5) == 3
