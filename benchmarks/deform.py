@@ -1,4 +1,4 @@
-"""Deformable convolution on CPU: CoDeNet's hardware test layer in ``segc.backends.deform``.
+"""Deformable convolution on CPU: CoDeNet's hardware test layer in ``segc.backends.torch.deform``.
 
 The layer (DESIGN.md §4, "Deformable offsets (CoDeNet)"): input 1×256×64×64, 3×3 kernel,
 padding 1, 256 → 256 channels; depthwise: groups = 256.  Timed, as the median of ``--runs``
@@ -49,7 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
-from segc.backends.deform import DeformConv2d, deform_conv2d
+from segc.backends.torch.deform import DeformConv2d, deform_conv2d
 
 CHANNELS, SIZE, KERNEL = 256, 64, 3
 BOUND = 8.0

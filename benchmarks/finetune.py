@@ -3,7 +3,7 @@
 The recipe (the same as ``segc finetune examples/tiny_seg.seg --data synthetic --epochs 5
 --lr 0.1 -o tiny_seg.safetensors``): 256 training samples (seed 0), batches of 16, SGD with
 momentum 0.9, learning rate 0.1, 5 epochs, weights initialised from seed 0; scored on the 64
-validation samples (seed 1) with :func:`segc.backends.finetune.evaluate`.
+validation samples (seed 1) with :func:`segc.train.finetune.evaluate`.
 
 Reported: the mIoU and pixel accuracy before (random weights) and after training, the
 training time, the time to evaluate the 64 validation samples (what an accuracy-driven
@@ -26,8 +26,8 @@ from pathlib import Path
 import torch
 
 import segc
-from segc.backends.data import network_task, open_dataset
-from segc.backends.finetune import evaluate, finetune
+from segc.train.data import network_task, open_dataset
+from segc.train.finetune import evaluate, finetune
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "tiny_seg.seg"
 

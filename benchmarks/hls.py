@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 import segc
-from segc.backends.hls_sim import compare, compile_project, run_testbench, write_project
+from segc.backends.hls.sim import compare, compile_project, run_testbench, write_project
 from segc.hls import HlsOptions, build_project
 
 ROOT = Path(__file__).resolve().parent.parent

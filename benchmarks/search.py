@@ -108,8 +108,8 @@ def compare(graph, arrays, label: str, seeds: int, **options) -> None:
 
 
 def trained_tiny_seg() -> dict:
-    from segc.backends.data import open_dataset
-    from segc.backends.finetune import finetune
+    from segc.train.data import open_dataset
+    from segc.train.finetune import finetune
 
     graph = segc.load(str(TINY_SEG))
     module = segc.to_torch(graph, seed=0)

@@ -17,7 +17,7 @@ positions the taps can sample (relative to the window's first row):
 * shape "full": tap i at i·d + Δ, Δ ∈ [−b, b] (rounded: round(Δ));
 * shape "square": tap i at i·d + (i − c)·(s − 1)·d, c = (k − 1)/2, one scale
   s ∈ [1 − b, b] per pixel (rounded: the step (s − 1)·d is rounded, then
-  the offset), as ``backends/deform.py`` samples;
+  the offset), as ``backends/torch/deform.py`` samples;
 
 each position monotonic in Δ (s), so the extremes lie at the clamp's ends.
 A bilinear sample reads rows ⌊p⌋ and, when p is not a whole row, ⌊p⌋ + 1;

@@ -75,7 +75,7 @@ def with_deform_decisions(graph: Graph) -> Graph:
 
 def to_torch_source(graph: Graph) -> str:
     """Readable Python source of the network's ``nn.Module`` (needs only torch)."""
-    from .backends.torch_source import to_torch_source as source
+    from .backends.torch.source import to_torch_source as source
 
     return source(with_deform_decisions(graph))
 
@@ -84,7 +84,7 @@ def to_torch(graph: Graph, weights=None, seed: int = 0):
     """The network as a live ``nn.Module`` (eval mode): parameters from
     ``weights`` (a state_dict, or a ``.pt``/``.safetensors`` path) or
     initialised from ``seed``."""
-    from .backends.pytorch import build_module, read_weights
+    from .backends.torch.module import build_module, read_weights
 
     source = weights if isinstance(weights, str) else "<weights>"
     if isinstance(weights, str):
@@ -102,7 +102,7 @@ def weight_arrays(graph: Graph, weights=None, seed: int = 0) -> dict:
 
 def import_onnx(path: str):
     """(graph, weights as numpy arrays) of an ONNX model made elsewhere."""
-    from .backends.onnx_import import import_onnx as read
+    from .backends.onnx.importer import import_onnx as read
 
     return read(path)
 
@@ -110,7 +110,7 @@ def import_onnx(path: str):
 def to_onnx(graph: Graph, weights=None, seed: int = 0) -> bytes:
     """The network as a serialized ONNX model (checked), with the weights of
     :func:`to_torch`."""
-    from .backends.onnx_export import to_onnx as emit
+    from .backends.onnx.export import to_onnx as emit
 
     graph = with_deform_decisions(graph)
     module = to_torch(graph, weights, seed)

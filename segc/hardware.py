@@ -62,7 +62,7 @@ def analyse(graph: Graph, tiling: str = "paper", calibration: Calibration | None
 
 def report(graph: Graph, tiling: str = "paper", calibration: Calibration | None = None) -> dict:
     """The latency report (``segc.report`` JSON) of a graph."""
-    from .backends.report import build_report
+    from .backends.report.tables import build_report
 
     calibration = calibration or Calibration()
     return build_report(analyse(graph, tiling, calibration), tiling, calibration.source)

@@ -86,8 +86,8 @@ def _describe(path: str | None, seed: int) -> str:
 def build_project(graph: Graph, options: HlsOptions) -> tuple[dict[str, bytes], list[np.ndarray]]:
     """The project's files and torch's outputs ([C, H, W] each) on its test input.
     Deformable layers take the variants of the network's ``deform`` section."""
-    from .backends import hls_reference as reference
-    from .backends.hls_project import generate
+    from .backends.hls import reference
+    from .backends.hls.project import generate
 
     graph = api.with_deform_decisions(graph)
     tiled, _ = run_pipeline(graph, [TilePass(options.tiling), CostPass()])
@@ -111,7 +111,7 @@ def simulate(graph: Graph, options: HlsOptions, folder: str | None = None, opt: 
     against torch, and per layer with ``layers``."""
     import json
 
-    from .backends.hls_sim import compile_project, run_testbench, write_project
+    from .backends.hls.sim import compile_project, run_testbench, write_project
 
     graph = api.with_deform_decisions(graph)
     files, expected = build_project(graph, options)
@@ -131,7 +131,7 @@ def simulate(graph: Graph, options: HlsOptions, folder: str | None = None, opt: 
 
 
 def _figures(spec: dict, reference: np.ndarray, simulated: np.ndarray) -> dict:
-    from .backends.hls_sim import compare
+    from .backends.hls.sim import compare
 
     return {"name": spec["name"], "shape": spec["shape"], "frac": spec["frac"], "lsb": 2.0 ** -spec["frac"],
             **compare(reference, simulated)}
@@ -139,7 +139,7 @@ def _figures(spec: dict, reference: np.ndarray, simulated: np.ndarray) -> dict:
 
 def _layer_figures(graph: Graph, options: HlsOptions, config: dict, traced: dict[str, np.ndarray]) -> list[dict]:
     """Per layer: the C simulation's output against torch's on the test input."""
-    from .backends import hls_reference as reference
+    from .backends.hls import reference
 
     module = reference.build_reference(graph, options.weights, options.seed)
     floats = reference.layer_outputs(graph, module, load_inputs(graph, options.input, options.seed, single=True))

@@ -100,8 +100,8 @@ def _proxy_accuracy(graph: Graph, space: SearchSpace, arrays: dict):
 
 
 def _data_accuracy(graph: Graph, space: SearchSpace, arrays: dict, options: SearchOptions, stack):
-    from .backends.candidates import AccuracyTask, evaluation_samples
     from .search_workers import evaluator
+    from .train.candidates import AccuracyTask, evaluation_samples
 
     evaluation_samples(graph, options.data, options.samples, options.seed)  # the data's mistakes, reported here
     task = AccuracyTask.of(serialize.dumps(graph), arrays, options.data, options.samples, options.seed, space.pof)

@@ -2,7 +2,7 @@
 in local worker processes, or on a Dask cluster (``dask.distributed``).
 
 Each worker prunes the graph and weights of an
-:class:`~segc.backends.candidates.AccuracyTask` for one candidate's rates
+:class:`~segc.train.candidates.AccuracyTask` for one candidate's rates
 and measures its accuracy; the task (graph, weights, samples) is loaded
 once per worker process and reused.
 """
@@ -24,7 +24,7 @@ _LOADED: dict[int, tuple] = {}
 
 
 def _load(task) -> tuple:
-    from .backends.candidates import evaluation_samples
+    from .train.candidates import evaluation_samples
 
     key = hash(task)
     if key not in _LOADED:
@@ -37,7 +37,7 @@ def _load(task) -> tuple:
 
 def candidate_accuracy(task, rates: dict[str, float]) -> float:
     """Accuracy of the task's network pruned at ``rates`` ({group: rate})."""
-    from .backends.candidates import accuracy
+    from .train.candidates import accuracy
 
     graph, arrays, subset, kind, classes = _load(task)
     pruned, sliced = prune(graph, rates, arrays, task.pof)

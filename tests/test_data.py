@@ -22,7 +22,9 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import segc  # noqa: E402
-from segc.backends.data import (  # noqa: E402
+from segc.cli.main import main  # noqa: E402
+from segc.ir import SegError, Shape  # noqa: E402
+from segc.train.data import (  # noqa: E402
     CityscapesFolder,
     Dataset,
     SyntheticClassification,
@@ -31,10 +33,8 @@ from segc.backends.data import (  # noqa: E402
     network_task,
     random_subset,
 )
-from segc.backends.finetune import evaluate, finetune, score  # noqa: E402
-from segc.backends.metrics import ConfusionMatrix, mean_iou, pixel_accuracy, top1_correct  # noqa: E402
-from segc.cli import main  # noqa: E402
-from segc.ir import SegError, Shape  # noqa: E402
+from segc.train.finetune import evaluate, finetune, score  # noqa: E402
+from segc.train.metrics import ConfusionMatrix, mean_iou, pixel_accuracy, top1_correct  # noqa: E402
 
 # labels and predictions of six pixels, three classes, one pixel ignored (255)
 LABELS = torch.tensor([0, 0, 1, 1, 2, 255])

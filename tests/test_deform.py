@@ -1,4 +1,4 @@
-"""Tests of ``segc.backends.deform``: pure-torch deformable convolution and CoDeNet's variants.
+"""Tests of ``segc.backends.torch.deform``: pure-torch deformable convolution and CoDeNet's variants.
 
 The reference below is written independently of the implementation, with explicit Python
 loops over images, output channels, output pixels, input channels and kernel taps, on
@@ -26,8 +26,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from segc.backends import deform
-from segc.backends.deform import DeformConv2d, deform_conv2d, round_ste, square_offsets
+from segc.backends.torch import deform
+from segc.backends.torch.deform import DeformConv2d, deform_conv2d, round_ste, square_offsets
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -19,11 +19,11 @@ torch = pytest.importorskip("torch")
 from conftest import EXAMPLES  # noqa: E402
 
 import segc  # noqa: E402
-from segc.backends import hls_lower  # noqa: E402
-from segc.backends.hls_fixed import frac_bits, quantize  # noqa: E402
-from segc.backends.hls_fusion import fusion_chains, unstored  # noqa: E402
-from segc.backends.hls_memory import VIEW_OPS, plan_memory  # noqa: E402
-from segc.cli import main  # noqa: E402
+from segc.backends.hls import lower as hls_lower  # noqa: E402
+from segc.backends.hls.fixed import frac_bits, quantize  # noqa: E402
+from segc.backends.hls.fusion import fusion_chains, unstored  # noqa: E402
+from segc.backends.hls.memory import VIEW_OPS, plan_memory  # noqa: E402
+from segc.cli.main import main  # noqa: E402
 from segc.hls import HlsOptions, build_project  # noqa: E402
 from segc.ir import OPS  # noqa: E402
 from segc.passes.base import run_pipeline  # noqa: E402

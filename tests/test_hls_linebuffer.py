@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segc.backends.hls_linebuffer import round_half_even, sampled_rows
+from segc.backends.hls.linebuffer import round_half_even, sampled_rows
 from segc.ir.linebuffer import rows_needed
 
 F = 13  # offset fraction bits of the configurations below
@@ -88,7 +88,7 @@ def test_a_read_outside_the_window_goes_to_dram(tmp_path, monkeypatch):
     pytest.importorskip("torch")
     from test_hls_sim import _deform_weights, _graph
 
-    from segc.backends import hls_lower_conv
+    from segc.backends.hls import lower_conv as hls_lower_conv
     from segc.hls import HlsOptions, simulate
 
     graph = _graph("""

@@ -17,7 +17,7 @@ from conftest import EXAMPLES  # noqa: E402
 from hls_bounds import error_bounds  # noqa: E402
 
 import segc  # noqa: E402
-from segc.backends.hls_reference import build_reference, parameters  # noqa: E402
+from segc.backends.hls.reference import build_reference, parameters  # noqa: E402
 from segc.hls import HlsOptions, build_project, simulate  # noqa: E402
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
@@ -206,8 +206,8 @@ def test_fusion_does_not_change_a_bit(tmp_path, monkeypatch):
     """The same network with every layer as its own kernel (no epilogues)
     gives the same words: the epilogues (residual adds included) round
     exactly as the kernels do."""
-    from segc.backends import hls_project
-    from segc.backends.hls_sim import compile_project, run_testbench, write_project
+    from segc.backends.hls import project as hls_project
+    from segc.backends.hls.sim import compile_project, run_testbench, write_project
 
     graph = _graph(FUSED_CHAINS, shape="[3, 10, 13]")
     weights, outputs, calls = _deform_weights(graph), [], []
@@ -229,7 +229,7 @@ def test_fusion_does_not_change_a_bit(tmp_path, monkeypatch):
 def test_tiles_and_unrolling_do_not_change_a_bit(tmp_path):
     """Sums are exact in 64 bits, so the C simulation's output is the same
     whatever the tiling and the unroll factors (partial blocks included)."""
-    from segc.backends.hls_sim import compile_project, run_testbench, write_project
+    from segc.backends.hls.sim import compile_project, run_testbench, write_project
     from segc.hardware import with_unroll
 
     graph = _graph("""

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import segc
-from segc.backends.offset_stats import collect_offsets, offset_table, read_inputs, suggested_bound
-from segc.cli import main
+from segc.backends.torch.offsets import collect_offsets, offset_table, read_inputs, suggested_bound
+from segc.cli.main import main
 from segc.ir import SegError
 
 TARGET = """

@@ -15,8 +15,8 @@ from conftest import EXAMPLES, NETWORK_EXAMPLES  # noqa: E402
 from torch import nn  # noqa: E402
 
 import segc  # noqa: E402
-from segc.backends.torch_source import TORCH_LOWERING  # noqa: E402
-from segc.cli import main  # noqa: E402
+from segc.backends.torch.source import TORCH_LOWERING  # noqa: E402
+from segc.cli.main import main  # noqa: E402
 from segc.ir import OPS  # noqa: E402
 
 
@@ -72,7 +72,7 @@ def _small(path) -> segc.Graph:
 
 
 def test_every_op_has_a_torch_and_an_onnx_lowering():
-    from segc.backends.onnx_export import ONNX_LOWERING
+    from segc.backends.onnx.export import ONNX_LOWERING
 
     assert set(TORCH_LOWERING) == set(OPS) == set(ONNX_LOWERING)
 

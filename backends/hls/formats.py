@@ -1,0 +1,74 @@
+"""Per-layer activation formats of the HLS backend, from calibration.
+
+Each layer that computes (views share their operand's format, see
+``memory``) gets the most fraction bits that hold the largest magnitude
+its output reached on the calibration input, with ``headroom`` spare bits
+(``hls_fixed.frac_bits``).  A user may fix a layer's fraction bits; a format
+that would overflow on the calibration input is an error naming the layer.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+
+from ...ir import Diagnostic, Graph, SegError
+from .fixed import FRAC_MAX, FRAC_MIN, frac_bits, holds
+
+__all__ = ["activation_formats"]
+
+
+def _largest(frac: int) -> float:
+    return 32767 * 2.0**-frac
+
+
+def _fixed(graph: Graph, name: str, frac: int, maximum: float, owner: dict[str, str]) -> int:
+    node = graph.node(name)
+    if owner[name] != name:
+        raise SegError(Diagnostic(
+            f"layer '{name}' ({node.op}) has no format of its own: it is a view of '{owner[name]}'; "
+            f"set the format of '{owner[name]}'"
+        ))
+    if not FRAC_MIN <= frac <= FRAC_MAX:
+        raise SegError(Diagnostic(f"layer '{name}': {frac} fraction bits is outside [{FRAC_MIN}, {FRAC_MAX}]"))
+    if not holds(frac, maximum):
+        best = frac_bits(maximum)
+        raise SegError(Diagnostic(
+            f"layer '{name}': a 16-bit format with {frac} fraction bits would overflow: it holds magnitudes up "
+            f"to {_largest(frac):.6g}, the calibration input reaches {maximum:.6g} "
+            f"(at most {best} fraction bits fit)", node.span,
+        ))
+    return frac
+
+
+def _unknown(graph: Graph, name: str) -> SegError:
+    close = difflib.get_close_matches(name, [n.name for n in graph.nodes()], n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return SegError(Diagnostic(f"no layer '{name}' in network '{graph.name}' to set a fixed-point format for{hint}"))
+
+
+def activation_formats(graph: Graph, owner: dict[str, str], maxima: dict[str, float], headroom: int,
+                       fixed: dict[str, int] | None = None) -> dict[str, int]:
+    """Fraction bits of every layer that owns its output."""
+    fixed = fixed or {}
+    for name in fixed:
+        if name not in graph:
+            raise _unknown(graph, name)
+    formats: dict[str, int] = {}
+    for node in graph.nodes():
+        name = node.name
+        if name in fixed:
+            formats[name] = _fixed(graph, name, fixed[name], maxima.get(name, 0.0), owner)
+            continue
+        if owner[name] != name:
+            continue
+        maximum = maxima.get(name, 0.0)
+        frac = frac_bits(maximum, headroom)
+        if frac is None:
+            reach = f"{maximum:.6g}" if math.isfinite(maximum) else "a non-finite value"
+            raise SegError(Diagnostic(
+                f"layer '{name}': its output reaches {reach} on the calibration input, beyond 16-bit fixed "
+                f"point (at most {_largest(FRAC_MIN + headroom):.6g} with {headroom} bits of headroom)", node.span,
+            ))
+        formats[name] = frac
+    return formats

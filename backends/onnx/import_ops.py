@@ -1,0 +1,289 @@
+"""The lowering table of ONNX import: one function per supported ONNX op,
+turning a node into IR layers, weights, aliases or folded constants."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from ...ir import conv_pads
+from .importer import _attrs, _Importer, _ShapeOf
+
+__all__ = ["SUPPORTED"]
+
+_MATRIX_OPS = ("Gemm", "MatMul")
+
+
+def _f32(value) -> float:
+    """A float32 from ONNX as the shortest decimal that is that float32 (1e-5, not 9.99999974e-06)."""
+    return float(str(np.float32(value)))
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _consumers(im: _Importer, value: str) -> list[onnx.NodeProto]:
+    return [n for n in im.model.graph.node if value in n.input]
+
+
+def _alias(im: _Importer, node: onnx.NodeProto) -> None:
+    im.values[node.output[0]] = im.tensor(node, node.input[0])
+
+
+def _symmetric(im: _Importer, node: onnx.NodeProto, pads: list[int]) -> list[int]:
+    if _text(_attrs(node).get("auto_pad", "NOTSET")) not in ("NOTSET", "VALID"):
+        raise im.fail(node, "auto_pad SAME_* is not supported; give explicit pads")
+    if len(pads) == 4 and (pads[0] != pads[2] or pads[1] != pads[3]):
+        raise im.fail(node, f"asymmetric padding {pads} is not supported")
+    return [pads[0], pads[1]] if pads else [0, 0]
+
+
+def _conv(im: _Importer, node: onnx.NodeProto) -> None:
+    a = _attrs(node)
+    x = im.tensor(node, node.input[0])
+    weight = im.constant(node, node.input[1], "the weight")
+    bias = len(node.input) > 2 and node.input[2] != ""
+    name = im.layer_name(node, node.input[1])
+    attrs = {"out": int(weight.shape[0]), "k": [int(weight.shape[2]), int(weight.shape[3])],
+             "stride": list(a.get("strides", [1, 1])), "dilation": list(a.get("dilations", [1, 1])),
+             "groups": int(a.get("group", 1)), "bias": bias}
+    pads = _symmetric(im, node, list(a.get("pads", [0, 0, 0, 0])))
+    odd = all(((k - 1) * d) % 2 == 0 for k, d in zip(attrs["k"], attrs["dilation"]))
+    same = conv_pads({"padding": "same", "k": attrs["k"], "dilation": attrs["dilation"]}) if odd else None
+    attrs["padding"] = "same" if same is not None and list(same) == pads else pads
+    im.values[node.output[0]] = im.add(name, "conv", [x], attrs, node)
+    im.weights[f"{name}.weight"] = weight
+    if bias:
+        im.weights[f"{name}.bias"] = im.constant(node, node.input[2], "the bias")
+
+
+def _bn(im: _Importer, node: onnx.NodeProto) -> None:
+    x = im.tensor(node, node.input[0])
+    name = im.layer_name(node, node.input[1])
+    im.values[node.output[0]] = im.add(name, "bn", [x], {"eps": _f32(_attrs(node).get("epsilon", 1e-5))}, node)
+    for key, value in zip(("weight", "bias", "running_mean", "running_var"), node.input[1:5]):
+        im.weights[f"{name}.{key}"] = im.constant(node, value, f"batch norm's {key}")
+
+
+def _unary(op: str):
+    def lower(im: _Importer, node: onnx.NodeProto) -> None:
+        x = im.tensor(node, node.input[0])
+        im.values[node.output[0]] = im.add(im.layer_name(node), op, [x], {}, node)
+    return lower
+
+
+def _bound(im: _Importer, node: onnx.NodeProto, index: int, attr: str, default: float) -> float:
+    if len(node.input) > index and node.input[index]:
+        return float(im.constant(node, node.input[index], f"Clip's {attr}"))
+    return float(_attrs(node).get(attr, default))
+
+
+def _clip(im: _Importer, node: onnx.NodeProto) -> None:
+    low, high = _bound(im, node, 1, "min", -np.inf), _bound(im, node, 2, "max", np.inf)
+    op = "relu6" if (low, high) == (0.0, 6.0) else "relu" if (low, high) == (0.0, np.inf) else None
+    if op is None:
+        raise im.fail(node, f"Clip to [{low:g}, {high:g}] is neither ReLU nor ReLU6")
+    _unary(op)(im, node)
+
+
+def _pool(op: str):
+    def lower(im: _Importer, node: onnx.NodeProto) -> None:
+        a = _attrs(node)
+        if any(d != 1 for d in a.get("dilations", [1, 1])):
+            raise im.fail(node, "dilated pooling is not supported")
+        pads = _symmetric(im, node, list(a.get("pads", [0, 0, 0, 0])))
+        if op == "avgpool" and not a.get("count_include_pad", 0) and any(pads):
+            raise im.fail(node, "average pooling that leaves the padding out of the average is not supported")
+        attrs = {"k": list(a["kernel_shape"]), "stride": list(a.get("strides", [1, 1])), "padding": pads,
+                 "ceil": bool(a.get("ceil_mode", 0))}
+        im.values[node.output[0]] = im.add(im.layer_name(node), op, [im.tensor(node, node.input[0])], attrs, node)
+    return lower
+
+
+def _global_pool(im: _Importer, node: onnx.NodeProto) -> None:
+    if node.op_type == "ReduceMean":
+        a = _attrs(node)
+        axes = a.get("axes") or (list(im.constant(node, node.input[1], "axes")) if len(node.input) > 1 else [])
+        if sorted(int(v) % 4 for v in axes) != [2, 3] or not a.get("keepdims", 1):
+            raise im.fail(node, "only ReduceMean over height and width keeping them is supported")
+    x = im.tensor(node, node.input[0])
+    im.values[node.output[0]] = im.add(im.layer_name(node), "avgpool", [x], {"global": True}, node)
+
+
+def _resize_mode(im: _Importer, node: onnx.NodeProto) -> dict:
+    a = _attrs(node)
+    mode = _text(a.get("mode", "nearest"))
+    transform = _text(a.get("coordinate_transformation_mode", "half_pixel"))
+    if mode == "nearest" and (transform, _text(a.get("nearest_mode", "round_prefer_floor"))) == ("asymmetric",
+                                                                                                 "floor"):
+        return {"mode": "nearest"}
+    if mode == "linear" and transform in ("half_pixel", "pytorch_half_pixel", "align_corners"):
+        return {"mode": "bilinear", "align_corners": transform == "align_corners"}
+    raise im.fail(node, f"Resize mode '{mode}' with '{transform}' coordinates is not supported")
+
+
+def _resize(im: _Importer, node: onnx.NodeProto) -> None:
+    x = im.tensor(node, node.input[0])
+    attrs = _resize_mode(im, node)
+    inputs = list(node.input) + [""] * 4
+    scales_name, sizes_name = (inputs[1], "") if node.op_type == "Upsample" else (inputs[2], inputs[3])
+    sizes = im.constants.get(sizes_name) if sizes_name else None
+    operands = [x]
+    shape = im.graph.node(x).shape
+    if isinstance(sizes, list) and isinstance(sizes[-1], _ShapeOf) and (sizes[-1].start, sizes[-1].end) == (2, 4):
+        operands.append(im.tensor(node, sizes[-1].tensor))  # upsample to the size of that tensor
+    elif isinstance(sizes, (list, np.ndarray)):
+        last = np.asarray(sizes[-1] if isinstance(sizes, list) else sizes).reshape(-1)[-2:]
+        attrs["scale"] = [float(last[0]) / shape.h, float(last[1]) / shape.w]
+    else:
+        scales = im.constant(node, scales_name, "the scales") if scales_name else _attrs(node).get("scales")
+        attrs["scale"] = [_f32(scales[2]), _f32(scales[3])]
+    im.values[node.output[0]] = im.add(im.layer_name(node), "upsample", operands, attrs, node)
+
+
+def _sum(im: _Importer, node: onnx.NodeProto) -> None:
+    if node.op_type == "Add" and any(isinstance(im.constants.get(v), np.ndarray) for v in node.input):
+        raise im.fail(node, "adding a constant is not supported (only as the bias of a MatMul)")
+    inputs = [im.tensor(node, v) for v in node.input]
+    im.values[node.output[0]] = im.add(im.layer_name(node), "add", inputs, {}, node)
+
+
+def _concat(im: _Importer, node: onnx.NodeProto) -> None:
+    if all(v in im.constants for v in node.input):  # shape arithmetic
+        parts: list = []
+        for v in node.input:
+            value = im.constants[v]
+            parts.extend(value if isinstance(value, list) else [value])
+        im.constants[node.output[0]] = parts
+        return
+    if int(_attrs(node).get("axis", 1)) not in (1, -3):
+        raise im.fail(node, "only concatenation along channels (axis 1) is supported")
+    inputs = [im.tensor(node, v) for v in node.input]
+    im.values[node.output[0]] = im.add(im.layer_name(node), "concat", inputs, {}, node)
+
+
+def _linear(im: _Importer, node: onnx.NodeProto) -> None:
+    a = _attrs(node)
+    if a.get("transA", 0) or a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0:
+        raise im.fail(node, "only Gemm with alpha = beta = 1 and an untransposed input is supported")
+    x = im.tensor(node, node.input[0])
+    matrix = im.constant(node, node.input[1], "the weight")
+    weight = matrix if node.op_type == "Gemm" and a.get("transB", 0) else matrix.T  # as [out, in]
+    bias_value, output = _bias(im, node)
+    name = im.layer_name(node, node.input[1])
+    im.values[output] = im.add(name, "linear", [x], {"out": int(weight.shape[0]), "bias": bias_value is not None},
+                               node)
+    im.rank2.add(output)
+    im.weights[f"{name}.weight"] = np.ascontiguousarray(weight)
+    if bias_value is not None:
+        im.weights[f"{name}.bias"] = np.asarray(bias_value).reshape(-1)
+
+
+def _bias(im: _Importer, node: onnx.NodeProto):
+    """(bias or None, the value the layer's result stands for)."""
+    if node.op_type == "Gemm":
+        has = len(node.input) > 2 and node.input[2] != ""
+        return (im.constant(node, node.input[2], "the bias") if has else None), node.output[0]
+    users = _consumers(im, node.output[0])
+    if len(users) == 1 and users[0].op_type == "Add":
+        other = [v for v in users[0].input if v != node.output[0]]
+        if len(other) == 1 and isinstance(im.constants.get(other[0]), np.ndarray):
+            im.skip.add(id(users[0]))
+            return im.constants[other[0]], users[0].output[0]
+    return None, node.output[0]
+
+
+def _flatten(im: _Importer, node: onnx.NodeProto) -> None:
+    source = node.input[0]
+    if source in im.rank2:  # back to [N, F, 1, 1] after a linear layer: the IR keeps that shape
+        _alias(im, node)
+        return
+    if node.op_type == "Reshape":
+        target = im.constants.get(node.input[1])
+        target = target if isinstance(target, np.ndarray) else None
+        if target is None or not (len(target) == 2 or (len(target) == 4 and list(target[2:]) == [1, 1])):
+            raise im.fail(node, "only a Reshape that flattens before a classifier is supported")
+        two_d = len(target) == 2
+    else:
+        two_d = True
+    x = im.tensor(node, source)
+    shape = im.graph.node(x).shape
+    users = _consumers(im, node.output[0])
+    if two_d and (shape.h, shape.w) == (1, 1) and users and all(u.op_type in _MATRIX_OPS for u in users):
+        _alias(im, node)  # the implicit 2-D view a matrix product needs
+    else:
+        im.values[node.output[0]] = im.add(im.layer_name(node), "flatten", [x], {}, node)
+    if two_d:
+        im.rank2.add(node.output[0])
+
+
+def _unsqueeze(im: _Importer, node: onnx.NodeProto) -> None:
+    if node.input[0] in im.constants:
+        _fold(im, node)
+    elif node.input[0] in im.rank2:
+        _alias(im, node)
+    else:
+        raise im.fail(node, "Unsqueeze of a feature map is not supported")
+
+
+def _constant(im: _Importer, node: onnx.NodeProto) -> None:
+    a = _attrs(node)
+    if "value" in a:
+        im.constants[node.output[0]] = numpy_helper.to_array(a["value"])
+    elif "value_float" in a or "value_int" in a:
+        im.constants[node.output[0]] = np.asarray(a.get("value_float", a.get("value_int")))
+    elif "value_floats" in a or "value_ints" in a:
+        im.constants[node.output[0]] = np.asarray(a.get("value_floats", a.get("value_ints")))
+    else:
+        raise im.fail(node, "this kind of Constant is not supported")
+
+
+def _shape(im: _Importer, node: onnx.NodeProto) -> None:
+    a = _attrs(node)
+    im.constants[node.output[0]] = _ShapeOf(node.input[0], int(a.get("start", 0)), int(a.get("end", 4)))
+
+
+def _fold(im: _Importer, node: onnx.NodeProto) -> None:
+    """Shape arithmetic on constants (ShapeOf parts pass through)."""
+    value = im.constants.get(node.input[0])
+    if value is None:
+        raise im.fail(node, f"{node.op_type} of a feature map is not supported")
+    if isinstance(value, (list, _ShapeOf)):
+        im.constants[node.output[0]] = value
+        return
+    a = _attrs(node)
+    if node.op_type == "Cast":
+        result = value
+    elif node.op_type == "Gather":
+        result = np.take(value, im.constant(node, node.input[1], "the indices"), axis=int(a.get("axis", 0)))
+    elif node.op_type in ("Unsqueeze", "Squeeze"):
+        axes = a.get("axes") or (list(im.constant(node, node.input[1], "axes")) if len(node.input) > 1 else None)
+        result = np.expand_dims(value, tuple(axes)) if node.op_type == "Unsqueeze" else np.squeeze(
+            value, tuple(axes) if axes else None)
+    else:  # Slice
+        starts, ends = (im.constant(node, node.input[i], n) for i, n in ((1, "starts"), (2, "ends")))
+        result = value[int(starts[0]):int(ends[0])]
+    im.constants[node.output[0]] = np.asarray(result)
+
+
+def _dropout(im: _Importer, node: onnx.NodeProto) -> None:
+    _alias(im, node)
+
+
+def _skippable(lower):
+    def run(im: _Importer, node: onnx.NodeProto) -> None:
+        if id(node) not in im.skip:
+            lower(im, node)
+    return run
+
+
+SUPPORTED = {op: _skippable(fn) for op, fn in {
+    "Conv": _conv, "BatchNormalization": _bn, "Relu": _unary("relu"), "Sigmoid": _unary("sigmoid"),
+    "Clip": _clip, "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),
+    "GlobalAveragePool": _global_pool, "ReduceMean": _global_pool, "Resize": _resize, "Upsample": _resize,
+    "Add": _sum, "Sum": _sum, "Concat": _concat, "Gemm": _linear, "MatMul": _linear, "Flatten": _flatten,
+    "Reshape": _flatten, "Unsqueeze": _unsqueeze, "Identity": _alias, "Dropout": _dropout,
+    "Constant": _constant, "Shape": _shape, "Gather": _fold, "Slice": _fold, "Squeeze": _fold, "Cast": _fold,
+}.items()}

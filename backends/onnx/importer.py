@@ -1,0 +1,178 @@
+"""ONNX import: a model made elsewhere → graph IR + weights (a state_dict).
+
+Supported: Conv, BatchNormalization, Relu, Clip (as ReLU6: range [0, 6]),
+Sigmoid, MaxPool, AveragePool, GlobalAveragePool (and ReduceMean over H and
+W), Resize/Upsample (nearest with floor and asymmetric coordinates; linear
+with half-pixel or align-corners coordinates), Add/Sum, Concat (channels),
+Gemm and MatMul (+ a bias Add) as linear layers, Flatten/Reshape before a
+classifier, Identity and Dropout (inference: pass-through); constants and
+shape arithmetic (Shape, Gather, Slice, Concat, Unsqueeze, Squeeze, Cast on
+constants) are folded.  Anything else is an error listing every such node —
+nothing is dropped or approximated.
+
+Names: a layer with weights takes its weights' prefix (``layer1.0.conv1``
+from ``layer1.0.conv1.weight``); others their node's name made into a
+hierarchical name (``/layer1/relu/Relu`` → ``layer1.relu.Relu``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from ...ir import OPS, AttrError, Diagnostic, Graph, Node, SegError, ShapeError
+
+__all__ = ["import_onnx"]
+
+
+class _ShapeOf:
+    """A folded ``Shape(tensor)[start:end]`` (the batch stays symbolic)."""
+
+    def __init__(self, tensor: str, start: int, end: int):
+        self.tensor, self.start, self.end = tensor, start, end
+
+
+class _Importer:
+    def __init__(self, model: onnx.ModelProto, path: str):
+        self.model, self.path = model, path
+        self.graph = Graph(_name(model.graph.name or "imported"))
+        self.weights: dict[str, np.ndarray] = {}
+        self.constants: dict[str, object] = {
+            t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+        self.values: dict[str, str] = {}  # ONNX value -> IR layer
+        self.used_names: set[str] = set()
+        self.rank2: set[str] = set()  # ONNX values that are [N, F] matrices
+        self.skip: set[int] = set()  # nodes folded into an earlier layer (a MatMul's bias Add)
+
+    def fail(self, node: onnx.NodeProto | None, message: str) -> SegError:
+        where = f"node '{node.name or node.op_type}' ({node.op_type}): " if node is not None else ""
+        return SegError(Diagnostic(where + message, path=self.path))
+
+    # ------------------------------------------------------------ naming
+    def layer_name(self, node: onnx.NodeProto, weight: str | None = None) -> str:
+        if weight and weight.endswith(".weight"):
+            base = _name(weight[: -len(".weight")])
+        else:
+            base = _name(node.name.strip("/").replace("/", ".")) if node.name else node.op_type.lower()
+        name, number = base, 1
+        while name in self.used_names or name.split(".")[0] == "output":
+            number += 1
+            name = f"{base}_{number}"
+        self.used_names.add(name)
+        return name
+
+    # ------------------------------------------------------------ building
+    def add(self, name: str, op: str, inputs: list[str], attrs: dict, node: onnx.NodeProto) -> str:
+        opdef = OPS[op]
+        try:
+            built = opdef.build_attrs(attrs)
+            shape = opdef.shape(built, [self.graph.node(i).shape for i in inputs])
+        except (AttrError, ShapeError) as err:
+            raise self.fail(node, str(err)) from None
+        self.graph.add(Node(name, op, tuple(inputs), built, shape))
+        return name
+
+    def tensor(self, node: onnx.NodeProto, value: str) -> str:
+        if value not in self.values:
+            raise self.fail(node, f"input '{value}' is not a tensor segc can follow (a constant or unknown value)")
+        return self.values[value]
+
+    def constant(self, node: onnx.NodeProto, value: str, what: str) -> np.ndarray:
+        found = self.constants.get(value)
+        if not isinstance(found, np.ndarray):
+            raise self.fail(node, f"{what} must be a constant")
+        return found
+
+    def _deformable(self) -> dict[str, dict]:
+        """segc's own deformable layers, described in the model's metadata."""
+        props = {p.key: p.value for p in self.model.metadata_props}
+        return json.loads(props.get("segc.dconv", "{}"))
+
+    def _dconv(self, name: str, spec: dict) -> None:
+        inputs = [self.values[v] for v in spec["inputs"]]
+        self.add(name, "dconv", inputs, spec["attrs"], onnx.NodeProto(name=name, op_type="DeformConv"))
+        self.used_names.add(name)
+        self.values[name] = name
+        for key in [k for k in self.constants if k.startswith(f"{name}.")]:
+            self.weights[key] = self.constants[key]
+
+    def run(self) -> tuple[Graph, dict[str, np.ndarray]]:
+        from .import_ops import SUPPORTED  # the lowering table (it builds on this module)
+
+        self._inputs()
+        deform = self._deformable()
+        inside = {n.name for n in self.model.graph.node if n.name.split("/")[0] in deform}
+        nodes = [n for n in self.model.graph.node if n.name not in inside]
+        unsupported = [n for n in nodes if n.op_type not in SUPPORTED]
+        if unsupported:
+            listed = ", ".join(f"{n.op_type} (node '{n.name or '?'}')" for n in unsupported[:20])
+            more = f" and {len(unsupported) - 20} more" if len(unsupported) > 20 else ""
+            raise SegError(Diagnostic(f"unsupported ONNX ops: {listed}{more}", path=self.path))
+        outputs = {v.name for v in self.model.graph.output}
+        for node in self.model.graph.node:
+            layer = node.name.split("/")[0]
+            if node.name in inside:
+                if layer not in self.graph:
+                    self._dconv(layer, deform[layer])
+            else:
+                SUPPORTED[node.op_type](self, node)
+            self._outputs(outputs & set(node.output) | ({layer} & outputs))
+        self._outputs({v.name for v in self.model.graph.output if f"output.{_name(v.name)}" not in self.graph})
+        self.graph.verify()
+        return self.graph, self.weights
+
+    def _inputs(self) -> None:
+        for value in self.model.graph.input:
+            if value.name in self.constants:
+                continue
+            dims = [d.dim_value if d.HasField("dim_value") else None for d in value.type.tensor_type.shape.dim]
+            if len(dims) != 4 or not all(isinstance(d, int) and d > 0 for d in dims[1:]):
+                raise SegError(Diagnostic(f"input '{value.name}' must be [N, C, H, W] with fixed C, H, W, got "
+                                          f"{dims}", path=self.path))
+            name = self.layer_name(onnx.NodeProto(name=value.name))
+            attrs = OPS["input"].build_attrs({"c": dims[1], "h": dims[2], "w": dims[3]})
+            shape = OPS["input"].shape(attrs, [])
+            self.graph.add(Node(name, "input", (), attrs, shape))
+            self.values[value.name] = name
+
+    def _outputs(self, names: set[str]) -> None:
+        """Output layers for these graph outputs, in the model's order, as
+        soon as their values exist (so layers keep their original order)."""
+        for value in self.model.graph.output:
+            if value.name not in names or f"output.{_name(value.name)}" in self.graph:
+                continue
+            if value.name not in self.values:
+                raise SegError(Diagnostic(f"output '{value.name}' is not computed by supported layers", path=self.path))
+            source = self.values[value.name]
+            name = f"output.{_name(value.name)}"
+            self.add(name, "output", [source], {}, onnx.NodeProto(name=value.name, op_type="Output"))
+
+
+def _name(text: str) -> str:
+    """A valid hierarchical layer name made from any text."""
+    parts = [re.sub(r"\W", "_", p) for p in re.split(r"[./]", text) if p] or ["layer"]
+    if not re.match(r"[A-Za-z_]", parts[0]):
+        parts[0] = f"n_{parts[0]}"
+    return ".".join(parts)
+
+
+def _attrs(node: onnx.NodeProto) -> dict:
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def import_onnx(path: str) -> tuple[Graph, dict[str, np.ndarray]]:
+    """The graph and weights of an ONNX file; SegError for anything else."""
+    try:
+        model = onnx.load(path)
+    except FileNotFoundError:
+        raise SegError(Diagnostic(f"cannot read '{path}': no such file")) from None
+    except Exception as err:  # protobuf's reasons for a file that is not a model
+        raise SegError(Diagnostic(f"not an ONNX model ({type(err).__name__}: {str(err)[:120]})", path=path)) from None
+    if not model.graph.node:
+        raise SegError(Diagnostic("not an ONNX model (no graph nodes; truncated or another kind of file?)", path=path))
+    return _Importer(model, path).run()
+

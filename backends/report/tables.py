@@ -1,0 +1,139 @@
+"""The latency report: per-layer rows and totals from the ``tiling`` and
+``cost`` annotations, rendered as JSON (``segc.report``, version 1),
+Markdown, CSV, or a terminal table.  It renders; it decides nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from ...ir import Diagnostic, Graph, Node, SegError
+
+__all__ = ["FORMAT", "VERSION", "build_report", "to_csv", "to_json", "to_markdown"]
+
+FORMAT, VERSION = "segc.report", 1
+_GEOMETRY_OPS = ("conv", "dconv", "linear")
+
+
+def _geometry(graph: Graph, node: Node) -> dict[str, Any]:
+    shapes = graph.input_shapes(node)
+    geometry: dict[str, Any] = {
+        "ci": shapes[0].c if shapes else None, "co": node.shape.c, "k": None, "stride": None, "dilation": None,
+        "groups": None, "h_out": node.shape.h, "w_out": node.shape.w,
+    }
+    if node.op in ("conv", "dconv"):
+        a = node.attrs
+        geometry.update(k=list(a["k"]), stride=list(a["stride"]), dilation=list(a["dilation"]), groups=a["groups"])
+    elif node.op == "linear":
+        geometry.update(k=[1, 1], stride=[1, 1], dilation=[1, 1], groups=1)
+    return geometry
+
+
+def _row(graph: Graph, node: Node, total_s: float) -> dict[str, Any]:
+    cost = node.annotations.get("cost")
+    if cost is None:
+        raise SegError(Diagnostic(f"layer '{node.name}' has no cost; run the 'tile' and 'cost' passes first"))
+    return {
+        "name": node.name, "op": node.op, "shape": list(node.shape), **_geometry(graph, node),
+        "macs": cost["macs"], "tile": cost.get("tile"), "rule": cost["rule"], "reason": cost["reason"],
+        "cycles_compute": cost["cycles_compute"], "dram_in": cost["dram_in"], "dram_weight": cost["dram_weight"],
+        "dram_out": cost["dram_out"], "latency_compute_s": cost["latency_compute_s"],
+        "latency_memory_s": cost["latency_memory_s"], "latency_s": cost["latency_s"], "bound": cost["bound"],
+        "share": cost["latency_s"] / total_s if total_s else 0.0,
+    }
+
+
+def build_report(graph: Graph, tiling: str, calibration: str) -> dict[str, Any]:
+    """The report as a JSON-ready dict."""
+    target = graph.target
+    total_s = sum(n.annotations.get("cost", {}).get("latency_s", 0.0) for n in graph.nodes())
+    layers = [_row(graph, n, total_s) for n in graph.nodes()]
+    macs = sum(r["macs"] for r in layers)
+    dram = sum(r["dram_in"] + r["dram_weight"] + r["dram_out"] for r in layers)
+    tiles = [r for r in layers if r["tile"] is not None]
+    u = target.unroll
+    return {
+        "format": FORMAT, "version": VERSION, "network": graph.name,
+        "target": {"name": target.name, "device": target.device, "clock_hz": target.clock_hz,
+                   "bandwidth_bytes_per_s": target.bandwidth, "word_bits": target.word_bits,
+                   "unroll": {"pif": u.pif, "pof": u.pof, "pkx": u.pkx, "pky": u.pky}},
+        "tiling": tiling, "calibration": calibration,
+        "layers": layers,
+        "totals": {
+            "latency_s": total_s, "macs": macs, "throughput_gops": 2 * macs / total_s / 1e9 if total_s else 0.0,
+            "dram_total": dram, "dram_bytes": dram * target.word_bytes, "dsp_pe": target.pe_dsps,
+            "input_buffer_words": target.input_buffer_words,
+            "input_tile_words_max": max((_tile_words(graph, r) for r in tiles), default=0),
+            "compute_bound_layers": sum(r["bound"] == "compute" for r in layers),
+            "memory_bound_layers": sum(r["bound"] == "memory" for r in layers),
+        },
+    }
+
+
+def _tile_words(graph: Graph, row: dict) -> int:
+    node = graph.node(row["name"])
+    tix, tiy = node.annotations["cost"]["input_tile"]
+    groups = row["groups"] or 1
+    return tix * tiy * (row["ci"] // groups)
+
+
+def to_json(report: dict) -> str:
+    return json.dumps(report, indent=1) + "\n"
+
+
+_COLUMNS = ("name", "op", "shape", "tile", "cycles_compute", "dram_in", "dram_weight", "dram_out", "bound",
+            "latency_s", "share", "rule")
+
+
+def _cell(key: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if key == "share":
+        return f"{100 * value:.2f}%"
+    if key == "latency_s":
+        return f"{value * 1e3:.4f}"
+    if isinstance(value, list):
+        return "×".join(str(v) for v in value)
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def table_rows(report: dict) -> tuple[list[str], list[list[str]], list[str]]:
+    """Headers, cells and a totals row for text tables (latency in ms)."""
+    headers = [c if c != "latency_s" else "latency_ms" for c in _COLUMNS]
+    rows = [[_cell(c, layer[c]) for c in _COLUMNS] for layer in report["layers"]]
+    t = report["totals"]
+    footer = ["total", "", "", "", "", "", "", f"{t['dram_total']:,}", "", f"{t['latency_s'] * 1e3:.4f}", "100%", ""]
+    return headers, rows, footer
+
+
+def summary_lines(report: dict) -> list[str]:
+    t, target = report["totals"], report["target"]
+    u = target["unroll"]
+    return [
+        f"network {report['network']} on {target['name']}: unroll {u['pif']}×{u['pof']}×{u['pkx']}×{u['pky']}, "
+        f"{target['clock_hz'] / 1e6:g} MHz, tiling {report['tiling']}, {report['calibration']}",
+        f"latency {t['latency_s'] * 1e3:.3f} ms, {t['throughput_gops']:.1f} GOP/s, {t['macs'] / 1e9:.3f} G MACs, "
+        f"DRAM {t['dram_bytes'] / 1e6:.1f} MB, PE array {t['dsp_pe']} DSPs, "
+        f"{t['compute_bound_layers']} compute-bound and {t['memory_bound_layers']} memory-bound layers",
+    ]
+
+
+def to_markdown(report: dict) -> str:
+    headers, rows, footer = table_rows(report)
+    lines = [f"# Latency report: {report['network']}", "", *[f"- {line}" for line in summary_lines(report)], ""]
+    lines.append("| " + " | ".join(headers) + " |")
+    lines.append("|" + "|".join("---" for _ in headers) + "|")
+    lines.extend("| " + " | ".join(row) + " |" for row in [*rows, footer])
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(report: dict) -> str:
+    buffer = io.StringIO()
+    keys = [k for k in report["layers"][0] if k != "reason"] if report["layers"] else []
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(keys)
+    for layer in report["layers"]:
+        writer.writerow([json.dumps(layer[k]) if isinstance(layer[k], list) else layer[k] for k in keys])
+    return buffer.getvalue()

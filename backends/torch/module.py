@@ -1,0 +1,99 @@
+"""The live PyTorch model of a graph: the generated source of
+``source.py`` executed in-process, its parameters initialised from a
+seed (PyTorch's own initialisers, under ``torch.manual_seed``) or loaded by
+name from a ``state_dict`` (``.pt``, read with ``weights_only=True``, or
+``.safetensors``).  A weights file that does not fit the network is an
+error naming the layer; so is a runtime input of the wrong shape.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...ir import Diagnostic, Graph, SegError
+from .source import class_name, to_torch_source
+
+__all__ = ["build_module", "load_state_dict", "read_weights"]
+
+
+class _ShapeCheck:
+    """Forward pre-hook: the inputs must have the shapes the IR declares."""
+
+    def __init__(self, expected: dict[str, tuple[int, int, int]]):
+        self.expected = expected
+
+    def __call__(self, module: nn.Module, args: tuple) -> None:
+        for (name, shape), tensor in zip(self.expected.items(), args):
+            if not isinstance(tensor, torch.Tensor) or tensor.dim() != 4 or tuple(tensor.shape[1:]) != shape:
+                got = list(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor).__name__
+                raise ValueError(f"input '{name}' must be [N, {shape[0]}, {shape[1]}, {shape[2]}], got {got}")
+
+
+def build_module(graph: Graph, weights: Mapping[str, torch.Tensor] | None = None, seed: int = 0,
+                 source_name: str = "<segc>") -> nn.Module:
+    """The network as an ``nn.Module`` in eval mode."""
+    source = to_torch_source(graph)
+    namespace: dict = {"__name__": f"segc_generated_{class_name(graph).lower()}"}
+    exec(compile(source, f"<segc generated {graph.name}>", "exec"), namespace)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        module = namespace[class_name(graph)]()
+    if weights is not None:
+        load_state_dict(module, weights, source_name)
+    module.register_forward_pre_hook(_ShapeCheck({n.name: tuple(n.shape) for n in graph.inputs}))
+    return module.eval()
+
+
+def _layer(key: str) -> str:
+    return key.rsplit(".", 1)[0] if "." in key else key
+
+
+def load_state_dict(module: nn.Module, weights: Mapping[str, torch.Tensor], source: str) -> None:
+    """Load by name, strictly: a missing, unexpected or mis-shaped entry is a
+    SegError naming the layer."""
+    expected = module.state_dict()
+    problems = []
+    for key, value in expected.items():
+        if key not in weights:
+            if not key.endswith("num_batches_tracked"):
+                problems.append(f"layer '{_layer(key)}': '{key}' is missing")
+        elif tuple(weights[key].shape) != tuple(value.shape):
+            problems.append(f"layer '{_layer(key)}': '{key}' has shape {list(weights[key].shape)} in the file, "
+                            f"the network needs {list(value.shape)}")
+    problems += [f"'{key}' belongs to no layer of the network" for key in weights if key not in expected]
+    if problems:
+        shown = problems[:12] + ([f"… and {len(problems) - 12} more"] if len(problems) > 12 else [])
+        raise SegError([Diagnostic(p, path=source) for p in shown])
+    complete = {k: weights.get(k, v) for k, v in expected.items()}
+    module.load_state_dict({k: _tensor(v).to(expected[k].dtype) for k, v in complete.items()})
+
+
+def _tensor(value) -> torch.Tensor:
+    """A tensor of its own (numpy arrays from safetensors may be read-only)."""
+    return value.detach().clone() if isinstance(value, torch.Tensor) else torch.from_numpy(np.array(value))
+
+
+def read_weights(path: str) -> dict[str, torch.Tensor]:
+    """A state_dict from a ``.pt`` (tensors only) or ``.safetensors`` file."""
+    if not os.path.isfile(path):
+        raise SegError(Diagnostic(f"cannot read '{path}': no such file"))
+    try:
+        if path.endswith(".safetensors"):
+            from safetensors.torch import load_file
+
+            data = load_file(path)
+        else:
+            data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # any library's reason for rejecting the file
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise SegError(Diagnostic(f"cannot read the weights: {reason}", path=path)) from None
+    if isinstance(data, Mapping) and "state_dict" in data and isinstance(data["state_dict"], Mapping):
+        data = data["state_dict"]
+    if not isinstance(data, Mapping) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise SegError(Diagnostic("not a state_dict (a mapping of names to tensors)", path=path))
+    return dict(data)

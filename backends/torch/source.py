@@ -1,0 +1,239 @@
+"""The torch backend: readable Python source of one ``nn.Module`` class for a
+network.  Every layer is a submodule registered under its IR name (nested
+``nn.ModuleDict`` s for dotted names), so ``state_dict`` keys are the IR's
+names (``layer1.0.conv1.weight``) and so are the scopes of exported ONNX
+nodes; ``forward`` runs the layers in topological order.  Tensors stay
+4-D ``[N, C, H, W]`` as in the IR (a linear layer's output is
+``[N, F, 1, 1]``).
+
+The file needs only torch: the few helper modules it uses are written into
+it (a deformable network also gets the source of ``backends/torch/deform.py``).
+This module imports nothing from torch itself.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from pathlib import Path
+
+from ...ir import Diagnostic, Graph, Node, SegError, conv_pads
+from ...ir.dconv_plan import dconv_variant
+from ..identifiers import distinct_identifiers
+
+__all__ = ["TORCH_LOWERING", "class_name", "to_torch_source"]
+
+_HELPERS = '''
+
+class Add(nn.Module):
+    """Element-wise sum of its inputs."""
+
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
+
+
+class Concat(nn.Module):
+    """Concatenation along channels."""
+
+    def forward(self, *xs):
+        return torch.cat(xs, dim=1)
+
+
+class Flatten(nn.Module):
+    """[N, C, H, W] to [N, C·H·W, 1, 1]."""
+
+    def forward(self, x):
+        return x.flatten(1)[:, :, None, None]
+
+
+class Linear(nn.Linear):
+    """A fully connected layer on [N, F, 1, 1] tensors."""
+
+    def forward(self, x):
+        return super().forward(x.flatten(1))[:, :, None, None]
+'''
+
+
+def _pair(value) -> str:
+    return f"({value[0]}, {value[1]})"
+
+
+def _conv(graph: Graph, node: Node) -> str:
+    a, ci = node.attrs, graph.input_shapes(node)[0].c
+    pads = conv_pads(a)
+    args = (f"{ci}, {a['out']}, kernel_size={_pair(a['k'])}, stride={_pair(a['stride'])}, padding={_pair(pads)}, "
+            f"dilation={_pair(a['dilation'])}, groups={a['groups']}, bias={a['bias']}")
+    if node.op == "conv":
+        return f"nn.Conv2d({args})"
+    variant = dconv_variant(node)  # the deform pass's decision, if it ran
+    return (f"DeformConv2d({args}, offset_groups={a['offset_groups']}, shape={variant['shape']!r}, "
+            f"bound={variant['bound']!r}, round={variant['round']})")
+
+
+def _pool(graph: Graph, node: Node) -> str:
+    a = node.attrs
+    if a.get("global"):
+        return "nn.AdaptiveAvgPool2d(1)"
+    pads = conv_pads({**a, "dilation": (1, 1)})
+    window = f"{_pair(a['k'])}, stride={_pair(a['stride'])}, padding={_pair(pads)}, ceil_mode={a['ceil']}"
+    if node.op == "maxpool":
+        return f"nn.MaxPool2d({window})"
+    return f"nn.AvgPool2d({window}, count_include_pad=True)"
+
+
+def _upsample(graph: Graph, node: Node) -> str:
+    a = node.attrs
+    corners = a["align_corners"] if a["mode"] == "bilinear" else None
+    size = f"scale_factor={_pair(a['scale'])}" if a["scale"] else f"size={_pair(node.shape[1:])}"
+    return f"nn.Upsample({size}, mode={a['mode']!r}, align_corners={corners})"
+
+
+TORCH_LOWERING = {
+    "input": None,
+    "output": None,
+    "conv": _conv,
+    "dconv": _conv,
+    "bn": lambda g, n: f"nn.BatchNorm2d({n.shape.c}, eps={n.attrs['eps']!r})",
+    "relu": lambda g, n: "nn.ReLU()",
+    "relu6": lambda g, n: "nn.ReLU6()",
+    "sigmoid": lambda g, n: "nn.Sigmoid()",
+    "identity": lambda g, n: "nn.Identity()",
+    "maxpool": _pool,
+    "avgpool": _pool,
+    "upsample": _upsample,
+    "add": lambda g, n: "Add()",
+    "concat": lambda g, n: "Concat()",
+    "flatten": lambda g, n: "Flatten()",
+    "linear": lambda g, n: f"Linear({g.input_shapes(n)[0].c}, {n.shape.c}, bias={n.attrs['bias']})",
+}
+
+
+def class_name(graph: Graph) -> str:
+    words = re.split(r"[^A-Za-z0-9]+", graph.name)
+    name = "".join(w[:1].upper() + w[1:] for w in words if w) or "Network"
+    return name if name[0].isalpha() else f"Net{name}"
+
+
+def _attribute_safe(name: str) -> bool:
+    """Whether ``self.NAME`` reaches a submodule called NAME: an identifier
+    that no ``nn.Module`` attribute (``to``, ``eval``, ``half``…) shadows."""
+    from torch import nn
+
+    return name.isidentifier() and not keyword.iskeyword(name) and not hasattr(nn.Module, name)
+
+
+def _access(name: str) -> str:
+    """``self.layer1["0"]["conv1"]`` for layer ``layer1.0.conv1``
+    (``self._modules["to"]`` where an attribute would shadow the layer)."""
+    first, *rest = name.split(".")
+    root = f"self.{first}" if _attribute_safe(first) else f'self._modules["{first}"]'
+    return root + "".join(f'["{part}"]' for part in rest)
+
+
+_RESERVED = frozenset({"self", "torch", "nn", "F"})
+
+
+def _python_stem(name: str) -> str:
+    base = re.sub(r"\W", "_", name)
+    return base + "_" if keyword.iskeyword(base) or base in _RESERVED else base
+
+
+def _variables(graph: Graph) -> dict[str, str]:
+    """A distinct Python variable per layer (``layer1.0.conv1`` → ``layer1_0_conv1``)."""
+    return distinct_identifiers(graph, _python_stem)
+
+
+def _check_names(modules: list[Node]) -> None:
+    paths = {n.name for n in modules}
+    for node in modules:
+        parts = node.name.split(".")
+        for i in range(1, len(parts)):
+            prefix = ".".join(parts[:i])
+            if prefix in paths:
+                raise SegError(Diagnostic(
+                    f"layer '{prefix}' and layer '{node.name}' cannot both be torch modules "
+                    f"('{prefix}' would have to be a layer and a container); rename one with 'as'", node.span,
+                ))
+
+
+def _init_lines(graph: Graph, modules: list[Node]) -> list[str]:
+    lines, containers = [], set()
+    for node in modules:
+        parts = node.name.split(".")
+        for i in range(1, len(parts)):
+            path = ".".join(parts[:i])
+            if path not in containers:
+                containers.add(path)
+                lines.append(f"{_access(path)} = nn.ModuleDict()")
+        lines.append(f"{_access(node.name)} = {TORCH_LOWERING[node.op](graph, node)}")
+    return lines
+
+
+def _forward_lines(graph: Graph, names: dict[str, str]) -> list[str]:
+    """One line per layer; an intermediate tensor is released (``del``) right
+    after its last use, so memory is reused as in hand-written modules."""
+    steps = [n for n in graph.nodes() if n.op not in ("input", "output")]
+    returned = [names[n.inputs[0]] for n in graph.outputs]
+    keep = set(returned) | {names[n.name] for n in graph.inputs}
+    last_use = {names[i]: step for step, node in enumerate(steps) for i in node.inputs}
+    lines = []
+    for step, node in enumerate(steps):
+        operands = node.inputs[:1] if node.op == "upsample" else node.inputs
+        lines.append(f"{names[node.name]} = {_access(node.name)}({', '.join(names[i] for i in operands)})")
+        dead = sorted({names[i] for i in node.inputs if last_use[names[i]] == step and names[i] not in keep})
+        if dead:
+            lines.append(f"del {', '.join(dead)}")
+    lines.append(f"return {returned[0]}" if len(returned) == 1 else f"return ({', '.join(returned)})")
+    return lines
+
+
+def to_torch_source(graph: Graph) -> str:
+    """The module's source text (deterministic)."""
+    modules = [n for n in graph.nodes() if TORCH_LOWERING[n.op] is not None]
+    _check_names(modules)
+    names = _variables(graph)
+    inputs = ", ".join(names[n.name] for n in graph.inputs)
+    outputs = ", ".join(f"{n.output_name} {list(n.shape)}" for n in graph.outputs)
+    shapes = ", ".join(f"{n.name} {list(n.shape)}" for n in graph.inputs)
+    deform = any(n.op == "dconv" for n in graph.nodes())
+    header = [
+        f'"""{graph.name} as a PyTorch module, generated by segc from its graph IR.',
+        "",
+        f"Inputs (batch first): {shapes}.  Returns: {outputs}.",
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "import torch",
+        "from torch import nn",
+    ]
+    body = [_HELPERS.rstrip("\n")]
+    if deform:
+        imports, code = _deform_source()
+        header[-2:-2] = [line for line in imports if line not in header]
+        body.append(code)
+    cls = [
+        "",
+        "",
+        f"class {class_name(graph)}(nn.Module):",
+        "    def __init__(self):",
+        "        super().__init__()",
+        *[f"        {line}" for line in _init_lines(graph, modules)],
+        "",
+        f"    def forward(self, {inputs}):",
+        *[f"        {line}" for line in _forward_lines(graph, names)],
+    ]
+    return "\n".join(header + body + cls) + "\n"
+
+
+def _deform_source() -> tuple[list[str], str]:
+    """The imports and the code of backends/torch/deform.py (less its docstring)."""
+    text = (Path(__file__).parent / "deform.py").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    import_lines = [i for i, line in enumerate(lines) if line.startswith(("import ", "from "))]
+    imports = [lines[i] for i in import_lines if "__future__" not in lines[i]]
+    code = "\n".join(lines[import_lines[-1] + 1:]).strip("\n")
+    return imports, "\n\n\n" + code

@@ -1,0 +1,69 @@
+"""Helpers every command of the command line shares."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .. import api
+from ..ir import Diagnostic, Graph, SegError, render
+from ..passes.modes import TILING_MODES
+
+__all__ = ["calibration_option", "hardware_options", "load_for_hardware", "load_graph", "make_folder", "protected"]
+
+
+def load_graph(args: argparse.Namespace):
+    """The graph FILE (and --network) name; warnings go to standard error."""
+    warnings: list[Diagnostic] = []
+    args.sources = []  # every file read: outputs never overwrite one
+    graph = api.load(args.file, args.network, warnings, args.sources)
+    for warning in warnings:
+        print(render(warning), file=sys.stderr)
+    return graph
+
+
+def protected(args: argparse.Namespace) -> tuple[str, ...]:
+    """Files the command read, which no output may overwrite."""
+    extra = [getattr(args, name, None) for name in ("target", "calibration")]
+    extra = [p.partition(":")[0] for p in extra if p and (".seg" in p or p.endswith(".json"))]
+    return (args.file, *getattr(args, "sources", ()), *extra)
+
+
+def hardware_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("file", help="a .seg file (or a segc .json graph)")
+    command.add_argument("--network", metavar="NAME", help="the network to use when the file defines several")
+    command.add_argument("--target", metavar="T", help="a target NAME the file defines or imports, FILE.seg, or "
+                                                         "FILE.seg:NAME (default: the network's 'on' target)")
+    command.add_argument("--unroll", metavar="PIF,POF,PKX", help="override the target's unroll factors")
+    command.add_argument("--tiling", choices=TILING_MODES, default="paper", help="tiling mode (default: paper)")
+    command.add_argument("--calibration", metavar="FILE", help="a calibration file from 'segc calibrate'")
+
+
+def load_for_hardware(args: argparse.Namespace) -> Graph:
+    """The graph with the target the options ask for."""
+    from .. import hardware
+
+    graph = load_graph(args)
+    if args.target:
+        graph.target = hardware.resolve_target(args.target, args.file)
+    if graph.target is None:
+        raise SegError(Diagnostic(
+            f"network '{graph.name}' has no target: write 'network {graph.name} on TARGET' or give --target"
+        ))
+    if args.unroll:
+        graph.target = hardware.with_unroll(graph.target, args.unroll)
+    return graph
+
+
+def calibration_option(args: argparse.Namespace):
+    from .. import hardware
+
+    return hardware.load_calibration(args.calibration) if args.calibration else None
+
+
+def make_folder(path: str) -> None:
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as err:
+        raise SegError(Diagnostic(f"cannot create the folder '{path}': {err.strerror or err}")) from None

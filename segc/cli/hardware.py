@@ -1,0 +1,173 @@
+"""The hardware-model commands of the CLI: ``report`` (and, with it, the
+options every such command shares: target, unroll factors, tiling,
+calibration)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .. import api
+from ..ir import Diagnostic, Graph, SegError
+from ..passes.modes import TILING_MODES
+from .common import calibration_option, hardware_options, load_for_hardware, make_folder, protected
+
+__all__ = ["COMMANDS", "add_commands"]
+
+REPORT_FORMATS = ("terminal", "json", "markdown", "csv")
+
+
+def add_commands(commands) -> None:
+    report = commands.add_parser("report", help="per-layer latency report from the hardware model")
+    hardware_options(report)
+    report.add_argument("--format", choices=REPORT_FORMATS, default="terminal",
+                        help="what to print when no -o is given (default: terminal)")
+    report.add_argument("-o", "--output", metavar="DIR",
+                        help="write report.json, report.md, report.csv and PNG plots into DIR")
+
+    dse = commands.add_parser("dse", help="explore unroll factors and input-buffer sizes; print the Pareto front")
+    hardware_options(dse)
+    dse.add_argument("--format", choices=("terminal", "json"), default="terminal")
+    dse.add_argument("-o", "--output", metavar="DIR", help="write dse.json and pareto.png into DIR")
+
+    cal = commands.add_parser("calibrate", help="fit the latency model to measured latencies (CSV)")
+    cal.add_argument("measurements", help="CSV: network,pif,pof,pkx,latency_s[,pky][,layer]")
+    cal.add_argument("--fit", default="overlap", metavar="PARAMS",
+                     help="parameters to fit, of overlap,conv,stream,residual (default: overlap)")
+    cal.add_argument("--train", metavar="NAME", help="fit on the networks whose file name contains NAME; "
+                                                      "report the error on the others (default: fit on all)")
+    cal.add_argument("--tiling", choices=TILING_MODES, default="paper")
+    cal.add_argument("-o", "--output", metavar="FILE", help="write the calibration file here")
+
+    compile_ = commands.add_parser("compile", help="run a pass pipeline and emit artifacts")
+    hardware_options(compile_)
+    compile_.add_argument("--passes", default="deform,tile,cost",
+                          help="pipeline (default deform,tile,cost), e.g. 'deform,tile{mode=paper},cost'")
+    compile_.add_argument("--emit", default="report", help="comma-separated: report, hls-config, seg, json")
+    compile_.add_argument("-o", "--output", metavar="DIR", required=True, help="folder for the artifacts")
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .. import hardware
+    from ..backends.report import tables as render
+
+    data = hardware.report(load_for_hardware(args), args.tiling, calibration_option(args))
+    if args.output:
+        _write_report_folder(args, data)
+    elif args.format == "json":
+        sys.stdout.write(render.to_json(data))
+    elif args.format == "markdown":
+        sys.stdout.write(render.to_markdown(data))
+    elif args.format == "csv":
+        sys.stdout.write(render.to_csv(data))
+    else:
+        from .table import print_table
+
+        headers, rows, footer = render.table_rows(data)
+        print_table(render.summary_lines(data)[0], headers, rows, footer)
+        print(render.summary_lines(data)[1])
+    return 0
+
+
+def _write_report_folder(args: argparse.Namespace, data: dict) -> None:
+    from ..backends.report import plots
+    from ..backends.report import tables as render
+
+    files = {
+        "report.json": render.to_json(data), "report.md": render.to_markdown(data), "report.csv": render.to_csv(data),
+        "latency.png": plots.latency_plot(data), "roofline.png": plots.roofline_plot(data),
+    }
+    make_folder(args.output)
+    for name, content in files.items():
+        api.write_atomic(os.path.join(args.output, name), content, protected(args))
+
+
+def _dse(args: argparse.Namespace) -> int:
+    import json
+
+    from ..passes.dse import explore, pareto_front
+
+    graph = load_for_hardware(args)
+    points = explore(graph, graph.target, args.tiling, calibration_option(args))
+    if not points:
+        raise SegError(Diagnostic("no configuration fits: every input buffer tried is too small for some layer"))
+    front = pareto_front(points)
+    data = {"format": "segc.dse", "version": 1, "network": graph.name, "target": graph.target.name,
+            "tiling": args.tiling, "explored": len(points), "front": [p.to_json() for p in front]}
+    if args.output:
+        from ..backends.report.plots import pareto_plot
+
+        png = pareto_plot([p.to_json() for p in points], data["front"], f"{graph.name} on {graph.target.name}")
+        make_folder(args.output)
+        api.write_atomic(os.path.join(args.output, "dse.json"), json.dumps(data, indent=1) + "\n", protected(args))
+        api.write_atomic(os.path.join(args.output, "pareto.png"), png, protected(args))
+    elif args.format == "json":
+        print(json.dumps(data, indent=1))
+    else:
+        _print_front(data)
+    return 0
+
+
+def _print_front(data: dict) -> None:
+    from .table import print_table
+
+    headers = ["P_if", "P_of", "P_kx", "buffer_KiB", "DSPs", "latency_ms", "roofline_ms", "of_limit"]
+    rows = [[str(p["pif"]), str(p["pof"]), str(p["pkx"]), f"{p['input_buffer_kib']:g}", str(p["dsp_pe"]),
+             f"{p['latency_s'] * 1e3:.3f}", f"{p['roofline_s'] * 1e3:.3f}", f"{p['roofline_s'] / p['latency_s']:.0%}"]
+            for p in data["front"]]
+    title = f"Pareto front of {data['network']} on {data['target']} ({data['explored']} designs explored)"
+    print_table(title, headers, rows)
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    import json
+
+    from ..calibration import calibrate, to_text
+
+    parameters = tuple(p.strip() for p in args.fit.split(",") if p.strip())
+    result = calibrate(args.measurements, parameters, args.train, args.tiling)
+    sys.stdout.write(to_text(result))
+    if args.output:
+        api.write_atomic(args.output, json.dumps(result, indent=1) + "\n", (args.measurements,))
+    return 0
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from ..backends.hls import config as hls_config
+    from ..backends.report import tables as render
+    from ..passes.base import run_pipeline
+    from ..passes.registry import parse_pipeline
+
+    emits = [e.strip() for e in args.emit.split(",") if e.strip()]
+    unknown = [e for e in emits if e not in ("report", "hls-config", "seg", "json")]
+    if unknown or not emits:
+        raise SegError(Diagnostic(f"--emit takes report, hls-config, seg, json; got '{args.emit}'"))
+    passes = parse_pipeline(args.passes)
+    graph, _ = run_pipeline(load_for_hardware(args), passes)
+    files: dict[str, str] = {}
+    if "report" in emits or "hls-config" in emits:
+        _require_cost(graph, args.passes)
+    if "report" in emits:
+        tiling = next((p.mode for p in passes if p.name == "tile"), "paper")
+        files["report.json"] = render.to_json(render.build_report(graph, tiling, "uncalibrated (Eq. 5)"))
+    if "hls-config" in emits:
+        files["layer_config.json"] = hls_config.to_json(graph)
+        files["layer_config.h"] = hls_config.to_header(graph)
+    if "seg" in emits:
+        files[f"{graph.name}.seg"] = api.to_seg(graph)
+    if "json" in emits:
+        files[f"{graph.name}.json"] = api.to_json(graph)
+    make_folder(args.output)
+    for name, content in files.items():
+        api.write_atomic(os.path.join(args.output, name), content, protected(args))
+    return 0
+
+
+def _require_cost(graph: Graph, spec: str) -> None:
+    if any("cost" not in n.annotations for n in graph.nodes()):
+        raise SegError(Diagnostic(f"--emit report and hls-config need the 'tile' and 'cost' passes; "
+                                  f"--passes '{spec}' does not run them"))
+
+
+COMMANDS = {"report": _report, "dse": _dse, "calibrate": _calibrate, "compile": _compile}

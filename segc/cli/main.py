@@ -1,0 +1,188 @@
+"""The ``segc`` command line.
+
+Exit status: 0 done, 1 the input has a mistake (reported as
+``file:line:col: error: message`` with the line and a caret), 2 the command
+line itself is wrong.  ``--debug`` shows Python tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import sys
+
+from .. import __version__, api
+from ..ir import Diagnostic, SegError
+from . import deform, hardware, hls, prune, search, train
+from .common import load_graph, protected
+
+__all__ = ["main"]
+
+EXPORT_FORMATS = ("seg", "json", "torch", "onnx", "hls")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segc", description="Compile accelerator-aware CNNs described in .seg files.",
+    )
+    parser.add_argument("--version", action="version", version=f"segc {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    check = commands.add_parser("check", help="parse, elaborate and verify; print layers, MACs, parameters")
+    _input(check)
+    check.add_argument("--json", action="store_true", help="print a machine-readable summary")
+
+    fmt = commands.add_parser("fmt", help="print a .seg file in canonical layout")
+    fmt.add_argument("file", help="a .seg file")
+    fmt.add_argument("--check", action="store_true", help="only report whether the file is already formatted")
+    fmt.add_argument("-o", "--output", help="write here instead of standard output (never the input)")
+
+    graph = commands.add_parser("graph", help="draw the network (.dot, .svg or .png)")
+    _input(graph)
+    graph.add_argument("-o", "--output", required=True, help="OUT.dot, OUT.svg or OUT.png")
+    graph.add_argument("--engine", choices=("auto", "graphviz", "matplotlib"), default="auto",
+                       help="how to lay out a picture (auto: graphviz's dot if installed)")
+
+    export = commands.add_parser("export", help="write the network as flat .seg, JSON, PyTorch source, ONNX or "
+                                                "an HLS project")
+    _input(export)
+    export.add_argument("--to", choices=EXPORT_FORMATS, required=True, help="output format")
+    export.add_argument("-o", "--output", required=True, help="output file (a folder for hls)")
+    export.add_argument("--weights", metavar="W", help="a state_dict (.pt or .safetensors) to check (torch) or "
+                                                        "embed (onnx); default: initialised from --seed")
+    export.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default 0)")
+    hls.hls_options(export)
+    imp = commands.add_parser("import", help="read an ONNX model into .seg (weights as .safetensors beside it)")
+    imp.add_argument("file", help="an .onnx file")
+    imp.add_argument("-o", "--output", required=True, help="OUT.seg (the weights go to OUT.safetensors)")
+    for module in _EXTENSIONS:
+        module.add_commands(commands)
+    return parser
+
+
+def _input(command: argparse.ArgumentParser) -> None:
+    command.add_argument("file", help="a .seg file (or a segc .json graph)")
+    command.add_argument("--network", metavar="NAME", help="the network to use when the file defines several")
+
+
+# ---------------------------------------------------------------- commands
+def _check(args: argparse.Namespace) -> int:
+    from ..ir import summarize
+
+    graph = load_graph(args)
+    rows = summarize(graph)
+    if args.json:
+        summary = {
+            "network": graph.name, "target": graph.target.name if graph.target else None,
+            "layers": [row.to_json() for row in rows],
+            "totals": {"macs": sum(r.macs for r in rows), "params": sum(r.params for r in rows)},
+        }
+        print(json.dumps(summary, indent=2))
+        return 0
+    from .table import print_summary
+
+    print_summary(graph, rows)
+    return 0
+
+
+def _fmt(args: argparse.Namespace) -> int:
+    from ..dsl.loader import read_source
+
+    text = read_source(args.file)
+    formatted = api.format_source(text, args.file)
+    if args.check:
+        if formatted == text:
+            return 0
+        diff = difflib.unified_diff(
+            text.splitlines(True), formatted.splitlines(True), args.file, f"{args.file} (formatted)"
+        )
+        sys.stdout.writelines(diff)
+        print(f"{args.file}: not in canonical layout", file=sys.stderr)
+        return 1
+    if args.output:
+        api.write_atomic(args.output, formatted, (args.file,))
+    else:
+        sys.stdout.write(formatted)
+    return 0
+
+
+def _graph(args: argparse.Namespace) -> int:
+    extension = os.path.splitext(args.output)[1].lower().lstrip(".")
+    if extension not in ("dot", "gv", "svg", "png"):
+        raise SegError(Diagnostic(f"cannot tell the picture format of '{args.output}'; use .dot, .svg or .png"))
+    graph = load_graph(args)
+    if extension in ("dot", "gv"):
+        from ..backends.report.dot import to_dot
+
+        api.write_atomic(args.output, to_dot(graph), protected(args))
+    else:
+        from ..backends.report.picture import render_picture
+
+        api.write_atomic(args.output, render_picture(graph, extension, args.engine), protected(args))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    if args.to == "hls":
+        return hls.export_hls(args)
+    graph = load_graph(args)
+    if args.to == "torch":
+        if args.weights:
+            api.to_torch(graph, args.weights)  # the weights must fit the module written
+        data: str | bytes = api.to_torch_source(graph)
+    elif args.to == "onnx":
+        data = api.to_onnx(graph, args.weights, args.seed)
+    else:
+        data = api.to_seg(graph) if args.to == "seg" else api.to_json(graph)
+    api.write_atomic(args.output, data, (*protected(args), *([args.weights] if args.weights else [])))
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    if not args.output.endswith(".seg"):
+        raise SegError(Diagnostic(f"the output must be a .seg file, got '{args.output}'"))
+    graph, weights = api.import_onnx(args.file)
+    weights_path = args.output[: -len(".seg")] + ".safetensors"
+    from safetensors.numpy import save
+
+    payload = save({k: v.copy() for k, v in sorted(weights.items())})
+    text = f"# imported by segc from {os.path.basename(args.file)}; weights in {os.path.basename(weights_path)}\n\n"
+    api.write_atomic(weights_path, payload, (args.file,))
+    api.write_atomic(args.output, text + api.to_seg(graph), (args.file,))
+    return 0
+
+
+# Command groups kept in their own modules, each with add_commands() and COMMANDS.
+_EXTENSIONS = (hardware, train, prune, search, hls, deform)
+
+_COMMANDS = {"check": _check, "fmt": _fmt, "graph": _graph, "export": _export, "import": _import,
+             **{name: run for module in _EXTENSIONS for name, run in module.COMMANDS.items()}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except SegError as err:
+        if args.debug:
+            raise
+        print(err.render(), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("segc: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as err:  # a bug in segc, not the user's mistake
+        if args.debug:
+            raise
+        print(f"segc: internal error: {type(err).__name__}: {err} (run with --debug for a traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

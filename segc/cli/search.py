@@ -1,0 +1,125 @@
+"""The ``search`` command: the NSGA-II pruning search; writes
+``DIR/pareto.json`` and ``DIR/pareto.png``, and with ``--export K`` the
+pruned network and weights of K points spread along the front."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+
+from .. import api
+from ..ir import Diagnostic, SegError
+from ..passes.modes import SEARCH_OBJECTIVES
+from .common import calibration_option, hardware_options, load_for_hardware, make_folder, protected
+
+__all__ = ["COMMANDS", "add_commands"]
+
+
+def add_commands(commands) -> None:
+    search = commands.add_parser("search", help="search per-layer pruning rates for accuracy and latency "
+                                                "(NSGA-II); writes DIR/pareto.json and a plot")
+    hardware_options(search)
+    search.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for pareto.json, pareto.png "
+                                                                            "and exported points")
+    search.add_argument("--pop", type=int, default=25, help="population size (default 25, as the paper)")
+    search.add_argument("--gen", type=int, default=25, help="generations (default 25)")
+    search.add_argument("--seed", type=int, default=0, help="seed of the search and of initial weights")
+    search.add_argument("--objective", choices=SEARCH_OBJECTIVES, default="latency", help="hardware cost to minimise")
+    search.add_argument("--rates", metavar="R,R,...", help="the pruning rates a gene chooses from "
+                                                         "(default 0,0.1,...,0.8)")
+    search.add_argument("--no-siblings", action="store_true", help="a gene per channel group, also for groups "
+                                                                   "that read the same input")
+    search.add_argument("--snap", action="store_true", help="snap kept channels to multiples of P_of")
+    search.add_argument("--weights", metavar="W", help="a state_dict (.pt or .safetensors); default: from --seed")
+    search.add_argument("--data", metavar="SPEC", help="measure accuracy on data: synthetic[:N] or cityscapes:ROOT "
+                                                       "(default: the L1-importance proxy)")
+    search.add_argument("--samples", type=int, default=16, help="training samples per accuracy evaluation")
+    search.add_argument("--workers", type=int, help="local worker processes for accuracy on data (default: one per "
+                                                    "CPU; 0 or 1: in this process)")
+    search.add_argument("--scheduler", metavar="ADDR", help="evaluate on a Dask cluster (tcp://host:port)")
+    search.add_argument("--export", type=int, default=0, metavar="K",
+                        help="write the pruned .seg and weights of K points spread along the front")
+
+
+def _rates(text: str | None) -> tuple[float, ...]:
+    from ..passes.search_space import DEFAULT_RATES
+
+    if text is None:
+        return DEFAULT_RATES
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise SegError(Diagnostic(f"--rates takes numbers separated by commas, e.g. 0,0.25,0.5; got '{text}'")) \
+            from None
+
+
+@contextlib.contextmanager
+def _progress(total: int):
+    """A rich progress bar on a terminal's standard error, else nothing."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from .table import progress_bar
+
+    with progress_bar("generations", total) as bar:
+        yield lambda done, _: bar(completed=done)
+
+
+def _search(args: argparse.Namespace) -> int:
+    from ..backends.report.plots import search_plot
+    from ..pruning_search import SearchOptions, search
+
+    graph = load_for_hardware(args)
+    options = SearchOptions(
+        pop=args.pop, gen=args.gen, seed=args.seed, objective=args.objective, rates=_rates(args.rates),
+        siblings=not args.no_siblings, snap=args.snap, tiling=args.tiling, calibration=calibration_option(args),
+        data=args.data, samples=args.samples, workers=args.workers, scheduler=args.scheduler,
+    )
+    options.check()
+    arrays = api.weight_arrays(graph, args.weights, args.seed)
+    with _progress(args.gen) as progress:
+        document = search(graph, arrays, options, progress)
+    exported = _export_points(graph, arrays, document, args)
+    make_folder(args.output)
+    files = {"pareto.json": json.dumps(document, indent=1) + "\n", "pareto.png": search_plot(document), **exported}
+    for name, content in files.items():
+        api.write_atomic(os.path.join(args.output, name), content, protected(args))
+    _print_front(document)
+    return 0
+
+
+def _export_points(graph, arrays: dict, document: dict, args: argparse.Namespace) -> dict[str, bytes | str]:
+    from safetensors.numpy import save
+
+    from ..pruning_search import export_point
+
+    front = len(document["front"])
+    count = min(args.export, front)
+    chosen = sorted({round(i * (front - 1) / max(1, count - 1)) for i in range(count)})
+    files: dict[str, bytes | str] = {}
+    for index in chosen:
+        text, weights = export_point(graph, arrays, document, index)
+        files[f"point{index}.seg"] = f"# point {index} of the Pareto front in pareto.json\n\n" + text
+        files[f"point{index}.safetensors"] = save({k: v.copy() for k, v in sorted(weights.items())})
+    return files
+
+
+def _print_front(document: dict) -> None:
+    from .table import print_table, si
+
+    headers = ["point", "accuracy", "latency (ms)", "OPs"]
+    rows = [[str(i), f"{p['accuracy']:.4f}", f"{p['latency_s'] * 1e3:.3f}", si(p["ops"])]
+            for i, p in enumerate(document["front"])]
+    if document["objective"] == "dsp-latency":
+        headers += ["best unroll", "its latency (ms)"]
+        for row, point in zip(rows, document["front"]):
+            row += [",".join(str(u) for u in point["unroll"]), f"{point['cost'] * 1e3:.3f}"]
+    title = (f"{document['network']}: Pareto front after {document['gen']} generations of {document['pop']} "
+             f"({document['evaluations']} candidates; accuracy = {document['accuracy']['name']})")
+    print_table(title, headers, rows)
+
+
+COMMANDS = {"search": _search}

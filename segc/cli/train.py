@@ -1,0 +1,165 @@
+"""The training commands of the CLI: ``finetune`` (train a network's
+weights on a dataset, write them as ``.safetensors``) and ``evaluate``
+(mIoU and pixel accuracy, or top-1).  Datasets are named by a spec:
+``synthetic[:N]`` (generated, offline) or ``cityscapes:ROOT``.  torch is
+imported only when one of these commands runs."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import sys
+
+from .. import api
+from ..ir import Diagnostic, SegError
+from .common import load_graph, protected
+
+__all__ = ["COMMANDS", "add_commands"]
+
+
+def _data_options(command: argparse.ArgumentParser, split: str) -> None:
+    command.add_argument("file", help="a .seg file (or a segc .json graph)")
+    command.add_argument("--network", metavar="NAME", help="the network to use when the file defines several")
+    command.add_argument("--data", metavar="SPEC", required=True,
+                         help="synthetic[:N] (generated: 256 train / 64 val samples unless N) or cityscapes:ROOT")
+    command.add_argument("--split", choices=("train", "val"), default=split, help=f"the split (default: {split})")
+    command.add_argument("--batch-size", type=int, default=16, metavar="B", help="samples per batch (default 16)")
+
+
+def add_commands(commands) -> None:
+    tune = commands.add_parser("finetune", help="fine-tune a network's weights on a dataset")
+    _data_options(tune, "train")
+    tune.add_argument("--weights", metavar="W", help="starting weights (.pt or .safetensors); default: initialised "
+                                                      "from --seed, i.e. trained from scratch")
+    tune.add_argument("--epochs", type=int, default=1, metavar="E", help="passes over the data (default 1)")
+    tune.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
+    tune.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
+                      help="SGD with momentum 0.9 or Adam (default sgd)")
+    tune.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the shuffling")
+    tune.add_argument("-o", "--output", required=True, metavar="OUT.safetensors", help="the fine-tuned weights")
+
+    ev = commands.add_parser("evaluate", help="accuracy of a network's weights on a dataset (mIoU or top-1)")
+    _data_options(ev, "val")
+    ev.add_argument("--weights", metavar="W", required=True, help="the weights (.pt or .safetensors)")
+    ev.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+
+def _dataset(args: argparse.Namespace):
+    """The graph, its task and class count, and the checked dataset."""
+    from ..train.data import check_dataset, network_task, open_dataset
+
+    if args.batch_size < 1:
+        raise SegError(Diagnostic(f"--batch-size must be at least 1, got {args.batch_size}"))
+    graph = load_graph(args)
+    task, classes, shape = network_task(graph)
+    dataset = open_dataset(args.data, args.split, task, classes, shape)
+    check_dataset(dataset, shape, classes, task)
+    return graph, task, classes, dataset
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    """Before hours of training: the output can be written at all."""
+    if not args.output.endswith(".safetensors"):
+        raise SegError(Diagnostic(f"the output must be a .safetensors file, got '{args.output}'"))
+    folder = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(folder):
+        raise SegError(Diagnostic(f"cannot write '{args.output}': the folder '{folder}' does not exist"))
+    if args.epochs < 1 or not args.lr > 0 or not math.isfinite(args.lr):
+        raise SegError(Diagnostic(f"--epochs must be at least 1 and --lr positive, got {args.epochs} and {args.lr:g}"))
+
+
+class _EpochLines:
+    """Progress without a terminal: the mean batch loss of each epoch, on standard error."""
+
+    def __init__(self, epochs: int):
+        self.epochs, self.losses = epochs, []
+
+    def __call__(self, epoch: int, batch: int, batches: int, loss: float) -> None:
+        self.losses.append(loss)
+        if batch == batches - 1:
+            print(f"epoch {epoch + 1}/{self.epochs}: loss {sum(self.losses) / len(self.losses):.4f}", file=sys.stderr)
+            self.losses = []
+
+
+@contextlib.contextmanager
+def _reporter(epochs: int):
+    """A progress callback: a rich progress bar in a terminal, a line per epoch otherwise."""
+    if not sys.stderr.isatty():
+        yield _EpochLines(epochs)
+        return
+    from .table import progress_bar
+
+    with progress_bar("fine-tuning") as bar:
+
+        def update(epoch: int, batch: int, batches: int, loss: float) -> None:
+            bar(total=epochs * batches, completed=epoch * batches + batch + 1,
+                description=f"epoch {epoch + 1}/{epochs}, loss {loss:.4f}")
+
+        yield update
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    from safetensors.torch import save
+
+    from ..train.finetune import finetune
+
+    _check_output(args)
+    graph, _, _, dataset = _dataset(args)
+    module = api.to_torch(graph, args.weights, args.seed)
+    inputs = (*protected(args), *([args.weights] if args.weights else []))
+    if any(os.path.exists(i) and os.path.realpath(i) == os.path.realpath(args.output) for i in inputs):
+        raise SegError(Diagnostic(f"refusing to overwrite the input file '{args.output}'; choose another output"))
+    with _reporter(args.epochs) as progress:
+        result = finetune(module, dataset, args.epochs, args.lr, args.batch_size, args.seed, progress,
+                          optimizer=args.optimizer)
+    state = {k: v.detach().contiguous() for k, v in sorted(module.state_dict().items())}
+    api.write_atomic(args.output, save(state), inputs)
+    losses = result.epoch_losses
+    print(f"fine-tuned {graph.name} on {len(dataset)} samples of {args.data} ({args.split}), {args.epochs} epoch(s) "
+          f"in {result.seconds:.1f} s: loss {losses[0]:.4f} -> {losses[-1]:.4f}; weights in {args.output}")
+    return 0
+
+
+def _figures(result: dict) -> dict:
+    """NaN (nothing counted) as null, for JSON."""
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.items()}
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from ..train.finetune import evaluate
+
+    graph, task, classes, dataset = _dataset(args)
+    module = api.to_torch(graph, args.weights)
+    result = _figures(evaluate(module, dataset, task, classes, args.batch_size))
+    if args.json:
+        print(json.dumps({"network": graph.name, "data": args.data, "split": args.split, **result}, indent=1))
+        return 0
+    title = f"{graph.name} on {len(dataset)} samples of {args.data} ({args.split})"
+    if task == "classification":
+        print(f"{title}: top-1 {result['top1']:.2%}")
+        return 0
+    _print_segmentation(title, result, getattr(dataset, "class_names", None))
+    return 0
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2%}"
+
+
+def _print_segmentation(title: str, result: dict, names) -> None:
+    from .table import print_table
+
+    print(f"{title}: mIoU {_percent(result['miou'])}, pixel accuracy {_percent(result['pixel_accuracy'])}")
+    named = names is not None
+    rows = [[str(c), *([names[c]] if named else []), _percent(v)] for c, v in enumerate(result["iou"])]
+    headers = ["class", *(["name"] if named else []), "IoU"]
+    footer = ["mean", *([""] if named else []), _percent(result["miou"])]
+    print_table("IoU per class", headers, rows, footer)
+    if None in result["iou"]:
+        print("-: a class in neither the labels nor the predictions, left out of the mean")
+
+
+COMMANDS = {"finetune": _finetune, "evaluate": _evaluate}
