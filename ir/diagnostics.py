@@ -117,6 +117,10 @@ class Diagnostic:
     def with_notes(self, *notes: Note) -> Diagnostic:
         return Diagnostic(self.message, self.span, self.notes + notes, self.severity, self.path)
 
+    def render(self) -> str:
+        """``file:line:col: severity: message``, the line and a caret (see :func:`render`)."""
+        return render(self)
+
 
 def _render_one(severity: str, message: str, span: Span | None, path: str | None) -> str:
     if span is None:

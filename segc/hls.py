@@ -22,7 +22,7 @@ from .passes.base import run_pipeline
 from .passes.cost import CostPass
 from .passes.tile import TilePass
 
-__all__ = ["HlsOptions", "build_project", "load_inputs", "simulate"]
+__all__ = ["HlsOptions", "build_project", "load_inputs", "simulate", "write_files"]
 
 
 @dataclass(frozen=True)
@@ -146,3 +146,25 @@ def _layer_figures(graph: Graph, options: HlsOptions, config: dict, traced: dict
     layers = {entry["name"]: entry for entry in config["layers"]}
     return [_figures({"name": name, "shape": layers[name]["shape"], "frac": layers[name]["frac"]},
                      floats[name], traced[name]) | {"op": layers[name]["op"]} for name in config["trace"]]
+
+
+def write_files(files: dict[str, bytes], folder: str, inputs: tuple[str, ...] = ()) -> list[str]:
+    """Write a project into ``folder``: every file whole or not at all, never
+    over one of ``inputs``; ``build.sh`` executable.  The paths written."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise SegError(Diagnostic(f"the HLS project is a folder, but '{folder}' is a file"))
+    for name in sorted({os.path.dirname(n) for n in files}):
+        path = os.path.join(folder, name)
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as err:
+            raise SegError(Diagnostic(f"cannot create the folder '{path}': {err.strerror or err}")) from None
+    written = []
+    for name, data in files.items():
+        written.append(os.path.join(folder, name))
+        api.write_atomic(written[-1], data, inputs)
+    script = os.path.join(folder, "build.sh")
+    if os.path.exists(script):
+        mode = os.stat(script).st_mode
+        os.chmod(script, mode | ((mode & 0o444) >> 2))  # executable wherever readable
+    return written

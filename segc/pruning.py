@@ -17,7 +17,7 @@ from .passes.channels import ChannelGroup, channel_groups, kept_channels
 from .passes.prune import prune, snap_pof
 from .passes.prune_rates import check_keep, rate_sets, resolve_rates, share_rates, uniform_rates
 
-__all__ = ["Pruned", "prune_network", "read_rates"]
+__all__ = ["Pruned", "prune_network", "rates_from_text", "read_rates"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,14 @@ def read_rates(graph: Graph, spec: str | None) -> tuple[Graph, dict[str, float] 
             raise SegError(Diagnostic(f"no pruning rates: give --rates, or write a 'prune {graph.name} {{ ... }}' "
                                       "section in the network's file"))
         return graph, resolve_rates(graph, channel_groups(graph), own)
-    given = parse_rates(read_source(spec), spec)
+    return rates_from_text(graph, read_source(spec), spec)
+
+
+def rates_from_text(graph: Graph, text: str, path: str) -> tuple[Graph, dict[str, float]]:
+    """The graph (with the text's keep patterns added) and {group: rate} from
+    the lines of a rates file (``PATTERN: RATE``, ``keep PATTERN, ...``)."""
+    own = graph.directives.prune or PruneDirectives()
+    given = parse_rates(text, path)
     graph = graph.copy()
     graph.directives = dataclasses.replace(graph.directives, prune=PruneDirectives(given.rules, own.keep + given.keep))
     errors = []
@@ -66,9 +73,11 @@ def read_rates(graph: Graph, spec: str | None) -> tuple[Graph, dict[str, float] 
 
 
 def prune_network(graph: Graph, spec: str | None, weights: dict[str, np.ndarray], snap: bool = False,
-                  siblings: bool = False) -> Pruned:
-    """Prune ``graph`` and its ``weights`` (numpy arrays by state_dict name)."""
-    graph, rates = read_rates(graph, spec)
+                  siblings: bool = False, text: str | None = None) -> Pruned:
+    """Prune ``graph`` and its ``weights`` (numpy arrays by state_dict name)
+    at the rates ``spec`` names (see :func:`read_rates`) or, given ``text``,
+    at the rates of those rates-file lines."""
+    graph, rates = rates_from_text(graph, text, "<rates>") if text is not None else read_rates(graph, spec)
     groups = channel_groups(graph)
     if isinstance(rates, float):
         rates = uniform_rates(groups, rates)

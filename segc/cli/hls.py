@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
-from .. import api
 from ..ir import Diagnostic, SegError
 from ..passes.modes import TILING_MODES
-from .common import load_for_hardware, make_folder, protected
+from .common import load_for_hardware, protected
 
 __all__ = ["COMMANDS", "add_commands", "export_hls", "hls_options"]
 
@@ -74,17 +72,10 @@ def _inputs_read(args: argparse.Namespace) -> tuple[str, ...]:
     return (*protected(args), *extra)
 
 
-def _write_files(args: argparse.Namespace, files: dict[str, bytes], folder: str) -> None:
-    """Every file written whole or not at all, never over a file the command read."""
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise SegError(Diagnostic(f"the HLS project is a folder, but '{folder}' is a file"))
-    for name in sorted({os.path.dirname(n) for n in files}):
-        make_folder(os.path.join(folder, name))
-    for name, data in files.items():
-        api.write_atomic(os.path.join(folder, name), data, _inputs_read(args))
-    script = os.path.join(folder, "build.sh")
-    mode = os.stat(script).st_mode
-    os.chmod(script, mode | ((mode & 0o444) >> 2))  # executable wherever readable
+def _write_files(args: argparse.Namespace, files: dict[str, bytes], folder: str) -> list[str]:
+    from ..hls import write_files
+
+    return write_files(files, folder, _inputs_read(args))
 
 
 def export_hls(args: argparse.Namespace) -> int:
