@@ -224,6 +224,9 @@ def _rates_spec(rates: Rates, keep: Sequence[str]) -> tuple[str | None, str | No
         return None, "\n".join(lines) + "\n"
     if isinstance(rates, (int, float)) and not isinstance(rates, bool):
         return repr(float(rates)), None
+    if rates is not None and not isinstance(rates, str):
+        raise SegError(Diagnostic(f"rates must be a number, {{pattern: rate}}, a rates file or None, "
+                                  f"got {type(rates).__name__}"))
     return rates, None
 
 
