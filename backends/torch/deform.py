@@ -22,55 +22,10 @@ With ``interpolate=False`` the offsets are integers (they are rounded, to be saf
 against float error) and X[y, x] is read directly, still 0 outside.  Zero
 offsets give ``F.conv2d`` exactly up to float summation order.
 
-How it is computed, and why:
-
-* The input is zero-padded by 1 before and 2 after each spatial axis and laid
-  out channels-last as a table of rows [N·Hp·Wp·G, C/G]; sampling points are
-  clamped to [−1, H] × [−1, W] (outside that range every neighbour is zero, and
-  the clamp's gradient is zero, as the true one is), so the four neighbours of
-  every point are valid rows and no masks are needed.  Each neighbour is one
-  ``index_select`` of contiguous C/G-float rows, which is much faster than
-  per-element ``gather`` and exports to ONNX ``Gather``.
-* The sampled columns [N, P, kh·kw·C] are multiplied with the weight (one
-  matmul; a batched matmul per group; an element-wise product for depthwise).
-* Two paths compute the same numbers.  With autograd (or while tracing for
-  ONNX export) only functional ops are used, and the four gathered neighbours
-  are recomputed in backward (``torch.utils.checkpoint``), so a training
-  forward keeps only the columns (kh·kw times the input) and the input for
-  backward: about 56 MiB, not 200 MiB, on CoDeNet's 256-channel 64×64 layer.
-  Without autograd (inference) the
-  columns are gathered into reused buffers, a few thousand rows at a time so
-  they stay in cache, combined in place (``addcmul_``), and multiplied straight
-  into the output (``mm(..., out=)``): fresh multi-megabyte temporaries cost
-  page faults that dominate otherwise.
-* Columns are built for chunks of output pixels of at most ``CHUNK_ELEMENTS``
-  values, so memory stays bounded (not while tracing for ONNX export, where the
-  loop would be unrolled; the exported graph has static shapes).
-* ``grid_sample`` is not used: its coordinates are normalised to [−1, 1] and
-  back (rounding error, so zero offsets would not reproduce a conv exactly), it
-  needs a call per offset group, and it exports to ``GridSample`` (opset 16),
-  which fewer runtimes and hardware flows support than ``Gather``.  The ops used
-  here (index arithmetic, ``Floor``, ``Clip``, ``Round``, ``Gather``, ``MatMul``)
-  are plain ONNX: exports at opset 17 pass ``onnx.checker`` (full check) and
-  match in onnxruntime (tests/test_deform.py).
-* With ``interpolate=False`` the forward reads one neighbour; when the offsets
-  need a gradient, it is the bilinear one at that integer point (the forward
-  difference X[y+1, x] − X[y, x], which is what torchvision's and DCN's kernels
-  give for integer offsets), so a rounded offset branch with a straight-through
-  round still trains.
-
-CoDeNet's variants (Zhen-Dong/CoDeNet ``lib/models/external/modules/
-dcn_deform_conv.py``; DequanWang/CoDeNet ``detectron2/layers/deform_conv_hw.py``;
-shared/reference/prior-art.md §4.1), in ``DeformConv2d``: offsets clamped to
-[−bound, bound] (``DeformConvWithOffsetBound``, a Hardtanh); the "square" shape,
-one scale s per output pixel and offset group from a 1×1 conv (weight 0, bias 1),
-clamped to [1 − bound, bound], tap (i, j) offset ((i − (kh−1)/2)·(s − 1)·dh,
-(j − (kw−1)/2)·(s − 1)·dw), so the grid is a square of spacing s·d, an
-input-adaptive dilation (``DeformConvWithOffsetScaleBoundPositive``); rounded
-offsets (``DeformConvWithOffsetRound`` rounds in place, which gives the offset
-branch no gradient; here the round is straight-through).  Rounded square offsets
-round the step (s − 1)·d, so the grid stays square with integer spacing (for 3×3
-kernels the same as rounding each offset).
+How it is computed, and why (channels-last row tables gathered with
+``index_select``, two paths for autograd and inference, chunking, why not
+``grid_sample``), and CoDeNet's variants (bound, square, rounded) with their
+sources: docs/deformable.md, "The torch implementation".
 """
 
 from __future__ import annotations
