@@ -40,9 +40,9 @@ ENV: dict[str, str] = {}  # set by main()
 # Runs `segc check` in this process and prints the top-level modules loaded by its end.
 MODULES_PROBE = """
 import contextlib, io, json, sys
-import segc.cli.main
+import segc.cli
 with contextlib.redirect_stdout(io.StringIO()):
-    status = segc.cli.main.main(["check", sys.argv[1]])
+    status = segc.cli.main(["check", sys.argv[1]])
 print(json.dumps({"status": status, "modules": sorted({m.split(".")[0] for m in sys.modules})}))
 """
 

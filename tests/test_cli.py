@@ -1,4 +1,4 @@
-"""The ``segc`` command line, run in-process through ``segc.cli.main.main``:
+"""The ``segc`` command line, run in-process through ``segc.cli.main``:
 ``check`` (table and JSON), ``--network``, ``--help`` of every command,
 ``fmt`` (stdout, ``--check``, ``-o``), ``graph`` (DOT, SVG, PNG; the
 pictures are deterministic), ``export`` (seg and JSON read back to an equal
@@ -19,7 +19,7 @@ import pytest
 from conftest import EXAMPLES, NETWORK_EXAMPLES
 
 import segc
-from segc.cli.main import main
+from segc.cli import main
 
 TINY = EXAMPLES / "tiny.seg"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -22,7 +22,7 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import segc  # noqa: E402
-from segc.cli.main import main  # noqa: E402
+from segc.cli import main  # noqa: E402
 from segc.ir import SegError, Shape  # noqa: E402
 from segc.train.data import (  # noqa: E402
     CityscapesFolder,

@@ -14,7 +14,7 @@ import pytest
 from conftest import EXAMPLES
 
 import segc
-from segc.cli.main import main
+from segc.cli import main
 from segc.hardware import analyse, report
 from segc.ir import SegError, Unroll, serialize
 from segc.passes.base import run_pipeline

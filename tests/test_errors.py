@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from segc.cli.main import main
+from segc.cli import main
 from segc.ir import SegError
 
 ERRORS = ROOT / "tests" / "errors"

@@ -46,7 +46,7 @@ from hypothesis.extra.lark import LarkStrategy, from_lark
 from lark.grammar import NonTerminal, Terminal
 
 import segc
-from segc.cli.main import main as cli_main
+from segc.cli import main as cli_main
 from segc.dsl import ast, parse_text
 from segc.ir import SegError
 
@@ -703,7 +703,7 @@ def run_isolated(text: str, folder: Path) -> subprocess.CompletedProcess:
     path = folder / "growth.seg"
     path.write_text(text, encoding="utf-8")
     try:
-        return subprocess.run([sys.executable, "-m", "segc.cli.main", "check", str(path)], capture_output=True,
+        return subprocess.run([sys.executable, "-m", "segc.cli", "check", str(path)], capture_output=True,
                               text=True, timeout=GROWTH_SECONDS, preexec_fn=limit_memory, check=False)
     except subprocess.TimeoutExpired:
         raise Hang(f"segc check still running after {GROWTH_SECONDS} s") from None

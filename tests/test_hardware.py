@@ -16,7 +16,7 @@ import pytest
 from conftest import EXAMPLES, ROOT
 
 import segc
-from segc.cli.main import main
+from segc.cli import main
 from segc.hardware import analyse, report
 from segc.ir import Unroll
 from segc.passes.dse import explore, pareto_front
@@ -213,7 +213,7 @@ def test_dse_and_compile_commands(tmp_path, capsys):
 
 
 def test_report_never_imports_torch():
-    code = ("import sys, io, contextlib; from segc.cli.main import main\n"
+    code = ("import sys, io, contextlib; from segc.cli import main\n"
             "with contextlib.redirect_stdout(io.StringIO()): main(['report', sys.argv[1], '--format', 'json'])\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx', 'matplotlib')))")
     done = subprocess.run([sys.executable, "-c", code, str(EXAMPLES / "deeplabv3plus_r18.seg")],

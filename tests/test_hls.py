@@ -23,7 +23,7 @@ from segc.backends.hls import lower as hls_lower  # noqa: E402
 from segc.backends.hls.fixed import frac_bits, quantize  # noqa: E402
 from segc.backends.hls.fusion import fusion_chains, unstored  # noqa: E402
 from segc.backends.hls.memory import VIEW_OPS, plan_memory  # noqa: E402
-from segc.cli.main import main  # noqa: E402
+from segc.cli import main  # noqa: E402
 from segc.hls import HlsOptions, build_project  # noqa: E402
 from segc.ir import OPS  # noqa: E402
 from segc.passes.base import run_pipeline  # noqa: E402

@@ -12,7 +12,7 @@ import torch
 
 import segc
 from segc.backends.torch.offsets import collect_offsets, offset_table, read_inputs, suggested_bound
-from segc.cli.main import main
+from segc.cli import main
 from segc.ir import SegError
 
 TARGET = """

@@ -18,7 +18,7 @@ from conftest import NETWORK_EXAMPLES  # noqa: E402
 from torch import nn  # noqa: E402
 
 import segc  # noqa: E402
-from segc.cli.main import main  # noqa: E402
+from segc.cli import main  # noqa: E402
 
 
 class Independent(nn.Module):

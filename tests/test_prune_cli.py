@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 from safetensors.torch import save_file  # noqa: E402
 
 import segc  # noqa: E402
-from segc.cli.main import main  # noqa: E402
+from segc.cli import main  # noqa: E402
 
 
 def run(argv: list[str], capsys) -> tuple[int, str, str]:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pymoo.indicators.hv import HV
 
 import segc
-from segc.cli.main import main
+from segc.cli import main
 from segc.hardware import analyse
 from segc.ir import SegError
 from segc.passes.channels import channel_groups, kept_channels

@@ -16,7 +16,7 @@ from torch import nn  # noqa: E402
 
 import segc  # noqa: E402
 from segc.backends.torch.source import TORCH_LOWERING  # noqa: E402
-from segc.cli.main import main  # noqa: E402
+from segc.cli import main  # noqa: E402
 from segc.ir import OPS  # noqa: E402
 
 

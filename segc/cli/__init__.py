@@ -1,7 +1,7 @@
-"""The ``segc`` command line: ``main`` parses and dispatches; one module per
+"""The ``segc`` command line: ``main`` (in ``app``) parses and dispatches; one module per
 command group (``hardware``, ``train``, ``prune``, ``search``, ``hls``,
 ``deform``), shared options in ``common``, terminal tables in ``table``."""
 
-from .main import main
+from .app import main
 
 __all__ = ["main"]
