@@ -11,7 +11,7 @@ import sys
 from .. import api
 from ..ir import Diagnostic, SegError
 from ..passes.modes import TILING_MODES
-from .common import load_for_hardware, make_folder, protected
+from .common import load_for_hardware, make_folder, protected, say_written
 
 __all__ = ["COMMANDS", "add_commands", "export_hls", "hls_options"]
 
@@ -85,6 +85,7 @@ def _write_files(args: argparse.Namespace, files: dict[str, bytes], folder: str)
     script = os.path.join(folder, "build.sh")
     mode = os.stat(script).st_mode
     os.chmod(script, mode | ((mode & 0o444) >> 2))  # executable wherever readable
+    say_written([os.path.join(folder, name) for name in files])
 
 
 def export_hls(args: argparse.Namespace) -> int:
