@@ -99,8 +99,8 @@ def _offsets(args: argparse.Namespace) -> int:
         return 0
     _print_offsets(graph, table, args.percentile)
     if not args.weights:
-        print(f"weights initialised from seed {args.seed}, not trained: these offsets are not a trained model's "
-              "(give --weights)")
+        print(f"weights initialised from seed {args.seed}, not trained: these are the offsets of an untrained "
+              "offset branch, not a trained model's (give --weights)")
     return 0
 
 
