@@ -7,6 +7,7 @@ columns aligned whatever the name lengths, and ``offsets`` without
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -111,7 +112,8 @@ def test_wrote_line_lists_a_few_files_and_counts_many(capsys) -> None:
     say_written(["out.seg"])
     say_written(["a/x.json", "a/y.png"])
     say_written([f"p/{name}" for name in "abcdefg"])
-    assert capsys.readouterr() == ("", f"wrote out.seg\nwrote a/x.json, a/y.png (2 files)\nwrote 7 files in p{os.sep}\n")
+    lines = f"wrote out.seg\nwrote a/x.json, a/y.png (2 files)\nwrote 7 files in p{os.sep}\n"
+    assert capsys.readouterr() == ("", lines)
 
 
 def test_report_folder_names_every_file_it_wrote(capsys, tmp_path: Path) -> None:
@@ -227,7 +229,7 @@ def test_calibrate_columns_align_with_long_names(capsys, tmp_path: Path) -> None
     spans = [m.span() for m in re.finditer("-+", rule)]
     assert len(spans) == 8 and spans[0] == (0, len(long_name))
     for line in (header, *rows):  # every cell inside its column, blanks between columns
-        assert all(line[end:start].strip() == "" for (_, end), (start, _) in zip(spans, spans[1:]))
+        assert all(line[end:start].strip() == "" for (_, end), (start, _) in itertools.pairwise(spans))
     cells = [[row[a:b].strip() for a, b in spans] for row in rows]
     assert [c[:4] for c in cells] == [[name, "2,2,1", "train", f"{seconds:.4f}"] for name, seconds in measured.items()]
     assert [header[a:b].strip() for a, b in spans] == ["network", "unroll", "split", "measured", "model", "error",
