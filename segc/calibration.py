@@ -23,7 +23,7 @@ from .ir import Diagnostic, SegError, Unroll, target_problems
 from .passes.calibrate import PARAMETERS, Features, features, fit, predict
 from .passes.cost import Calibration
 
-__all__ = ["Measurement", "calibrate", "read_measurements"]
+__all__ = ["Measurement", "calibrate", "fit_table", "read_measurements"]
 
 REQUIRED = ("network", "pif", "pof", "pkx", "latency_s")
 
@@ -144,20 +144,22 @@ def calibrate(path: str, parameters: tuple[str, ...], train: str | None, tiling:
     }
 
 
-def to_text(result: dict) -> str:
+def _percent(share: float) -> str:
+    return f"{100 * share:+.1f}%"
+
+
+def fit_table(result: dict) -> tuple[str, list[str], list[list[str]], list[str]]:
+    """The fit report as a table: (title, headers, rows, lines to print under it)."""
     fit_ = result["fit"]
-    lines = [f"fitted {', '.join(fit_['parameters'])} on {fit_['train']} ({fit_['tiling']} tiling): "
-             f"overlap {result['overlap']:.3f}, fixed {json.dumps(result['fixed_s'])}"]
-    lines.append(f"{'network':<24} {'unroll':<12} {'split':<9} {'measured':>10} {'model':>10} {'error':>8} "
-                 f"{'calibrated':>11} {'error':>8}")
-    for r in fit_["rows"]:
-        unroll = ",".join(str(v) for v in r["unroll"][:3])
-        name = r["network"] + (f":{r['layer']}" if r["layer"] else "")
-        lines.append(f"{name:<24} {unroll:<12} {r['split']:<9} {r['measured_s']:>10.4f} {r['uncalibrated_s']:>10.4f} "
-                     f"{100 * r['uncalibrated_error']:>+7.1f}% {r['calibrated_s']:>11.4f} "
-                     f"{100 * r['calibrated_error']:>+7.1f}%")
-    for key, label in (("train_mean_abs_error", "training"), ("held_out_mean_abs_error", "held-out"),
-                       ("uncalibrated_mean_abs_error", "uncalibrated, all rows")):
-        if fit_[key] is not None:
-            lines.append(f"mean absolute error, {label}: {100 * fit_[key]:.1f}%")
-    return "\n".join(lines) + "\n"
+    title = (f"fitted {', '.join(fit_['parameters'])} on {fit_['train']} ({fit_['tiling']} tiling): "
+             f"overlap {result['overlap']:.3f}, fixed {json.dumps(result['fixed_s'])}")
+    headers = ["network", "unroll", "split", "measured", "model", "error", "calibrated", "error"]
+    rows = [[r["network"] + (f":{r['layer']}" if r["layer"] else ""), ",".join(str(v) for v in r["unroll"][:3]),
+             r["split"], f"{r['measured_s']:.4f}", f"{r['uncalibrated_s']:.4f}", _percent(r["uncalibrated_error"]),
+             f"{r['calibrated_s']:.4f}", _percent(r["calibrated_error"])]
+            for r in fit_["rows"]]
+    notes = [f"mean absolute error, {label}: {100 * fit_[key]:.1f}%"
+             for key, label in (("train_mean_abs_error", "training"), ("held_out_mean_abs_error", "held-out"),
+                                ("uncalibrated_mean_abs_error", "uncalibrated, all rows"))
+             if fit_[key] is not None]
+    return title, headers, rows, notes

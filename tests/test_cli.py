@@ -214,7 +214,7 @@ def test_fmt_check_rejects_other_files_with_a_diff(capsys, tmp_path: Path) -> No
 def test_fmt_output_file(capsys, tmp_path: Path) -> None:
     source = write(tmp_path / "messy.seg", MESSY)
     target = tmp_path / "clean.seg"
-    assert run(capsys, "fmt", source, "-o", target) == (0, "", "")
+    assert run(capsys, "fmt", source, "-o", target) == (0, "", f"wrote {target}\n")
     assert target.read_text(encoding="utf-8") == "network n {\n    input x: [1, 2, 2]\n    output y = x -> relu\n}\n"
     assert sorted(os.listdir(tmp_path)) == ["clean.seg", "messy.seg"]
 
@@ -250,7 +250,7 @@ def test_graph_dot_mentions_every_layer(capsys, tmp_path: Path) -> None:
 def test_graph_pictures_are_valid_and_deterministic(capsys, tmp_path: Path, extension: str) -> None:
     first, second = tmp_path / f"a.{extension}", tmp_path / f"b.{extension}"
     for path in (first, second):
-        assert run(capsys, "graph", TINY, "-o", path, "--engine", "matplotlib") == (0, "", "")
+        assert run(capsys, "graph", TINY, "-o", path, "--engine", "matplotlib") == (0, "", f"wrote {path}\n")
     data = first.read_bytes()
     if extension == "svg":
         assert data.lstrip().startswith((b"<?xml", b"<svg"))
@@ -274,7 +274,7 @@ def test_graph_unknown_picture_format(capsys, tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", NETWORK_EXAMPLES, ids=lambda p: p.name)
 def test_export_reads_back_to_an_equal_graph(capsys, tmp_path: Path, path: Path, fmt: str) -> None:
     out = tmp_path / f"exported.{fmt}"
-    assert run(capsys, "export", path, "--to", fmt, "-o", out) == (0, "", "")
+    assert run(capsys, "export", path, "--to", fmt, "-o", out) == (0, "", f"wrote {out}\n")
     assert segc.load(str(out)).structure() == segc.load(str(path)).structure()
     assert os.listdir(tmp_path) == [out.name]
 

@@ -23,9 +23,9 @@ def run(argv: list[str], capsys) -> tuple[int, str, str]:
 
 
 def test_prune_writes_a_network_and_weights_that_fit(work: Path, capsys) -> None:
-    status, out, _ = run(["prune", "tiny.seg", "--rates", "0.5", "-o", "small.seg"], capsys)
+    status, out, err = run(["prune", "tiny.seg", "--rates", "0.5", "-o", "small.seg"], capsys)
     assert status == 0
-    assert "pruned tiny: 4 of 6 channel groups" in out and "wrote small.seg and small.safetensors" in out
+    assert "pruned tiny: 4 of 6 channel groups" in out and err == "wrote small.seg, small.safetensors (2 files)\n"
     graph = segc.load("small.seg")
     assert [graph.node(n).shape.c for n in ("stem.conv", "down.conv", "body.0.conv", "head.linear")] == [4, 8, 8, 10]
     module = segc.to_torch(graph, "small.safetensors")

@@ -16,7 +16,7 @@ import sys
 from .. import __version__, api
 from ..ir import Diagnostic, SegError
 from . import deform, hardware, hls, prune, search, train
-from .common import load_graph, protected
+from .common import load_graph, protected, say_written
 
 __all__ = ["main"]
 
@@ -36,9 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print a machine-readable summary")
 
     fmt = commands.add_parser("fmt", help="print a .seg file in canonical layout")
-    fmt.add_argument("file", help="a .seg file")
-    fmt.add_argument("--check", action="store_true", help="only report whether the file is already formatted")
-    fmt.add_argument("-o", "--output", help="write here instead of standard output (never the input)")
+    fmt.add_argument("file", nargs="+", help="a .seg file (several with -i or --check)")
+    mode = fmt.add_mutually_exclusive_group()
+    mode.add_argument("-i", "--in-place", action="store_true",
+                      help="rewrite each file in canonical layout; name those that changed on standard error")
+    mode.add_argument("--check", action="store_true", help="only report whether the files are already formatted")
+    mode.add_argument("-o", "--output", help="write here instead of standard output (never the input)")
+    fmt.set_defaults(usage_error=fmt.error)
 
     graph = commands.add_parser("graph", help="draw the network (.dot, .svg or .png)")
     _input(graph)
@@ -89,23 +93,51 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _fmt(args: argparse.Namespace) -> int:
+    if len(args.file) > 1 and not (args.in_place or args.check):
+        args.usage_error("give one FILE, or several with -i or --check")
+    if not (args.in_place or args.check):
+        formatted = _formatted(args.file[0])[1]
+        if args.output:
+            api.write_atomic(args.output, formatted, tuple(args.file))
+            say_written([args.output])
+        else:
+            sys.stdout.write(formatted)
+        return 0
+    status = 0
+    for path in args.file:  # a file with a mistake is reported and left as it is; the others go on
+        try:
+            status = max(status, _fmt_in_place(path) if args.in_place else _fmt_check(path))
+        except SegError as err:
+            if args.debug:
+                raise
+            print(err.render(), file=sys.stderr)
+            status = 1
+    return status
+
+
+def _formatted(path: str) -> tuple[str, str]:
+    """A .seg file's text and its canonical layout."""
     from ..dsl.loader import read_source
 
-    text = read_source(args.file)
-    formatted = api.format_source(text, args.file)
-    if args.check:
-        if formatted == text:
-            return 0
-        diff = difflib.unified_diff(
-            text.splitlines(True), formatted.splitlines(True), args.file, f"{args.file} (formatted)"
-        )
-        sys.stdout.writelines(diff)
-        print(f"{args.file}: not in canonical layout", file=sys.stderr)
-        return 1
-    if args.output:
-        api.write_atomic(args.output, formatted, (args.file,))
-    else:
-        sys.stdout.write(formatted)
+    text = read_source(path)
+    return text, api.format_source(text, path)
+
+
+def _fmt_check(path: str) -> int:
+    text, formatted = _formatted(path)
+    if formatted == text:
+        return 0
+    sys.stdout.writelines(difflib.unified_diff(text.splitlines(True), formatted.splitlines(True), path,
+                                               f"{path} (formatted)"))
+    print(f"{path}: not in canonical layout", file=sys.stderr)
+    return 1
+
+
+def _fmt_in_place(path: str) -> int:
+    text, formatted = _formatted(path)
+    if formatted != text:
+        api.write_atomic(path, formatted, inputs=())  # -i alone may replace its input (mode kept)
+        print(f"reformatted {path}", file=sys.stderr)
     return 0
 
 
@@ -122,6 +154,7 @@ def _graph(args: argparse.Namespace) -> int:
         from ..backends.report.picture import render_picture
 
         api.write_atomic(args.output, render_picture(graph, extension, args.engine), protected(args))
+    say_written([args.output])
     return 0
 
 
@@ -138,6 +171,7 @@ def _export(args: argparse.Namespace) -> int:
     else:
         data = api.to_seg(graph) if args.to == "seg" else api.to_json(graph)
     api.write_atomic(args.output, data, (*protected(args), *([args.weights] if args.weights else [])))
+    say_written([args.output])
     return 0
 
 
@@ -152,7 +186,20 @@ def _import(args: argparse.Namespace) -> int:
     text = f"# imported by segc from {os.path.basename(args.file)}; weights in {os.path.basename(weights_path)}\n\n"
     api.write_atomic(weights_path, payload, (args.file,))
     api.write_atomic(args.output, text + api.to_seg(graph), (args.file,))
+    _print_imported(graph, args.output, weights_path)
     return 0
+
+
+def _print_imported(graph, output: str, weights_path: str) -> None:
+    """What ``import`` read (standard output) and wrote (standard error)."""
+    from ..ir import summarize
+    from .table import si
+
+    rows = summarize(graph)
+    inputs = ", ".join(f"{n.name} {list(n.shape)}" for n in graph.inputs)
+    print(f"imported network {graph.name}: input {inputs}")
+    print(f"{len(rows)} layers, {si(sum(r.macs for r in rows))} MACs, {si(sum(r.params for r in rows))} parameters")
+    say_written([output, weights_path])
 
 
 # Command groups kept in their own modules, each with add_commands() and COMMANDS.

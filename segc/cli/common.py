@@ -10,7 +10,10 @@ from .. import api
 from ..ir import Diagnostic, Graph, SegError, render
 from ..passes.modes import TILING_MODES
 
-__all__ = ["calibration_option", "hardware_options", "load_for_hardware", "load_graph", "make_folder", "protected"]
+__all__ = ["calibration_option", "hardware_options", "load_for_hardware", "load_graph", "make_folder", "protected",
+           "say_written"]
+
+LISTED_FILES = 6  # "wrote" lists this many paths; more are counted in their folder
 
 
 def load_graph(args: argparse.Namespace):
@@ -67,3 +70,16 @@ def make_folder(path: str) -> None:
         os.makedirs(path, exist_ok=True)
     except OSError as err:
         raise SegError(Diagnostic(f"cannot create the folder '{path}': {err.strerror or err}")) from None
+
+
+def say_written(paths) -> None:
+    """One line on standard error naming the files a command wrote
+    (standard output stays clean for piping)."""
+    paths = list(paths)
+    if len(paths) == 1:
+        line = f"wrote {paths[0]}"
+    elif len(paths) <= LISTED_FILES:
+        line = f"wrote {', '.join(paths)} ({len(paths)} files)"
+    else:
+        line = f"wrote {len(paths)} files in {os.path.commonpath(paths)}{os.sep}"
+    print(line, file=sys.stderr)

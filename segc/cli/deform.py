@@ -29,11 +29,13 @@ def add_commands(commands) -> None:
     offsets = commands.add_parser("offsets", help="distribution of the offsets a trained model predicts, per dconv, "
                                                   "and the bound that keeps a percentile of them unclipped")
     _source(offsets)
-    offsets.add_argument("--weights", metavar="W", required=True, help="the trained state_dict (.pt or .safetensors)")
+    offsets.add_argument("--weights", metavar="W", help="the trained state_dict (.pt or .safetensors); default: "
+                                                         "initialised from --seed (untrained offsets)")
     offsets.add_argument("--inputs", metavar="N|FILE", default="8",
                          help="N random standard-normal inputs, or a file of inputs (.npy, .pt, .safetensors; "
                               "[N, C, H, W]) (default: 8)")
-    offsets.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    offsets.add_argument("--seed", type=int, default=0,
+                         help="seed of the initial weights (without --weights) and of the random inputs (default 0)")
     offsets.add_argument("--percentile", type=float, default=99.0,
                          help="share of the offsets the suggested bound leaves unclipped, in percent (default 99)")
     offsets.add_argument("--json", action="store_true", help="print the statistics as JSON")
@@ -88,14 +90,17 @@ def _offsets(args: argparse.Namespace) -> int:
     graph = api.with_deform_decisions(load_graph(args))
     if not any(n.op == "dconv" for n in graph.nodes()):
         raise SegError(Diagnostic(f"network '{graph.name}' has no deformable (dconv) layer"))
-    module = api.to_torch(graph, args.weights)
+    module = api.to_torch(graph, args.weights, args.seed)
     offsets = collect_offsets(graph, module, read_inputs(graph, args.inputs, args.seed))
     table = offset_table(graph, offsets, args.percentile / 100)
     if args.json:
-        print(json.dumps({"network": graph.name, "percentile": args.percentile, "inputs": args.inputs,
-                          "layers": table}, indent=1))
+        print(json.dumps({"network": graph.name, "weights": args.weights, "seed": args.seed,
+                          "percentile": args.percentile, "inputs": args.inputs, "layers": table}, indent=1))
         return 0
     _print_offsets(graph, table, args.percentile)
+    if not args.weights:
+        print(f"weights initialised from seed {args.seed}, not trained: these are the offsets of an untrained "
+              "offset branch, not a trained model's (give --weights)")
     return 0
 
 

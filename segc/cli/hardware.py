@@ -11,11 +11,13 @@ import sys
 from .. import api
 from ..ir import Diagnostic, Graph, SegError
 from ..passes.modes import TILING_MODES
-from .common import calibration_option, hardware_options, load_for_hardware, make_folder, protected
+from .common import calibration_option, hardware_options, load_for_hardware, make_folder, protected, say_written
 
 __all__ = ["COMMANDS", "add_commands"]
 
 REPORT_FORMATS = ("terminal", "json", "markdown", "csv")
+ROOFLINE_NOTE = ("roofline/latency: the compute-only bound (MACs / (P_if·P_of·P_kx·clock), a PE array that never "
+                 "waits for memory nor wastes a lane) over the model's latency; 100% = compute-bound")
 
 
 def add_commands(commands) -> None:
@@ -26,7 +28,9 @@ def add_commands(commands) -> None:
     report.add_argument("-o", "--output", metavar="DIR",
                         help="write report.json, report.md, report.csv and PNG plots into DIR")
 
-    dse = commands.add_parser("dse", help="explore unroll factors and input-buffer sizes; print the Pareto front")
+    dse = commands.add_parser("dse", help="explore unroll factors and input-buffer sizes; print the Pareto front",
+                              description="Explore unroll factors and input-buffer sizes; print the Pareto front "
+                                          "of latency against DSPs.  " + ROOFLINE_NOTE + ".")
     hardware_options(dse)
     dse.add_argument("--format", choices=("terminal", "json"), default="terminal")
     dse.add_argument("-o", "--output", metavar="DIR", help="write dse.json and pareto.png into DIR")
@@ -81,6 +85,7 @@ def _write_report_folder(args: argparse.Namespace, data: dict) -> None:
     make_folder(args.output)
     for name, content in files.items():
         api.write_atomic(os.path.join(args.output, name), content, protected(args))
+    say_written([os.path.join(args.output, name) for name in files])
 
 
 def _dse(args: argparse.Namespace) -> int:
@@ -100,8 +105,10 @@ def _dse(args: argparse.Namespace) -> int:
 
         png = pareto_plot([p.to_json() for p in points], data["front"], f"{graph.name} on {graph.target.name}")
         make_folder(args.output)
-        api.write_atomic(os.path.join(args.output, "dse.json"), json.dumps(data, indent=1) + "\n", protected(args))
-        api.write_atomic(os.path.join(args.output, "pareto.png"), png, protected(args))
+        paths = [os.path.join(args.output, name) for name in ("dse.json", "pareto.png")]
+        api.write_atomic(paths[0], json.dumps(data, indent=1) + "\n", protected(args))
+        api.write_atomic(paths[1], png, protected(args))
+        say_written(paths)
     elif args.format == "json":
         print(json.dumps(data, indent=1))
     else:
@@ -112,24 +119,29 @@ def _dse(args: argparse.Namespace) -> int:
 def _print_front(data: dict) -> None:
     from .table import print_table
 
-    headers = ["P_if", "P_of", "P_kx", "buffer_KiB", "DSPs", "latency_ms", "roofline_ms", "of_limit"]
+    headers = ["P_if", "P_of", "P_kx", "buffer_KiB", "DSPs", "latency_ms", "roofline_ms", "roofline/latency"]
     rows = [[str(p["pif"]), str(p["pof"]), str(p["pkx"]), f"{p['input_buffer_kib']:g}", str(p["dsp_pe"]),
              f"{p['latency_s'] * 1e3:.3f}", f"{p['roofline_s'] * 1e3:.3f}", f"{p['roofline_s'] / p['latency_s']:.0%}"]
             for p in data["front"]]
     title = f"Pareto front of {data['network']} on {data['target']} ({data['explored']} designs explored)"
     print_table(title, headers, rows)
+    print(ROOFLINE_NOTE)
 
 
 def _calibrate(args: argparse.Namespace) -> int:
     import json
 
-    from ..calibration import calibrate, to_text
+    from ..calibration import calibrate, fit_table
+    from .table import print_table
 
     parameters = tuple(p.strip() for p in args.fit.split(",") if p.strip())
     result = calibrate(args.measurements, parameters, args.train, args.tiling)
-    sys.stdout.write(to_text(result))
+    title, headers, rows, notes = fit_table(result)
+    print_table(title, headers, rows)
+    print("\n".join(notes))
     if args.output:
         api.write_atomic(args.output, json.dumps(result, indent=1) + "\n", (args.measurements,))
+        say_written([args.output])
     return 0
 
 
@@ -161,6 +173,7 @@ def _compile(args: argparse.Namespace) -> int:
     make_folder(args.output)
     for name, content in files.items():
         api.write_atomic(os.path.join(args.output, name), content, protected(args))
+    say_written([os.path.join(args.output, name) for name in files])
     return 0
 
 

@@ -9,7 +9,7 @@ import sys
 
 from ..ir import Diagnostic, SegError
 from ..passes.modes import TILING_MODES
-from .common import load_for_hardware, protected
+from .common import load_for_hardware, protected, say_written
 
 __all__ = ["COMMANDS", "add_commands", "export_hls", "hls_options"]
 
@@ -75,7 +75,9 @@ def _inputs_read(args: argparse.Namespace) -> tuple[str, ...]:
 def _write_files(args: argparse.Namespace, files: dict[str, bytes], folder: str) -> list[str]:
     from ..hls import write_files
 
-    return write_files(files, folder, _inputs_read(args))
+    written = write_files(files, folder, _inputs_read(args))
+    say_written(written)
+    return written
 
 
 def export_hls(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import os
 
 from .. import api
 from ..ir import Diagnostic, SegError, summarize
-from .common import load_graph, protected
+from .common import load_graph, protected, say_written
 
 __all__ = ["COMMANDS", "add_commands"]
 
@@ -59,7 +59,7 @@ def _print_summary(result, source, output: str) -> None:
     print_table(title, ["group", "producers", "channels", "kept", "rate", "not pruned because"], rows, footer)
     (macs0, params0), (macs1, params1) = _totals(source), _totals(result.graph)
     print(f"MACs {_change(macs0, macs1)}, parameters {_change(params0, params1)}")
-    print(f"wrote {output} and {_weights_path(output)}")
+    say_written([output, _weights_path(output)])
 
 
 def _weights_path(output: str) -> str:

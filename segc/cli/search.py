@@ -13,7 +13,7 @@ import sys
 from .. import api
 from ..ir import Diagnostic, SegError
 from ..passes.modes import SEARCH_OBJECTIVES
-from .common import calibration_option, hardware_options, load_for_hardware, make_folder, protected
+from .common import calibration_option, hardware_options, load_for_hardware, make_folder, protected, say_written
 
 __all__ = ["COMMANDS", "add_commands"]
 
@@ -88,6 +88,7 @@ def _search(args: argparse.Namespace) -> int:
     for name, content in files.items():
         api.write_atomic(os.path.join(args.output, name), content, protected(args))
     _print_front(document)
+    say_written([os.path.join(args.output, name) for name in files])
     return 0
 
 

@@ -30,9 +30,10 @@ def _cells(rows: Sequence[LayerSummary]) -> tuple[list[tuple[str, ...]], tuple[s
 
 
 def _numeric(column: list[str]) -> bool:
-    """Right-align columns of numbers."""
+    """Right-align columns of numbers (signed, with thousands commas, decimals or a percent sign)."""
     cells = [c for c in column if c]
-    return bool(cells) and all(c.replace(",", "").replace(".", "").replace("%", "").isdigit() for c in cells)
+    return bool(cells) and all(c.lstrip("+-").replace(",", "").replace(".", "").replace("%", "").isdigit()
+                               for c in cells)
 
 
 def _plain(title: str, headers, body, footer) -> str:
