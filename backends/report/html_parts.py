@@ -61,7 +61,7 @@ def figure(svg: str | bytes, alt: str, caption: str = "", css: str = "") -> str:
     raw = svg.encode() if isinstance(svg, str) else svg
     uri = "data:image/svg+xml;base64," + base64.b64encode(raw).decode("ascii")
     text = f"<figcaption>{escape(caption)}</figcaption>" if caption else ""
-    klass = f' class="{css}"' if css else ""
+    klass = f' class="{escape(css)}"' if css else ""
     return f'<figure{klass}><img alt="{escape(alt)}" src="{uri}">{text}</figure>'
 
 
@@ -109,5 +109,3 @@ def graph_section(graph_svg: str | None, name: str) -> str:
     if graph_svg is None:
         return ""
     return f"<h2>Network</h2>\n{figure(graph_svg, f'the layers of {name}', css='graph')}"
-
-

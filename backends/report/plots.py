@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import io
 
-__all__ = ["FORMATS", "latency_plot", "pareto_plot", "roofline_plot", "search_plot"]
+__all__ = ["FORMATS", "baseline_cost", "latency_plot", "pareto_plot", "roofline_labels", "roofline_plot",
+           "roofline_points", "search_plot"]
 
 FORMATS = ("png", "svg")
-ROOFLINE_LABELS = 5  # the slowest layers named on a roofline; all of them when there are at most 8
+ROOFLINE_ALL, ROOFLINE_LABELS = 8, 5  # a roofline names all its points up to 8, else the 5 slowest
 
 
 def _pyplot():
@@ -66,7 +67,7 @@ def roofline_points(report: dict) -> list[dict]:
 def roofline_labels(points: list[dict]) -> dict[tuple[float, float], str]:
     """Names to write beside the points: every layer when there are few, else
     the slowest ones; layers on the same spot share one label."""
-    chosen = points if len(points) <= 8 else sorted(points, key=lambda p: -p["latency_s"])[:ROOFLINE_LABELS]
+    chosen = points if len(points) <= ROOFLINE_ALL else sorted(points, key=lambda p: -p["latency_s"])[:ROOFLINE_LABELS]
     labels: dict[tuple[float, float], list[str]] = {}
     for p in sorted(chosen, key=points.index):
         labels.setdefault((p["intensity"], p["gops"]), []).append(p["name"])
