@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES
 
-from segc.cli.common import say_written
 from segc.cli import main
+from segc.cli.common import say_written
 
 TINY = EXAMPLES / "tiny.seg"
 MESSY = "network  n{\ninput x:[1,2,2]\noutput y=x->relu\n}\n"

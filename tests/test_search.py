@@ -269,7 +269,8 @@ def test_cli_search_writes_the_front_and_exported_points(tmp_path, capsys) -> No
     again = tmp_path / "again"
     assert main(["search", str(EXAMPLES / "tiny_seg.seg"), "--pop", "8", "--gen", "4", "--seed", "2",
                  "-o", str(again)]) == 0
-    assert (again / "pareto.json").read_bytes() == (out / "pareto.json").read_bytes()
+    for name in ("pareto.json", "search.html"):
+        assert (again / name).read_bytes() == (out / name).read_bytes()
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -1,12 +1,18 @@
-"""PNG plots of a latency report and of a design-space exploration:
-per-layer latency split into compute and memory time, a roofline, and the
-DSE Pareto front, and the generations of a pruning search.  matplotlib is imported only here, and only when called."""
+"""Plots (PNG, or SVG for the HTML page) of a latency report and of a
+design-space exploration: per-layer latency split into compute and memory
+time, a roofline, the DSE Pareto front, and the generations of a pruning
+search.  matplotlib is imported only here, and only when called.  The bytes
+are the same for the same input: no dates, and SVG ids from a fixed salt."""
 
 from __future__ import annotations
 
 import io
 
-__all__ = ["latency_plot", "pareto_plot", "roofline_plot", "search_plot"]
+__all__ = ["FORMATS", "baseline_cost", "latency_plot", "pareto_plot", "roofline_labels", "roofline_plot",
+           "roofline_points", "search_plot"]
+
+FORMATS = ("png", "svg")
+ROOFLINE_ALL, ROOFLINE_LABELS = 8, 5  # a roofline names all its points up to 8, else the 5 slowest
 
 
 def _pyplot():
@@ -18,14 +24,18 @@ def _pyplot():
     return plt
 
 
-def _png(fig) -> bytes:
+def _save(fig, fmt: str) -> bytes:
+    """The figure as PNG or SVG bytes (deterministic); closes it."""
+    plt = _pyplot()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-    _pyplot().close(fig)
+    metadata = {"Date": None} if fmt == "svg" else {"Software": None}
+    with plt.rc_context({"svg.hashsalt": "segc", "svg.fonttype": "path"}):
+        fig.savefig(buffer, format=fmt, dpi=110, bbox_inches="tight", metadata=metadata)
+    plt.close(fig)
     return buffer.getvalue()
 
 
-def latency_plot(report: dict) -> bytes:
+def latency_plot(report: dict, fmt: str = "png") -> bytes:
     """Compute and memory time of every layer that takes time."""
     plt = _pyplot()
     layers = [r for r in report["layers"] if r["latency_s"] > 0]
@@ -36,40 +46,63 @@ def latency_plot(report: dict) -> bytes:
     ax.set_xticks(list(xs), [r["name"] for r in layers], rotation=90, fontsize=6)
     ax.set_ylabel("ms")
     ax.set_title(f"{report['network']}: per-layer latency ({report['totals']['latency_s'] * 1e3:.2f} ms in all)")
-    ax.legend()
-    return _png(fig)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)  # beside: hides no bar
+    return _save(fig, fmt)
 
 
-def roofline_plot(report: dict) -> bytes:
-    """Achieved GOP/s against operational intensity, under the roofs."""
-    plt = _pyplot()
-    target = report["target"]
-    u = target["unroll"]
-    word_bytes = target["word_bits"] / 8
-    peak = 2 * u["pif"] * u["pof"] * u["pkx"] * u["pky"] * target["clock_hz"] / 1e9
-    bandwidth = target["bandwidth_bytes_per_s"] / 1e9
+def roofline_points(report: dict) -> list[dict]:
+    """One point per layer that does work and moves data: its operational
+    intensity (operations per DRAM byte) and achieved GOP/s."""
+    word_bytes = report["target"]["word_bits"] / 8
     points = []
     for r in report["layers"]:
         words = r["dram_in"] + r["dram_weight"] + r["dram_out"]
         if r["macs"] and words and r["latency_s"]:
-            points.append((2 * r["macs"] / (words * word_bytes), 2 * r["macs"] / r["latency_s"] / 1e9, r["bound"]))
+            points.append({"name": r["name"], "bound": r["bound"], "latency_s": r["latency_s"],
+                           "intensity": 2 * r["macs"] / (words * word_bytes),
+                           "gops": 2 * r["macs"] / r["latency_s"] / 1e9})
+    return points
+
+
+def roofline_labels(points: list[dict]) -> dict[tuple[float, float], str]:
+    """Names to write beside the points: every layer when there are few, else
+    the slowest ones; layers on the same spot share one label."""
+    chosen = points if len(points) <= ROOFLINE_ALL else sorted(points, key=lambda p: -p["latency_s"])[:ROOFLINE_LABELS]
+    labels: dict[tuple[float, float], list[str]] = {}
+    for p in sorted(chosen, key=points.index):
+        labels.setdefault((p["intensity"], p["gops"]), []).append(p["name"])
+    return {spot: ", ".join(names) for spot, names in labels.items()}
+
+
+def roofline_plot(report: dict, fmt: str = "png") -> bytes:
+    """Achieved GOP/s against operational intensity, under the roofs; the
+    slowest layers named."""
+    plt = _pyplot()
+    target = report["target"]
+    u = target["unroll"]
+    peak = 2 * u["pif"] * u["pof"] * u["pkx"] * u["pky"] * target["clock_hz"] / 1e9
+    bandwidth = target["bandwidth_bytes_per_s"] / 1e9
+    points = roofline_points(report)
     fig, ax = plt.subplots(figsize=(6.0, 4.5))
-    low = min([p[0] for p in points] + [0.1]) / 2
-    high = max([p[0] for p in points] + [peak / bandwidth]) * 2
+    low = min([p["intensity"] for p in points] + [0.1]) / 2
+    high = max([p["intensity"] for p in points] + [peak / bandwidth]) * 2
     ax.plot([low, peak / bandwidth, high], [bandwidth * low, peak, peak], color="black", label="roof")
     for bound, color in (("compute", "tab:blue"), ("memory", "tab:red")):
-        chosen = [p for p in points if p[2] == bound]
-        ax.scatter([p[0] for p in chosen], [p[1] for p in chosen], s=12, color=color, label=f"{bound}-bound layers")
+        chosen = [p for p in points if p["bound"] == bound]
+        ax.scatter([p["intensity"] for p in chosen], [p["gops"] for p in chosen], s=14, color=color,
+                   label=f"{bound}-bound layers")
+    for i, ((x, y), text) in enumerate(sorted(roofline_labels(points).items())):
+        ax.annotate(text, (x, y), xytext=(5, 3 if i % 2 else -9), textcoords="offset points", fontsize=7)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("operations per DRAM byte")
     ax.set_ylabel("GOP/s")
     ax.set_title(f"{report['network']}: roofline ({peak:.0f} GOP/s, {bandwidth:.1f} GB/s)")
-    ax.legend()
-    return _png(fig)
+    _legend_below(ax)
+    return _save(fig, fmt)
 
 
-def pareto_plot(points: list[dict], front: list[dict], title: str) -> bytes:
+def pareto_plot(points: list[dict], front: list[dict], title: str, fmt: str = "png") -> bytes:
     """Latency against PE-array DSPs for every explored design, front marked."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 4.5))
@@ -85,12 +118,26 @@ def pareto_plot(points: list[dict], front: list[dict], title: str) -> bytes:
     ax.set_ylabel("latency (ms)")
     ax.set_title(title)
     ax.legend()
-    return _png(fig)
+    return _save(fig, fmt)
 
 
-def search_plot(result: dict) -> bytes:
-    """Mori et al. Fig. 5: every generation of a pruning search, grey (first)
-    to black (last), the final generation's Pareto front in red."""
+def baseline_cost(result: dict) -> float | None:
+    """The unpruned network's search cost, where the document has it (the
+    ``dsp-latency`` cost needs the best unroll of the unpruned network, which
+    the document does not record)."""
+    base = result.get("baseline")
+    if base is None:
+        return None
+    if "cost" in base:
+        return float(base["cost"])
+    key = {"latency": "latency_s", "ops": "ops"}.get(result["cost"]["name"])
+    return float(base[key]) if key else None
+
+
+def search_plot(result: dict, fmt: str = "png") -> bytes:
+    """Mori et al. Fig. 5: every generation of a pruning search, light grey
+    (first) to black (last), the final Pareto front in red, the unpruned
+    network as a star."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 4.5))
     cost = result["cost"]
@@ -100,12 +147,29 @@ def search_plot(result: dict) -> bytes:
     generations = result["generations"]
     for i, points in enumerate(generations):
         shade = 0.8 * (1 - i / max(1, len(generations) - 1))
-        ax.scatter([p[1] * scale for p in points], [p[0] for p in points], s=8, color=(shade, shade, shade))
+        label = None if i else _candidates_label(len(generations))
+        ax.scatter([p[1] * scale for p in points], [p[0] for p in points], s=8, color=(shade, shade, shade),
+                   label=label)
     front = sorted(result["front"], key=lambda p: p["cost"])
     ax.plot([p["cost"] * scale for p in front], [p["accuracy"] for p in front], "o-", color="tab:red", ms=4,
             label="final Pareto front")
+    base = baseline_cost(result)
+    if base is not None:
+        ax.scatter([base * scale], [result["baseline"]["accuracy"]], s=90, marker="*", color="tab:blue",
+                   zorder=3, label="unpruned network (baseline)")
     ax.set_xlabel(labels.get(cost["name"], cost["name"]))
     ax.set_ylabel(result["accuracy"]["name"])
     ax.set_title(f"{result['network']}: NSGA-II, population {result['pop']}, {result['gen']} generations")
-    ax.legend()
-    return _png(fig)
+    _legend_below(ax)
+    return _save(fig, fmt)
+
+
+def _legend_below(ax) -> None:
+    """The legend under the axes, where it hides no point."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8, frameon=False)
+
+
+def _candidates_label(generations: int) -> str:
+    if generations == 1:
+        return "evaluated candidates"
+    return f"evaluated candidates, generations 1 (light) to {generations} (black)"

@@ -11,10 +11,12 @@ from typing import Any
 
 from ...ir import Diagnostic, Graph, Node, SegError
 
-__all__ = ["FORMAT", "VERSION", "build_report", "to_csv", "to_json", "to_markdown"]
+__all__ = ["COLUMNS", "FORMAT", "VERSION", "build_report", "summary_lines", "table_rows", "to_csv", "to_json",
+           "to_markdown", "total_row"]
 
 FORMAT, VERSION = "segc.report", 1
 _GEOMETRY_OPS = ("conv", "dconv", "linear")
+_DRAM_COLUMNS = ("dram_in", "dram_weight", "dram_out")
 
 
 def _geometry(graph: Graph, node: Node) -> dict[str, Any]:
@@ -51,7 +53,8 @@ def build_report(graph: Graph, tiling: str, calibration: str) -> dict[str, Any]:
     total_s = sum(n.annotations.get("cost", {}).get("latency_s", 0.0) for n in graph.nodes())
     layers = [_row(graph, n, total_s) for n in graph.nodes()]
     macs = sum(r["macs"] for r in layers)
-    dram = sum(r["dram_in"] + r["dram_weight"] + r["dram_out"] for r in layers)
+    words = {key: sum(r[key] for r in layers) for key in _DRAM_COLUMNS}
+    dram = sum(words.values())
     tiles = [r for r in layers if r["tile"] is not None]
     u = target.unroll
     return {
@@ -63,7 +66,7 @@ def build_report(graph: Graph, tiling: str, calibration: str) -> dict[str, Any]:
         "layers": layers,
         "totals": {
             "latency_s": total_s, "macs": macs, "throughput_gops": 2 * macs / total_s / 1e9 if total_s else 0.0,
-            "dram_total": dram, "dram_bytes": dram * target.word_bytes, "dsp_pe": target.pe_dsps,
+            **words, "dram_total": dram, "dram_bytes": dram * target.word_bytes, "dsp_pe": target.pe_dsps,
             "input_buffer_words": target.input_buffer_words,
             "input_tile_words_max": max((_tile_words(graph, r) for r in tiles), default=0),
             "compute_bound_layers": sum(r["bound"] == "compute" for r in layers),
@@ -83,7 +86,7 @@ def to_json(report: dict) -> str:
     return json.dumps(report, indent=1) + "\n"
 
 
-_COLUMNS = ("name", "op", "shape", "tile", "cycles_compute", "dram_in", "dram_weight", "dram_out", "bound",
+COLUMNS = ("name", "op", "shape", "tile", "cycles_compute", "dram_in", "dram_weight", "dram_out", "bound",
             "latency_s", "share", "rule")
 
 
@@ -101,11 +104,18 @@ def _cell(key: str, value: Any) -> str:
 
 def table_rows(report: dict) -> tuple[list[str], list[list[str]], list[str]]:
     """Headers, cells and a totals row for text tables (latency in ms)."""
-    headers = [c if c != "latency_s" else "latency_ms" for c in _COLUMNS]
-    rows = [[_cell(c, layer[c]) for c in _COLUMNS] for layer in report["layers"]]
-    t = report["totals"]
-    footer = ["total", "", "", "", "", "", "", f"{t['dram_total']:,}", "", f"{t['latency_s'] * 1e3:.4f}", "100%", ""]
+    headers = [c if c != "latency_s" else "latency_ms" for c in COLUMNS]
+    rows = [[_cell(c, layer[c]) for c in COLUMNS] for layer in report["layers"]]
+    totals = total_row(report)
+    footer = [_cell(c, totals[c]) if c in totals else "" for c in COLUMNS]
     return headers, rows, footer
+
+
+def total_row(report: dict) -> dict[str, Any]:
+    """The columns a totals row sums: MACs, each DRAM column, latency, share."""
+    layers = report["layers"]
+    sums = {key: sum(r[key] for r in layers) for key in ("macs", *_DRAM_COLUMNS)}
+    return {"name": "total", **sums, "latency_s": report["totals"]["latency_s"], "share": 1.0}
 
 
 def summary_lines(report: dict) -> list[str]:
@@ -136,4 +146,7 @@ def to_csv(report: dict) -> str:
     writer.writerow(keys)
     for layer in report["layers"]:
         writer.writerow([json.dumps(layer[k]) if isinstance(layer[k], list) else layer[k] for k in keys])
+    if keys:
+        totals = total_row(report)
+        writer.writerow([totals.get(k, "") for k in keys])
     return buffer.getvalue()

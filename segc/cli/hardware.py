@@ -15,7 +15,7 @@ from .common import calibration_option, hardware_options, load_for_hardware, mak
 
 __all__ = ["COMMANDS", "add_commands"]
 
-REPORT_FORMATS = ("terminal", "json", "markdown", "csv")
+REPORT_FORMATS = ("terminal", "json", "markdown", "csv", "html")
 ROOFLINE_NOTE = ("roofline/latency: the compute-only bound (MACs / (P_if·P_of·P_kx·clock), a PE array that never "
                  "waits for memory nor wastes a lane) over the model's latency; 100% = compute-bound")
 
@@ -24,9 +24,10 @@ def add_commands(commands) -> None:
     report = commands.add_parser("report", help="per-layer latency report from the hardware model")
     hardware_options(report)
     report.add_argument("--format", choices=REPORT_FORMATS, default="terminal",
-                        help="what to print when no -o is given (default: terminal)")
+                        help="what to print when no -o is given (default: terminal); html: one self-contained "
+                             "page with a sortable table, the plots and the graph")
     report.add_argument("-o", "--output", metavar="DIR",
-                        help="write report.json, report.md, report.csv and PNG plots into DIR")
+                        help="write report.json, report.md, report.csv, report.html and PNG plots into DIR")
 
     dse = commands.add_parser("dse", help="explore unroll factors and input-buffer sizes; print the Pareto front",
                               description="Explore unroll factors and input-buffer sizes; print the Pareto front "
@@ -56,9 +57,12 @@ def _report(args: argparse.Namespace) -> int:
     from .. import hardware
     from ..backends.report import tables as render
 
-    data = hardware.report(load_for_hardware(args), args.tiling, calibration_option(args))
+    graph = load_for_hardware(args)
+    data = hardware.report(graph, args.tiling, calibration_option(args))
     if args.output:
-        _write_report_folder(args, data)
+        _write_report_folder(args, data, graph)
+    elif args.format == "html":
+        sys.stdout.write(_html_page(data, graph))
     elif args.format == "json":
         sys.stdout.write(render.to_json(data))
     elif args.format == "markdown":
@@ -74,13 +78,21 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_report_folder(args: argparse.Namespace, data: dict) -> None:
+def _html_page(data: dict, graph: Graph) -> str:
+    from ..backends.report.html import report_page
+    from ..backends.report.picture import render_picture
+
+    return report_page(data, render_picture(graph, "svg", "auto").decode())
+
+
+def _write_report_folder(args: argparse.Namespace, data: dict, graph: Graph) -> None:
     from ..backends.report import plots
     from ..backends.report import tables as render
 
     files = {
         "report.json": render.to_json(data), "report.md": render.to_markdown(data), "report.csv": render.to_csv(data),
-        "latency.png": plots.latency_plot(data), "roofline.png": plots.roofline_plot(data),
+        "report.html": _html_page(data, graph), "latency.png": plots.latency_plot(data),
+        "roofline.png": plots.roofline_plot(data),
     }
     make_folder(args.output)
     for name, content in files.items():

@@ -1,6 +1,7 @@
 """The ``search`` command: the NSGA-II pruning search; writes
-``DIR/pareto.json`` and ``DIR/pareto.png``, and with ``--export K`` the
-pruned network and weights of K points spread along the front."""
+``DIR/pareto.json``, ``DIR/pareto.png`` and the page ``DIR/search.html``,
+and with ``--export K`` the pruned network and weights of K points spread
+along the front."""
 
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ __all__ = ["COMMANDS", "add_commands"]
 
 def add_commands(commands) -> None:
     search = commands.add_parser("search", help="search per-layer pruning rates for accuracy and latency "
-                                                "(NSGA-II); writes DIR/pareto.json and a plot")
+                                                "(NSGA-II); writes DIR/pareto.json, a plot and a page")
     hardware_options(search)
-    search.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for pareto.json, pareto.png "
-                                                                            "and exported points")
+    search.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for pareto.json, pareto.png, "
+                                                                            "search.html and exported points")
     search.add_argument("--pop", type=int, default=25, help="population size (default 25, as the paper)")
     search.add_argument("--gen", type=int, default=25, help="generations (default 25)")
     search.add_argument("--seed", type=int, default=0, help="seed of the search and of initial weights")
@@ -73,9 +74,10 @@ def _search(args: argparse.Namespace) -> int:
     from ..pruning_search import SearchOptions, search
 
     graph = load_for_hardware(args)
+    calibration = calibration_option(args)
     options = SearchOptions(
         pop=args.pop, gen=args.gen, seed=args.seed, objective=args.objective, rates=_rates(args.rates),
-        siblings=not args.no_siblings, snap=args.snap, tiling=args.tiling, calibration=calibration_option(args),
+        siblings=not args.no_siblings, snap=args.snap, tiling=args.tiling, calibration=calibration,
         data=args.data, samples=args.samples, workers=args.workers, scheduler=args.scheduler,
     )
     options.check()
@@ -84,12 +86,23 @@ def _search(args: argparse.Namespace) -> int:
         document = search(graph, arrays, options, progress)
     exported = _export_points(graph, arrays, document, args)
     make_folder(args.output)
-    files = {"pareto.json": json.dumps(document, indent=1) + "\n", "pareto.png": search_plot(document), **exported}
+    files = {"pareto.json": json.dumps(document, indent=1) + "\n", "pareto.png": search_plot(document),
+             "search.html": _html_page(graph, document, calibration), **exported}
     for name, content in files.items():
         api.write_atomic(os.path.join(args.output, name), content, protected(args))
     _print_front(document)
     say_written([os.path.join(args.output, name) for name in files])
     return 0
+
+
+def _html_page(graph, document: dict, calibration) -> str:
+    """The search's page, with the unpruned network's latency report."""
+    from ..backends.report.html import search_page
+    from ..backends.report.picture import render_picture
+    from ..hardware import report
+
+    baseline = report(graph, document["tiling"], calibration)
+    return search_page(document, baseline, render_picture(graph, "svg", "auto").decode())
 
 
 def _export_points(graph, arrays: dict, document: dict, args: argparse.Namespace) -> dict[str, bytes | str]:
