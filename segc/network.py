@@ -143,7 +143,7 @@ class Network(Graph):
         net = self.on()
         settings = SearchOptions(pop=pop, gen=gen, seed=seed, objective=objective, data=data, **options)
         arrays = self.weights if self.weights is not None else api.weight_arrays(self, None, seed)
-        return Front(search(net, arrays, settings, progress), net)
+        return Front(search(net, arrays, settings, progress), net, settings.calibration)
 
     # ------------------------------------------------------------ artifacts
     def to_seg(self) -> str:

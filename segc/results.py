@@ -107,6 +107,7 @@ class Front:
 
     document: dict[str, Any]
     network: Network = field(repr=False, compare=False)
+    calibration: Any = field(default=None, repr=False, compare=False)  # the search's passes.cost.Calibration
 
     @property
     def points(self) -> list[dict[str, Any]]:
@@ -135,6 +136,14 @@ class Front:
 
     def to_json(self) -> str:
         return json.dumps(self.document, indent=1) + "\n"
+
+    def to_html(self) -> str:
+        """The self-contained page ``segc search -o DIR`` writes as ``search.html``."""
+        from .backends.report.html import search_page
+        from .hardware import report
+
+        baseline = report(self.network, self.document["tiling"], self.calibration)
+        return search_page(self.document, baseline, self.network.picture("svg").decode())
 
     def _repr_html_(self) -> str:
         rows = "".join(

@@ -135,3 +135,20 @@ def test_search_front_and_export():
     point = front.export(len(front) - 1)
     assert isinstance(point, segc.Network)
     assert 2 * point.macs == front.points[-1]["ops"]
+
+
+def test_notebook_display_shows_the_layers_and_the_picture(two):
+    net = segc.load(str(two))
+    page = net._repr_html_()
+    assert page.count("<tr") == 1 + 4 + 1  # header, image/a/y/output, totals
+    assert "19,456" in page and "image/svg+xml" in page
+    shown = net.report()._repr_html_()
+    assert "two</b> on <b>arria10_gx1150" in shown and shown.count("<tbody>") == 1
+
+
+def test_front_page_is_the_search_page():
+    net = segc.load(TINY_SEG)
+    front = net.search(pop=4, gen=1, seed=0)
+    page = front.to_html()
+    assert page.startswith("<!DOCTYPE html>") and "tiny_seg" in page
+    assert page == front.to_html()

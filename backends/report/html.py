@@ -12,7 +12,7 @@ from .html_assets import SORT_SCRIPT, TABLE_CSS
 from .html_parts import figure, graph_section, page, report_totals, setup_line, sortable_table, totals_list
 from .html_search import search_body
 
-__all__ = ["layer_table_html", "report_page", "search_page"]
+__all__ = ["layer_table_html", "network_html", "report_page", "search_page"]
 
 
 def layer_table_html(data: dict) -> str:
@@ -20,6 +20,18 @@ def layer_table_html(data: dict) -> str:
     clicked header: a fragment with its own style and script (for a page, or
     a notebook's ``_repr_html_``)."""
     return f"<style>{TABLE_CSS}</style>\n{_layer_table(data)}\n<script>{SORT_SCRIPT}</script>"
+
+
+def network_html(name: str, layers: list[dict], graph_svg: str | None) -> str:
+    """A network's layers (name, op, shape, MACs, parameters: ``segc check``'s
+    table, sortable) and its picture: a fragment for a notebook."""
+    headers = ["layer", "op", "shape", "MACs", "params"]
+    rows = [[(row["name"], row["name"]), (row["op"], row["op"]), (str(row["shape"]), str(row["shape"])),
+             (f"{row['macs']:,}", row["macs"]), (f"{row['params']:,}", row["params"])] for row in layers]
+    footer = [f"{len(layers)} layers", "", "total", f"{sum(r['macs'] for r in layers):,}",
+              f"{sum(r['params'] for r in layers):,}"]
+    table = sortable_table(headers, rows, footer, caption=f"{name}: click a header to sort")
+    return f"<style>{TABLE_CSS}</style>\n{table}\n{graph_section(graph_svg, name)}\n<script>{SORT_SCRIPT}</script>"
 
 
 def _layer_table(data: dict) -> str:
