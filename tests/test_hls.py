@@ -23,6 +23,7 @@ from segc.backends.hls import lower as hls_lower  # noqa: E402
 from segc.backends.hls.fixed import frac_bits, quantize  # noqa: E402
 from segc.backends.hls.fusion import fusion_chains, unstored  # noqa: E402
 from segc.backends.hls.memory import VIEW_OPS, plan_memory  # noqa: E402
+from segc.backends.hls.project import CXX_FLAGS, LIBRARY  # noqa: E402
 from segc.cli import main  # noqa: E402
 from segc.hls import HlsOptions, build_project  # noqa: E402
 from segc.ir import OPS  # noqa: E402
@@ -188,10 +189,24 @@ def test_export_writes_a_project(tmp_path):
 
 
 @needs_gxx
+@pytest.mark.parametrize("header", sorted(p.name for p in LIBRARY.glob("*.h")))
+def test_every_library_header_compiles_on_its_own(tmp_path, header):
+    """A header includes the headers it uses (the names a template uses
+    without depending on its parameters are looked up where it is defined)."""
+    (tmp_path / "one.cpp").write_text(f'#include "{header}"\n')
+    flags = [f for f in CXX_FLAGS if not f.startswith("-I")]
+    done = subprocess.run(["g++", *flags, "-Werror", f"-I{LIBRARY}", "-fsyntax-only", "one.cpp"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+@needs_gxx
 def test_build_script_and_test_bench(tmp_path):
     out = tmp_path / "tiny_hls"
     main(["export", TINY, "--to", "hls", "-o", str(out)])
-    subprocess.run(["sh", "build.sh"], cwd=out, check=True, env={**os.environ, "CXXFLAGS": "-O1"})
+    built = subprocess.run(["sh", "build.sh"], cwd=out, check=True, capture_output=True, text=True,
+                           env={**os.environ, "CXXFLAGS": "-O1"})
+    assert "warning" not in built.stderr  # -Wall
     done = subprocess.run(["./csim", "params.bin", "tb_data/input.bin", "y.bin", "tb_data/expected.bin"], cwd=out,
                           capture_output=True, text=True, check=True)
     error = float(done.stdout.split("max abs difference")[1])

@@ -3,6 +3,8 @@
 #define SEGC_H
 
 #include "segc_fixed.h"
+#include "segc_loops.h"
+#include "segc_pe.h"
 #include "segc_epilogue.h"
 #include "segc_conv.h"
 #include "segc_deform.h"

@@ -31,26 +31,21 @@
 
 #include "segc_epilogue.h"
 #include "segc_fixed.h"
+#include "segc_loops.h"
+#include "segc_pe.h"
 
 namespace segc {
 
+/* The input tile of output tile (ty, tx) for group g: buf[c][by][bx] holds
+ * input row tap(ty, by, SH, PH, LDY), column tap(tx, bx, SW, PW, LDX) of the
+ * group's channel c, zero in the padding. */
 template <class P>
 void conv_load_tile(const data_t* in, int g, int ty, int tx, data_t buf[P::CI / P::GROUPS][P::TIY][P::TIX]) {
     constexpr int CIG = P::CI / P::GROUPS;
-load_channels:
-    for (int c = 0; c < CIG; ++c) {
-    load_rows:
-        for (int by = 0; by < P::TIY; ++by) {
-            const int iy = ty * P::SH - P::PH + by * P::LDY;
-        load_cols:
-            for (int bx = 0; bx < P::TIX; ++bx) {
-#pragma HLS PIPELINE II=1
-                const int ix = tx * P::SW - P::PW + bx * P::LDX;
-                const bool inside = iy >= 0 && iy < P::H && ix >= 0 && ix < P::W;
-                buf[c][by][bx] = inside ? in[((g * CIG + c) * P::H + iy) * P::W + ix] : (data_t)0;
-            }
-        }
-    }
+    for_each_word<CIG, P::TIY, P::TIX>([&](int c, int by, int bx) {
+        const int iy = tap(ty, by, P::SH, P::PH, P::LDY), ix = tap(tx, bx, P::SW, P::PW, P::LDX);
+        buf[c][by][bx] = inside<P::H, P::W>(iy, ix) ? in[at<P::H, P::W>(g * CIG + c, iy, ix)] : (data_t)0;
+    });
 }
 
 /* The weights (and biases) of output channels co0 .. co0+POF-1 of group g. */
@@ -63,27 +58,21 @@ load_weight_outs:
         const int co = g * COG + co0 + po;
         if (co0 + po >= COG) continue;
         bbuf[po] = P::BIAS ? bias[co] : (data_t)0;
-    load_weight_words:
-        for (int i = 0; i < CIG * KK; ++i) {
-#pragma HLS PIPELINE II=1
+        for_each_index<CIG * KK>([&](long i) {
             wbuf[po][i / KK][i % KK / P::KW][i % P::KW] = weight[(long)co * CIG * KK + i];
-        }
+        });
     }
 }
 
-/* One output pixel (oy, ox) of the tile, output channels co0 .. co0+POF-1
- * of group g. */
+/* One output pixel (oy, ox) of the tile, the `active` output channels
+ * co0 .. of the weight block: each pipelined step multiplies a
+ * POF x PIF x PKY x PKX block of weights with input pixels. */
 template <class P>
 void conv_pixel(const data_t buf[P::CI / P::GROUPS][P::TIY][P::TIX],
                 const data_t wbuf[P::POF][P::CI / P::GROUPS][P::KH][P::KW], const data_t bbuf[P::POF],
-                int co0, int oy, int ox, acc_t acc[P::POF]) {
-    constexpr int CIG = P::CI / P::GROUPS, COG = P::CO / P::GROUPS;
-    constexpr int FA = P::FRAC_IN + P::FRAC_W;
-init:
-    for (int po = 0; po < P::POF; ++po) {
-#pragma HLS UNROLL
-        acc[po] = (P::BIAS && co0 + po < COG) ? widen(bbuf[po], P::FRAC_B, FA) : (acc_t)0;
-    }
+                int active, int oy, int ox, acc_t acc[P::POF]) {
+    constexpr int CIG = P::CI / P::GROUPS;
+    mac_init<P>(acc, bbuf, active);
 in_blocks:
     for (int ci0 = 0; ci0 < CIG; ci0 += P::PIF) {
     kernel_rows:
@@ -91,31 +80,15 @@ in_blocks:
         kernel_cols:
             for (int kx0 = 0; kx0 < P::KW; kx0 += P::PKX) {
 #pragma HLS PIPELINE II=1
-            unroll_of:
-                for (int po = 0; po < P::POF; ++po) {
-#pragma HLS UNROLL
-                    if (co0 + po >= COG) continue;
-                unroll_if:
-                    for (int pi = 0; pi < P::PIF; ++pi) {
-#pragma HLS UNROLL
-                        const int ci = ci0 + pi;
-                        if (ci >= CIG) continue;
-                    unroll_ky:
-                        for (int pky = 0; pky < P::PKY; ++pky) {
-#pragma HLS UNROLL
-                            const int ky = ky0 + pky;
-                            if (ky >= P::KH) continue;
+                lanes<P::POF>(0, active, [&](int po) {
+                    lanes<P::PIF>(ci0, CIG, [&](int ci) {
+                        lanes<P::PKY>(ky0, P::KH, [&](int ky) {
                             const data_t* w = wbuf[po][ci][ky];
                             const data_t* row = buf[ci][oy * P::SH + ky * P::BDY] + ox * P::SW;
-                        unroll_kx:
-                            for (int pkx = 0; pkx < P::PKX; ++pkx) {
-#pragma HLS UNROLL
-                                const int kx = kx0 + pkx;
-                                if (kx < P::KW) acc[po] += (acc_t)row[kx * P::BDX] * w[kx];
-                            }
-                        }
-                    }
-                }
+                            lanes<P::PKX>(kx0, P::KW, [&](int kx) { acc[po] += (acc_t)row[kx * P::BDX] * w[kx]; });
+                        });
+                    });
+                });
             }
         }
     }
@@ -124,7 +97,6 @@ in_blocks:
 template <class P, class E>
 void conv2d(const data_t* in, const data_t* weight, const data_t* bias, E& epilogue) {
     constexpr int CIG = P::CI / P::GROUPS, COG = P::CO / P::GROUPS;
-    constexpr int FA = P::FRAC_IN + P::FRAC_W;
     static data_t buf[CIG][P::TIY][P::TIX];
 #pragma HLS ARRAY_PARTITION variable=buf cyclic factor=P::PIF dim=1
     static data_t wbuf[P::POF][CIG][P::KH][P::KW];
@@ -150,14 +122,10 @@ tiles_y:
                         for (int ox = 0; ox < P::TOX && tx + ox < P::WO; ++ox) {
                             acc_t acc[P::POF];
 #pragma HLS ARRAY_PARTITION variable=acc complete
-                            conv_pixel<P>(buf, wbuf, bbuf, co0, oy, ox, acc);
-                        write:
-                            for (int po = 0; po < P::POF; ++po) {
-#pragma HLS UNROLL
-                                if (co0 + po >= COG) continue;
-                                epilogue(requantize(acc[po], FA - P::FRAC_OUT, !P::CLAMPED), g * COG + co0 + po,
-                                         ty + oy, tx + ox);
-                            }
+                            conv_pixel<P>(buf, wbuf, bbuf, COG - co0, oy, ox, acc);
+                            mac_write<P>(acc, COG - co0, !P::CLAMPED, [&](data_t v, int po) {
+                                epilogue(v, g * COG + co0 + po, ty + oy, tx + ox);
+                            });
                         }
                     }
                 }
@@ -178,57 +146,33 @@ void conv2d(const data_t* in, const data_t* weight, const data_t* bias, data_t* 
  * multiply-accumulates. */
 template <class P, class E>
 void linear(const data_t* in, const data_t* weight, const data_t* bias, E& epilogue) {
-    constexpr int FA = P::FRAC_IN + P::FRAC_W;
     static data_t xbuf[P::CI];
 #pragma HLS ARRAY_PARTITION variable=xbuf cyclic factor=P::PIF
     static data_t wbuf[P::POF][P::CI];
 #pragma HLS ARRAY_PARTITION variable=wbuf complete dim=1
 #pragma HLS ARRAY_PARTITION variable=wbuf cyclic factor=P::PIF dim=2
-load_input:
-    for (int ci = 0; ci < P::CI; ++ci) {
-#pragma HLS PIPELINE II=1
-        xbuf[ci] = in[ci];
-    }
+    for_each_index<P::CI>([&](long ci) { xbuf[ci] = in[ci]; });
 out_blocks:
     for (int co0 = 0; co0 < P::CO; co0 += P::POF) {
+        const int active = P::CO - co0;
         acc_t acc[P::POF];
 #pragma HLS ARRAY_PARTITION variable=acc complete
         data_t bbuf[P::POF];
 #pragma HLS ARRAY_PARTITION variable=bbuf complete
     load_weights:
-        for (int po = 0; po < P::POF && co0 + po < P::CO; ++po) {
+        for (int po = 0; po < P::POF && po < active; ++po) {
             bbuf[po] = P::BIAS ? bias[co0 + po] : (data_t)0;
-        load_weight_words:
-            for (int ci = 0; ci < P::CI; ++ci) {
-#pragma HLS PIPELINE II=1
-                wbuf[po][ci] = weight[(long)(co0 + po) * P::CI + ci];
-            }
+            for_each_index<P::CI>([&](long ci) { wbuf[po][ci] = weight[(long)(co0 + po) * P::CI + ci]; });
         }
-    init:
-        for (int po = 0; po < P::POF; ++po) {
-#pragma HLS UNROLL
-            acc[po] = (P::BIAS && co0 + po < P::CO) ? widen(bbuf[po], P::FRAC_B, FA) : (acc_t)0;
-        }
+        mac_init<P>(acc, bbuf, active);
     in_blocks:
         for (int ci0 = 0; ci0 < P::CI; ci0 += P::PIF) {
 #pragma HLS PIPELINE II=1
-        unroll_of:
-            for (int po = 0; po < P::POF; ++po) {
-#pragma HLS UNROLL
-                if (co0 + po >= P::CO) continue;
-            unroll_if:
-                for (int pi = 0; pi < P::PIF; ++pi) {
-#pragma HLS UNROLL
-                    const int ci = ci0 + pi;
-                    if (ci < P::CI) acc[po] += (acc_t)xbuf[ci] * wbuf[po][ci];
-                }
-            }
+            lanes<P::POF>(0, active, [&](int po) {
+                lanes<P::PIF>(ci0, P::CI, [&](int ci) { acc[po] += (acc_t)xbuf[ci] * wbuf[po][ci]; });
+            });
         }
-    write:
-        for (int po = 0; po < P::POF; ++po) {
-#pragma HLS UNROLL
-            if (co0 + po < P::CO) epilogue(requantize(acc[po], FA - P::FRAC_OUT), co0 + po, 0, 0);
-        }
+        mac_write<P>(acc, active, true, [&](data_t v, int po) { epilogue(v, co0 + po, 0, 0); });
     }
 }
 

@@ -32,6 +32,8 @@
 
 #include "segc_epilogue.h"
 #include "segc_fixed.h"
+#include "segc_loops.h"
+#include "segc_pe.h"
 
 namespace segc {
 
@@ -44,8 +46,8 @@ void deform_offset(const data_t* off, int g, int i, int j, int pixel, acc_t& dy,
         dy = off[((g * P::KH * P::KW + k) * 2) * PIXELS + pixel];
         dx = off[((g * P::KH * P::KW + k) * 2 + 1) * PIXELS + pixel];
         if (P::BOUNDED) {
-            dy = dy < P::BOUND_LO ? P::BOUND_LO : (dy > P::BOUND_HI ? P::BOUND_HI : dy);
-            dx = dx < P::BOUND_LO ? P::BOUND_LO : (dx > P::BOUND_HI ? P::BOUND_HI : dx);
+            dy = clamp(dy, P::BOUND_LO, P::BOUND_HI);
+            dx = clamp(dx, P::BOUND_LO, P::BOUND_HI);
         }
         if (P::ROUND) {
             dy = round_even(dy, P::FRAC_OFF) * ((acc_t)1 << F);
@@ -57,7 +59,7 @@ void deform_offset(const data_t* off, int g, int i, int j, int pixel, acc_t& dy,
         return;
     }
     acc_t s = off[g * PIXELS + pixel];
-    if (P::BOUNDED) s = s < P::BOUND_LO ? P::BOUND_LO : (s > P::BOUND_HI ? P::BOUND_HI : s);
+    if (P::BOUNDED) s = clamp(s, P::BOUND_LO, P::BOUND_HI);
     const acc_t step_y = (s - ((acc_t)1 << P::FRAC_OFF)) * P::DH;
     const acc_t step_x = (s - ((acc_t)1 << P::FRAC_OFF)) * P::DW;
     const int tap_y = 2 * i - (P::KH - 1), tap_x = 2 * j - (P::KW - 1);  /* twice the tap's distance */
@@ -92,7 +94,7 @@ struct row_window {
             load_cols:
                 for (int x = 0; x < P::W; ++x) {
 #pragma HLS PIPELINE II=1
-                    rows[c][slot(r)][x] = in[(c * P::H + r) * P::W + x];
+                    rows[c][slot(r)][x] = in[at<P::H, P::W>(c, r, x)];
                 }
             }
         }
@@ -103,14 +105,14 @@ struct row_window {
 
 template <class P>
 acc_t deform_read(const data_t* in, const row_window<P>& window, int c, acc_t y, acc_t x) {
-    if (y < 0 || y >= P::H || x < 0 || x >= P::W) return 0;
+    if (!inside<P::H, P::W>(y, x)) return 0;
     if (P::LB_ROWS > 0) {
         if (y >= window.first && y < window.first + window.held) return window.rows[c][window.slot(y)][x];
 #ifndef __SYNTHESIS__
         ++line_buffer_misses();
 #endif
     }
-    return in[(c * P::H + y) * P::W + x];
+    return in[at<P::H, P::W>(c, y, x)];
 }
 
 /* The sample of channel c at position (py, px) (F fraction bits), as a word
@@ -138,29 +140,48 @@ void deform_columns(const data_t* in, const row_window<P>& window, const data_t*
     constexpr int PER_GROUP = P::CI / P::OFFSET_GROUPS;
 sample_groups:
     for (int g = 0; g < P::OFFSET_GROUPS; ++g) {
-    sample_rows:
-        for (int i = 0; i < P::KH; ++i) {
-        sample_cols:
-            for (int j = 0; j < P::KW; ++j) {
-                acc_t dy, dx;
-                deform_offset<P>(off, g, i, j, y * P::WO + x, dy, dx);
-                const acc_t py = (acc_t)(y * P::SH - P::PH + i * P::DH) * ((acc_t)1 << F) + dy;
-                const acc_t px = (acc_t)(x * P::SW - P::PW + j * P::DW) * ((acc_t)1 << F) + dx;
-            sample_channels:
-                for (int c = g * PER_GROUP; c < (g + 1) * PER_GROUP; ++c) {
+        for_each_tap<P::KH, P::KW>([&](int i, int j) {
+            acc_t dy, dx;
+            deform_offset<P>(off, g, i, j, y * P::WO + x, dy, dx);
+            const acc_t py = (acc_t)tap(y, i, P::SH, P::PH, P::DH) * ((acc_t)1 << F) + dy;
+            const acc_t px = (acc_t)tap(x, j, P::SW, P::PW, P::DW) * ((acc_t)1 << F) + dx;
+        sample_channels:
+            for (int c = g * PER_GROUP; c < (g + 1) * PER_GROUP; ++c) {
 #pragma HLS PIPELINE II=1
-                    col[c][i * P::KW + j] = deform_sample<P>(in, window, c, py, px);
-                }
+                col[c][i * P::KW + j] = deform_sample<P>(in, window, c, py, px);
             }
+        });
+    }
+}
+
+/* The sums of output channels co_first .. (the `active` lanes of a block of
+ * group g) over the pixel's columns: each pipelined step multiplies a
+ * POF x PIF x PKX block of weights with samples. */
+template <class P>
+void deform_pixel(const data_t col[P::CI][P::KH * P::KW], const data_t* weight, const data_t* bias, int g,
+                  int co_first, int active, acc_t acc[P::POF]) {
+    constexpr int CIG = P::CI / P::GROUPS, K = P::KH * P::KW;
+    mac_init<P>(acc, P::BIAS ? bias + co_first : bias, active);
+in_blocks:
+    for (int ci0 = 0; ci0 < CIG; ci0 += P::PIF) {
+    taps:
+        for (int k0 = 0; k0 < K; k0 += P::PKX) {
+#pragma HLS PIPELINE II=1
+            lanes<P::POF>(0, active, [&](int po) {
+                const data_t* w = weight + (long)(co_first + po) * CIG * K;
+                lanes<P::PIF>(ci0, CIG, [&](int ci) {
+                    const data_t* samples = col[g * CIG + ci];
+                    lanes<P::PKX>(k0, K, [&](int k) { acc[po] += (acc_t)samples[k] * w[ci * K + k]; });
+                });
+            });
         }
     }
 }
 
 template <class P, class E>
 void deform_conv2d(const data_t* in, const data_t* off, const data_t* weight, const data_t* bias, E& epilogue) {
-    constexpr int CIG = P::CI / P::GROUPS, COG = P::CO / P::GROUPS, K = P::KH * P::KW;
-    constexpr int FA = P::FRAC_IN + P::FRAC_W;
-    static data_t col[P::CI][K];
+    constexpr int COG = P::CO / P::GROUPS;
+    static data_t col[P::CI][P::KH * P::KW];
     static row_window<P> window;
     window.held = 0;
 tiles_y:
@@ -177,46 +198,12 @@ tiles_y:
                     for (int g = 0; g < P::GROUPS; ++g) {
                     out_blocks:
                         for (int co0 = 0; co0 < COG; co0 += P::POF) {
+                            const int active = COG - co0, co_first = g * COG + co0;
                             acc_t acc[P::POF];
 #pragma HLS ARRAY_PARTITION variable=acc complete
-                        init:
-                            for (int po = 0; po < P::POF; ++po) {
-#pragma HLS UNROLL
-                                const int co = g * COG + co0 + po;
-                                acc[po] = (P::BIAS && co0 + po < COG) ? widen(bias[co], P::FRAC_B, FA) : (acc_t)0;
-                            }
-                        in_blocks:
-                            for (int ci0 = 0; ci0 < CIG; ci0 += P::PIF) {
-                            taps:
-                                for (int k0 = 0; k0 < K; k0 += P::PKX) {
-#pragma HLS PIPELINE II=1
-                                unroll_of:
-                                    for (int po = 0; po < P::POF; ++po) {
-#pragma HLS UNROLL
-                                        if (co0 + po >= COG) continue;
-                                        const int co = g * COG + co0 + po;
-                                    unroll_if:
-                                        for (int pi = 0; pi < P::PIF; ++pi) {
-#pragma HLS UNROLL
-                                            const int ci = ci0 + pi;
-                                            if (ci >= CIG) continue;
-                                        unroll_k:
-                                            for (int pk = 0; pk < P::PKX; ++pk) {
-#pragma HLS UNROLL
-                                                const int k = k0 + pk;
-                                                if (k < K)
-                                                    acc[po] += (acc_t)col[g * CIG + ci][k] * weight[(co * CIG + ci) * K + k];
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        write:
-                            for (int po = 0; po < P::POF; ++po) {
-#pragma HLS UNROLL
-                                if (co0 + po >= COG) continue;
-                                epilogue(requantize(acc[po], FA - P::FRAC_OUT), g * COG + co0 + po, y, x);
-                            }
+                            deform_pixel<P>(col, weight, bias, g, co_first, active, acc);
+                            mac_write<P>(acc, active, true,
+                                         [&](data_t v, int po) { epilogue(v, co_first + po, y, x); });
                         }
                     }
                 }

@@ -8,6 +8,7 @@
 
 #include "segc_epilogue.h"
 #include "segc_fixed.h"
+#include "segc_loops.h"
 
 namespace segc {
 
@@ -16,35 +17,23 @@ namespace segc {
  * (FRAC_SHIFT <= FRAC_IN + FRAC_SCALE). */
 template <class P>
 void batch_norm(const data_t* in, const data_t* scale, const data_t* shift, data_t* out) {
-channels:
-    for (int c = 0; c < P::C; ++c) {
-    pixels:
-        for (int i = 0; i < P::HW; ++i) {
-#pragma HLS PIPELINE II=1
-            out[c * P::HW + i] = batch_norm_one<P>(in[c * P::HW + i], scale[c], shift[c]);
-        }
-    }
+    for_each_word<P::C, 1, P::HW>([&](int c, int, int i) {
+        const long k = (long)c * P::HW + i;
+        out[k] = batch_norm_one<P>(in[k], scale[c], shift[c]);
+    });
 }
 
 /* y = x with new fraction bits (concat slices, identity). */
 template <class P>
 void requantize_copy(const data_t* in, data_t* out) {
-elements:
-    for (int i = 0; i < P::N; ++i) {
-#pragma HLS PIPELINE II=1
-        out[i] = requantize(in[i], P::FRAC_IN - P::FRAC_OUT);
-    }
+    for_each_index<P::N>([&](long i) { out[i] = requantize(in[i], P::FRAC_IN - P::FRAC_OUT); });
 }
 
 /* y = max(x, 0); relu6: y = min(max(x, 0), 6).  Worked at G = max(FRAC_IN, 0)
  * fraction bits so 6 is exact. */
 template <class P>
 void relu(const data_t* in, data_t* out) {
-elements:
-    for (int i = 0; i < P::N; ++i) {
-#pragma HLS PIPELINE II=1
-        out[i] = relu_one<P>(in[i]);
-    }
+    for_each_index<P::N>([&](long i) { out[i] = relu_one<P>(in[i]); });
 }
 
 /* Sigmoid from a table of round(2^15 / (1 + exp(-x))) at x = X_MIN + n 2^-STEP_BITS,
@@ -52,22 +41,16 @@ elements:
  * outside the table. */
 template <class P>
 void sigmoid(const data_t* in, const int32_t* table, data_t* out) {
-elements:
-    for (int i = 0; i < P::N; ++i) {
-#pragma HLS PIPELINE II=1
-        out[i] = sigmoid_one<P>(in[i], table);
-    }
+    for_each_index<P::N>([&](long i) { out[i] = sigmoid_one<P>(in[i], table); });
 }
 
 /* y = sum of up to four inputs (unused ones null), each aligned to the
  * largest input fraction FRAC_ACC, requantized once. */
 template <class P>
 void add(const data_t* in0, const data_t* in1, const data_t* in2, const data_t* in3, data_t* out) {
-elements:
-    for (int i = 0; i < P::N; ++i) {
-#pragma HLS PIPELINE II=1
+    for_each_index<P::N>([&](long i) {
         out[i] = add_words<P>(in0[i], in1[i], P::INPUTS > 2 ? in2[i] : (data_t)0, P::INPUTS > 3 ? in3[i] : (data_t)0);
-    }
+    });
 }
 
 }  // namespace segc

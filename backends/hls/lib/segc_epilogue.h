@@ -15,6 +15,7 @@
 #define SEGC_EPILOGUE_H
 
 #include "segc_fixed.h"
+#include "segc_loops.h"
 
 namespace segc {
 
@@ -22,7 +23,7 @@ namespace segc {
 template <int H, int W>
 struct writer {
     data_t* out;
-    void operator()(data_t v, int c, int y, int x) const { out[(c * H + y) * W + x] = v; }
+    void operator()(data_t v, int c, int y, int x) const { out[at<H, W>(c, y, x)] = v; }
 };
 
 /* Batch norm x * scale + shift (FRAC_SHIFT <= FRAC_IN + FRAC_SCALE), rounded once. */
@@ -93,7 +94,7 @@ data_t add_words(data_t x0, data_t x1, data_t x2, data_t x3) {
 template <class P, int PIPED, int H, int W>
 data_t residual_add(data_t v, int c, int y, int x, const data_t* in0, const data_t* in1, const data_t* in2,
                     const data_t* in3) {
-    const long i = ((long)c * H + y) * W + x;
+    const long i = at<H, W>(c, y, x);
     const data_t x0 = (PIPED & 1) ? v : in0[i];
     const data_t x1 = (PIPED & 2) ? v : in1[i];
     const data_t x2 = (PIPED & 4) || P::INPUTS < 3 ? v : in2[i];
@@ -108,11 +109,7 @@ data_t residual_add(data_t v, int c, int y, int x, const data_t* in0, const data
  * maximum of requantized words is the requantized maximum: both are monotone). */
 template <class P>
 void max_pool_init(data_t* out) {
-init_pool:
-    for (int i = 0; i < P::C * P::HO * P::WO; ++i) {
-#pragma HLS PIPELINE II=1
-        out[i] = (data_t)DATA_MIN;
-    }
+    for_each_index<P::C * P::HO * P::WO>([&](long i) { out[i] = (data_t)DATA_MIN; });
 }
 
 template <class P>
@@ -124,7 +121,7 @@ pool_rows:
     for (int py = py0; py * P::SH - P::PH <= y && py < P::HO; ++py) {
     pool_cols:
         for (int px = px0; px * P::SW - P::PW <= x && px < P::WO; ++px) {
-            data_t& best = out[(c * P::HO + py) * P::WO + px];
+            data_t& best = out[at<P::HO, P::WO>(c, py, px)];
             best = v > best ? v : best;
         }
     }
@@ -133,11 +130,7 @@ pool_rows:
 template <class P>
 void max_pool_finish(data_t* out) {
     if (P::FRAC_IN == P::FRAC_OUT) return;
-finish_pool:
-    for (int i = 0; i < P::C * P::HO * P::WO; ++i) {
-#pragma HLS PIPELINE II=1
-        out[i] = requantize(out[i], P::FRAC_IN - P::FRAC_OUT);
-    }
+    for_each_index<P::C * P::HO * P::WO>([&](long i) { out[i] = requantize(out[i], P::FRAC_IN - P::FRAC_OUT); });
 }
 
 }  // namespace segc

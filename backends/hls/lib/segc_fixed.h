@@ -107,6 +107,11 @@ inline data_t requantize(acc_t acc, int shift, bool count = true) {
     return saturate(shift_round(acc, shift), count);
 }
 
+/* v limited to [lo, hi]. */
+inline acc_t clamp(acc_t v, acc_t lo, acc_t hi) {
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
 /* floor(num / den) for den > 0. */
 inline acc_t floor_div(acc_t num, acc_t den) {
     acc_t q = num / den;

@@ -5,6 +5,8 @@
  * hend = min(hstart + KH, H + PH), divided by (hend - hstart)(wend - wstart)
  * before clipping to the input, as torch.nn.AvgPool2d; the sum of the inputs
  * is divided with rounding half up.  Global average pooling divides by H*W.
+ * Both are pool2d, one window loop templated on the reduction (the inputs of
+ * the window that lie in the image: max_reduction, average_reduction).
  *
  * Resizing reads per-row and per-column tables computed from the IR by the
  * generator with torch's coordinate rules (nearest: the source index;
@@ -16,34 +18,9 @@
 #define SEGC_POOL_H
 
 #include "segc_fixed.h"
+#include "segc_loops.h"
 
 namespace segc {
-
-template <class P>
-void max_pool(const data_t* in, data_t* out) {
-channels:
-    for (int c = 0; c < P::C; ++c) {
-    rows:
-        for (int y = 0; y < P::HO; ++y) {
-        cols:
-            for (int x = 0; x < P::WO; ++x) {
-#pragma HLS PIPELINE
-                acc_t best = DATA_MIN - 1;
-            window:
-                for (int i = 0; i < P::KH; ++i) {
-                    for (int j = 0; j < P::KW; ++j) {
-                        const int iy = y * P::SH - P::PH + i, ix = x * P::SW - P::PW + j;
-                        if (iy >= 0 && iy < P::H && ix >= 0 && ix < P::W) {
-                            const acc_t v = in[(c * P::H + iy) * P::W + ix];
-                            best = v > best ? v : best;
-                        }
-                    }
-                }
-                out[(c * P::HO + y) * P::WO + x] = requantize(best, P::FRAC_IN - P::FRAC_OUT);
-            }
-        }
-    }
-}
 
 /* sum * 2^(FRAC_OUT - FRAC_IN) / count, rounded half up. */
 template <class P>
@@ -53,84 +30,85 @@ data_t average(acc_t sum, acc_t count) {
     return saturate(div_round(sum * ((acc_t)1 << UP), count * ((acc_t)1 << DOWN)));
 }
 
+/* The reductions of pool2d: add(v) for each input word of a window (taps in
+ * the padding excluded), then result(y0, x0), the window starting at input
+ * row y0 and column x0 (which may lie in the padding). */
+template <class P>
+struct max_reduction {
+    acc_t best = DATA_MIN - 1;
+    void add(acc_t v) { best = v > best ? v : best; }
+    data_t result(int, int) const { return requantize(best, P::FRAC_IN - P::FRAC_OUT); }
+};
+
+template <class P>
+struct average_reduction {
+    acc_t sum = 0;
+    void add(acc_t v) { sum += v; }
+    /* divided by the window clipped to the padded image (count_include_pad) */
+    data_t result(int y0, int x0) const {
+        const int y1 = y0 + P::KH < P::H + P::PH ? y0 + P::KH : P::H + P::PH;
+        const int x1 = x0 + P::KW < P::W + P::PW ? x0 + P::KW : P::W + P::PW;
+        return average<P>(sum, (acc_t)(y1 - y0) * (x1 - x0));
+    }
+};
+
+/* out[c, y, x] = R's reduction of the inputs in the KH x KW window of
+ * output pixel (y, x), stride (SH, SW), padding (PH, PW). */
+template <class P, template <class> class R>
+void pool2d(const data_t* in, data_t* out) {
+    for_each_word<P::C, P::HO, P::WO>([&](int c, int y, int x) {
+        R<P> reduction;
+        for_each_tap<P::KH, P::KW>([&](int i, int j) {
+            const int iy = tap(y, i, P::SH, P::PH), ix = tap(x, j, P::SW, P::PW);
+            if (inside<P::H, P::W>(iy, ix)) reduction.add(in[at<P::H, P::W>(c, iy, ix)]);
+        });
+        out[at<P::HO, P::WO>(c, y, x)] = reduction.result(tap(y, 0, P::SH, P::PH), tap(x, 0, P::SW, P::PW));
+    });
+}
+
+template <class P>
+void max_pool(const data_t* in, data_t* out) {
+    pool2d<P, max_reduction>(in, out);
+}
+
 template <class P>
 void avg_pool(const data_t* in, data_t* out) {
-channels:
-    for (int c = 0; c < P::C; ++c) {
-    rows:
-        for (int y = 0; y < P::HO; ++y) {
-        cols:
-            for (int x = 0; x < P::WO; ++x) {
-#pragma HLS PIPELINE
-                const int y0 = y * P::SH - P::PH, x0 = x * P::SW - P::PW;
-                const int y1 = y0 + P::KH < P::H + P::PH ? y0 + P::KH : P::H + P::PH;
-                const int x1 = x0 + P::KW < P::W + P::PW ? x0 + P::KW : P::W + P::PW;
-                acc_t sum = 0;
-            window:
-                for (int iy = y0 > 0 ? y0 : 0; iy < (y1 < P::H ? y1 : P::H); ++iy) {
-                    for (int ix = x0 > 0 ? x0 : 0; ix < (x1 < P::W ? x1 : P::W); ++ix) {
-                        sum += in[(c * P::H + iy) * P::W + ix];
-                    }
-                }
-                out[(c * P::HO + y) * P::WO + x] = average<P>(sum, (acc_t)(y1 - y0) * (x1 - x0));
-            }
-        }
-    }
+    pool2d<P, average_reduction>(in, out);
 }
 
 template <class P>
 void global_avg_pool(const data_t* in, data_t* out) {
+    constexpr long PIXELS = (long)P::H * P::W;
 channels:
     for (int c = 0; c < P::C; ++c) {
         acc_t sum = 0;
-    pixels:
-        for (int i = 0; i < P::H * P::W; ++i) {
-#pragma HLS PIPELINE II=1
-            sum += in[c * P::H * P::W + i];
-        }
-        out[c] = average<P>(sum, (acc_t)P::H * P::W);
+        for_each_index<PIXELS>([&](long i) { sum += in[c * PIXELS + i]; });
+        out[c] = average<P>(sum, PIXELS);
     }
 }
 
 template <class P>
 void resize_nearest(const data_t* in, const int* rows, const int* cols, data_t* out) {
-channels:
-    for (int c = 0; c < P::C; ++c) {
-    rows_out:
-        for (int y = 0; y < P::HO; ++y) {
-        cols_out:
-            for (int x = 0; x < P::WO; ++x) {
-#pragma HLS PIPELINE II=1
-                const acc_t v = in[(c * P::H + rows[y]) * P::W + cols[x]];
-                out[(c * P::HO + y) * P::WO + x] = requantize(v, P::FRAC_IN - P::FRAC_OUT);
-            }
-        }
-    }
+    for_each_word<P::C, P::HO, P::WO>([&](int c, int y, int x) {
+        const acc_t v = in[at<P::H, P::W>(c, rows[y], cols[x])];
+        out[at<P::HO, P::WO>(c, y, x)] = requantize(v, P::FRAC_IN - P::FRAC_OUT);
+    });
 }
 
 /* rows: [HO][3] = (y0, y1, ly in 2^-15); cols: [WO][3] likewise. */
 template <class P>
 void resize_bilinear(const data_t* in, const int* rows, const int* cols, data_t* out) {
     constexpr acc_t ONE = (acc_t)1 << 15;
-channels:
-    for (int c = 0; c < P::C; ++c) {
-        const data_t* plane = in + c * P::H * P::W;
-    rows_out:
-        for (int y = 0; y < P::HO; ++y) {
-            const int* r = rows + 3 * y;
-            const data_t* top = plane + r[0] * P::W;
-            const data_t* bottom = plane + r[1] * P::W;
-        cols_out:
-            for (int x = 0; x < P::WO; ++x) {
-#pragma HLS PIPELINE II=1
-                const int* q = cols + 3 * x;
-                const acc_t upper = (ONE - q[2]) * top[q[0]] + q[2] * top[q[1]];
-                const acc_t lower = (ONE - q[2]) * bottom[q[0]] + q[2] * bottom[q[1]];
-                const acc_t v = (ONE - r[2]) * upper + r[2] * lower;
-                out[(c * P::HO + y) * P::WO + x] = requantize(v, P::FRAC_IN + 30 - P::FRAC_OUT);
-            }
-        }
-    }
+    for_each_word<P::C, P::HO, P::WO>([&](int c, int y, int x) {
+        const int* r = rows + 3 * y;
+        const int* q = cols + 3 * x;
+        const data_t* top = in + at<P::H, P::W>(c, r[0], 0);
+        const data_t* bottom = in + at<P::H, P::W>(c, r[1], 0);
+        const acc_t upper = (ONE - q[2]) * top[q[0]] + q[2] * top[q[1]];
+        const acc_t lower = (ONE - q[2]) * bottom[q[0]] + q[2] * bottom[q[1]];
+        const acc_t v = (ONE - r[2]) * upper + r[2] * lower;
+        out[at<P::HO, P::WO>(c, y, x)] = requantize(v, P::FRAC_IN + 30 - P::FRAC_OUT);
+    });
 }
 
 }  // namespace segc

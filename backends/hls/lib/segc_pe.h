@@ -1,0 +1,39 @@
+/* segc HLS kernel library: the accumulators of the PE array shared by the
+ * multiply-accumulate kernels (conv2d, deform_conv2d, linear; Mori et al.,
+ * Eq. 2).  A block of P_of output channels has one 64-bit accumulator per
+ * lane, which starts at the channel's bias (widened to FRAC_IN + FRAC_W
+ * fraction bits, where products are exact) and is requantized once to
+ * FRAC_OUT.  `active` lanes hold channels; the others (a partial block) are
+ * idle: they start at zero and are not written.
+ */
+#ifndef SEGC_PE_H
+#define SEGC_PE_H
+
+#include "segc_fixed.h"
+
+namespace segc {
+
+/* acc[po] = the bias of lane po, bias[po] (none without BIAS). */
+template <class P>
+void mac_init(acc_t acc[P::POF], const data_t* bias, int active) {
+init:
+    for (int po = 0; po < P::POF; ++po) {
+#pragma HLS UNROLL
+        acc[po] = (P::BIAS && po < active) ? widen(bias[po], P::FRAC_B, P::FRAC_IN + P::FRAC_W) : (acc_t)0;
+    }
+}
+
+/* out(v, po) with each active lane's sum as a word with FRAC_OUT fraction
+ * bits; `count`: a saturated word is counted (see requantize). */
+template <class P, class F>
+void mac_write(const acc_t acc[P::POF], int active, bool count, const F& out) {
+write:
+    for (int po = 0; po < P::POF; ++po) {
+#pragma HLS UNROLL
+        if (po < active) out(requantize(acc[po], P::FRAC_IN + P::FRAC_W - P::FRAC_OUT, count), po);
+    }
+}
+
+}  // namespace segc
+
+#endif /* SEGC_PE_H */
