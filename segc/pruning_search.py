@@ -139,8 +139,8 @@ def _baseline(objectives: _Objectives, genome: np.ndarray | None) -> dict | None
         return None
     figures = objectives.figures(genome)
     accuracy = objectives.accuracy(genome)
-    return {"accuracy": float(accuracy[0]), "latency_s": float(figures["latency_s"][0]),
-            "ops": int(figures["ops"][0])}
+    return {"accuracy": float(accuracy[0]), "cost": float(objectives.cost(figures)[0]),
+            "latency_s": float(figures["latency_s"][0]), "ops": int(figures["ops"][0])}
 
 
 def _document(graph: Graph, space: SearchSpace, options: SearchOptions, result: SearchResult,

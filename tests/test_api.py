@@ -152,3 +152,20 @@ def test_front_page_is_the_search_page():
     page = front.to_html()
     assert page.startswith("<!DOCTYPE html>") and "tiny_seg" in page
     assert page == front.to_html()
+
+
+@pytest.mark.parametrize("objective", ["latency", "ops", "dsp-latency"])
+def test_the_baseline_carries_its_search_cost(objective):
+    net = segc.load(str(ROOT / "examples" / "tiny.seg"))
+    base = net.search(pop=4, gen=1, seed=0, objective=objective).baseline
+    if objective == "latency":
+        assert base["cost"] == base["latency_s"]
+        assert base["cost"] == pytest.approx(net.report().latency_s, rel=1e-12)
+    elif objective == "ops":
+        assert base["cost"] == base["ops"] == 2 * net.macs
+    else:  # the fastest power-of-two unroll whose PE array fits the DSPs, each costed by a full report
+        target = net.target
+        powers = [2**i for i in range(9)]
+        fits = [(a, b, c) for a in powers for b in powers for c in powers
+                if c <= 8 and -(-a * b * c // target.macs_per_dsp) <= target.dsp]
+        assert base["cost"] == pytest.approx(min(net.report(unroll=u).latency_s for u in fits), rel=1e-12)
