@@ -1,0 +1,161 @@
+"""What the fuzz tests check, and how long they may take: whatever the input,
+segc either succeeds or raises :class:`segc.ir.SegError` (the CLI: exit
+status 0 or 1, no traceback, no "internal error"); text that parses formats
+stably; a loaded graph prints to text that loads back to the same graph.
+
+Not a test module: imported by the ``test_fuzz_*`` modules.  Runs are
+derandomized (deterministic in CI); ``SEGC_FUZZ_EXAMPLES=2000`` raises the
+number of examples per test and switches to random exploration (failures
+are kept in hypothesis' database).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import os
+import signal
+import threading
+from pathlib import Path
+
+from conftest import EXAMPLES
+from hypothesis import HealthCheck, note, settings
+
+import segc
+from segc.cli import main as cli_main
+from segc.dsl import parse_text
+from segc.ir import SegError
+
+# ------------------------------------------------------------------ settings
+_ENV_EXAMPLES = os.environ.get("SEGC_FUZZ_EXAMPLES")
+HANG_SECONDS = 10  # an example still running after this is a hang
+
+
+def fuzz_settings(default_examples: int) -> settings:
+    """Deterministic by default; ``SEGC_FUZZ_EXAMPLES`` for long random runs.
+    ``too_slow`` is suppressed because whole programs are big examples to
+    generate (the deadline still bounds the time spent in segc)."""
+    return settings(
+        max_examples=int(_ENV_EXAMPLES) if _ENV_EXAMPLES else default_examples,
+        deadline=2000,
+        derandomize=not _ENV_EXAMPLES,
+        database=None if not _ENV_EXAMPLES else settings.default.database,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+
+
+class Hang(Exception):
+    """Raised in the test when segc runs longer than allowed."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Interrupt the block with :class:`Hang` after ``seconds`` (POSIX main
+    thread only; elsewhere hypothesis' deadline is the only guard)."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise Hang(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# ------------------------------------------------------------------ properties
+def load_or_seg_error(text: str, path: str, network: str | None = None) -> segc.Graph | None:
+    """The graph, or None when segc rejects the text with a SegError.  Any
+    other exception propagates and fails the test."""
+    try:
+        return segc.loads(text, path, network)
+    except SegError:
+        return None
+
+
+def parse_or_none(text: str):
+    try:
+        return parse_text(text)
+    except SegError:
+        return None
+
+
+def check_format_roundtrip(text: str, may_refuse: bool = False) -> None:
+    """If the text parses: formatting is idempotent and keeps the syntax
+    tree.  ``may_refuse``: the formatter may reject it (too deep) with a SegError."""
+    module = parse_or_none(text)
+    if module is None:
+        return
+    try:
+        formatted = segc.format_source(text)
+    except SegError:
+        if may_refuse:
+            return
+        raise
+    try:
+        reparsed = parse_text(formatted)
+    except SegError as err:
+        raise AssertionError(f"formatted text does not parse:\n{err.render()}\n{formatted}") from None
+    assert same_tree(reparsed.items, module.items), f"formatting changed the syntax tree:\n{formatted}"
+    assert segc.format_source(formatted) == formatted, f"formatting is not idempotent:\n{formatted}"
+
+
+def same_tree(a: object, b: object) -> bool:
+    """``a == b`` for syntax trees (fields with ``compare=False``, the spans,
+    are ignored), without recursion: adversarial trees are thousands deep."""
+    pending = [(a, b)]
+    while pending:
+        x, y = pending.pop()
+        if dataclasses.is_dataclass(x) and not isinstance(x, type):
+            if type(x) is not type(y):
+                return False
+            pending.extend((getattr(x, f.name), getattr(y, f.name)) for f in dataclasses.fields(x) if f.compare)
+        elif isinstance(x, (tuple, list)):
+            if type(x) is not type(y) or len(x) != len(y):
+                return False
+            pending.extend(zip(x, y))
+        elif x != y:
+            return False
+    return True
+
+
+def check_print_roundtrip(graph: segc.Graph) -> None:
+    """A loaded graph printed as flat .seg loads back to the same graph."""
+    printed = segc.to_seg(graph)
+    try:
+        again = segc.loads(printed)
+    except SegError as err:
+        raise AssertionError(f"the printed graph does not load:\n{err.render()}\n{printed}") from None
+    assert segc.to_json(again) == segc.to_json(graph), f"the printed graph differs:\n{printed}"
+
+
+def run_cli(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli_main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def check_cli(path: Path) -> None:
+    code, _, err = run_cli(["check", str(path)])
+    note(f"segc check: exit {code}\n{err}")
+    assert code in (0, 1)
+    assert "Traceback" not in err
+    assert "internal error" not in err
+
+
+# ------------------------------------------------------------------ shared inputs
+def small_network(body: str, before: str = "") -> str:
+    """Network ``n`` with an input ``x: [3, 8, 8]`` and the given body lines."""
+    return f"{before}network n {{\n    input x: [3, 8, 8]\n{body}\n}}\n"
+
+
+def example_id(path: Path) -> str:
+    """The test id of an example file: its path under examples/."""
+    return str(path.relative_to(EXAMPLES))

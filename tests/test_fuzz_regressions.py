@@ -1,0 +1,120 @@
+"""Regression tests that pin the bugs the fuzzers found: integers too long
+for ``int``/``str`` conversion, floats beyond range, values that grow
+exponentially (checked in a separate process with a time and a memory
+limit), pattern keys that are keywords.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES
+from fuzz_checks import Hang, check_format_roundtrip, load_or_seg_error, parse_or_none, small_network
+
+import segc
+
+GROWTH_SECONDS = 5  # a separate segc process (about 1 s to start) rejecting an exponentially growing value
+GROWTH_MEMORY = 2 << 30  # its address space: exponential growth must not take the machine down
+BIG = "1" + "0" * 400  # 10**400: an integer beyond a float's range
+LONG = "9" * 5000  # beyond Python's 4,300-digit limit for int <-> str
+
+
+@pytest.mark.parametrize("text", [
+    small_network(f"    output o = x -> conv({LONG}, k=1)"),
+    f"target t {{\n    clock = {LONG} MHz\n}}\n",
+], ids=["int", "quantity"])
+def test_very_long_integer_literal_is_a_seg_error(text: str) -> None:
+    parse_or_none(text)
+
+
+@pytest.mark.parametrize("use", ["x -> conv(d, k=1)", "x -> upsample(d)", "x -> relu -> b([1][d])", "float(d)"],
+                         ids=["attribute", "scale", "index", "float"])
+def test_very_long_integer_result_is_a_seg_error(use: str) -> None:
+    """``d`` has 6,000 digits: 3,000-digit ``c`` squared."""
+    text = small_network(f"    c = {'9' * 3000}\n    d = c * c\n    output o = {use}",
+                         "block b(x, i) {\n    return x\n}\n")
+    load_or_seg_error(text, "<bug>")
+
+
+@pytest.mark.parametrize("expression", [f"{BIG} + 1.5", f"{BIG} * 0.5", f"{BIG} / 3"])
+def test_float_overflow_in_arithmetic_is_a_seg_error(expression: str) -> None:
+    load_or_seg_error(small_network(f"    c = {expression}\n    output o = x"), "<bug>")
+
+
+def test_range_of_huge_integer_is_a_seg_error() -> None:
+    load_or_seg_error(small_network(f"    c = range({BIG})\n    output o = x"), "<bug>")
+
+
+@pytest.mark.parametrize("field, value", [("dsp", BIG), ("line_buffer", BIG), ("clock", f"{BIG} MHz"),
+                                          ("word", f"{BIG} bit")])
+def test_target_field_beyond_float_range_is_a_seg_error(field: str, value: str) -> None:
+    target = (EXAMPLES / "targets" / "ultra96.seg").read_text(encoding="utf-8")
+    target = re.sub(rf"(?m)^(\s*{field}\s*=).*$", lambda m: f"{m.group(1)} {value}", target)
+    assert value in target
+    load_or_seg_error(target + small_network("    output o = x").replace("network n", "network n on ultra96_codenet"),
+                      "<bug>")
+
+
+def test_import_path_with_nul_byte_is_a_seg_error() -> None:
+    load_or_seg_error('import "\x00"\n', str(EXAMPLES / "generated.seg"))
+
+
+def test_prune_rate_beyond_float_range_is_a_seg_error() -> None:
+    load_or_seg_error(small_network("    output o = x -> conv(4, k=1)") + f"prune n {{\n    o: {BIG}\n}}\n", "<bug>")
+
+
+def run_isolated(text: str, folder: Path) -> subprocess.CompletedProcess:
+    """``segc check`` on the text in a separate process, with a time and a
+    memory limit (a hang in C code, such as a huge multiplication, cannot be
+    interrupted in-process)."""
+    resource = pytest.importorskip("resource")
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (GROWTH_MEMORY, GROWTH_MEMORY))
+
+    path = folder / "growth.seg"
+    path.write_text(text, encoding="utf-8")
+    try:
+        return subprocess.run([sys.executable, "-m", "segc.cli", "check", str(path)], capture_output=True,
+                              text=True, timeout=GROWTH_SECONDS, preexec_fn=limit_memory, check=False)
+    except subprocess.TimeoutExpired:
+        raise Hang(f"segc check still running after {GROWTH_SECONDS} s") from None
+
+
+def _doubling(first: str, step: str, times: int) -> str:
+    """``v0 = first`` then ``v1 = v0 OP v0`` ... : a value that doubles in size per line."""
+    lines = [f"    v0 = {first}"] + [f"    v{i + 1} = v{i} {step} v{i}" for i in range(times)]
+    return small_network("\n".join(lines) + "\n    output o = x")
+
+
+def test_squaring_integers_is_stopped(tmp_path: Path) -> None:
+    result = run_isolated(_doubling("10", "*", 30), tmp_path)
+    assert result.returncode == 1 and "error:" in result.stderr and "internal error" not in result.stderr
+
+
+def test_doubling_strings_is_stopped(tmp_path: Path) -> None:
+    result = run_isolated(_doubling('"ab"', "+", 40), tmp_path)
+    assert result.returncode == 1 and "error:" in result.stderr and "internal error" not in result.stderr
+
+
+def test_growth_within_limits_is_fine(tmp_path: Path) -> None:
+    """The isolated run itself works: 4 squarings (10**16, inside segc's ±2^62 integers) are accepted."""
+    result = run_isolated(_doubling("10", "*", 4), tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+KEEP_PATTERN = 'network n {\n    input x: [3, 8, 8]\n    keep = x -> conv(4, k=1)\n    output o = keep\n}\n\n' \
+               'prune n {\n    "keep": 0.5\n}\n'
+
+
+def test_format_keeps_keyword_pattern_quoted() -> None:
+    check_format_roundtrip(KEEP_PATTERN)
+
+
+def test_printed_graph_keeps_keyword_pattern_quoted() -> None:
+    graph = segc.loads(KEEP_PATTERN)
+    assert segc.to_json(segc.loads(segc.to_seg(graph))) == segc.to_json(graph)
