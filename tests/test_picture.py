@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import struct
 import subprocess
 
 import pytest
 
 import segc
+from segc.backends.report import picture
 from segc.backends.report.layout import Box, layered_layout
 from segc.backends.report.picture import picture_layout, render_picture
 from segc.ir import SegError
@@ -137,6 +139,24 @@ def test_no_edge_passes_through_a_box(unet_layout) -> None:
                 assert not any(_crosses(a, b, box) for a, b in itertools.pairwise(line)), (source, target, name)
 
 
+def _segments_cross(a, b, c, d) -> bool:
+    """Whether segments ab and cd cross at a point inside both."""
+    def side(p, q, r):
+        return (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
+
+    return side(a, b, c) * side(a, b, d) < 0 and side(c, d, a) * side(c, d, b) < 0
+
+
+def test_no_two_edges_cross(unet_layout) -> None:
+    # the UNet is planar: skips run beside the encoder-decoder column
+    assert _segments_cross((0, 0), (2, 2), (0, 2), (2, 0)) and not _segments_cross((0, 0), (1, 1), (0, 2), (2, 2))
+    for (first, line), (second, other) in itertools.combinations(unet_layout.edges.items(), 2):
+        if set(first) & set(second):
+            continue  # edges that share a node meet at its border
+        for a, b in itertools.pairwise(line):
+            assert not any(_segments_cross(a, b, c, d) for c, d in itertools.pairwise(other)), (first, second)
+
+
 def test_parallel_branches_sit_side_by_side(unet_layout) -> None:
     wide, narrow = unet_layout.boxes["wide"], unet_layout.boxes["narrow"]
     assert wide.y == narrow.y
@@ -184,6 +204,15 @@ def test_png_without_graphviz_is_byte_identical_across_renders(unet, no_graphviz
     first = render_picture(unet, "png", "matplotlib")
     assert first.startswith(b"\x89PNG\r\n\x1a\n")
     assert render_picture(unet, "png", "matplotlib") == first
+
+
+def test_png_of_a_long_network_is_scaled_to_the_pixel_limit(unet, no_graphviz, monkeypatch) -> None:
+    full = render_picture(unet, "png", "matplotlib")
+    width, height = struct.unpack(">II", full[16:24])  # the IHDR chunk
+    assert height > 1000 and height > width
+    monkeypatch.setattr(picture, "MAX_PIXELS", 500)
+    scaled = render_picture(unet, "png", "matplotlib")
+    assert struct.unpack(">II", scaled[16:24]) == (pytest.approx(width * 500 / height, abs=1), 500)
 
 
 def test_the_graphviz_engine_without_dot_is_an_error(unet, no_graphviz) -> None:

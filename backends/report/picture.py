@@ -28,6 +28,8 @@ FONT_SIZE = 7.0  # points
 PAD = (6.0, 4.0)  # between a label and its box's border, points
 MARGIN = 8.0  # around the drawing, points
 EDGE_COLOR = "#666666"
+PNG_DPI = 100
+MAX_PIXELS = 32768  # a PNG's longest side; Agg draws at most 65536 pixels
 STYLE = {"svg.hashsalt": "segc", "svg.fonttype": "none", "font.family": "sans-serif",
          "font.sans-serif": ["DejaVu Sans"]}
 
@@ -72,7 +74,6 @@ def picture_layout(graph: Graph) -> Layout:
 def _matplotlib(graph: Graph, fmt: str) -> bytes:
     import matplotlib
     from matplotlib.figure import Figure
-    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
     layout = picture_layout(graph)
     with matplotlib.rc_context(STYLE):
@@ -82,20 +83,28 @@ def _matplotlib(graph: Graph, fmt: str) -> bytes:
         axes.set_xlim(-MARGIN, layout.width + MARGIN)
         axes.set_ylim(layout.height + MARGIN, -MARGIN)
         axes.axis("off")
-        for line in layout.edges.values():
-            axes.add_patch(FancyArrowPatch(path=_curve(line), arrowstyle="-|>,head_length=4,head_width=2",
-                                           color=EDGE_COLOR, lw=0.8, shrinkA=0, shrinkB=0, zorder=1))
-        for node in graph.nodes():
-            box = layout.boxes[node.name]
-            axes.add_patch(FancyBboxPatch((box.x - box.width / 2, box.top), box.width, box.height,
-                                          boxstyle="round,pad=0,rounding_size=4", fc=COLORS.get(node.op, "#eeeeee"),
-                                          ec="#888888", lw=0.8, zorder=2))
-            axes.text(box.x, box.y, node_label(node), ha="center", va="center", multialignment="center",
-                      fontsize=FONT_SIZE, zorder=3)
+        _draw(axes, graph, layout)
         buffer = io.BytesIO()
         metadata = {"Date": None} if fmt == "svg" else {"Software": None}
-        figure.savefig(buffer, format=fmt, metadata=metadata, dpi=100)
+        figure.savefig(buffer, format=fmt, metadata=metadata, dpi=min(PNG_DPI, MAX_PIXELS * 72 / max(width, height)))
     return buffer.getvalue()
+
+
+def _draw(axes, graph: Graph, layout: Layout) -> None:
+    """Edges under the boxes, labels over them; added as artists, not
+    patches (the limits are set), unclipped (all lies inside)."""
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    for line in layout.edges.values():
+        axes.add_artist(FancyArrowPatch(path=_curve(line), arrowstyle="-|>,head_length=4,head_width=2",
+                                        color=EDGE_COLOR, lw=0.8, shrinkA=0, shrinkB=0, zorder=1, clip_on=False))
+    for node in graph.nodes():
+        box = layout.boxes[node.name]
+        axes.add_artist(FancyBboxPatch((box.x - box.width / 2, box.top), box.width, box.height,
+                                       boxstyle="round,pad=0,rounding_size=4", fc=COLORS.get(node.op, "#eeeeee"),
+                                       ec="#888888", lw=0.8, zorder=2, clip_on=False))
+        axes.text(box.x, box.y, node_label(node), ha="center", va="center", multialignment="center",
+                  fontsize=FONT_SIZE, zorder=3, clip_on=False)
 
 
 def _curve(line: tuple[Point, ...]) -> Path:
