@@ -76,7 +76,7 @@ class _View:
         self.xy = (0.0, 0.0)
 
 
-def graph_edges(graph: Graph) -> list[EdgeKey]:
+def _graph_edges(graph: Graph) -> list[EdgeKey]:
     """Each (source, target) pair once, in the graph's order."""
     return [(source, node.name) for node in graph.nodes() for source in dict.fromkeys(node.inputs)]
 
@@ -84,7 +84,7 @@ def graph_edges(graph: Graph) -> list[EdgeKey]:
 def layered_layout(graph: Graph, measure: Measure) -> Layout:
     """Lay ``graph`` out in ranks; unconnected parts sit side by side."""
     order = {name: i for i, name in enumerate(graph.topo_order())}
-    edges = graph_edges(graph)
+    edges = _graph_edges(graph)
     digraph = nx.DiGraph(edges)
     digraph.add_nodes_from(order)
     parts = sorted((sorted(part, key=order.__getitem__) for part in nx.weakly_connected_components(digraph)),
