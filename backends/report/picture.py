@@ -1,21 +1,37 @@
 """A picture (SVG or PNG) of a network.  With Graphviz's ``dot`` on the
-PATH it lays out the DOT text; without it, matplotlib draws the layers in
-rows by topological depth (so a picture needs no system binary).  Both
-give the same bytes for the same graph on the same machine."""
+PATH it lays out the DOT text; without it (or with ``engine="matplotlib"``)
+matplotlib draws the layered layout of ``layout.py``: the layers in ranks top
+to bottom, branches side by side, long edges (skip connections) routed
+around the boxes.  Both give the same bytes for the same graph on the same
+machine."""
 
 from __future__ import annotations
 
+import io
+import itertools
 import shutil
 import subprocess
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from ...ir import Diagnostic, Graph, SegError
 from .dot import COLORS, node_label, to_dot
+from .layout import Layout, Point, layered_layout
 
-__all__ = ["ENGINES", "render_picture"]
+if TYPE_CHECKING:
+    from matplotlib.path import Path
+
+__all__ = ["ENGINES", "picture_layout", "render_picture"]
 
 ENGINES = ("auto", "graphviz", "matplotlib")
+
+FONT_SIZE = 7.0  # points
+PAD = (6.0, 4.0)  # between a label and its box's border, points
+MARGIN = 8.0  # around the drawing, points
+EDGE_COLOR = "#666666"
+PNG_DPI = 100
+MAX_PIXELS = 32768  # a PNG's longest side; Agg draws at most 65536 pixels
+STYLE = {"svg.hashsalt": "segc", "svg.fonttype": "none", "font.family": "sans-serif",
+         "font.sans-serif": ["DejaVu Sans"]}
 
 
 def render_picture(graph: Graph, fmt: str, engine: str = "auto") -> bytes:
@@ -36,46 +52,73 @@ def _graphviz(dot: str, text: str, fmt: str) -> bytes:
     return done.stdout
 
 
-def _layout(graph: Graph) -> dict[str, tuple[float, float]]:
-    digraph = nx.DiGraph()
-    for node in graph.nodes():
-        digraph.add_node(node.name)
-        digraph.add_edges_from((i, node.name) for i in node.inputs)
-    order = {name: i for i, name in enumerate(graph.topo_order())}
-    positions = {}
-    for depth, names in enumerate(nx.topological_generations(digraph)):
-        ordered = sorted(names, key=order.__getitem__)
-        for i, name in enumerate(ordered):
-            positions[name] = (i - (len(ordered) - 1) / 2, -depth)
-    return positions
+def picture_layout(graph: Graph) -> Layout:
+    """The layered layout the matplotlib engine draws: boxes sized to the
+    labels of ``dot.py`` in points, y growing downward."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context(STYLE):
+        figure = Figure(dpi=72)  # one pixel per point
+        renderer = FigureCanvasAgg(figure).get_renderer()
+        labels = {node.name: figure.text(0, 0, node_label(node), fontsize=FONT_SIZE) for node in graph.nodes()}
+
+        def measure(name: str) -> tuple[float, float]:
+            extent = labels[name].get_window_extent(renderer)
+            return extent.width + 2 * PAD[0], extent.height + 2 * PAD[1]
+
+        return layered_layout(graph, measure)
 
 
 def _matplotlib(graph: Graph, fmt: str) -> bytes:
-    import io
-
     import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams["svg.hashsalt"] = "segc"
-    positions = _layout(graph)
-    width = max(abs(x) for x, _ in positions.values()) * 2 + 1
-    depth = -min(y for _, y in positions.values()) + 1
-    fig, ax = plt.subplots(figsize=(max(4.0, 2.6 * width), max(3.0, 0.9 * depth)))
-    for node in graph.nodes():
-        x, y = positions[node.name]
-        for source in dict.fromkeys(node.inputs):
-            sx, sy = positions[source]
-            ax.annotate("", xy=(x, y + 0.18), xytext=(sx, sy - 0.18),
-                        arrowprops={"arrowstyle": "->", "color": "#666666", "lw": 0.8}, zorder=1)
-        ax.text(x, y, node_label(node), ha="center", va="center", fontsize=7,
-                bbox={"boxstyle": "round", "fc": COLORS.get(node.op, "#eeeeee"), "ec": "#888888"}, zorder=3)
-    ax.set_xlim(-width / 2 - 0.5, width / 2 + 0.5)
-    ax.set_ylim(-depth + 0.5, 0.5)
-    ax.axis("off")
-    buffer = io.BytesIO()
-    metadata = {"Date": None} if fmt == "svg" else {"Software": None}
-    fig.savefig(buffer, format=fmt, bbox_inches="tight", metadata=metadata, dpi=100)
-    plt.close(fig)
+    layout = picture_layout(graph)
+    with matplotlib.rc_context(STYLE):
+        width, height = layout.width + 2 * MARGIN, layout.height + 2 * MARGIN
+        figure = Figure(figsize=(width / 72, height / 72))
+        axes = figure.add_axes((0, 0, 1, 1))
+        axes.set_xlim(-MARGIN, layout.width + MARGIN)
+        axes.set_ylim(layout.height + MARGIN, -MARGIN)
+        axes.axis("off")
+        _draw(axes, graph, layout)
+        buffer = io.BytesIO()
+        metadata = {"Date": None} if fmt == "svg" else {"Software": None}
+        figure.savefig(buffer, format=fmt, metadata=metadata, dpi=min(PNG_DPI, MAX_PIXELS * 72 / max(width, height)))
     return buffer.getvalue()
+
+
+def _draw(axes, graph: Graph, layout: Layout) -> None:
+    """Edges under the boxes, labels over them; added as artists, not
+    patches (the limits are set), unclipped (all lies inside)."""
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    for line in layout.edges.values():
+        axes.add_artist(FancyArrowPatch(path=_curve(line), arrowstyle="-|>,head_length=4,head_width=2",
+                                        color=EDGE_COLOR, lw=0.8, shrinkA=0, shrinkB=0, zorder=1, clip_on=False))
+    for node in graph.nodes():
+        box = layout.boxes[node.name]
+        axes.add_artist(FancyBboxPatch((box.x - box.width / 2, box.top), box.width, box.height,
+                                       boxstyle="round,pad=0,rounding_size=4", fc=COLORS.get(node.op, "#eeeeee"),
+                                       ec="#888888", lw=0.8, zorder=2, clip_on=False))
+        axes.text(box.x, box.y, node_label(node), ha="center", va="center", multialignment="center",
+                  fontsize=FONT_SIZE, zorder=3, clip_on=False)
+
+
+def _curve(line: tuple[Point, ...]) -> Path:
+    """The polyline as a path: vertical runs stay straight, each turn between
+    two ranks becomes an S-shaped cubic Bézier that stays between them."""
+    from matplotlib.path import Path
+
+    vertices, codes = [line[0]], [Path.MOVETO]
+    for (x0, y0), (x1, y1) in itertools.pairwise(line):
+        if x0 == x1:
+            vertices.append((x1, y1))
+            codes.append(Path.LINETO)
+        else:
+            middle = (y0 + y1) / 2
+            vertices += [(x0, middle), (x1, middle), (x1, y1)]
+            codes += [Path.CURVE4] * 3
+    return Path(vertices, codes)
