@@ -83,6 +83,18 @@ def test_frequency_units(text, hertz):
     ("2 MiB/s", 2 * 1024**2),
     ("9.5 GB/s", 9.5e9),
     ("1 GiB/s", 1024**3),
+    # bit rates: bits / 8 = bytes
+    ("8000 bit/s", 1000),
+    ("800 kbit/s", 800 * 1000 // 8),
+    ("80 Mbit/s", 10 * 1000**2),
+    ("10 Gbit/s", 1.25e9),
+    ("8 Kibit/s", 1024),
+    ("16 Mibit/s", 2 * 1024**2),
+    ("8 Gibit/s", 1024**3),
+    ("8000 bps", 1000),
+    ("800 kbps", 100_000),
+    ("80 Mbps", 10_000_000),
+    ("76 Gbps", 9.5e9),
 ])
 def test_rate_units(text, bytes_per_second):
     assert load_target(bandwidth=text).bandwidth == bytes_per_second
@@ -256,6 +268,8 @@ def assert_error_at(err: SegError, source: str, field: str, fragment: str) -> No
     ("unroll", "{pif: 16, pof: 32, pkx: 4, pz: 1}", "'unroll' has no factor 'pz'"),
     ("word", "1.5 bit", "whole number of bits"),
     ("clock", "200 Mhz", "did you mean 'MHz'"),
+    ("bandwidth", "10 gbps", "did you mean 'Gbps'"),
+    ("bandwidth", "10 Xyz", "unknown unit 'Xyz' (units are "),
 ])
 def test_kind_errors_point_at_the_field(field, value, fragment):
     source = target_source(**{field: value})
@@ -275,6 +289,12 @@ def test_kind_errors_point_at_the_field(field, value, fragment):
 def test_range_errors_point_at_the_field(field, value, fragment):
     source = target_source(**{field: value})
     assert_error_at(target_error(**{field: value}), source, field, fragment)
+
+
+def test_unknown_unit_lists_the_accepted_bit_rates():
+    message = str(target_error(bandwidth="10 Xyz"))
+    assert "rate: B/s, KB/s" in message
+    assert all(unit in message for unit in ("bit/s", "Gbit/s", "Gibit/s", "bps", "Gbps"))
 
 
 def test_bad_required_field_gives_one_error():
