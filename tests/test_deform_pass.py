@@ -36,6 +36,7 @@ target t {{
     bram_block = 36 Kibit
     input_buffer = {buffer}{line}
     word = {word} bit
+    macs_per_dsp = 1
     unroll = {{pif: 4, pof: 4, pkx: 3, pky: 3}}
 }}
 """

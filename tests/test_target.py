@@ -140,9 +140,9 @@ def test_arria10_derived_figures():
     assert target.buffer_bits == 128 * 1024 * 8
 
 
-def test_pe_dsps_rounds_up_and_defaults_to_one_mac_per_dsp():
+def test_pe_dsps_rounds_up():
     assert direct_target(macs_per_dsp=3).pe_dsps == math.ceil(16 * 32 * 4 / 3) == 683
-    assert load_target(macs_per_dsp=None, dsp="2048").pe_dsps == 16 * 32 * 4
+    assert load_target(macs_per_dsp="1", dsp="2048").pe_dsps == 16 * 32 * 4
     assert load_target(unroll="{pif: 8, pof: 8, pkx: 3, pky: 3}").pe_dsps == 8 * 8 * 3 * 3 // 2
 
 
@@ -167,7 +167,7 @@ def test_optional_fields_default():
 
 def test_target_fields_schema():
     required = {name for name, spec in TARGET_FIELDS.items() if spec.required}
-    assert required == {"clock", "bandwidth", "dsp", "bram", "bram_block", "input_buffer", "word", "unroll"}
+    assert required == {"clock", "bandwidth", "dsp", "bram", "bram_block", "input_buffer", "word", "macs_per_dsp", "unroll"}
     kinds = {name: spec.kind for name, spec in TARGET_FIELDS.items()}
     assert kinds["clock"] == "frequency"
     assert kinds["bandwidth"] == "rate"
@@ -329,6 +329,16 @@ def test_missing_field_points_at_the_target_name():
     err = target_error(clock=None)
     assert [d.message for d in err.diagnostics] == ["target 't' needs 'clock' (accelerator clock)"]
     assert (err.diagnostics[0].span.line, err.diagnostics[0].span.column) == (1, len("target ") + 1)
+
+
+def test_missing_macs_per_dsp_says_what_it_is_on_each_vendor():
+    # no silent default: one MAC per DSP would double the Arria 10 design's DSP count
+    err = target_error(macs_per_dsp=None)
+    [diagnostic] = err.diagnostics
+    assert diagnostic.message.startswith("target 't' needs 'macs_per_dsp' (MACs one DSP block does per cycle: ")
+    assert "2 on Arria 10 / Stratix 10" in diagnostic.message
+    assert "1 on a Xilinx DSP48" in diagnostic.message
+    assert (diagnostic.span.line, diagnostic.span.column) == (1, len("target ") + 1)
 
 
 def test_unknown_and_repeated_fields():
