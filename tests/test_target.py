@@ -167,7 +167,9 @@ def test_optional_fields_default():
 
 def test_target_fields_schema():
     required = {name for name, spec in TARGET_FIELDS.items() if spec.required}
-    assert required == {"clock", "bandwidth", "dsp", "bram", "bram_block", "input_buffer", "word", "macs_per_dsp", "unroll"}
+    assert required == {
+        "clock", "bandwidth", "dsp", "bram", "bram_block", "input_buffer", "word", "macs_per_dsp", "unroll",
+    }
     kinds = {name: spec.kind for name, spec in TARGET_FIELDS.items()}
     assert kinds["clock"] == "frequency"
     assert kinds["bandwidth"] == "rate"
