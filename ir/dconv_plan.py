@@ -13,8 +13,8 @@ or ``"none"`` (unbounded: no line buffer, samples gathered from DRAM).
 The annotation: ``{"bound", "shape", "round", "derived"}`` (the variant;
 derived: the bound was "auto"), ``"limit"`` (what set a derived bound: "line
 buffer" or "feature map"; None when not derived), ``"rows"`` (line-buffer
-rows one output row needs, None when unbounded), ``"rows_available"`` and ``"row_words"`` (the
-buffer, see ``linebuffer.line_buffer``).
+rows one output row needs, None when unbounded), ``"rows_available"`` and
+``"row_words"`` (the buffer, see ``linebuffer.line_buffer``).
 """
 
 from __future__ import annotations

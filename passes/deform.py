@@ -7,9 +7,9 @@ options (``deform{bound=auto,shape=square,round=true}``; ``keep`` leaves an
 option as the layer and its directives set it); then derives the bound when
 it is ``auto`` — the largest the target's line buffer allows, at most the
 largest the feature map makes useful (``linebuffer.useful_bound``) — or
-checks that the bound given fits (``ir/linebuffer.py``: R = ⌊Buf_in / (W_i·C_i/g)⌋ rows,
-at most the target's ``line_buffer``; "full" needs (k − 1)·d + 1 + 2·⌈b⌉
-rows, "square" 2·⌈(k − 1)·d·b/2⌉ + 1).  It writes the variant back into the
+checks that the bound given fits (``ir/linebuffer.py``: R = ⌊Buf_in /
+(W_i·C_i/g)⌋ rows, at most the target's ``line_buffer``; "full" needs
+(k − 1)·d + 1 + 2·⌈b⌉ rows, "square" 2·⌈(k − 1)·d·b/2⌉ + 1).  It writes the variant back into the
 layer's attributes (so MACs, the printed ``.seg`` and every backend follow
 it) and the decision under the ``deform`` annotation (``ir/dconv_plan.py``):
 bound, shape, round, whether the bound was derived, the rows needed and the
