@@ -13,8 +13,9 @@ from __future__ import annotations
 from ..ir import OPS, AttrError, Note, OpDef, SegError, ShapeError, Span
 from . import ast
 from .builtins import BUILTINS, BuiltinError
-from .evaluate import Env, ExprEvaluator, suggestion
+from .evaluate import Env, ExprEvaluator
 from .naming import Pending, Scope
+from .op_names import unknown_call_message
 from .values import POISON, Tensor, is_poison, type_name
 
 __all__ = ["CallEvaluator", "LargeNetwork"]
@@ -79,7 +80,7 @@ class CallEvaluator(ExprEvaluator):
         if call.func in self.blocks:
             return self._block(call, self.blocks[call.func], positional, keywords)
         known = set(OPS) | set(self.blocks) | set(BUILTINS)
-        raise self.error(f"unknown op or block '{call.func}'{suggestion(call.func, known)}", call.func_span)
+        raise self.error(unknown_call_message(call.func, known), call.func_span)
 
     # ---------------------------------------------------------- built-ins
     def _builtin(self, call: ast.Call, positional: list[Arg], keywords: dict[str, Arg]) -> object:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from ..ir import Diagnostic, Note, SegError, Span
 from . import ast
 from .builtins import MAX_LIST
-from .units import UNITS, suggest_unit
+from .units import UNITS, unknown_unit_message
 from .values import POISON, Quantity, Tensor, is_poison, type_name
 
 __all__ = ["Env", "ExprEvaluator", "close_match", "suggestion"]
@@ -142,9 +142,7 @@ class ExprEvaluator:
 
     def _eval_QuantityLit(self, expr: ast.QuantityLit, env: Env) -> Quantity:
         if expr.unit not in UNITS:
-            guess = suggest_unit(expr.unit)
-            hint = f"; did you mean '{guess}'?" if guess else ""
-            raise self.error(f"unknown unit '{expr.unit}'{hint}", expr.unit_span)
+            raise self.error(unknown_unit_message(expr.unit), expr.unit_span)
         kind, factor = UNITS[expr.unit]
         number = self.eval(expr.number, env)  # type: ignore[arg-type]
         return Quantity(number * factor, kind, f"{expr.number.value:g} {expr.unit}")  # type: ignore[union-attr]

@@ -8,7 +8,9 @@ Layers and block calls are named within their scope when it is complete:
   used as given;
 * unnamed block calls are numbered ``0, 1, 2, …`` like ``nn.Sequential``;
 * unnamed layers are named after their op: ``conv`` when the scope has one
-  conv, ``conv1, conv2, …`` (in order) when it has several;
+  conv, ``conv1, conv2, …`` (in order) when it has several; an op whose
+  name ends in a digit gets an underscore before the number (``relu6_1,
+  relu6_2``: ``relu61`` would read as op ``relu61`` or as ``relu`` 61);
 * a scope holding exactly one unnamed thing gives that thing its own name
   (``fc = x -> linear(1000)`` names the layer ``fc``).
 
@@ -74,11 +76,16 @@ def _local_names(scope: Scope) -> list[str]:
             continue
         number = 1
         for i in members:
-            while f"{op}{number}" in taken:
+            while _numbered(op, number) in taken:
                 number += 1
-            names[i] = f"{op}{number}"
+            names[i] = _numbered(op, number)
             number += 1
     return names  # type: ignore[return-value]
+
+
+def _numbered(op: str, number: int) -> str:
+    """The name of the ``number``-th unnamed ``op`` of a scope: ``conv2``, ``relu6_2``."""
+    return f"{op}_{number}" if op[-1].isdigit() else f"{op}{number}"
 
 
 def _walk(scope: Scope, prefix: str, out: list[tuple[Pending, str]]) -> None:

@@ -1,12 +1,13 @@
 """Physical units of target fields.  Sizes are counted in bits, rates in
 bytes per second, frequencies in hertz.  Decimal prefixes (k, K, M, G) are
-powers of 1000; binary ones (Ki, Mi, Gi) powers of 1024."""
+powers of 1000; binary ones (Ki, Mi, Gi) powers of 1024.  Bit rates
+(``Gbit/s``, ``Gbps`` …) are divided by 8 into bytes per second."""
 
 from __future__ import annotations
 
 import difflib
 
-__all__ = ["KIND_UNITS", "UNITS", "format_base", "suggest_unit"]
+__all__ = ["KIND_UNITS", "UNITS", "format_base", "suggest_unit", "unknown_unit_message"]
 
 _K, _M, _G = 1000, 1000**2, 1000**3
 _KI, _MI, _GI = 1024, 1024**2, 1024**3
@@ -15,6 +16,11 @@ UNITS: dict[str, tuple[str, float]] = {
     "Hz": ("frequency", 1), "kHz": ("frequency", _K), "MHz": ("frequency", _M), "GHz": ("frequency", _G),
     "B/s": ("rate", 1), "kB/s": ("rate", _K), "KB/s": ("rate", _K), "MB/s": ("rate", _M), "GB/s": ("rate", _G),
     "KiB/s": ("rate", _KI), "MiB/s": ("rate", _MI), "GiB/s": ("rate", _GI),
+    "bit/s": ("rate", 1 / 8), "kbit/s": ("rate", _K / 8), "Kbit/s": ("rate", _K / 8),
+    "Mbit/s": ("rate", _M / 8), "Gbit/s": ("rate", _G / 8),
+    "Kibit/s": ("rate", _KI / 8), "Mibit/s": ("rate", _MI / 8), "Gibit/s": ("rate", _GI / 8),
+    "bps": ("rate", 1 / 8), "kbps": ("rate", _K / 8), "Kbps": ("rate", _K / 8),
+    "Mbps": ("rate", _M / 8), "Gbps": ("rate", _G / 8),
     "bit": ("size", 1), "bits": ("size", 1), "Kbit": ("size", _K), "Mbit": ("size", _M), "Gbit": ("size", _G),
     "Kibit": ("size", _KI), "Mibit": ("size", _MI), "Gibit": ("size", _GI),
     "B": ("size", 8), "byte": ("size", 8), "bytes": ("size", 8),
@@ -24,7 +30,8 @@ UNITS: dict[str, tuple[str, float]] = {
 
 KIND_UNITS = {
     "frequency": "Hz, kHz, MHz, GHz",
-    "rate": "B/s, KB/s, MB/s, GB/s, KiB/s, MiB/s, GiB/s",
+    "rate": "B/s, KB/s, MB/s, GB/s, KiB/s, MiB/s, GiB/s, bit/s, kbit/s, Mbit/s, Gbit/s, "
+            "Kibit/s, Mibit/s, Gibit/s, bps, kbps, Mbps, Gbps",
     "size": "bit, Kbit, Kibit, B, KB, KiB, MB, MiB, …",
 }
 
@@ -42,6 +49,15 @@ def suggest_unit(text: str) -> str | None:
         return folded[text.lower()]
     close = difflib.get_close_matches(text, UNITS, n=1, cutoff=0.6)
     return close[0] if close else None
+
+
+def unknown_unit_message(text: str) -> str:
+    """The error for an unknown unit: the likely meant one, or every accepted unit by kind."""
+    guess = suggest_unit(text)
+    if guess:
+        return f"unknown unit '{text}'; did you mean '{guess}'?"
+    kinds = "; ".join(f"{kind}: {units}" for kind, units in KIND_UNITS.items())
+    return f"unknown unit '{text}' (units are {kinds})"
 
 
 def format_base(value: float, kind: str) -> str:

@@ -6,13 +6,15 @@ Settings come from three places, later ones winning option by option: the
 layer's own attributes (``dconv(..., bound=6, shape="square")``), the rules
 of the network's ``deform`` section (in order; the last matching rule that
 sets an option wins), and the options of the ``deform`` pass.  A bound is a
-number, ``"auto"`` (the largest the line buffer allows, ``linebuffer.py``)
+number, ``"auto"`` (the largest the line buffer allows, ``linebuffer.py``,
+and at most the largest the feature map makes useful, ``useful_bound``)
 or ``"none"`` (unbounded: no line buffer, samples gathered from DRAM).
 
 The annotation: ``{"bound", "shape", "round", "derived"}`` (the variant;
-derived: the bound was "auto"), ``"rows"`` (line-buffer rows one output row
-needs, None when unbounded), ``"rows_available"`` and ``"row_words"`` (the
-buffer, see ``linebuffer.line_buffer``).
+derived: the bound was "auto"), ``"limit"`` (what set a derived bound: "line
+buffer" or "feature map"; None when not derived), ``"rows"`` (line-buffer
+rows one output row needs, None when unbounded), ``"rows_available"`` and
+``"row_words"`` (the buffer, see ``linebuffer.line_buffer``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from dataclasses import dataclass
 
 from .diagnostics import Span
 from .graph import Graph, Node
-from .linebuffer import LineBuffer, largest_bound, line_buffer, rows_needed, size_text
+from .linebuffer import LineBuffer, MapAxis, largest_bound, line_buffer, rows_needed, size_text, useful_bound
+from .ops import conv_pads
 from .target import Target
 
 __all__ = ["PlanError", "Setting", "blame", "dconv_plan", "dconv_variant", "layer_settings"]
@@ -66,19 +69,34 @@ def blame(node: Node, settings: dict[str, Setting], option: str) -> Span | None:
     return node.span if setting.origin == "network" else None
 
 
-def _bound(node: Node, value: object, buffer: LineBuffer | None, kernel: tuple[int, int]) -> tuple[float | None, bool]:
-    """(bound, derived) for a bound setting."""
+def _map_axes(graph: Graph, node: Node) -> tuple[MapAxis, MapAxis]:
+    """The vertical and horizontal axes of a dconv's windows over its input."""
+    x, out = graph.input_shapes(node)[0], node.shape
+    pads = conv_pads(node.attrs)
+    return tuple(  # type: ignore[return-value]
+        MapAxis(extent, k, d, -pad, (outputs - 1) * stride - pad)
+        for extent, outputs, k, d, stride, pad in zip(
+            (x.h, x.w), (out.h, out.w), node.attrs["k"], node.attrs["dilation"], node.attrs["stride"], pads,
+        )
+    )
+
+
+def _bound(graph: Graph, node: Node, value: object, buffer: LineBuffer | None,
+           rounded: bool) -> tuple[float | None, str | None]:
+    """(bound, what limited it: None unless the bound was "auto") for a bound setting."""
     if value is None or value == "none":
-        return None, False
+        return None, None
     if value != "auto":
-        return float(value), False  # type: ignore[arg-type]
+        return float(value), None  # type: ignore[arg-type]
     if buffer is None:
         raise PlanError(f"layer '{node.name}': bound=auto needs a target (the line buffer to fit)", "bound")
-    return _auto(node, buffer, kernel), True
+    fits = _auto(node, buffer)
+    useful = max(useful_bound(axis, node.attrs["shape"], rounded) for axis in _map_axes(graph, node))
+    return (fits, "line buffer") if fits <= useful else (useful, "feature map")
 
 
-def _auto(node: Node, buffer: LineBuffer, kernel: tuple[int, int]) -> int:
-    k, d = kernel
+def _auto(node: Node, buffer: LineBuffer) -> int:
+    k, d = node.attrs["k"][0], node.attrs["dilation"][0]
     bound = largest_bound(k, d, node.attrs["shape"], buffer.rows)
     if bound is None:
         need = (k - 1) * d + 1
@@ -126,7 +144,8 @@ def dconv_plan(graph: Graph, node: Node, target: Target | None, settings: dict[s
     buffer = line_buffer(target, x, node.attrs["groups"]) if target is not None else None
     kernel = (node.attrs["k"][0], node.attrs["dilation"][0])
     _check_variant(node, shape, rounded, None)  # type: ignore[arg-type]
-    bound, derived = _bound(node.with_(attrs={**node.attrs, "shape": shape}), settings["bound"].value, buffer, kernel)
+    variant = node.with_(attrs={**node.attrs, "shape": shape})
+    bound, limit = _bound(graph, variant, settings["bound"].value, buffer, rounded)  # type: ignore[arg-type]
     _check_variant(node, shape, rounded, bound)  # type: ignore[arg-type]
     rows = None
     if bound is not None and buffer is not None:
@@ -134,7 +153,7 @@ def dconv_plan(graph: Graph, node: Node, target: Target | None, settings: dict[s
     if bound is not None and bound == int(bound):
         bound = int(bound)
     return {
-        "bound": bound, "shape": shape, "round": rounded, "derived": derived, "rows": rows,
+        "bound": bound, "shape": shape, "round": rounded, "derived": limit is not None, "limit": limit, "rows": rows,
         "rows_available": buffer.rows if buffer else None, "row_words": buffer.row_words if buffer else None,
     }
 

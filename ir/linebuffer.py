@@ -34,6 +34,27 @@ The largest bound R rows allow is therefore ⌊(R − 1 − (k − 1)·d) / 2⌋
 Stride does not enter: the buffer drops s rows and reads s new ones as the
 window moves down one output row, as CoDeNet's does.  Horizontal offsets are
 free: a row holds the whole input width.
+
+A bound is also capped by the feature map (:func:`useful_bound`): a clamped
+sample beyond the map reads only padding (zero), so once every clamped sample
+of every window lies outside the map, a larger bound changes nothing.  Along
+an axis of extent H, with padding p before it, stride s, O output positions,
+the windows start at rows y₀ from −p (the first) to (O − 1)·s − p (the last);
+a sample at row y reads something only for −1 < y < H (bilinear reads ⌊y⌋
+and ⌊y⌋ + 1; a rounded one reads y).  For "full", tap i's clamped samples sit
+at y₀ + i·d ± b, all outside once the first window's first tap pushed down
+lands at or past H and the last window's last tap pushed up at or above −1:
+
+    b* = max(H + p, (O − 1)·s − p + (k − 1)·d + 1)
+
+(H + ⌊(k − 1)·d / 2⌋ for "same" padding at stride 1: 17 for a 3×3 kernel on
+16 rows).  It is not H − 1 − (k − 1)·d: a window at the map's edge starts in
+the padding, and its first tap, b rows down, still reaches the last row for
+any b < H + p.  For "square" every tap but the centre moves, to
+y_c + j·s·d with s ∈ [1 − b, b] (j = i − c); b* is the smallest bound whose
+extreme positions, from the same tap positions the rows are counted from,
+all lie outside for every window.  The bound clamps both axes (full: Δy and
+Δx; square: one scale), so the cap is the larger of the two axes'.
 """
 
 from __future__ import annotations
@@ -45,7 +66,9 @@ from fractions import Fraction
 from .shapes import Shape
 from .target import Target
 
-__all__ = ["LineBuffer", "kernel_reach", "largest_bound", "line_buffer", "rows_needed", "size_text"]
+__all__ = [
+    "LineBuffer", "MapAxis", "kernel_reach", "largest_bound", "line_buffer", "rows_needed", "size_text", "useful_bound",
+]
 
 
 def kernel_reach(k: int, dilation: int) -> int:
@@ -88,6 +111,48 @@ def largest_bound(k: int, dilation: int, shape: str, rows: int) -> int | None:
     while low < high:
         middle = (low + high + 1) // 2
         low, high = (middle, high) if rows_needed(k, dilation, shape, middle) <= rows else (low, middle - 1)
+    return low
+
+
+@dataclass(frozen=True)
+class MapAxis:
+    """One axis of a layer's windows over its input: the map's extent H, the
+    kernel k and dilation d along it, and the row (column) where the first and
+    the last window start, −p and (O − 1)·s − p."""
+
+    extent: int
+    k: int
+    dilation: int
+    first: int
+    last: int
+
+    def outside(self, position: Fraction) -> bool:
+        """A sample ``position`` rows past each window's start reads padding in every window."""
+        return self.first + position >= self.extent or self.last + position <= -1
+
+
+def _moving(k: int, shape: str) -> list[int]:
+    """The taps whose position depends on the bound (a square window's centre never moves)."""
+    return [i for i in range(k) if shape != "square" or 2 * i != k - 1]
+
+
+def useful_bound(axis: MapAxis, shape: str, rounded: bool = False) -> int:
+    """b*: the smallest whole bound (≥ 1 for "square") that puts every clamped
+    sample of every moving tap outside the map; any larger bound gives the
+    same output (see the module's docstring for the formula)."""
+    low = 1 if shape == "square" else 0
+    taps = _moving(axis.k, shape)
+    if not taps:
+        return low
+
+    def all_outside(bound: int) -> bool:
+        positions = _positions(axis.k, axis.dilation, shape, Fraction(bound), rounded)
+        return all(axis.outside(positions[2 * i + end]) for i in taps for end in (0, 1))
+
+    high = 2 * (axis.extent + abs(axis.first) + abs(axis.last) + axis.k * axis.dilation) + 2
+    while low < high:  # all_outside holds from b* on
+        middle = (low + high) // 2
+        low, high = (low, middle) if all_outside(middle) else (middle + 1, high)
     return low
 
 

@@ -44,7 +44,7 @@ class Target:
     input_buffer_bits: int
     word_bits: int
     unroll: Unroll
-    macs_per_dsp: int = 1
+    macs_per_dsp: int
     weight_buffer_bits: int | None = None
     output_buffer_bits: int | None = None
     line_buffer_rows: int | None = None
@@ -105,7 +105,11 @@ TARGET_FIELDS: dict[str, FieldSpec] = {
         FieldSpec("output_buffer", "size", "output_buffer_bits", False, 1, 2**40, "output buffer"),
         FieldSpec("line_buffer", "count", "line_buffer_rows", False, 1, 10**5, "line buffer rows"),
         FieldSpec("word", "size", "word_bits", True, 1, 64, "bits per activation/weight word"),
-        FieldSpec("macs_per_dsp", "count", "macs_per_dsp", False, 1, 64, "MACs one DSP block does per cycle"),
+        FieldSpec(
+            "macs_per_dsp", "count", "macs_per_dsp", True, 1, 64,
+            "MACs one DSP block does per cycle: 2 on Arria 10 / Stratix 10 (two 18x18 multipliers), "
+            "1 on a Xilinx DSP48 (2 when two 8-bit MACs are packed in one)",
+        ),
         FieldSpec("unroll", "unroll", "unroll", True, 1, 4096, "PE array unroll factors"),
     )
 }

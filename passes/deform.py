@@ -5,10 +5,11 @@ For each ``dconv`` the pass takes the layer's attributes, overridden by the
 rules of the network's ``deform`` section, overridden by the pass's own
 options (``deform{bound=auto,shape=square,round=true}``; ``keep`` leaves an
 option as the layer and its directives set it); then derives the bound when
-it is ``auto`` — the largest the target's line buffer allows — or checks that
-the bound given fits (``ir/linebuffer.py``: R = ⌊Buf_in / (W_i·C_i/g)⌋ rows,
-at most the target's ``line_buffer``; "full" needs (k − 1)·d + 1 + 2·⌈b⌉
-rows, "square" 2·⌈(k − 1)·d·b/2⌉ + 1).  It writes the variant back into the
+it is ``auto`` — the largest the target's line buffer allows, at most the
+largest the feature map makes useful (``linebuffer.useful_bound``) — or
+checks that the bound given fits (``ir/linebuffer.py``: R = ⌊Buf_in /
+(W_i·C_i/g)⌋ rows, at most the target's ``line_buffer``; "full" needs
+(k − 1)·d + 1 + 2·⌈b⌉ rows, "square" 2·⌈(k − 1)·d·b/2⌉ + 1).  It writes the variant back into the
 layer's attributes (so MACs, the printed ``.seg`` and every backend follow
 it) and the decision under the ``deform`` annotation (``ir/dconv_plan.py``):
 bound, shape, round, whether the bound was derived, the rows needed and the
@@ -116,7 +117,8 @@ class DeformPass(Pass):
 
 
 def _summary(plan: dict) -> str:
-    bound = "unbounded" if plan["bound"] is None else f"bound {plan['bound']}{' (derived)' if plan['derived'] else ''}"
+    derived = f" (derived: {plan.get('limit') or 'line buffer'})" if plan["derived"] else ""
+    bound = "unbounded" if plan["bound"] is None else f"bound {plan['bound']}{derived}"
     rows = "" if plan["rows"] is None else f", {plan['rows']} of {plan['rows_available']} line-buffer rows"
     return f"{plan['shape']}, {'rounded' if plan['round'] else 'bilinear'}, {bound}{rows}"
 
@@ -132,4 +134,5 @@ def current_plan(graph: Graph, node: Node) -> dict:
         plan = dconv_plan(graph, node, graph.target, settings)
     except PlanError as err:
         raise SegError(Diagnostic(str(err), node.span)) from None
-    return {**plan, "derived": node.annotations["deform"].get("derived", False)}
+    decided = node.annotations["deform"]
+    return {**plan, "derived": decided.get("derived", False), "limit": decided.get("limit")}

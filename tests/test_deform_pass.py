@@ -17,6 +17,7 @@ import segc
 from segc.cli import main
 from segc.hardware import analyse, report
 from segc.ir import SegError, Unroll, serialize
+from segc.ir.linebuffer import MapAxis, useful_bound
 from segc.passes.base import run_pipeline
 from segc.passes.fastmodel import LayerTable, latencies
 from segc.passes.registry import parse_pipeline
@@ -36,6 +37,7 @@ target t {{
     bram_block = 36 Kibit
     input_buffer = {buffer}{line}
     word = {word} bit
+    macs_per_dsp = 1
     unroll = {{pif: 4, pof: 4, pkx: 3, pky: 3}}
 }}
 """
@@ -79,7 +81,8 @@ def test_derived_bound_matches_the_formula(rows, k, stride, dilation, full, squa
 def test_rows_come_from_the_buffer_size_input_width_channels_and_word():
     # 16 KiB of 8-bit words = 16384 words; a row of the 32-wide, 64-channel input is 2048 words: R = 8,
     # bound (8 − 1 − 2)/2 = 2.  16-bit words: 8192 words, R = 4, bound (4 − 3)/2 = 0.  Depthwise (64 groups):
-    # rows of one channel, 32 words: R = 512, capped by a line_buffer of 15: bound 6.
+    # rows of one channel, 32 words: R = 512 would allow 254, but on 32 rows (padding 1) any bound from
+    # 32 + 1 = 33 on reads only padding beyond the clamp: bound 33; capped by a line_buffer of 15: bound 6.
     layer = "dconv(64, k=3)"
     plan = deformed(network(layer, (64, 32, 32), buffer="16 KiB"), "deform{bound=auto}").node("y").annotations
     assert (plan["deform"]["rows_available"], plan["deform"]["row_words"], plan["deform"]["bound"]) == (8, 2048, 2)
@@ -87,9 +90,56 @@ def test_rows_come_from_the_buffer_size_input_width_channels_and_word():
     assert wide.node("y").annotations["deform"]["bound"] == 0
     dw = "dconv(64, k=3, groups=64)"
     plan = deformed(network(dw, (64, 32, 32), buffer="16 KiB"), "deform{bound=auto}").node("y").annotations["deform"]
-    assert (plan["rows_available"], plan["bound"]) == (512, 254)
+    assert (plan["rows_available"], plan["bound"], plan["limit"]) == (512, 33, "feature map")
     capped = deformed(network(dw, (64, 32, 32), buffer="16 KiB", rows=15), "deform{bound=auto}")
     assert capped.node("y").annotations["deform"]["bound"] == 6
+
+
+# ---------------------------------------------------------------- the bound the feature map makes useful
+# Windows start at y0 = −p … (O − 1)·s − p.  A clamped sample reads something only inside (−1, H):
+# full:   tap i at y0 + i·d ± b is outside in every window once −p + b ≥ H and (O − 1)·s − p + (k − 1)·d − b ≤ −1;
+# square: tap j = i − c at y_c + j·s·d, y_c = y0 + c·d, s ∈ [1 − b, b]; the s = 1 − b end moves (b − 1)·d per |j|.
+@pytest.mark.parametrize(("extent", "k", "stride", "dilation", "pad", "outputs", "shape", "expected"), [
+    (16, 3, 1, 1, 1, 16, "full", 17),  # first tap of the top window, in the padding (−1), reaches row 15 until b = 17
+    (16, 3, 1, 1, 0, 14, "full", 16),  # no padding: −0 + b ≥ 16; 13 + 2 − b ≤ −1
+    (16, 3, 2, 1, 1, 8, "full", 17),  # last window starts at 7·2 − 1 = 13: 13 + 2 + 1 = 16 < 17
+    (16, 3, 1, 2, 2, 16, "full", 18),  # −2 + b ≥ 16
+    (16, 3, 1, 1, 1, 16, "square", 17),  # y_c ∈ [0, 15]: s = 1 − b puts tap +1 at 15 − (b − 1) ≤ −1 from b = 17
+    (16, 3, 1, 2, 2, 16, "square", 9),  # y_c ∈ [0, 15]: 15 − 2·(b − 1) ≤ −1 from b = 9 (s = b needs only 8)
+    (16, 1, 1, 1, 0, 16, "square", 1),  # a 1×1 window never moves: every bound is the same
+])
+def test_useful_bound_by_hand(extent, k, stride, dilation, pad, outputs, shape, expected):
+    axis = MapAxis(extent, k, dilation, -pad, (outputs - 1) * stride - pad)
+    assert useful_bound(axis, shape) == expected
+
+
+def test_auto_bound_without_a_line_buffer_is_capped_by_the_map():
+    # 8 channels × 16 pixels of 8-bit words: 64 KiB hold 512 rows (bound 254), but the map has 16 rows
+    graph = deformed(network("dconv(8, k=3)", buffer="64 KiB"), "deform{bound=auto}")
+    plan = graph.node("y").annotations["deform"]
+    assert (plan["bound"], plan["limit"], plan["rows"], plan["rows_available"]) == (17, "feature map", 37, 512)
+    buffered = deformed(network("dconv(8, k=3)", buffer="64 KiB", rows=15), "deform{bound=auto}")
+    assert buffered.node("y").annotations["deform"]["limit"] == "line buffer"
+    wide = deformed(network("dconv(8, k=3)", (8, 4, 40), buffer="64 KiB"), "deform{bound=auto}")
+    assert wide.node("y").annotations["deform"]["bound"] == 40 + 1  # the wider axis sets the cap
+
+
+@pytest.mark.parametrize("shape", ["full", "square"])
+def test_the_useful_bound_samples_exactly_as_unbounded_and_one_less_does_not(shape):
+    """torch's sampler, with offsets (scales) far beyond the map, agrees: bound 17 is the first that changes nothing."""
+    import torch
+
+    def output(bound: str, push: float) -> torch.Tensor:
+        graph = deformed(network("dconv(8, k=3)", buffer="64 KiB"), f"deform{{bound={bound},shape={shape}}}")
+        model = segc.to_torch(graph)
+        model.y.offset.weight.data.zero_()
+        model.y.offset.bias.data.fill_(push)
+        with torch.no_grad():
+            return model(torch.arange(2 * 8 * 16 * 16, dtype=torch.float32).reshape(2, 8, 16, 16) % 7 + 1)
+
+    for push in (100.0, -100.0):
+        assert torch.equal(output("17", push), output("none", push))
+    assert any(not torch.equal(output("16", push), output("none", push)) for push in (100.0, -100.0))
 
 
 def test_a_bound_beyond_the_buffer_names_the_layer_and_the_buffer_it_needs():

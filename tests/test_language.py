@@ -682,3 +682,30 @@ def test_a_block_nothing_calls_gets_a_warning() -> None:
     warnings: list = []
     segc.loads(text, warnings=warnings)
     assert [(w.message, w.span.line, w.severity) for w in warnings] == [("block 'spare' is never used", 5, "warning")]
+
+
+@pytest.mark.parametrize(("call", "expected"), [
+    # true typos of segc ops still get the op
+    ("covn", "unknown op or block 'covn'; did you mean 'conv'?"),
+    ("maxpol", "unknown op or block 'maxpol'; did you mean 'maxpool'?"),
+    ("relu66", "unknown op or block 'relu66'; did you mean 'relu6'?"),
+    # other frameworks' names for segc's ops
+    ("Conv2d", "unknown op or block 'Conv2d'; did you mean 'conv'?"),
+    ("batch_norm", "unknown op or block 'batch_norm'; did you mean 'bn'?"),
+    ("deform_conv", "unknown op or block 'deform_conv'; did you mean 'dconv'?"),
+    # one edit from a different op: say it is unsupported, never suggest the look-alike
+    ("deconv", "transposed convolution ('deconv') is not supported"),
+    ("ConvTranspose2d", "transposed convolution ('ConvTranspose2d') is not supported"),
+    ("conv_transpose", "transposed convolution ('conv_transpose') is not supported"),
+    ("upconv", "transposed convolution ('upconv') is not supported"),
+    ("deconvv", "unknown op or block 'deconvv'; transposed convolution ('deconv') is not supported"),
+    ("elu", "activation 'elu' is not supported; segc has relu, relu6 and sigmoid"),
+    ("prelu", "activation 'prelu' is not supported"),
+])
+def test_unknown_op_suggestions_do_not_cross_to_other_ops(call: str, expected: str) -> None:
+    with pytest.raises(SegError) as err:
+        segc.loads(network(f"output y = x -> {call}(4)"))
+    [diagnostic] = err.value.diagnostics
+    assert diagnostic.message.startswith(expected)
+    assert "did you mean 'dconv'" not in diagnostic.message or call == "deform_conv"
+    assert "did you mean 'relu'" not in diagnostic.message

@@ -43,6 +43,16 @@ def test_repeated_ops_are_numbered_in_creation_order() -> None:
     assert names(body) == ["image", "a.conv1", "a.relu1", "a.conv2", "a.bn", "a.relu2", "a.conv3", "output.y"]
 
 
+def test_ops_ending_in_a_digit_are_numbered_after_an_underscore() -> None:
+    body = "a = image -> conv(8, k=3) -> relu6 -> conv(8, k=1) -> relu6\n    output y = a"
+    assert names(body) == ["image", "a.conv1", "a.relu6_1", "a.conv2", "a.relu6_2", "output.y"]
+    assert names("a = image -> relu6\n    b = a -> conv(8, k=1) -> relu6\n    output y = b") == [
+        "image", "a", "b.conv", "b.relu6", "output.y",
+    ]
+    taken = "a = image -> relu6 as relu6_1 -> relu6 -> relu6\n    output y = a"
+    assert names(taken) == ["image", "a.relu6_1", "a.relu6_2", "a.relu6_3", "output.y"]
+
+
 def test_numbering_is_per_scope() -> None:
     body = "a = image -> conv(8, k=1) -> relu\n    b = a -> conv(8, k=1) -> conv(8, k=1)\n    output y = b"
     assert names(body) == ["image", "a.conv", "a.relu", "b.conv1", "b.conv2", "output.y"]

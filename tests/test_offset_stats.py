@@ -25,6 +25,7 @@ target t {
     input_buffer = 4 KiB
     line_buffer = 15
     word = 8 bit
+    macs_per_dsp = 1
     unroll = {pif: 4, pof: 4, pkx: 3, pky: 3}
 }
 """

@@ -186,6 +186,7 @@ TARGET = """target t {{
     bram_block   = {block}
     input_buffer = {buffer}
     word         = {word}
+    macs_per_dsp = 1
     unroll       = {{pif: 2, pof: 2, pkx: 1}}
 }}
 

@@ -83,6 +83,18 @@ def test_frequency_units(text, hertz):
     ("2 MiB/s", 2 * 1024**2),
     ("9.5 GB/s", 9.5e9),
     ("1 GiB/s", 1024**3),
+    # bit rates: bits / 8 = bytes
+    ("8000 bit/s", 1000),
+    ("800 kbit/s", 800 * 1000 // 8),
+    ("80 Mbit/s", 10 * 1000**2),
+    ("10 Gbit/s", 1.25e9),
+    ("8 Kibit/s", 1024),
+    ("16 Mibit/s", 2 * 1024**2),
+    ("8 Gibit/s", 1024**3),
+    ("8000 bps", 1000),
+    ("800 kbps", 100_000),
+    ("80 Mbps", 10_000_000),
+    ("76 Gbps", 9.5e9),
 ])
 def test_rate_units(text, bytes_per_second):
     assert load_target(bandwidth=text).bandwidth == bytes_per_second
@@ -128,9 +140,9 @@ def test_arria10_derived_figures():
     assert target.buffer_bits == 128 * 1024 * 8
 
 
-def test_pe_dsps_rounds_up_and_defaults_to_one_mac_per_dsp():
+def test_pe_dsps_rounds_up():
     assert direct_target(macs_per_dsp=3).pe_dsps == math.ceil(16 * 32 * 4 / 3) == 683
-    assert load_target(macs_per_dsp=None, dsp="2048").pe_dsps == 16 * 32 * 4
+    assert load_target(macs_per_dsp="1", dsp="2048").pe_dsps == 16 * 32 * 4
     assert load_target(unroll="{pif: 8, pof: 8, pkx: 3, pky: 3}").pe_dsps == 8 * 8 * 3 * 3 // 2
 
 
@@ -155,7 +167,9 @@ def test_optional_fields_default():
 
 def test_target_fields_schema():
     required = {name for name, spec in TARGET_FIELDS.items() if spec.required}
-    assert required == {"clock", "bandwidth", "dsp", "bram", "bram_block", "input_buffer", "word", "unroll"}
+    assert required == {
+        "clock", "bandwidth", "dsp", "bram", "bram_block", "input_buffer", "word", "macs_per_dsp", "unroll",
+    }
     kinds = {name: spec.kind for name, spec in TARGET_FIELDS.items()}
     assert kinds["clock"] == "frequency"
     assert kinds["bandwidth"] == "rate"
@@ -256,6 +270,8 @@ def assert_error_at(err: SegError, source: str, field: str, fragment: str) -> No
     ("unroll", "{pif: 16, pof: 32, pkx: 4, pz: 1}", "'unroll' has no factor 'pz'"),
     ("word", "1.5 bit", "whole number of bits"),
     ("clock", "200 Mhz", "did you mean 'MHz'"),
+    ("bandwidth", "10 gbps", "did you mean 'Gbps'"),
+    ("bandwidth", "10 Xyz", "unknown unit 'Xyz' (units are "),
 ])
 def test_kind_errors_point_at_the_field(field, value, fragment):
     source = target_source(**{field: value})
@@ -275,6 +291,12 @@ def test_kind_errors_point_at_the_field(field, value, fragment):
 def test_range_errors_point_at_the_field(field, value, fragment):
     source = target_source(**{field: value})
     assert_error_at(target_error(**{field: value}), source, field, fragment)
+
+
+def test_unknown_unit_lists_the_accepted_bit_rates():
+    message = str(target_error(bandwidth="10 Xyz"))
+    assert "rate: B/s, KB/s" in message
+    assert all(unit in message for unit in ("bit/s", "Gbit/s", "Gibit/s", "bps", "Gbps"))
 
 
 def test_bad_required_field_gives_one_error():
@@ -309,6 +331,16 @@ def test_missing_field_points_at_the_target_name():
     err = target_error(clock=None)
     assert [d.message for d in err.diagnostics] == ["target 't' needs 'clock' (accelerator clock)"]
     assert (err.diagnostics[0].span.line, err.diagnostics[0].span.column) == (1, len("target ") + 1)
+
+
+def test_missing_macs_per_dsp_says_what_it_is_on_each_vendor():
+    # no silent default: one MAC per DSP would double the Arria 10 design's DSP count
+    err = target_error(macs_per_dsp=None)
+    [diagnostic] = err.diagnostics
+    assert diagnostic.message.startswith("target 't' needs 'macs_per_dsp' (MACs one DSP block does per cycle: ")
+    assert "2 on Arria 10 / Stratix 10" in diagnostic.message
+    assert "1 on a Xilinx DSP48" in diagnostic.message
+    assert (diagnostic.span.line, diagnostic.span.column) == (1, len("target ") + 1)
 
 
 def test_unknown_and_repeated_fields():

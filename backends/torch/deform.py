@@ -400,6 +400,14 @@ class DeformConv2d(nn.Module):
                 f"convolution output is {out_h}×{out_w}; use padding = dilation·(k − 1)/2"
             )
 
+    def __prepare_scriptable__(self) -> DeformConv2d:
+        """Called by ``torch.jit.script``, which cannot compile this module: say so plainly."""
+        raise RuntimeError(
+            "DeformConv2d cannot be compiled by torch.jit.script: it chooses in Python between an in-place "
+            "inference path and a checkpointed autograd path, in chunks sized at run time; for a deformable "
+            "network use torch.jit.trace(module, example_input) or ONNX export (segc export --to onnx)"
+        )
+
     def extra_repr(self) -> str:
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"padding={self.padding}, dilation={self.dilation}, groups={self.groups}, "

@@ -26,9 +26,9 @@ __all__ = ["TORCH_LOWERING", "class_name", "to_torch_source"]
 _HELPERS = '''
 
 class Add(nn.Module):
-    """Element-wise sum of its inputs."""
+    """Element-wise sum of a list of tensors."""
 
-    def forward(self, *xs):
+    def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
         out = xs[0]
         for x in xs[1:]:
             out = out + x
@@ -36,24 +36,24 @@ class Add(nn.Module):
 
 
 class Concat(nn.Module):
-    """Concatenation along channels."""
+    """Concatenation of a list of tensors along channels."""
 
-    def forward(self, *xs):
+    def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
         return torch.cat(xs, dim=1)
 
 
 class Flatten(nn.Module):
     """[N, C, H, W] to [N, C·H·W, 1, 1]."""
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.flatten(1)[:, :, None, None]
 
 
 class Linear(nn.Linear):
     """A fully connected layer on [N, F, 1, 1] tensors."""
 
-    def forward(self, x):
-        return super().forward(x.flatten(1))[:, :, None, None]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x.flatten(1), self.weight, self.bias)[:, :, None, None]
 '''
 
 
@@ -172,6 +172,13 @@ def _init_lines(graph: Graph, modules: list[Node]) -> list[str]:
     return lines
 
 
+def _operands(node: Node, names: dict[str, str]) -> str:
+    """The call's arguments: one tensor, or a list for the n-ary add and concat."""
+    if node.op in ("add", "concat"):
+        return f"[{', '.join(names[i] for i in node.inputs)}]"
+    return names[node.inputs[0]]
+
+
 def _forward_lines(graph: Graph, names: dict[str, str]) -> list[str]:
     """One line per layer; an intermediate tensor is released (``del``) right
     after its last use, so memory is reused as in hand-written modules."""
@@ -181,13 +188,30 @@ def _forward_lines(graph: Graph, names: dict[str, str]) -> list[str]:
     last_use = {names[i]: step for step, node in enumerate(steps) for i in node.inputs}
     lines = []
     for step, node in enumerate(steps):
-        operands = node.inputs[:1] if node.op == "upsample" else node.inputs
-        lines.append(f"{names[node.name]} = {_access(node.name)}({', '.join(names[i] for i in operands)})")
+        lines.append(f"{names[node.name]} = {_access(node.name)}({_operands(node, names)})")
         dead = sorted({names[i] for i in node.inputs if last_use[names[i]] == step and names[i] not in keep})
         if dead:
             lines.append(f"del {', '.join(dead)}")
     lines.append(f"return {returned[0]}" if len(returned) == 1 else f"return ({', '.join(returned)})")
     return lines
+
+
+def _unscriptable_lines(graph: Graph, modules: list[Node]) -> list[str]:
+    """A ``__prepare_scriptable__`` that explains why ``torch.jit.script`` cannot
+    compile the module, when a top-level layer is reachable only through
+    ``self._modules`` (its name is an ``nn.Module`` attribute); else nothing."""
+    hidden = sorted({n.name.split(".")[0] for n in modules if not _attribute_safe(n.name.split(".")[0])})
+    if not hidden:
+        return []
+    listed = ("layers " if len(hidden) > 1 else "layer ") + ", ".join(repr(name) for name in hidden)
+    return [
+        "",
+        "    def __prepare_scriptable__(self):",
+        "        raise RuntimeError(",
+        f'            "torch.jit.script cannot compile {class_name(graph)}: {listed} named like an nn.Module "',
+        '            "attribute, which TorchScript takes for the attribute; rename it with \'as\'"',
+        "        )",
+    ]
 
 
 def to_torch_source(graph: Graph) -> str:
@@ -222,6 +246,7 @@ def to_torch_source(graph: Graph) -> str:
         "    def __init__(self):",
         "        super().__init__()",
         *[f"        {line}" for line in _init_lines(graph, modules)],
+        *_unscriptable_lines(graph, modules),
         "",
         f"    def forward(self, {inputs}):",
         *[f"        {line}" for line in _forward_lines(graph, names)],

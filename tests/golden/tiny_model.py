@@ -10,9 +10,9 @@ from torch import nn
 
 
 class Add(nn.Module):
-    """Element-wise sum of its inputs."""
+    """Element-wise sum of a list of tensors."""
 
-    def forward(self, *xs):
+    def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
         out = xs[0]
         for x in xs[1:]:
             out = out + x
@@ -20,24 +20,24 @@ class Add(nn.Module):
 
 
 class Concat(nn.Module):
-    """Concatenation along channels."""
+    """Concatenation of a list of tensors along channels."""
 
-    def forward(self, *xs):
+    def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
         return torch.cat(xs, dim=1)
 
 
 class Flatten(nn.Module):
     """[N, C, H, W] to [N, C·H·W, 1, 1]."""
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.flatten(1)[:, :, None, None]
 
 
 class Linear(nn.Linear):
     """A fully connected layer on [N, F, 1, 1] tensors."""
 
-    def forward(self, x):
-        return super().forward(x.flatten(1))[:, :, None, None]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x.flatten(1), self.weight, self.bias)[:, :, None, None]
 
 
 class Tiny(nn.Module):
@@ -98,13 +98,13 @@ class Tiny(nn.Module):
         del body_1_conv
         body_1_relu = self.body["1"]["relu"](body_1_bn)
         del body_1_bn
-        merged_add = self.merged["add"](down_relu, body_1_relu)
+        merged_add = self.merged["add"]([down_relu, body_1_relu])
         del body_1_relu
         merged_maxpool = self.merged["maxpool"](merged_add)
         del merged_add
         up = self.up(merged_maxpool)
         del merged_maxpool
-        fused_concat = self.fused["concat"](up, down_relu)
+        fused_concat = self.fused["concat"]([up, down_relu])
         del down_relu, up
         fused_0_conv = self.fused["0"]["conv"](fused_concat)
         del fused_concat
