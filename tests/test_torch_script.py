@@ -8,6 +8,7 @@ does work."""
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import io
 
@@ -84,3 +85,20 @@ def test_a_layer_named_like_a_module_attribute_says_why_it_cannot_be_scripted(tm
     graph = segc.loads("network n {\n    input x: [3, 8, 8]\n    to = x -> conv(4, k=3)\n    output y = to\n}\n")
     with pytest.raises(RuntimeError, match=r"cannot compile N: layer 'to' named like an nn.Module attribute"):
         torch.jit.script(imported_module(graph, tmp_path))
+
+
+def test_the_live_module_scripts_too():
+    """``torch.jit.script(segc.to_torch(graph))``: the in-process module's
+    source is readable, and its Python-only input check is left out of the
+    scripted copy (the eager module keeps it)."""
+    graph = segc.load(str(EXAMPLES / "tiny_seg.seg"))
+    eager = segc.to_torch(graph, seed=0)
+    scripted = torch.jit.script(eager)
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert torch.equal(scripted(x), eager(x))
+    copied = torch.jit.script(copy.deepcopy(eager))
+    with torch.no_grad():
+        assert torch.equal(copied(x), eager(x))
+    with pytest.raises(ValueError, match=r"input 'image' must be \[N, 3, 64, 64\]"):
+        eager(torch.zeros(1, 3, 8, 8))

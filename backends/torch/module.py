@@ -8,6 +8,9 @@ error naming the layer; so is a runtime input of the wrong shape.
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import linecache
 import os
 from collections.abc import Mapping
 
@@ -39,14 +42,41 @@ def build_module(graph: Graph, weights: Mapping[str, torch.Tensor] | None = None
     """The network as an ``nn.Module`` in eval mode."""
     source = to_torch_source(graph)
     namespace: dict = {"__name__": f"segc_generated_{class_name(graph).lower()}"}
-    exec(compile(source, f"<segc generated {graph.name}>", "exec"), namespace)
+    exec(compile(source, _remember(source, graph.name), "exec"), namespace)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         module = namespace[class_name(graph)]()
     if weights is not None:
         load_state_dict(module, weights, source_name)
     module.register_forward_pre_hook(_ShapeCheck({n.name: tuple(n.shape) for n in graph.inputs}))
+    module.__prepare_scriptable__ = _WithoutShapeCheck(module)
     return module.eval()
+
+
+class _WithoutShapeCheck:
+    """``torch.jit.script`` compiles hooks, and the input shape check is
+    Python only: it scripts what this returns, the module without that hook
+    (sharing its parameters).  An object, not a closure, so that a deep copy
+    of the module prepares the copy."""
+
+    def __init__(self, module: nn.Module):
+        self.module = module
+
+    def __call__(self) -> nn.Module:
+        clone = copy.copy(self.module)
+        clone.__dict__.pop("__prepare_scriptable__", None)
+        hooks = self.module._forward_pre_hooks
+        clone._forward_pre_hooks = type(hooks)((k, h) for k, h in hooks.items() if not isinstance(h, _ShapeCheck))
+        return clone
+
+
+def _remember(source: str, name: str) -> str:
+    """A file name for the generated source, registered with ``linecache`` so
+    that ``inspect`` (and ``torch.jit.script``, tracebacks) can read it."""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:12]
+    filename = f"<segc generated {name} {digest}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    return filename
 
 
 def _layer(key: str) -> str:
