@@ -26,7 +26,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from segc.backends.torch import deform
+from segc.backends.torch import deform, deform_kernels
 from segc.backends.torch.deform import DeformConv2d, deform_conv2d, round_ste, square_offsets
 
 
@@ -120,8 +120,8 @@ def random_offsets(shape, gen, dtype=torch.float32) -> torch.Tensor:
 def path(request, monkeypatch):
     """Runs a test on each code path: the in-place one (no grad) and the autograd one, chunked or not."""
     if "tiny" in request.param:
-        monkeypatch.setattr(deform, "CHUNK_ELEMENTS", 40)
-        monkeypatch.setattr(deform, "SAMPLE_ROWS", 7)
+        monkeypatch.setattr(deform_kernels, "CHUNK_ELEMENTS", 40)
+        monkeypatch.setattr(deform_kernels, "SAMPLE_ROWS", 7)
     return request.param
 
 
@@ -220,7 +220,7 @@ def test_gradcheck_bilinear(name):
 
 
 def test_gradcheck_with_chunks(monkeypatch):
-    monkeypatch.setattr(deform, "CHUNK_ELEMENTS", 100)  # 5 pixels a chunk
+    monkeypatch.setattr(deform_kernels, "CHUNK_ELEMENTS", 100)  # 5 pixels a chunk
     inputs, options = gradcheck_inputs("3x3", seed=4)
     assert torch.autograd.gradcheck(lambda *t: deform_conv2d(*t, **options), inputs, fast_mode=True)
 
@@ -445,7 +445,7 @@ def test_module_errors():
 def test_onnx_export_checks_and_runs_in_onnxruntime_with_any_batch(name, monkeypatch):
     onnx = pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
-    monkeypatch.setattr(deform, "CHUNK_ELEMENTS", 40)  # ignored while tracing: one chunk, not an unrolled loop
+    monkeypatch.setattr(deform_kernels, "CHUNK_ELEMENTS", 40)  # ignored while tracing: one chunk, not an unrolled loop
     module = random_module(name).eval()
     buffer = io.BytesIO()
     with warnings.catch_warnings():

@@ -13,6 +13,7 @@ This module imports nothing from torch itself.
 
 from __future__ import annotations
 
+import ast
 import keyword
 import re
 from pathlib import Path
@@ -22,6 +23,8 @@ from ...ir.dconv_plan import dconv_variant
 from ..identifiers import distinct_identifiers
 
 __all__ = ["TORCH_LOWERING", "class_name", "to_torch_source"]
+
+DEFORM_FILES = ("deform_kernels.py", "deform.py")  # inlined, in this order, into deformable networks' source
 
 _HELPERS = '''
 
@@ -255,10 +258,29 @@ def to_torch_source(graph: Graph) -> str:
 
 
 def _deform_source() -> tuple[list[str], str]:
-    """The imports and the code of backends/torch/deform.py (less its docstring)."""
-    text = (Path(__file__).parent / "deform.py").read_text(encoding="utf-8")
-    lines = text.splitlines()
-    import_lines = [i for i, line in enumerate(lines) if line.startswith(("import ", "from "))]
-    imports = [lines[i] for i in import_lines if "__future__" not in lines[i]]
-    code = "\n".join(lines[import_lines[-1] + 1:]).strip("\n")
-    return imports, "\n\n\n" + code
+    """The imports and the code of deformable convolution (``deform_kernels.py``
+    then ``deform.py``, less their docstrings, ``__all__`` and imports of each
+    other), to inline in a generated module."""
+    imports: list[str] = []
+    code: list[str] = []
+    for name in DEFORM_FILES:
+        text = (Path(__file__).parent / name).read_text(encoding="utf-8")
+        lines = text.splitlines()
+        skipped: set[int] = set()
+        for statement in ast.parse(text).body:
+            span = range(statement.lineno - 1, statement.end_lineno)
+            if isinstance(statement, ast.Import) or (isinstance(statement, ast.ImportFrom) and statement.level == 0):
+                if getattr(statement, "module", None) != "__future__":
+                    imports.append("\n".join(lines[i] for i in span))
+                skipped.update(span)
+            elif isinstance(statement, ast.ImportFrom) or _is_docstring_or_all(statement):
+                skipped.update(span)
+        code.append("\n".join(line for i, line in enumerate(lines) if i not in skipped).strip("\n"))
+    return list(dict.fromkeys(imports)), "\n\n\n" + "\n\n\n".join(code)
+
+
+def _is_docstring_or_all(statement: ast.stmt) -> bool:
+    if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+        return isinstance(statement.value.value, str)
+    targets = statement.targets if isinstance(statement, ast.Assign) else []
+    return any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets)
