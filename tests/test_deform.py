@@ -26,7 +26,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from segc.backends.torch import deform, deform_kernels
+from segc.backends.torch import deform_kernels
 from segc.backends.torch.deform import DeformConv2d, deform_conv2d, round_ste, square_offsets
 
 
