@@ -213,11 +213,19 @@ def test_exports_follow_the_deform_decisions():
 def test_deform_command(capsys):
     assert main(["deform", str(CODENET), "--network", "dw_square"]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"y\s+square\s+yes\s+7 \(auto\)\s+15 of 15\s+64", out)
+    assert re.search(r"y\s+square\s+yes\s+7 \(auto: line buffer\)\s+15 of 15\s+64", out)
     assert main(["deform", str(CODENET), "--network", "full_deform", "--bound", "9"]) == 1
     err = capsys.readouterr().err
     assert "bound 9 needs 21 line-buffer rows of 64 pixels × 256 channels (336 KiB)" in err
     assert "Traceback" not in err
+
+
+def test_deform_command_names_the_feature_map_when_it_caps_the_bound(tmp_path, capsys):
+    path = tmp_path / "n.seg"  # 64 KiB hold 512 rows of 8 × 16 bytes; the 16-row map caps the bound at 17
+    path.write_text(target(buffer="64 KiB") + "network n on t {\n input x: [8, 16, 16]\n"
+                    " output y = x -> dconv(8, k=3)\n}\ndeform n {\n    y: bound=auto\n}\n")
+    assert main(["deform", str(path)]) == 0
+    assert re.search(r"y\s+full\s+no\s+17 \(auto: feature map\)", capsys.readouterr().out)
 
 
 def test_deform_command_without_a_target(tmp_path, capsys):

@@ -73,7 +73,9 @@ def _deform(args: argparse.Namespace) -> int:
 def _bound_text(plan: dict) -> str:
     if plan["bound"] is None:
         return "none"
-    return f"{plan['bound']:g}" + (" (auto)" if plan["derived"] else "")
+    if not plan["derived"]:
+        return f"{plan['bound']:g}"
+    return f"{plan['bound']:g} (auto: {plan.get('limit') or 'line buffer'})"
 
 
 def _rows_text(plan: dict) -> str:
