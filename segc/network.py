@@ -74,12 +74,17 @@ class Network(Graph):
     # ------------------------------------------------------------ passes
     def run(self, pipeline: str | Sequence) -> Network:
         """The network after a pass pipeline: a string such as
-        ``"deform{bound=auto},tile{mode=paper},cost"`` or pass objects."""
+        ``"deform{bound=auto},tile{mode=paper},cost"`` or pass objects.  It
+        keeps the weights unless a pass changed the layers' shapes (``prune``:
+        use :meth:`prune`, which prunes the weights too)."""
         from .passes.base import run_pipeline
         from .passes.registry import parse_pipeline
 
         passes = parse_pipeline(pipeline) if isinstance(pipeline, str) else list(pipeline)
-        return self._derive(run_pipeline(self, passes)[0])
+        result = self._derive(run_pipeline(self, passes)[0])
+        if _layout(result) != _layout(self):  # e.g. the prune pass: the weights no longer fit
+            result.weights = None
+        return result
 
     def on(self, target: str | Target | None = None, unroll: str | Sequence[int] | None = None) -> Network:
         """The network on another target (a ``Target``, a name the source
@@ -228,6 +233,11 @@ def _rates_spec(rates: Rates, keep: Sequence[str]) -> tuple[str | None, str | No
         raise SegError(Diagnostic(f"rates must be a number, {{pattern: rate}}, a rates file or None, "
                                   f"got {type(rates).__name__}"))
     return rates, None
+
+
+def _layout(graph: Graph) -> list[tuple]:
+    """What the weights depend on: every layer's name, op and shapes."""
+    return [(n.name, n.op, n.shape, tuple(graph.input_shapes(n))) for n in graph.nodes()]
 
 
 def _counts(graph: Graph) -> dict[str, int]:

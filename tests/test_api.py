@@ -169,3 +169,12 @@ def test_the_baseline_carries_its_search_cost(objective):
         fits = [(a, b, c) for a in powers for b in powers for c in powers
                 if c <= 8 and -(-a * b * c // target.macs_per_dsp) <= target.dsp]
         assert base["cost"] == pytest.approx(min(net.report(unroll=u).latency_s for u in fits), rel=1e-12)
+
+
+def test_run_keeps_weights_only_while_they_fit(two):
+    net = segc.Network.of(segc.load(str(two)), {"a.weight": "kept as given"})
+    assert net.run("tile,cost").weights == {"a.weight": "kept as given"}
+    src = TWO_CONVS.rstrip() + "\nprune two {\n    a: 0.5\n}\n"
+    (two.parent / "pruned.seg").write_text(src)
+    pruned = segc.Network.of(segc.load(str(two.parent / "pruned.seg")), {"a.weight": "stale"}).run("prune")
+    assert pruned.node("a").shape.c == 4 and pruned.weights is None
