@@ -71,12 +71,10 @@ class Report:
         return report_page(self.data, picture)
 
     def _repr_html_(self) -> str:
-        from .backends.report.html import layer_table_html
+        from .backends.report.html import report_fragment
 
-        totals = self.data["totals"]
-        head = (f"<p><b>{_escape(self.data['network'])}</b> on <b>{_escape(self.data['target']['name'])}</b>: "
-                f"{totals['latency_s'] * 1e3:.3f} ms</p>")
-        return head + layer_table_html(self.data)
+        picture = self.network.picture("svg").decode() if self.network is not None else None
+        return report_fragment(self.data, picture)
 
 
 @dataclass(frozen=True)
@@ -146,19 +144,6 @@ class Front:
         return search_page(self.document, baseline, self.network.picture("svg").decode())
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{i}</td><td>{p['accuracy']:.4f}</td><td>{p['latency_s'] * 1e3:.3f}</td>"
-            f"<td>{p['ops'] / 1e9:.3f}</td></tr>" for i, p in enumerate(self.points))
-        base = self.baseline
-        caption = (f"unpruned: accuracy {base['accuracy']:.4f}, {base['latency_s'] * 1e3:.3f} ms"
-                   if base else "no unpruned baseline (rate 0 was not among the choices)")
-        return (f"<table><caption>Pareto front of {_escape(self.document['network'])} "
-                f"({_escape(self.document['accuracy']['name'])}); {caption}</caption>"
-                "<tr><th>point</th><th>accuracy</th><th>latency (ms)</th><th>GOPs</th></tr>"
-                f"{rows}</table>")
+        from .backends.report.html import front_fragment
 
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(str(text))
+        return front_fragment(self.document)

@@ -144,6 +144,7 @@ def test_notebook_display_shows_the_layers_and_the_picture(two):
     assert "19,456" in page and "image/svg+xml" in page
     shown = net.report()._repr_html_()
     assert "two</b> on <b>arria10_gx1150" in shown and shown.count("<tbody>") == 1
+    assert "image/svg+xml" in shown
 
 
 def test_front_page_is_the_search_page():
@@ -178,3 +179,9 @@ def test_run_keeps_weights_only_while_they_fit(two):
     (two.parent / "pruned.seg").write_text(src)
     pruned = segc.Network.of(segc.load(str(two.parent / "pruned.seg")), {"a.weight": "stale"}).run("prune")
     assert pruned.node("a").shape.c == 4 and pruned.weights is None
+
+
+def test_a_front_displays_its_points():
+    front = segc.load(TINY_SEG).search(pop=4, gen=1, seed=0)
+    shown = front._repr_html_()
+    assert shown.count("<tr") == 1 + len(front.points)  # the header and one row per point

@@ -10,9 +10,9 @@ from html import escape
 from . import plots, tables
 from .html_assets import SORT_SCRIPT, TABLE_CSS
 from .html_parts import figure, graph_section, page, report_totals, setup_line, sortable_table, totals_list
-from .html_search import search_body
+from .html_search import front_table, search_body
 
-__all__ = ["layer_table_html", "network_html", "report_page", "search_page"]
+__all__ = ["front_fragment", "layer_table_html", "network_html", "report_fragment", "report_page", "search_page"]
 
 
 def layer_table_html(data: dict) -> str:
@@ -20,6 +20,19 @@ def layer_table_html(data: dict) -> str:
     clicked header: a fragment with its own style and script (for a page, or
     a notebook's ``_repr_html_``)."""
     return f"<style>{TABLE_CSS}</style>\n{_layer_table(data)}\n<script>{SORT_SCRIPT}</script>"
+
+
+def report_fragment(data: dict, graph_svg: str | None) -> str:
+    """The report in a notebook: the network, target and latency, the
+    sortable layer table and the graph picture."""
+    head = (f"<p><b>{escape(data['network'])}</b> on <b>{escape(data['target']['name'])}</b>: "
+            f"{data['totals']['latency_s'] * 1e3:.3f} ms</p>")
+    return head + layer_table_html(data) + graph_section(graph_svg, data["network"])
+
+
+def front_fragment(document: dict) -> str:
+    """A search's Pareto front in a notebook: the sortable table of its points."""
+    return f"<style>{TABLE_CSS}</style>\n{front_table(document)}\n<script>{SORT_SCRIPT}</script>"
 
 
 def network_html(name: str, layers: list[dict], graph_svg: str | None) -> str:

@@ -9,7 +9,7 @@ from html import escape
 from . import plots
 from .html_parts import Cell, figure, graph_section, report_totals, setup_line, sortable_table, totals_list
 
-__all__ = ["search_body"]
+__all__ = ["front_table", "search_body"]
 
 
 def search_body(document: dict, baseline: dict | None, graph_svg: str | None) -> str:
@@ -20,7 +20,7 @@ def search_body(document: dict, baseline: dict | None, graph_svg: str | None) ->
                   "every evaluated candidate, the final front, and the unpruned network")
     parts = [f"<h1>Pruning search: {escape(name)}</h1>", setup_line(_setup(document)),
              "<h2>Unpruned network (baseline)</h2>", totals_list(_baseline_totals(document, baseline)),
-             "<h2>Pareto front</h2>", f'<div class="figures">{plot}</div>', _front_table(document),
+             "<h2>Pareto front</h2>", f'<div class="figures">{plot}</div>', front_table(document),
              "<h2>Pruning rates per layer</h2>", _rates_table(document, baseline), graph_section(graph_svg, name),
              "<footer>segc search: NSGA-II over per-layer pruning rates (Mori et al., DAC 2022)</footer>"]
     return "\n".join(part for part in parts if part)
@@ -42,7 +42,7 @@ def _baseline_totals(document: dict, baseline: dict | None) -> list[tuple[str, s
     return items + (report_totals(baseline) if baseline else [])
 
 
-def _front_table(document: dict) -> str:
+def front_table(document: dict) -> str:
     base = document.get("baseline")
     headers = ["point", "accuracy", "latency_ms", "GOPs"]
     if base:
