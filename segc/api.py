@@ -7,14 +7,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 from .dsl import elaborate, load_file, load_text, parse_text
 from .dsl.format import format_module
 from .dsl.loader import read_source
 from .dsl.printer import print_graph
 from .ir import Diagnostic, Graph, SegError, serialize
+from .outputs import write_atomic
 
 __all__ = [
     "format_source", "import_onnx", "load", "loads", "to_json", "to_onnx", "to_seg", "to_torch", "to_torch_source",
@@ -116,36 +114,3 @@ def to_onnx(graph: Graph, weights=None, seed: int = 0) -> bytes:
     module = to_torch(graph, weights, seed)
     arrays = {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
     return emit(graph, arrays).SerializeToString()
-
-
-def _new_file_mode(path: str) -> int:
-    """The mode of the file replaced, or what the umask gives a new file."""
-    if os.path.exists(path):
-        return os.stat(path).st_mode & 0o7777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def write_atomic(path: str, data: str | bytes, inputs: tuple[str, ...] = ()) -> None:
-    """Write a whole file or nothing: a temporary file beside it, then a
-    rename.  Refuses to overwrite any of ``inputs``."""
-    target = os.path.realpath(path)
-    if any(os.path.exists(i) and os.path.realpath(i) == target for i in inputs):
-        raise SegError(Diagnostic(f"refusing to overwrite the input file '{path}'; choose another output"))
-    directory = os.path.dirname(target)
-    if not os.path.isdir(directory):
-        raise SegError(Diagnostic(f"cannot write '{path}': the folder '{os.path.dirname(path)}' does not exist"))
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    try:
-        fd, temp = tempfile.mkstemp(prefix=".segc-", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-            os.chmod(temp, _new_file_mode(target))
-            os.replace(temp, target)
-        except BaseException:
-            os.unlink(temp)
-            raise
-    except OSError as err:
-        raise SegError(Diagnostic(f"cannot write '{path}': {err.strerror or err}")) from None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import api
+from . import api, outputs
 from .ir import Diagnostic, Graph, SegError
 from .passes.base import run_pipeline
 from .passes.cost import CostPass
@@ -104,30 +104,52 @@ def build_project(graph: Graph, options: HlsOptions) -> tuple[dict[str, bytes], 
     return files, expected
 
 
-def simulate(graph: Graph, options: HlsOptions, folder: str | None = None, opt: str = "-O2", write=None,
-             layers: bool = False) -> dict:
-    """Build, compile and run the C simulation (in ``folder``, else a scratch
-    folder; ``write(files, folder)`` writes the project); figures per output
-    against torch, and per layer with ``layers``."""
+def simulate(graph: Graph, options: HlsOptions, folder: str | None = None, opt: str = "-O2",
+             layers: bool = False, inputs: tuple[str, ...] = (), force: bool = False) -> dict:
+    """Build, compile and run the C simulation in a scratch folder; figures
+    per output against torch, and per layer with ``layers``.  With
+    ``folder``, the project and what the build made are then written there
+    as :func:`write_files` does (the paths under ``"written"``)."""
     import json
 
     from .backends.hls.sim import compile_project, run_testbench, write_project
 
+    if folder is not None:
+        outputs.check_folder(folder, inputs, force)  # before the work
     graph = api.with_deform_decisions(graph)
     files, expected = build_project(graph, options)
     config = json.loads(files["config.json"])
     with tempfile.TemporaryDirectory(prefix="segc-hls-") as scratch:
-        where = folder or scratch
-        (write or write_project)(files, where)
-        compile_s = compile_project(where, opt)
-        outputs, counts, run_s, traced = run_testbench(where, config, layers)
+        write_project(files, scratch)
+        compile_s = compile_project(scratch, opt)
+        simulated, counts, run_s, traced = run_testbench(scratch, config, layers)
+        written = None
+        if folder is not None:
+            built, executable = _folder_files(scratch)
+            written = write_files(built, folder, inputs, force, executable)
     result = {"network": graph.name, "target": graph.target.name, "input": _describe(options.input, options.seed),
               "compiler_flags": opt, **counts, "compile_s": compile_s, "run_s": run_s,
-              "outputs": [_figures(spec, ref, sim) for spec, ref, sim in zip(config["outputs"], expected, outputs)]}
+              "outputs": [_figures(spec, ref, sim) for spec, ref, sim in zip(config["outputs"], expected, simulated)]}
     if layers:
         result["layers"] = _layer_figures(graph, options, config, traced)
     result["config"] = config
+    if written is not None:
+        result["written"] = written
     return result
+
+
+def _folder_files(folder: str) -> tuple[dict[str, bytes], tuple[str, ...]]:
+    """Every file under ``folder`` by relative path, and the executable ones."""
+    files, executable = {}, []
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(root, name)
+            relative = os.path.relpath(path, folder).replace(os.sep, "/")
+            with open(path, "rb") as handle:
+                files[relative] = handle.read()
+            if os.access(path, os.X_OK):
+                executable.append(relative)
+    return files, tuple(executable)
 
 
 def _figures(spec: dict, reference: np.ndarray, simulated: np.ndarray) -> dict:
@@ -148,23 +170,10 @@ def _layer_figures(graph: Graph, options: HlsOptions, config: dict, traced: dict
                      floats[name], traced[name]) | {"op": layers[name]["op"]} for name in config["trace"]]
 
 
-def write_files(files: dict[str, bytes], folder: str, inputs: tuple[str, ...] = ()) -> list[str]:
-    """Write a project into ``folder``: every file whole or not at all, never
-    over one of ``inputs``; ``build.sh`` executable.  The paths written."""
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise SegError(Diagnostic(f"the HLS project is a folder, but '{folder}' is a file"))
-    for name in sorted({os.path.dirname(n) for n in files}):
-        path = os.path.join(folder, name)
-        try:
-            os.makedirs(path, exist_ok=True)
-        except OSError as err:
-            raise SegError(Diagnostic(f"cannot create the folder '{path}': {err.strerror or err}")) from None
-    written = []
-    for name, data in files.items():
-        written.append(os.path.join(folder, name))
-        api.write_atomic(written[-1], data, inputs)
-    script = os.path.join(folder, "build.sh")
-    if os.path.exists(script):
-        mode = os.stat(script).st_mode
-        os.chmod(script, mode | ((mode & 0o444) >> 2))  # executable wherever readable
-    return written
+def write_files(files: dict[str, bytes], folder: str, inputs: tuple[str, ...] = (), force: bool = False,
+                executable: tuple[str, ...] = ("build.sh",)) -> list[str]:
+    """Write a project as the folder ``folder``, whole or not at all (see
+    :mod:`segc.outputs`: never over one of ``inputs``; a folder holding files
+    segc did not write needs ``force``); ``executable`` files executable
+    wherever readable.  The paths written."""
+    return outputs.write_folder(folder, files, inputs, force, executable)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import api
+from . import api, outputs
 from .ir import Diagnostic, Graph, SegError, Target, summarize
 from .results import Front, Pruned, Report
 
@@ -167,20 +167,26 @@ class Network(Graph):
 
     def to_onnx(self, path: str | None = None, weights=None, seed: int = 0) -> bytes:
         """The checked ONNX model (written atomically to ``path`` if given)."""
+        if path is not None:
+            outputs.check_file(path, self._inputs())  # before the work
         data = api.to_onnx(self, self._weights(weights), seed)
         if path is not None:
             api.write_atomic(path, data, self._inputs())
         return data
 
     def to_hls(self, folder: str, weights: str | None = None, seed: int = 0, input: str | None = None,
-               tiling: str = "paper") -> list[str]:
-        """An HLS C++ project (see docs/hls.md) written into ``folder``; the
-        paths written.  ``weights``: a state_dict file, else drawn from ``seed``."""
+               tiling: str = "paper", force: bool = False) -> list[str]:
+        """An HLS C++ project (see docs/hls.md) written as the folder
+        ``folder``, whole (see :mod:`segc.outputs`; a folder holding files
+        segc did not write needs ``force``); the paths written.
+        ``weights``: a state_dict file, else drawn from ``seed``."""
         from .hls import HlsOptions, build_project, write_files
 
+        inputs = (*self._inputs(), *(p for p in (weights, input) if p))
+        outputs.check_folder(folder, inputs, force)
         options = HlsOptions(weights=weights, seed=seed, input=input, tiling=_tiling(tiling))
         files, _ = build_project(self.on(), options)
-        return write_files(files, folder, (*self._inputs(), *(p for p in (weights, input) if p)))
+        return write_files(files, folder, inputs, force)
 
     def picture(self, format: str = "svg", engine: str = "auto") -> bytes:
         """A drawing of the network (``svg``, ``png`` or ``dot``)."""

@@ -149,8 +149,8 @@ def test_report_folder_and_overrides(tmp_path, capsys):
     out = tmp_path / "rep"
     argv = ["report", str(EXAMPLES / "resnet18.seg"), "--unroll", "16,16,1", "--tiling", "none", "-o", str(out)]
     assert main(argv) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["latency.png", "report.csv", "report.html", "report.json",
-                                                     "report.md", "roofline.png"]
+    assert sorted(p.name for p in out.iterdir()) == [".segc-manifest.json", "latency.png", "report.csv", "report.html",
+                                                     "report.json", "report.md", "roofline.png"]
     data = json.loads((out / "report.json").read_text())
     assert data["target"]["unroll"] == {"pif": 16, "pof": 16, "pkx": 1, "pky": 1} and data["tiling"] == "none"
     assert data["totals"]["dsp_pe"] == 128
@@ -206,7 +206,7 @@ def test_dse_and_compile_commands(tmp_path, capsys):
     argv = ["compile", str(EXAMPLES / "tiny.seg"), "--passes", "tile{mode=dilation-aware},cost",
             "--emit", "report,hls-config,seg", "-o", str(tmp_path / "c")]
     assert main(argv) == 0
-    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [".segc-manifest.json",
         "layer_config.h", "layer_config.json", "report.json", "tiny.seg"]
     assert main(["compile", str(EXAMPLES / "tiny.seg"), "--passes", "tiel", "-o", str(tmp_path / "d")]) == 1
     assert "unknown pass 'tiel'; did you mean 'tile'?" in capsys.readouterr().err

@@ -13,10 +13,10 @@ import json
 import os
 import sys
 
-from .. import __version__, api
+from .. import __version__, api, outputs
 from ..ir import Diagnostic, SegError
 from . import deform, hardware, hls, prune, search, train
-from .common import load_graph, protected, say_written
+from .common import force_option, load_graph, protected, say_written
 
 __all__ = ["main"]
 
@@ -54,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
                                                 "an HLS project")
     _input(export)
     export.add_argument("--to", choices=EXPORT_FORMATS, required=True, help="output format")
-    export.add_argument("-o", "--output", required=True, help="output file (a folder for hls)")
+    export.add_argument("-o", "--output", required=True, help="output file (for hls a folder, replaced whole)")
+    force_option(export, " (--to hls)")
     export.add_argument("--weights", metavar="W", help="a state_dict (.pt or .safetensors) to check (torch) or "
                                                         "embed (onnx); default: initialised from --seed")
     export.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default 0)")
@@ -180,6 +181,8 @@ def _import(args: argparse.Namespace) -> int:
         raise SegError(Diagnostic(f"the output must be a .seg file, got '{args.output}'"))
     graph, weights = api.import_onnx(args.file)
     weights_path = args.output[: -len(".seg")] + ".safetensors"
+    for path in (weights_path, args.output):  # refuse before writing either
+        outputs.check_file(path, (args.file,))
     from safetensors.numpy import save
 
     payload = save({k: v.copy() for k, v in sorted(weights.items())})

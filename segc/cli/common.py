@@ -6,12 +6,12 @@ import argparse
 import os
 import sys
 
-from .. import api
+from .. import api, outputs
 from ..ir import Diagnostic, Graph, SegError, render
 from ..passes.modes import TILING_MODES
 
-__all__ = ["calibration_option", "hardware_options", "load_for_hardware", "load_graph", "make_folder", "protected",
-           "say_written"]
+__all__ = ["calibration_option", "check_output_folder", "force_option", "hardware_options", "load_for_hardware",
+           "load_graph", "protected", "say_written", "write_output_folder"]
 
 LISTED_FILES = 6  # "wrote" lists this many paths; more are counted in their folder
 
@@ -65,21 +65,32 @@ def calibration_option(args: argparse.Namespace):
     return hardware.load_calibration(args.calibration) if args.calibration else None
 
 
-def make_folder(path: str) -> None:
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as err:
-        raise SegError(Diagnostic(f"cannot create the folder '{path}': {err.strerror or err}")) from None
+def force_option(command: argparse.ArgumentParser, note: str = "") -> None:
+    command.add_argument("--force", action="store_true",
+                         help="write into an output folder that holds files segc did not write" + note + ": segc's "
+                              "files there are replaced, the others kept (without it, such a folder is refused)")
 
 
-def say_written(paths) -> None:
-    """One line on standard error naming the files a command wrote
-    (standard output stays clean for piping)."""
+def check_output_folder(args: argparse.Namespace, extra: tuple[str, ...] = ()) -> None:
+    """Before the work: the output folder can be written (see segc.outputs)."""
+    outputs.check_folder(args.output, (*protected(args), *extra), args.force)
+
+
+def write_output_folder(args: argparse.Namespace, files: dict, extra: tuple[str, ...] = (),
+                        executable: tuple[str, ...] = ()) -> None:
+    """Write ``files`` as the folder -o, whole, never over an input (nor ``extra``), and say so."""
+    written = outputs.write_folder(args.output, files, (*protected(args), *extra), args.force, executable)
+    say_written(written, args.output)
+
+
+def say_written(paths, folder: str | None = None) -> None:
+    """One line on standard error naming the files a command wrote (in
+    ``folder``), so standard output stays clean for piping."""
     paths = list(paths)
     if len(paths) == 1:
         line = f"wrote {paths[0]}"
     elif len(paths) <= LISTED_FILES:
         line = f"wrote {', '.join(paths)} ({len(paths)} files)"
     else:
-        line = f"wrote {len(paths)} files in {os.path.commonpath(paths)}{os.sep}"
+        line = f"wrote {len(paths)} files in {(folder or os.path.commonpath(paths)).rstrip(os.sep)}{os.sep}"
     print(line, file=sys.stderr)

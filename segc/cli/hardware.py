@@ -5,13 +5,20 @@ calibration)."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from .. import api
 from ..ir import Diagnostic, Graph, SegError
 from ..passes.modes import TILING_MODES
-from .common import calibration_option, hardware_options, load_for_hardware, make_folder, protected, say_written
+from .common import (
+    calibration_option,
+    check_output_folder,
+    force_option,
+    hardware_options,
+    load_for_hardware,
+    say_written,
+    write_output_folder,
+)
 
 __all__ = ["COMMANDS", "add_commands"]
 
@@ -27,14 +34,18 @@ def add_commands(commands) -> None:
                         help="what to print when no -o is given (default: terminal); html: one self-contained "
                              "page with a sortable table, the plots and the graph")
     report.add_argument("-o", "--output", metavar="DIR",
-                        help="write report.json, report.md, report.csv, report.html and PNG plots into DIR")
+                        help="write report.json, report.md, report.csv, report.html and PNG plots as the folder "
+                             "DIR (replaced whole)")
+    force_option(report)
 
     dse = commands.add_parser("dse", help="explore unroll factors and input-buffer sizes; print the Pareto front",
                               description="Explore unroll factors and input-buffer sizes; print the Pareto front "
                                           "of latency against DSPs.  " + ROOFLINE_NOTE + ".")
     hardware_options(dse)
     dse.add_argument("--format", choices=("terminal", "json"), default="terminal")
-    dse.add_argument("-o", "--output", metavar="DIR", help="write dse.json and pareto.png into DIR")
+    dse.add_argument("-o", "--output", metavar="DIR", help="write dse.json and pareto.png as the folder DIR "
+                                                          "(replaced whole)")
+    force_option(dse)
 
     cal = commands.add_parser("calibrate", help="fit the latency model to measured latencies (CSV)")
     cal.add_argument("measurements", help="CSV: network,pif,pof,pkx,latency_s[,pky][,layer]")
@@ -50,7 +61,9 @@ def add_commands(commands) -> None:
     compile_.add_argument("--passes", default="deform,tile,cost",
                           help="pipeline (default deform,tile,cost), e.g. 'deform,tile{mode=paper},cost'")
     compile_.add_argument("--emit", default="report", help="comma-separated: report, hls-config, seg, json")
-    compile_.add_argument("-o", "--output", metavar="DIR", required=True, help="folder for the artifacts")
+    compile_.add_argument("-o", "--output", metavar="DIR", required=True,
+                          help="the folder of the artifacts (replaced whole)")
+    force_option(compile_)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -58,6 +71,8 @@ def _report(args: argparse.Namespace) -> int:
     from ..backends.report import tables as render
 
     graph = load_for_hardware(args)
+    if args.output:
+        check_output_folder(args)
     data = hardware.report(graph, args.tiling, calibration_option(args))
     if args.output:
         _write_report_folder(args, data, graph)
@@ -94,10 +109,7 @@ def _write_report_folder(args: argparse.Namespace, data: dict, graph: Graph) -> 
         "report.html": _html_page(data, graph), "latency.png": plots.latency_plot(data),
         "roofline.png": plots.roofline_plot(data),
     }
-    make_folder(args.output)
-    for name, content in files.items():
-        api.write_atomic(os.path.join(args.output, name), content, protected(args))
-    say_written([os.path.join(args.output, name) for name in files])
+    write_output_folder(args, files)
 
 
 def _dse(args: argparse.Namespace) -> int:
@@ -106,6 +118,8 @@ def _dse(args: argparse.Namespace) -> int:
     from ..passes.dse import explore, pareto_front
 
     graph = load_for_hardware(args)
+    if args.output:
+        check_output_folder(args)
     points = explore(graph, graph.target, args.tiling, calibration_option(args))
     if not points:
         raise SegError(Diagnostic("no configuration fits: every input buffer tried is too small for some layer"))
@@ -116,11 +130,7 @@ def _dse(args: argparse.Namespace) -> int:
         from ..backends.report.plots import pareto_plot
 
         png = pareto_plot([p.to_json() for p in points], data["front"], f"{graph.name} on {graph.target.name}")
-        make_folder(args.output)
-        paths = [os.path.join(args.output, name) for name in ("dse.json", "pareto.png")]
-        api.write_atomic(paths[0], json.dumps(data, indent=1) + "\n", protected(args))
-        api.write_atomic(paths[1], png, protected(args))
-        say_written(paths)
+        write_output_folder(args, {"dse.json": json.dumps(data, indent=1) + "\n", "pareto.png": png})
     elif args.format == "json":
         print(json.dumps(data, indent=1))
     else:
@@ -168,7 +178,9 @@ def _compile(args: argparse.Namespace) -> int:
     if unknown or not emits:
         raise SegError(Diagnostic(f"--emit takes report, hls-config, seg, json; got '{args.emit}'"))
     passes = parse_pipeline(args.passes)
-    graph, _ = run_pipeline(load_for_hardware(args), passes)
+    graph = load_for_hardware(args)
+    check_output_folder(args)
+    graph, _ = run_pipeline(graph, passes)
     files: dict[str, str] = {}
     if "report" in emits or "hls-config" in emits:
         _require_cost(graph, args.passes)
@@ -182,10 +194,7 @@ def _compile(args: argparse.Namespace) -> int:
         files[f"{graph.name}.seg"] = api.to_seg(graph)
     if "json" in emits:
         files[f"{graph.name}.json"] = api.to_json(graph)
-    make_folder(args.output)
-    for name, content in files.items():
-        api.write_atomic(os.path.join(args.output, name), content, protected(args))
-    say_written([os.path.join(args.output, name) for name in files])
+    write_output_folder(args, files)
     return 0
 
 

@@ -9,7 +9,14 @@ import sys
 
 from ..ir import Diagnostic, SegError
 from ..passes.modes import TILING_MODES
-from .common import load_for_hardware, protected, say_written
+from .common import (
+    check_output_folder,
+    force_option,
+    load_for_hardware,
+    protected,
+    say_written,
+    write_output_folder,
+)
 
 __all__ = ["COMMANDS", "add_commands", "export_hls", "hls_options"]
 
@@ -42,7 +49,9 @@ def add_commands(commands) -> None:
     sim.add_argument("--opt", choices=("0", "1", "2", "3"), default="2", help="g++ optimisation level (default 2)")
     sim.add_argument("--layers", action="store_true", help="also compare every layer's output (a layer trace)")
     sim.add_argument("--json", action="store_true", help="print the figures as JSON")
-    sim.add_argument("-o", "--output", metavar="DIR", help="build in DIR and keep the project there")
+    sim.add_argument("-o", "--output", metavar="DIR", help="keep the project and its build as the folder DIR "
+                                                          "(replaced whole)")
+    force_option(sim)
 
 
 def _fixed(entries: list[str]) -> dict[str, int]:
@@ -67,17 +76,9 @@ def _options(args: argparse.Namespace):
                       headroom=args.headroom, fixed=_fixed(args.frac), tiling=args.tiling)
 
 
-def _inputs_read(args: argparse.Namespace) -> tuple[str, ...]:
-    extra = [p for p in (args.weights, args.input, args.calibrate) if p]
-    return (*protected(args), *extra)
-
-
-def _write_files(args: argparse.Namespace, files: dict[str, bytes], folder: str) -> list[str]:
-    from ..hls import write_files
-
-    written = write_files(files, folder, _inputs_read(args))
-    say_written(written)
-    return written
+def _extra_inputs(args: argparse.Namespace) -> tuple[str, ...]:
+    """The files read beyond the network's sources."""
+    return tuple(p for p in (args.weights, args.input, args.calibrate) if p)
 
 
 def export_hls(args: argparse.Namespace) -> int:
@@ -85,8 +86,10 @@ def export_hls(args: argparse.Namespace) -> int:
     from ..hls import build_project
 
     options = _options(args)
-    files, _ = build_project(load_for_hardware(args), options)
-    _write_files(args, files, args.output)
+    graph = load_for_hardware(args)
+    check_output_folder(args, _extra_inputs(args))
+    files, _ = build_project(graph, options)
+    write_output_folder(args, files, _extra_inputs(args), executable=("build.sh",))
     return 0
 
 
@@ -119,9 +122,11 @@ def _hls_sim(args: argparse.Namespace) -> int:
 
     options = _options(args)
     graph = load_for_hardware(args)
-    write = (lambda files, folder: _write_files(args, files, folder)) if args.output else None
-    result = simulate(graph, options, args.output, f"-O{args.opt}", write, args.layers)
+    inputs = (*protected(args), *_extra_inputs(args))
+    result = simulate(graph, options, args.output, f"-O{args.opt}", args.layers, inputs, args.force)
     result.pop("config")
+    if args.output:
+        say_written(result.pop("written"), args.output)
     if args.json:
         json.dump(result, sys.stdout, indent=1)
         sys.stdout.write("\n")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from .. import api
+from .. import api, outputs
 from ..ir import Diagnostic, SegError, summarize
 from .common import load_graph, protected, say_written
 
@@ -86,8 +86,7 @@ def _prune(args: argparse.Namespace) -> int:
     payload = save(weights)
     text = header + api.to_seg(result.graph)
     for path in (_weights_path(args.output), args.output):  # refuse before writing either
-        if any(os.path.exists(i) and os.path.realpath(i) == os.path.realpath(path) for i in inputs):
-            raise SegError(Diagnostic(f"refusing to overwrite the input file '{path}'; choose another output"))
+        outputs.check_file(path, inputs)
     api.write_atomic(_weights_path(args.output), payload, inputs)
     api.write_atomic(args.output, text, inputs)
     _print_summary(result, graph, args.output)

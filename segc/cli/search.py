@@ -8,13 +8,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 
 from .. import api
 from ..ir import Diagnostic, SegError
 from ..passes.modes import SEARCH_OBJECTIVES
-from .common import calibration_option, hardware_options, load_for_hardware, make_folder, protected, say_written
+from .common import (
+    calibration_option,
+    check_output_folder,
+    force_option,
+    hardware_options,
+    load_for_hardware,
+    write_output_folder,
+)
 
 __all__ = ["COMMANDS", "add_commands"]
 
@@ -23,8 +29,10 @@ def add_commands(commands) -> None:
     search = commands.add_parser("search", help="search per-layer pruning rates for accuracy and latency "
                                                 "(NSGA-II); writes DIR/pareto.json, a plot and a page")
     hardware_options(search)
-    search.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for pareto.json, pareto.png, "
-                                                                            "search.html and exported points")
+    search.add_argument("-o", "--output", required=True, metavar="DIR",
+                        help="the folder of pareto.json, pareto.png, search.html and exported points (replaced "
+                             "whole: no point of an earlier run stays)")
+    force_option(search)
     search.add_argument("--pop", type=int, default=25, help="population size (default 25, as the paper)")
     search.add_argument("--gen", type=int, default=25, help="generations (default 25)")
     search.add_argument("--seed", type=int, default=0, help="seed of the search and of initial weights")
@@ -74,6 +82,7 @@ def _search(args: argparse.Namespace) -> int:
     from ..pruning_search import SearchOptions, search
 
     graph = load_for_hardware(args)
+    check_output_folder(args, _weights(args))
     calibration = calibration_option(args)
     options = SearchOptions(
         pop=args.pop, gen=args.gen, seed=args.seed, objective=args.objective, rates=_rates(args.rates),
@@ -85,14 +94,15 @@ def _search(args: argparse.Namespace) -> int:
     with _progress(args.gen) as progress:
         document = search(graph, arrays, options, progress)
     exported = _export_points(graph, arrays, document, args)
-    make_folder(args.output)
     files = {"pareto.json": json.dumps(document, indent=1) + "\n", "pareto.png": search_plot(document),
              "search.html": _html_page(graph, document, calibration), **exported}
-    for name, content in files.items():
-        api.write_atomic(os.path.join(args.output, name), content, protected(args))
     _print_front(document)
-    say_written([os.path.join(args.output, name) for name in files])
+    write_output_folder(args, files, _weights(args))
     return 0
+
+
+def _weights(args: argparse.Namespace) -> tuple[str, ...]:
+    return (args.weights,) if args.weights else ()
 
 
 def _html_page(graph, document: dict, calibration) -> str:

@@ -13,7 +13,7 @@ import math
 import os
 import sys
 
-from .. import api
+from .. import api, outputs
 from ..ir import Diagnostic, SegError
 from .common import load_graph, protected
 
@@ -110,8 +110,7 @@ def _finetune(args: argparse.Namespace) -> int:
     graph, _, _, dataset = _dataset(args)
     module = api.to_torch(graph, args.weights, args.seed)
     inputs = (*protected(args), *([args.weights] if args.weights else []))
-    if any(os.path.exists(i) and os.path.realpath(i) == os.path.realpath(args.output) for i in inputs):
-        raise SegError(Diagnostic(f"refusing to overwrite the input file '{args.output}'; choose another output"))
+    outputs.check_file(args.output, inputs)
     with _reporter(args.epochs) as progress:
         result = finetune(module, dataset, args.epochs, args.lr, args.batch_size, args.seed, progress,
                           optimizer=args.optimizer)
