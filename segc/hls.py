@@ -22,7 +22,9 @@ from .passes.base import run_pipeline
 from .passes.cost import CostPass
 from .passes.tile import TilePass
 
-__all__ = ["HlsOptions", "build_project", "load_inputs", "simulate", "write_files"]
+__all__ = ["BUILD_PRODUCTS", "HlsOptions", "build_project", "load_inputs", "simulate", "write_files"]
+
+BUILD_PRODUCTS = ("csim", "network.o", "tb.o", "output.bin", "trace.bin")  # what building and running a project makes
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,7 @@ def simulate(graph: Graph, options: HlsOptions, folder: str | None = None, opt: 
         written = None
         if folder is not None:
             built, executable = _folder_files(scratch)
-            written = write_files(built, folder, inputs, force, executable)
+            written = write_files(built, folder, inputs, force, ("build.sh", *executable))
     result = {"network": graph.name, "target": graph.target.name, "input": _describe(options.input, options.seed),
               "compiler_flags": opt, **counts, "compile_s": compile_s, "run_s": run_s,
               "outputs": [_figures(spec, ref, sim) for spec, ref, sim in zip(config["outputs"], expected, simulated)]}
@@ -174,6 +176,7 @@ def write_files(files: dict[str, bytes], folder: str, inputs: tuple[str, ...] = 
                 executable: tuple[str, ...] = ("build.sh",)) -> list[str]:
     """Write a project as the folder ``folder``, whole or not at all (see
     :mod:`segc.outputs`: never over one of ``inputs``; a folder holding files
-    segc did not write needs ``force``); ``executable`` files executable
+    segc did not write needs ``force``, and what ``build.sh`` and the test
+    bench make there count as segc's); ``executable`` files executable
     wherever readable.  The paths written."""
-    return outputs.write_folder(folder, files, inputs, force, executable)
+    return outputs.write_folder(folder, files, inputs, force, executable, BUILD_PRODUCTS)

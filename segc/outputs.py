@@ -41,6 +41,7 @@ __all__ = ["MANIFEST", "check_file", "check_folder", "write_atomic", "write_fold
 MANIFEST = ".segc-manifest.json"
 PREFIX = ".segc-"
 SHOWN_FOREIGN = 5  # foreign files named in the refusal
+ANY = "*"  # the manifest's digest of a file the output's own build makes (any content)
 
 _KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
@@ -167,20 +168,23 @@ def _digest(path: str) -> str:
     return digest.hexdigest()
 
 
-def _manifest_text(files: Mapping[str, bytes]) -> str:
+def _manifest_text(files: Mapping[str, bytes], generated: Collection[str]) -> str:
     digests = {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())}
-    return json.dumps({"format": "segc.outputs", "version": 1, "files": digests}, indent=1, sort_keys=True) + "\n"
+    document = {"format": "segc.outputs", "version": 1, "files": digests, "generated": sorted(generated)}
+    return json.dumps(document, indent=1, sort_keys=True) + "\n"
 
 
 def _read_manifest(folder: str) -> dict[str, str]:
-    """{relative path: sha256} of what segc wrote in ``folder``; {} without a readable manifest."""
+    """{relative path: sha256, or ANY for a file the output's own build makes}
+    of what segc wrote in ``folder``; {} without a readable manifest."""
     try:
         with open(os.path.join(folder, MANIFEST), encoding="utf-8") as handle:
-            files = json.load(handle).get("files")
+            document = json.load(handle)
+        files, generated = document.get("files"), document.get("generated", [])
     except (OSError, ValueError, AttributeError):
         return {}
-    ok = isinstance(files, dict) and all(isinstance(v, str) for v in files.values())
-    return files if ok else {}
+    ok = isinstance(files, dict) and all(isinstance(v, str) for v in files.values()) and isinstance(generated, list)
+    return {**dict.fromkeys(map(str, generated), ANY), **files} if ok else {}
 
 
 def _foreign(folder: str, manifest: Mapping[str, str]) -> Iterator[str]:
@@ -199,7 +203,8 @@ def _foreign(folder: str, manifest: Mapping[str, str]) -> Iterator[str]:
 
 def _unchanged(path: str, digest: str | None) -> bool:
     """Whether ``path`` is a regular file (not a link) with the ``digest`` segc recorded."""
-    return digest is not None and os.path.isfile(path) and not os.path.islink(path) and _digest(path) == digest
+    return digest is not None and os.path.isfile(path) and not os.path.islink(path) \
+        and digest in (ANY, _digest(path))
 
 
 def _ancestors(name: str) -> Iterator[str]:
@@ -242,17 +247,19 @@ def check_folder(path: str, inputs: Collection[str] = (), force: bool = False) -
 
 # ---------------------------------------------------------------- folders
 def write_folder(path: str, files: Mapping[str, str | bytes], inputs: Collection[str] = (), force: bool = False,
-                 executable: Collection[str] = ()) -> list[str]:
+                 executable: Collection[str] = (), generated: Collection[str] = ()) -> list[str]:
     """Write ``files`` ({relative path: content}) as the folder ``path``,
     whole (see the module's notes), with ``executable`` files executable
-    wherever readable.  The paths written."""
+    wherever readable.  ``generated``: files the output's own build may
+    make there (whatever their content, they are segc's).  The paths written."""
     files = {name: _payload(data) for name, data in files.items()}
+    whole = {**files, MANIFEST: _manifest_text(files, generated).encode()}  # the manifest last
     in_place = check_folder(path, inputs, force)
     target = os.path.realpath(path)
     try:
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        if in_place or _holds_cwd(target) or not _try_swap(target, files, executable):
-            _write_in_place(target, files, executable, inputs)
+        if in_place or _holds_cwd(target) or not _try_swap(target, whole, executable):
+            _write_in_place(target, whole, executable, inputs)
     except OSError as err:
         raise SegError(Diagnostic(f"cannot write the folder '{path}': {err.strerror or err}")) from None
     return [os.path.join(path, name) for name in files]
@@ -267,7 +274,7 @@ def _holds_cwd(folder: str) -> bool:
 
 
 def _fill(folder: str, files: Mapping[str, bytes], executable: Collection[str]) -> None:
-    for name, data in {**files, MANIFEST: _manifest_text(files).encode()}.items():
+    for name, data in files.items():
         path = os.path.join(folder, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as handle:
@@ -341,15 +348,19 @@ def _write_in_place(folder: str, files: Mapping[str, bytes], executable: Collect
                     inputs: Collection[str]) -> None:
     """Replace segc's files in ``folder`` one by one (each whole), remove the
     ones segc wrote before that the output no longer has (unless changed
-    since), keep everything else; the manifest last."""
+    since), keep everything else.  Meanwhile the manifest accepts any
+    content of those files, so a killed run leaves nothing foreign."""
     old = _read_manifest(folder) if os.path.isdir(folder) else {}
-    for name, data in files.items():
+    stale = [n for n in sorted(set(old) - set(files)) if _unchanged(os.path.join(folder, n), old[n])]
+    manifest = os.path.join(folder, MANIFEST)
+    os.makedirs(folder, exist_ok=True)
+    write_atomic(manifest, _manifest_text({}, [*stale, *(n for n in files if n != MANIFEST)]))
+    for name, data in ((n, d) for n, d in files.items() if n != MANIFEST):
         path = os.path.join(folder, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         write_atomic(path, data, inputs)
         if name in executable:
             os.chmod(path, _executable(os.stat(path).st_mode & 0o7777))
-    for name in sorted(set(old) - set(files)):
-        if _unchanged(os.path.join(folder, name), old[name]):
-            os.unlink(os.path.join(folder, name))
-    write_atomic(os.path.join(folder, MANIFEST), _manifest_text(files))
+    for name in stale:
+        os.unlink(os.path.join(folder, name))
+    write_atomic(manifest, files[MANIFEST])

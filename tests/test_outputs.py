@@ -60,10 +60,10 @@ def dev_null():
         os.chmod("/dev/null", 0o666)
 
 
-def test_a_character_device_is_refused_directly_and_through_a_link(capsys, tmp_path: Path, dev_null) -> None:
+def test_a_character_device_is_refused_directly_and_through_a_link(capsys, tmp_path: Path, dev_null: str) -> None:
     link = tmp_path / "null"
-    link.symlink_to("/dev/null")
-    for target in ("/dev/null", link):
+    link.symlink_to(dev_null)
+    for target in (dev_null, link):
         code, err = run(capsys, "export", TINY, "--to", "json", "-o", target)
         assert code == 1 and "it is a character device" in err, err
         assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
@@ -162,6 +162,17 @@ def test_the_api_writers_refuse_too(tmp_path: Path) -> None:
     assert os.access(tmp_path / "p" / "build.sh", os.X_OK)
 
 
+def test_what_the_build_of_an_hls_project_makes_is_segcs(tmp_path: Path) -> None:
+    from segc.hls import write_files
+
+    folder = tmp_path / "p"
+    write_files({"build.sh": b"#!/bin/sh\n", "network.cpp": b"int x;\n"}, str(folder))
+    for made in ("csim", "output.bin", "network.o"):  # what build.sh and the test bench make
+        (folder / made).write_bytes(b"built")
+    write_files({"build.sh": b"#!/bin/sh\n"}, str(folder))
+    assert sorted(os.listdir(folder)) == [MANIFEST, "build.sh"]
+
+
 # ---------------------------------------------------------------- whole folders
 def test_a_rewrite_swaps_the_folder_and_drops_stale_files(tmp_path: Path) -> None:
     folder = tmp_path / "out"
@@ -229,6 +240,21 @@ def test_a_kill_leaves_the_old_folder_or_the_new_one(tmp_path: Path) -> None:
     outputs.write_folder(str(folder), VERSIONS["new"])  # a re-run succeeds and clears the temporaries
     assert _whole(folder) == "new" and os.listdir(tmp_path) == ["out"]
     assert interrupted  # some kill came mid-write (which version stayed depends on timing)
+
+
+def test_a_kill_while_writing_in_place_leaves_nothing_foreign(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the current folder is written in place
+    rng = random.Random(5)
+    for _ in range(3):
+        child = subprocess.Popen([sys.executable, "-c", WRITER, "."], stdout=subprocess.PIPE)
+        assert child.stdout.readline() == b"ready\n"
+        time.sleep(rng.uniform(0.0, 0.15))
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+        outputs.check_folder(".")  # no --force needed
+    outputs.write_folder(".", VERSIONS["old"])
+    assert _whole(tmp_path) == "old" and not [n for n in os.listdir() if n.startswith(".segc-") and n != MANIFEST]
 
 
 CRASH_BETWEEN_RENAMES = """

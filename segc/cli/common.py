@@ -76,10 +76,9 @@ def check_output_folder(args: argparse.Namespace, extra: tuple[str, ...] = ()) -
     outputs.check_folder(args.output, (*protected(args), *extra), args.force)
 
 
-def write_output_folder(args: argparse.Namespace, files: dict, extra: tuple[str, ...] = (),
-                        executable: tuple[str, ...] = ()) -> None:
+def write_output_folder(args: argparse.Namespace, files: dict, extra: tuple[str, ...] = ()) -> None:
     """Write ``files`` as the folder -o, whole, never over an input (nor ``extra``), and say so."""
-    written = outputs.write_folder(args.output, files, (*protected(args), *extra), args.force, executable)
+    written = outputs.write_folder(args.output, files, (*protected(args), *extra), args.force)
     say_written(written, args.output)
 
 

@@ -15,7 +15,6 @@ from .common import (
     load_for_hardware,
     protected,
     say_written,
-    write_output_folder,
 )
 
 __all__ = ["COMMANDS", "add_commands", "export_hls", "hls_options"]
@@ -83,13 +82,13 @@ def _extra_inputs(args: argparse.Namespace) -> tuple[str, ...]:
 
 def export_hls(args: argparse.Namespace) -> int:
     """``segc export FILE --to hls -o DIR``."""
-    from ..hls import build_project
+    from ..hls import build_project, write_files
 
     options = _options(args)
     graph = load_for_hardware(args)
     check_output_folder(args, _extra_inputs(args))
     files, _ = build_project(graph, options)
-    write_output_folder(args, files, _extra_inputs(args), executable=("build.sh",))
+    say_written(write_files(files, args.output, (*protected(args), *_extra_inputs(args)), args.force), args.output)
     return 0
 
 
