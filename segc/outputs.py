@@ -14,7 +14,11 @@
   a folder holding anything else (a file not in the manifest, or changed
   since segc wrote it) is only written with ``force``, and then in place:
   segc's files are replaced one by one (each whole), the ones the new
-  output no longer has are removed, and every other file is kept.
+  output no longer has are removed, and every other file is kept.  The
+  current folder (which a swap would delete under the shell), and a folder
+  that cannot be swapped (a read-only parent, a mount point), are written
+  in place too; meanwhile the manifest accepts any content of segc's files,
+  so a kill leaves nothing foreign, and a re-run completes the folder.
 * An output never overwrites an input, and a folder output never holds one.
 * Temporaries are named ``.segc-NAME.PID.*``; a later run removes those of
   processes that have ended.
@@ -253,6 +257,9 @@ def write_folder(path: str, files: Mapping[str, str | bytes], inputs: Collection
     wherever readable.  ``generated``: files the output's own build may
     make there (whatever their content, they are segc's).  The paths written."""
     files = {name: _payload(data) for name, data in files.items()}
+    outside = [n for n in files if os.path.isabs(n) or ".." in n.replace(os.sep, "/").split("/")]
+    if outside:
+        raise SegError(Diagnostic(f"cannot write '{outside[0]}' in the folder '{path}': it would land outside it"))
     whole = {**files, MANIFEST: _manifest_text(files, generated).encode()}  # the manifest last
     in_place = check_folder(path, inputs, force)
     target = os.path.realpath(path)
