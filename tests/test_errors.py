@@ -188,7 +188,7 @@ def test_missing_file(work: Path, capsys) -> None:
 
 
 def test_directory_as_file(work: Path, capsys) -> None:
-    _fails_with(["check", "targets"], "error: cannot read 'targets': Is a directory", capsys)
+    _fails_with(["check", "targets"], "error: cannot read 'targets': a directory, not a regular file", capsys)
 
 
 def test_file_not_utf8(work: Path, capsys) -> None:
