@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from typing import BinaryIO
 
 from .diagnostics import Diagnostic, SegError, Span
+from .limits import env_limit
 
 __all__ = ["LIMITS", "check_size", "given_directly", "input_limit", "library_reason", "open_input", "read_bytes",
            "read_text"]
@@ -43,13 +44,7 @@ _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f]")
 
 def input_limit(kind: str) -> int:
     """The size limit in bytes of an input of ``kind`` ("text" or "data")."""
-    variable, default = LIMITS[kind]
-    text = os.environ.get(variable, "").strip()
-    if not text:
-        return default
-    if not text.isdigit() or int(text) == 0:
-        raise SegError(Diagnostic(f"{variable} must be a positive number of bytes, got '{text}'"))
-    return int(text)
+    return env_limit(LIMITS[kind])
 
 
 def _fail(path: str, reason: str, span: Span | None) -> SegError:
