@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
-from .diagnostics import Diagnostic, SegError, Span
+from .diagnostics import Diagnostic, Note, SegError, Span
 from .limits import env_limit
 
 __all__ = ["LIMITS", "check_size", "given_directly", "input_limit", "library_reason", "open_input", "read_bytes",
@@ -100,19 +100,25 @@ def read_bytes(path: str, kind: str = "data", span: Span | None = None) -> bytes
 
 def read_text(path: str, span: Span | None = None) -> str:
     """A text file's content (UTF-8, an optional byte-order mark dropped);
-    SegError for anything else, giving the offending byte's value and offset."""
+    SegError for anything else, at the offending byte (its value, line,
+    column and offset), never showing the text around it."""
     data = read_bytes(path, "text", span)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        message = f"'{path}' is not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start})"
-        raise SegError(Diagnostic(message, span)) from None
+        raise _not_text(path, data, err.start, "not UTF-8 text (byte", span) from None
     control = _CONTROL.search(data)
     if control is not None:
-        offset = control.start()
-        message = f"'{path}' is not a text file (control byte 0x{data[offset]:02x} at offset {offset})"
-        raise SegError(Diagnostic(message, span))
+        raise _not_text(path, data, control.start(), "not a text file (control byte", span)
     return text
+
+
+def _not_text(path: str, data: bytes, offset: int, what: str, span: Span | None) -> SegError:
+    line = data.count(b"\n", 0, offset) + 1
+    column = len(data[data.rfind(b"\n", 0, offset) + 1 : offset].decode("utf-8", errors="replace")) + 1
+    notes = (Note("named here", span),) if span is not None else ()
+    return SegError(Diagnostic(f"{what} 0x{data[offset]:02x} at offset {offset})", notes=notes,
+                               path=f"{path}:{line}:{column}"))
 
 
 def given_directly(path: str) -> bool:

@@ -144,7 +144,7 @@ def test_unreadable_content_is_never_shown(work: Path, capsys, content: bytes, n
 def test_binary_gives_the_byte_and_its_offset(work: Path, capsys) -> None:
     (work / "blob.seg").write_bytes(b"network n\0")  # NUL, valid UTF-8, at offset 9
     assert _run(["check", "blob.seg"], capsys) == (
-        1, "error: 'blob.seg' is not a text file (control byte 0x00 at offset 9)\n")
+        1, "blob.seg:1:10: error: not a text file (control byte 0x00 at offset 9)\n")
 
 
 def test_syntax_error_outside_seg_files_gives_the_position_only(work: Path, capsys) -> None:
