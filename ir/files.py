@@ -77,8 +77,9 @@ def open_input(path: str, kind: str = "text", span: Span | None = None) -> Itera
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as err:
         raise _fail(path, err.strerror or str(err), span) from None
-    except ValueError:  # a NUL in the path
-        raise _fail(path, "the path contains a NUL character", span) from None
+    except ValueError:  # a NUL, or a name the file system cannot encode
+        what = "a NUL character" if "\0" in path else "a character the file system cannot encode"
+        raise _fail(path, f"the path contains {what}", span) from None
     handle = os.fdopen(fd, "rb")
     with handle:
         info = os.fstat(fd)

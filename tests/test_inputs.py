@@ -111,6 +111,18 @@ def test_data_over_the_limit(work: Path, capsys, monkeypatch) -> None:
                                 "(set SEGC_MAX_DATA_BYTES to raise it)\n")
 
 
+def test_compressed_arrays_are_bounded_by_their_unpacked_size(work: Path, monkeypatch) -> None:
+    np = pytest.importorskip("numpy")
+    from segc.hls import load_inputs
+
+    np.savez_compressed("in.npz", image=np.zeros((1, 3, 32, 32), np.float32))  # 12,288 bytes of zeros, packed small
+    assert (work / "in.npz").stat().st_size < 5000
+    monkeypatch.setenv("SEGC_MAX_DATA_BYTES", "5000")
+    with pytest.raises(segc.SegError, match=r"cannot read 'in.npz': its arrays unpack to [\d,]+ bytes, over the "
+                                            r"limit of 5,000 for data inputs"):
+        load_inputs(segc.load("tiny.seg"), "in.npz", 0, True)
+
+
 def test_a_limit_must_be_a_positive_integer(work: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("SEGC_MAX_TEXT_BYTES", "lots")
     assert _run(["check", "tiny.seg"], capsys) == (1, "error: SEGC_MAX_TEXT_BYTES must be a positive integer, "
