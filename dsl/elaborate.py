@@ -13,6 +13,7 @@ reported together.
 from __future__ import annotations
 
 from ..ir import OPS, OUTPUT_PREFIX, Diagnostic, Directives, Graph, Node, SegError, Shape, Target
+from ..ir.limits import size_problems
 from . import ast
 from .calls import CallEvaluator
 from .deform import check_deform, lower_deform
@@ -68,6 +69,9 @@ def elaborate(program: Program, network: str | None = None, warnings: list[Diagn
             builder.run(errors)
     with no_gc_pauses():
         graph = builder.graph(target, warnings if warnings is not None else [])
+    too_large = size_problems(graph)  # before anything computes in proportion to a tensor's size
+    if too_large:
+        raise SegError(too_large)
     prune, deform = program.prunes.get(definition.name), program.deforms.get(definition.name)
     if prune is not None or deform is not None:
         graph.directives = Directives(prune=lower_prune(prune, graph) if prune is not None else None,

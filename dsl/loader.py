@@ -12,13 +12,14 @@ import os
 from dataclasses import dataclass, field
 
 from ..ir import OPS, Diagnostic, Note, SegError, Span
+from ..ir.files import given_directly, read_text
 from . import ast
 from .builtins import BUILTINS
 from .depth import no_gc_pauses
 from .evaluate import suggestion
 from .parser import parse_text
 
-__all__ = ["Program", "load_file", "load_text", "read_source"]
+__all__ = ["Program", "load_file", "load_text", "parse_source", "read_source"]
 
 
 @dataclass
@@ -38,18 +39,25 @@ class Program:
 
 
 def read_source(path: str, span: Span | None = None) -> str:
-    """A file's text, or a SegError saying precisely why it cannot be read."""
+    """A file's text, or a SegError saying precisely why it cannot be read
+    (see :mod:`segc.ir.files`: regular files only, size-limited, UTF-8)."""
+    return read_text(path, span)
+
+
+def parse_source(text: str, path: str, imported_at: Span | None = None) -> ast.Module:
+    """Parse a file; a syntax error in a file not named ``*.seg`` (perhaps
+    not meant as source at all) gives its position only, never its text
+    (text given directly, with a ``<name>`` path, shows as usual)."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as err:
-        reason = err.strerror or str(err)
-        raise SegError(Diagnostic(f"cannot read '{path}': {reason}", span)) from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        message = f"'{path}' is not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start})"
-        raise SegError(Diagnostic(message, span)) from None
+        return parse_text(text, path)
+    except SegError as err:
+        first = err.diagnostics[0].span
+        if path.endswith(".seg") or given_directly(path) or first is None:
+            raise
+        where = f"{path}:{first.line}:{first.column}"
+        message = "syntax error (the file is not named *.seg, so none of its text is shown)"
+        notes = (Note("imported here", imported_at),) if imported_at is not None else ()
+        raise SegError(Diagnostic(message, notes=notes, path=where)) from None
 
 
 def load_file(path: str) -> Program:
@@ -105,7 +113,7 @@ class _Loader:
         key = os.path.realpath(path)
         self.stack.append((key, span))
         try:
-            module = parse_text(text, path)
+            module = parse_source(text, path, span)
             for item in module.items:
                 if isinstance(item, ast.Import):
                     self._import(module, item)

@@ -9,6 +9,9 @@
 Patterns are the globs of :mod:`segc.ir.directives` (``*``, ``?``, ``[...]``),
 optionally in double quotes.  Rates are in [0, 1).  Whether each pattern
 names layers of the network is checked when the rates are applied.
+
+A file whose first statement is not one of these is not taken for a rates
+file: its error gives the position only, never the file's text.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import re
 
 from ..ir import Diagnostic, KeepRule, PruneDirectives, PruneRule, SegError, SourceFile
+from ..ir.files import given_directly
 
 __all__ = ["parse_rates"]
 
@@ -50,6 +54,21 @@ def _rule(source: SourceFile, start: int, match: re.Match) -> PruneRule:
     return PruneRule(match["pattern"].strip('"'), rate, pattern_span)
 
 
+def _statement(body: str) -> bool:
+    """Whether a line reads as a rates statement (its rate a number, in
+    range or not)."""
+    rule = _RULE.fullmatch(body)
+    return bool(_KEEP.fullmatch(body) or (rule and _NUMBER.fullmatch(rule["rate"])))
+
+
+def _not_rates(source: SourceFile, start: int) -> SegError:
+    """The error, position only, for a file whose first statement is not one
+    (perhaps not a rates file at all)."""
+    line, column = source.location(start)
+    return SegError(Diagnostic("not a rates file: its first statement is not 'PATTERN: RATE' or 'keep PATTERN, "
+                               "...' (its text is not shown)", path=f"{source.path}:{line}:{column}"))
+
+
 def parse_rates(text: str, path: str) -> PruneDirectives:
     """The rules and keep patterns of a rates file (every line's mistake is
     reported, at its position)."""
@@ -57,7 +76,8 @@ def parse_rates(text: str, path: str) -> PruneDirectives:
     rules: list[PruneRule] = []
     keeps: list[KeepRule] = []
     errors: list[Diagnostic] = []
-    offset = 0
+    offset, first = 0, True
+    hide = not given_directly(path)
     for line in text.splitlines(keepends=True):
         body = line.split("#", 1)[0].rstrip()
         start = offset + len(body) - len(body.lstrip())
@@ -65,6 +85,9 @@ def parse_rates(text: str, path: str) -> PruneDirectives:
         offset += len(line)
         if not body:
             continue
+        if first and hide and not _statement(body):
+            raise _not_rates(source, start)
+        first = False
         try:
             keep, rule = _KEEP.fullmatch(body), _RULE.fullmatch(body)
             if keep and not rule:

@@ -6,7 +6,9 @@ disagreement at the layer's source span:
 * names are valid hierarchical names (``res5.0.conv1``);
 * the graph is acyclic, has an input and an output, every layer reaches an
   output, and outputs feed nothing;
-* every stored shape equals the op's shape rule applied to its operands.
+* every stored shape equals the op's shape rule applied to its operands;
+* no tensor, and not the whole network, is larger than the limits of
+  :mod:`segc.ir.limits`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from .attrs import AttrError
 from .diagnostics import Diagnostic, Note
+from .limits import size_problems
 from .ops import OPS
 from .shapes import ShapeError
 
@@ -88,4 +91,4 @@ def verify_graph(graph: Graph, context: str | None = None) -> list[Diagnostic]:
         message = _check_node(graph, node)
         if message:
             problems.append(_diag(node, message, context))
-    return problems + _check_structure(graph, context)
+    return problems + _check_structure(graph, context) + (size_problems(graph) if not problems else [])

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -116,24 +117,54 @@ def footprint(t, s: int, k: int, d: int, dilation_aware: bool):
     return counts[np.asarray(t) - 1]
 
 
+_CHUNK = 1 << 20  # candidate tiles weighed at once: memory stays bounded whatever the map's size
+
+
 def best_tile(geom: ConvGeometry, buffer_words: int, pof: int, mode: str) -> tuple[int, int]:
-    """(T_ox, T_oy) by Eq. 1 under ``mode``; TileError if even 1×1 does not fit."""
+    """(T_ox, T_oy) by Eq. 1 under ``mode``; TileError if even 1×1 does not fit.
+
+    Only tiles that fit are weighed: T_ox up to the widest whose input fits
+    beside one row of T_oy = 1 (likewise T_oy), and for each T_ox only the
+    T_oy that fit with it, a band of rows at a time, so time and memory follow
+    the input buffer, not the feature map."""
     aware = mode == "dilation-aware"
     words_per_pixel = geom.ci // geom.groups
-    one = int(footprint(1, geom.sx, geom.kx, geom.dx, aware)) * int(footprint(1, geom.sy, geom.ky, geom.dy, aware))
-    if one * words_per_pixel > buffer_words:
+    one_x = int(footprint(1, geom.sx, geom.kx, geom.dx, aware))
+    one_y = int(footprint(1, geom.sy, geom.ky, geom.dy, aware))
+    if one_x * one_y * words_per_pixel > buffer_words:
         raise TileError(
-            f"even a 1×1 tile needs {one * words_per_pixel} words of input buffer "
-            f"({one} pixels × {words_per_pixel} channels), but the target has {buffer_words}"
+            f"even a 1×1 tile needs {one_x * one_y * words_per_pixel} words of input buffer "
+            f"({one_x * one_y} pixels × {words_per_pixel} channels), but the target has {buffer_words}"
         )
     if mode == "none" or (mode == "paper" and geom.dilated):
         return (1, 1)
-    tox = np.arange(1, geom.wo + 1, dtype=np.int64)[:, None]
-    toy = np.arange(1, geom.ho + 1, dtype=np.int64)[None, :]
-    tix = footprint(tox, geom.sx, geom.kx, geom.dx, aware)
-    tiy = footprint(toy, geom.sy, geom.ky, geom.dy, aware)
-    area_in = tix * tiy
-    feasible = area_in * words_per_pixel <= buffer_words
+    pixels = buffer_words // words_per_pixel  # input pixels a tile may read
+    tix = _fitting(geom.wo, pixels // one_y, geom.sx, geom.kx, geom.dx, aware)
+    tiy = _fitting(geom.ho, pixels // one_x, geom.sy, geom.ky, geom.dy, aware)
+    columns = np.searchsorted(tiy, pixels // tix, side="right")  # T_oy that fit with each T_ox
+    best, row = None, 0
+    while row < len(tix):
+        stop = min(len(tix), row + max(1, _CHUNK // int(columns[row])))
+        band = _best_in_band(geom, tix[row:stop], tiy[: columns[row]], row, pixels)
+        best = band if best is None or band[0] > best[0] else best
+        row = stop
+    return best[1]
+
+
+def _fitting(extent: int, most: int, s: int, k: int, d: int, aware: bool) -> np.ndarray:
+    """Input footprints of tiles 1, 2, … along one axis, as far as they are
+    at most ``most`` pixels (and the tile at most ``extent``)."""
+    sizes = footprint(np.arange(1, min(extent, most) + 1, dtype=np.int64), s, k, d, aware)
+    return sizes[: int(np.searchsorted(sizes, most, side="right"))]
+
+
+def _best_in_band(geom: ConvGeometry, tix: np.ndarray, tiy: np.ndarray, first_row: int, pixels: int):
+    """The best tile with T_ox in first_row + 1 … first_row + len(tix) and its
+    ranking key (ratio, fewer reads, larger, wider), exact in integers."""
+    tox = np.arange(first_row + 1, first_row + len(tix) + 1, dtype=np.int64)[:, None]
+    toy = np.arange(1, len(tiy) + 1, dtype=np.int64)[None, :]
+    area_in = tix[:, None] * tiy[None, :]
+    feasible = area_in <= pixels
     area_out = tox * toy
     ratio = np.where(feasible, area_out / area_in, -1.0)
     i, j = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
@@ -143,9 +174,10 @@ def best_tile(geom: ConvGeometry, buffer_words: int, pof: int, mode: str) -> tup
     ties &= reads == reads.min()
     size = np.where(ties, area_out, -1)
     ties &= size == size.max()
-    candidates = np.argwhere(ties)
-    x, y = max(candidates.tolist(), key=lambda c: (c[0], c[1]))
-    return (x + 1, y + 1)
+    x, y = max(np.argwhere(ties).tolist(), key=lambda c: (c[0], c[1]))
+    out, read_in = int(area_out[x, y]), int(area_in[x, y])
+    key = (Fraction(out, read_in), -int(reads[x, y]), out, x + first_row, y)
+    return key, (x + first_row + 1, y + 1)
 
 
 def input_tile(geom: ConvGeometry, tile: tuple[int, int], mode: str) -> tuple[int, int]:

@@ -7,9 +7,9 @@
 
 from __future__ import annotations
 
-from .dsl import elaborate, load_file, load_text, parse_text
+from .dsl import elaborate, load_file, load_text
 from .dsl.format import format_module
-from .dsl.loader import read_source
+from .dsl.loader import parse_source, read_source
 from .dsl.printer import print_graph
 from .ir import Diagnostic, Graph, SegError, serialize
 from .outputs import write_atomic
@@ -46,7 +46,7 @@ def loads(text: str, path: str = "<string>", network: str | None = None,
 
 def format_source(text: str, path: str = "<string>") -> str:
     """``.seg`` source in canonical layout (what ``segc fmt`` prints)."""
-    return format_module(parse_text(text, path))
+    return format_module(parse_source(text, path))
 
 
 def to_seg(graph: Graph) -> str:

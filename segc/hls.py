@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import api, outputs
 from .ir import Diagnostic, Graph, SegError
+from .ir.files import check_size, library_reason, open_input
 from .passes.base import run_pipeline
 from .passes.cost import CostPass
 from .passes.tile import TilePass
@@ -43,23 +45,34 @@ def _random_inputs(graph: Graph, seed: int) -> dict[str, np.ndarray]:
     return {n.name: rng.standard_normal((1, *n.shape)).astype(np.float32) for n in graph.inputs}
 
 
+def _load_arrays(path: str) -> np.ndarray | dict[str, np.ndarray]:
+    """The array of a ``.npy`` or the arrays of a ``.npz`` (their total size
+    within the data limit of :mod:`segc.ir.files`), no pickles."""
+    with open_input(path, "data") as handle:
+        try:
+            data = np.load(handle, allow_pickle=False)
+            if isinstance(data, np.ndarray):
+                return data
+            with data:
+                check_size(path, sum(i.file_size for i in data.zip.infolist()), "data", what="its arrays unpack to ")
+                return {key: data[key] for key in data.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            raise SegError(Diagnostic(f"cannot read the input: {library_reason(err)}", path=path)) from None
+
+
 def _read_arrays(graph: Graph, path: str) -> dict[str, np.ndarray]:
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as err:
-        raise SegError(Diagnostic(f"cannot read the input: {err}", path=path)) from None
+    data = _load_arrays(path)
     if isinstance(data, np.ndarray):
         if len(graph.inputs) != 1:
             names = ", ".join(n.name for n in graph.inputs)
             raise SegError(Diagnostic(f"network '{graph.name}' has inputs {names}: give an .npz with one array "
                                       "per input name", path=path))
         return {graph.inputs[0].name: data}
-    arrays = {key: data[key] for key in data.files}
-    missing = [n.name for n in graph.inputs if n.name not in arrays]
+    missing = [n.name for n in graph.inputs if n.name not in data]
     if missing:
         raise SegError(Diagnostic(f"no array for input(s) {', '.join(missing)} (the file holds: "
-                                  f"{', '.join(arrays) or 'nothing'})", path=path))
-    return arrays
+                                  f"{', '.join(data) or 'nothing'})", path=path))
+    return data
 
 
 def load_inputs(graph: Graph, path: str | None, seed: int, single: bool) -> dict[str, np.ndarray]:

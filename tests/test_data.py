@@ -317,7 +317,7 @@ def test_cityscapes_through_the_commands(capsys, tmp_path):
     (tiny_seg(), ["--data", "synthetic", "-o", "{tmp}/w.pt"], "the output must be a .safetensors file"),
     (tiny_seg(), ["--data", "synthetic", "--epochs", "0"], "--epochs must be at least 1 and --lr positive"),
     (tiny_seg(), ["--data", "synthetic", "--batch-size", "0"], "--batch-size must be at least 1"),
-    (tiny_seg(), ["--data", "synthetic", "--weights", "{tmp}/none.pt"], "no such file"),
+    (tiny_seg(), ["--data", "synthetic", "--weights", "{tmp}/none.pt"], "No such file"),
     (tiny_seg(), ["--data", "synthetic", "-o", "{tmp}/no/w.safetensors"], "does not exist"),
 ])
 def test_command_errors_exit_1_without_traceback(capsys, tmp_path, network, options, message):

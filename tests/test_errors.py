@@ -188,13 +188,13 @@ def test_missing_file(work: Path, capsys) -> None:
 
 
 def test_directory_as_file(work: Path, capsys) -> None:
-    _fails_with(["check", "targets"], "error: cannot read 'targets': Is a directory", capsys)
+    _fails_with(["check", "targets"], "error: cannot read 'targets': a directory, not a regular file", capsys)
 
 
 def test_file_not_utf8(work: Path, capsys) -> None:
     (work / "latin1.seg").write_bytes("network caf\u00e9 {}\n".encode("latin-1"))
     # "network caf" is 11 bytes; the next one is é in Latin-1, 0xe9.
-    _fails_with(["check", "latin1.seg"], "error: 'latin1.seg' is not UTF-8 text (byte 0xe9 at offset 11)", capsys)
+    _fails_with(["check", "latin1.seg"], "latin1.seg:1:12: error: not UTF-8 text (byte 0xe9 at offset 11)", capsys)
 
 
 def test_json_not_valid(work: Path, capsys) -> None:

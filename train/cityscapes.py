@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 
 from ..ir import Diagnostic, SegError
+from ..ir.files import library_reason, open_input
 
 __all__ = ["CITYSCAPES_CLASSES", "IMAGENET_MEAN", "IMAGENET_STD", "LABEL_TO_TRAIN", "CityscapesFolder"]
 
@@ -66,11 +67,13 @@ def _pairs(root: str, split: str) -> list[tuple[str, str]]:
 
 
 def _open(path: str) -> Image.Image:
-    try:
-        image = Image.open(path)
-        image.load()
-    except (OSError, ValueError) as err:
-        raise SegError(Diagnostic(f"cannot read the image: {err}", path=path)) from None
+    """An image file, read whole (a regular file within the data limit)."""
+    with open_input(path, "data") as handle:
+        try:
+            image = Image.open(handle)
+            image.load()
+        except (OSError, ValueError, Image.DecompressionBombError) as err:
+            raise SegError(Diagnostic(f"cannot read the image: {library_reason(err)}", path=path)) from None
     return image
 
 

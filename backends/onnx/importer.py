@@ -18,6 +18,7 @@ hierarchical name (``/layer1/relu/Relu`` → ``layer1.relu.Relu``).
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import numpy as np
@@ -25,6 +26,7 @@ import onnx
 from onnx import numpy_helper
 
 from ...ir import OPS, AttrError, Diagnostic, Graph, Node, SegError, ShapeError
+from ...ir.files import open_input, read_bytes
 
 __all__ = ["import_onnx"]
 
@@ -166,13 +168,31 @@ def _attrs(node: onnx.NodeProto) -> dict:
 
 def import_onnx(path: str) -> tuple[Graph, dict[str, np.ndarray]]:
     """The graph and weights of an ONNX file; SegError for anything else."""
+    data = read_bytes(path, "data")
     try:
-        model = onnx.load(path)
-    except FileNotFoundError:
-        raise SegError(Diagnostic(f"cannot read '{path}': no such file")) from None
+        model = onnx.load_from_string(data)
     except Exception as err:  # protobuf's reasons for a file that is not a model
         raise SegError(Diagnostic(f"not an ONNX model ({type(err).__name__}: {str(err)[:120]})", path=path)) from None
     if not model.graph.node:
         raise SegError(Diagnostic("not an ONNX model (no graph nodes; truncated or another kind of file?)", path=path))
+    _load_external_data(model, path)
     return _Importer(model, path).run()
+
+
+def _load_external_data(model: onnx.ModelProto, path: str) -> None:
+    """Weights the model keeps in files beside it, each file checked like any
+    input (a regular file within the size limit) before onnx reads it."""
+    from onnx.external_data_helper import ExternalDataInfo, load_external_data_for_model, uses_external_data
+
+    folder = os.path.dirname(path)
+    external = [t for t in model.graph.initializer if uses_external_data(t)]
+    if not external:
+        return
+    for tensor in external:
+        with open_input(os.path.join(folder, ExternalDataInfo(tensor).location), "data"):
+            pass
+    try:
+        load_external_data_for_model(model, folder)
+    except Exception as err:  # onnx's reasons for refusing a location, an offset or a length
+        raise SegError(Diagnostic(f"cannot read the model's external data ({type(err).__name__})", path=path)) from None
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import linecache
-import os
 from collections.abc import Mapping
 
 import numpy as np
@@ -19,9 +18,10 @@ import torch
 from torch import nn
 
 from ...ir import Diagnostic, Graph, SegError
+from ...ir.files import library_reason, open_input
 from .source import class_name, to_torch_source
 
-__all__ = ["build_module", "load_state_dict", "read_weights"]
+__all__ = ["build_module", "load_state_dict", "read_tensors", "read_weights"]
 
 
 class _ShapeCheck:
@@ -108,20 +108,26 @@ def _tensor(value) -> torch.Tensor:
     return value.detach().clone() if isinstance(value, torch.Tensor) else torch.from_numpy(np.array(value))
 
 
+def read_tensors(path: str, what: str):
+    """The tensor or tensors of a ``.safetensors``, ``.npy`` or ``.pt`` file
+    (``weights_only``: no code runs), the file checked first (see
+    :mod:`segc.ir.files`); SegError naming the file and the reason otherwise."""
+    with open_input(path, "data") as handle:
+        try:
+            if path.endswith(".safetensors"):
+                from safetensors.torch import load
+
+                return load(handle.read())
+            if path.endswith(".npy"):
+                return torch.from_numpy(np.load(handle, allow_pickle=False))
+            return torch.load(handle, map_location="cpu", weights_only=True)
+        except Exception as err:  # any library's reason for rejecting the file
+            raise SegError(Diagnostic(f"cannot read the {what}: {library_reason(err)}", path=path)) from None
+
+
 def read_weights(path: str) -> dict[str, torch.Tensor]:
     """A state_dict from a ``.pt`` (tensors only) or ``.safetensors`` file."""
-    if not os.path.isfile(path):
-        raise SegError(Diagnostic(f"cannot read '{path}': no such file"))
-    try:
-        if path.endswith(".safetensors"):
-            from safetensors.torch import load_file
-
-            data = load_file(path)
-        else:
-            data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # any library's reason for rejecting the file
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise SegError(Diagnostic(f"cannot read the weights: {reason}", path=path)) from None
+    data = read_tensors(path, "weights")
     if isinstance(data, Mapping) and "state_dict" in data and isinstance(data["state_dict"], Mapping):
         data = data["state_dict"]
     if not isinstance(data, Mapping) or not all(isinstance(v, torch.Tensor) for v in data.values()):

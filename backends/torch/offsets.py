@@ -28,6 +28,7 @@ import torch
 
 from ...ir import Diagnostic, Graph, SegError
 from ...ir.linebuffer import largest_bound, line_buffer, rows_needed
+from .module import read_tensors
 
 __all__ = ["collect_offsets", "offset_table", "read_inputs", "size_of", "suggested_bound"]
 
@@ -120,19 +121,9 @@ def read_inputs(graph: Graph, spec: str, seed: int) -> list[torch.Tensor]:
 
 
 def _load_tensors(path: str):
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         raise SegError(Diagnostic(f"cannot read '{path}': no such file (--inputs takes a count or a file)"))
-    try:
-        if path.endswith(".npy"):
-            return torch.from_numpy(np.load(path, allow_pickle=False))
-        if path.endswith(".safetensors"):
-            from safetensors.torch import load_file
-
-            return load_file(path)
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # any library's reason for rejecting the file
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise SegError(Diagnostic(f"cannot read the inputs: {reason}", path=path)) from None
+    data = read_tensors(path, "inputs")
     if isinstance(data, torch.Tensor) or (isinstance(data, dict) and all(isinstance(v, torch.Tensor)
                                                                          for v in data.values())):
         return data
