@@ -16,7 +16,7 @@ import sys
 from .. import __version__, api
 from ..ir import Diagnostic, SegError
 from . import deform, hardware, hls, prune, search, train
-from .common import load_graph, protected, say_written
+from .common import load_graph, protected, say_written, seed
 
 __all__ = ["main"]
 
@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", required=True, help="output file (a folder for hls)")
     export.add_argument("--weights", metavar="W", help="a state_dict (.pt or .safetensors) to check (torch) or "
                                                         "embed (onnx); default: initialised from --seed")
-    export.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default 0)")
+    export.add_argument("--seed", type=seed, default=0, help="seed of the initial weights (default 0)")
     hls.hls_options(export)
     imp = commands.add_parser("import", help="read an ONNX model into .seg (weights as .safetensors beside it)")
     imp.add_argument("file", help="an .onnx file")

@@ -10,7 +10,7 @@ import json
 
 from .. import api
 from ..ir import Diagnostic, Graph, SegError
-from .common import load_graph
+from .common import load_graph, percentage, seed
 
 __all__ = ["COMMANDS", "add_commands"]
 
@@ -34,9 +34,9 @@ def add_commands(commands) -> None:
     offsets.add_argument("--inputs", metavar="N|FILE", default="8",
                          help="N random standard-normal inputs, or a file of inputs (.npy, .pt, .safetensors; "
                               "[N, C, H, W]) (default: 8)")
-    offsets.add_argument("--seed", type=int, default=0,
+    offsets.add_argument("--seed", type=seed, default=0,
                          help="seed of the initial weights (without --weights) and of the random inputs (default 0)")
-    offsets.add_argument("--percentile", type=float, default=99.0,
+    offsets.add_argument("--percentile", type=percentage, default=99.0,
                          help="share of the offsets the suggested bound leaves unclipped, in percent (default 99)")
     offsets.add_argument("--json", action="store_true", help="print the statistics as JSON")
 

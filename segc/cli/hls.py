@@ -9,7 +9,7 @@ import sys
 
 from ..ir import Diagnostic, SegError
 from ..passes.modes import TILING_MODES
-from .common import load_for_hardware, protected, say_written
+from .common import int_in, load_for_hardware, protected, say_written, seed
 
 __all__ = ["COMMANDS", "add_commands", "export_hls", "hls_options"]
 
@@ -25,7 +25,7 @@ def hls_options(command: argparse.ArgumentParser) -> None:
                                                     "input name (default: standard normal from --seed)")
     group.add_argument("--calibrate", metavar="X", help="calibration input(s) for the fixed-point formats, .npy "
                                                         "[N, C, H, W] or .npz (default: the test input)")
-    group.add_argument("--headroom", type=int, default=1, metavar="BITS",
+    group.add_argument("--headroom", type=int_in(0, 15), default=1, metavar="BITS",
                        help="spare integer bits above the calibrated range (default 1)")
     group.add_argument("--frac", action="append", default=[], metavar="LAYER=BITS",
                        help="fix a layer's fraction bits (repeatable); checked against the calibration input")
@@ -37,7 +37,7 @@ def add_commands(commands) -> None:
     sim.add_argument("file", help="a .seg file (or a segc .json graph)")
     sim.add_argument("--network", metavar="NAME", help="the network to use when the file defines several")
     sim.add_argument("--weights", metavar="W", help="a state_dict (.pt or .safetensors); default: from --seed")
-    sim.add_argument("--seed", type=int, default=0, help="seed of the initial weights and random input (default 0)")
+    sim.add_argument("--seed", type=seed, default=0, help="seed of the initial weights and random input (default 0)")
     hls_options(sim)
     sim.add_argument("--opt", choices=("0", "1", "2", "3"), default="2", help="g++ optimisation level (default 2)")
     sim.add_argument("--layers", action="store_true", help="also compare every layer's output (a layer trace)")

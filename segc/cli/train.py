@@ -15,7 +15,7 @@ import sys
 
 from .. import api
 from ..ir import Diagnostic, SegError
-from .common import load_graph, protected
+from .common import int_in, load_graph, positive_float, protected, seed
 
 __all__ = ["COMMANDS", "add_commands"]
 
@@ -26,7 +26,7 @@ def _data_options(command: argparse.ArgumentParser, split: str) -> None:
     command.add_argument("--data", metavar="SPEC", required=True,
                          help="synthetic[:N] (generated: 256 train / 64 val samples unless N) or cityscapes:ROOT")
     command.add_argument("--split", choices=("train", "val"), default=split, help=f"the split (default: {split})")
-    command.add_argument("--batch-size", type=int, default=16, metavar="B", help="samples per batch (default 16)")
+    command.add_argument("--batch-size", type=int_in(1), default=16, metavar="B", help="samples per batch (default 16)")
 
 
 def add_commands(commands) -> None:
@@ -34,11 +34,11 @@ def add_commands(commands) -> None:
     _data_options(tune, "train")
     tune.add_argument("--weights", metavar="W", help="starting weights (.pt or .safetensors); default: initialised "
                                                       "from --seed, i.e. trained from scratch")
-    tune.add_argument("--epochs", type=int, default=1, metavar="E", help="passes over the data (default 1)")
-    tune.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
+    tune.add_argument("--epochs", type=int_in(1), default=1, metavar="E", help="passes over the data (default 1)")
+    tune.add_argument("--lr", type=positive_float, default=0.01, help="learning rate (default 0.01)")
     tune.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
                       help="SGD with momentum 0.9 or Adam (default sgd)")
-    tune.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the shuffling")
+    tune.add_argument("--seed", type=seed, default=0, help="seed of the initial weights and the shuffling")
     tune.add_argument("-o", "--output", required=True, metavar="OUT.safetensors", help="the fine-tuned weights")
 
     ev = commands.add_parser("evaluate", help="accuracy of a network's weights on a dataset (mIoU or top-1)")
