@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import json
 import os
 import sys
 
 from .. import __version__, api
 from ..ir import Diagnostic, SegError
 from . import deform, hardware, hls, prune, search, train
-from .common import load_graph, protected, say_written, seed
+from .common import json_text, load_graph, protected, say_written, seed
 
 __all__ = ["main"]
 
@@ -84,7 +83,7 @@ def _check(args: argparse.Namespace) -> int:
             "layers": [row.to_json() for row in rows],
             "totals": {"macs": sum(r.macs for r in rows), "params": sum(r.params for r in rows)},
         }
-        print(json.dumps(summary, indent=2))
+        print(json_text(summary, indent=2))
         return 0
     from .table import print_summary
 

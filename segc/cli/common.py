@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -11,8 +12,8 @@ from .. import api
 from ..ir import Diagnostic, Graph, SegError, render
 from ..passes.modes import TILING_MODES
 
-__all__ = ["calibration_option", "hardware_options", "int_in", "load_for_hardware", "load_graph", "make_folder",
-           "percentage", "positive_float", "protected", "say_written", "seed"]
+__all__ = ["calibration_option", "hardware_options", "int_in", "json_text", "load_for_hardware", "load_graph",
+           "make_folder", "percentage", "positive_float", "protected", "say_written", "seed"]
 
 LISTED_FILES = 6  # "wrote" lists this many paths; more are counted in their folder
 
@@ -118,6 +119,17 @@ def make_folder(path: str) -> None:
         os.makedirs(path, exist_ok=True)
     except OSError as err:
         raise SegError(Diagnostic(f"cannot create the folder '{path}': {err.strerror or err}")) from None
+
+
+def json_text(data, indent: int | None = 1) -> str:
+    """Standard JSON (no NaN or Infinity, which JSON does not have); a
+    non-finite figure, which only non-finite input (weights, data) makes, is
+    a SegError."""
+    try:
+        return json.dumps(data, indent=indent, allow_nan=False)
+    except ValueError:
+        raise SegError(Diagnostic("a result is not a finite number (NaN or infinity), which JSON cannot hold; "
+                                  "are the weights and inputs finite?")) from None
 
 
 def say_written(paths) -> None:

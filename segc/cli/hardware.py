@@ -11,7 +11,15 @@ import sys
 from .. import api
 from ..ir import Diagnostic, Graph, SegError
 from ..passes.modes import TILING_MODES
-from .common import calibration_option, hardware_options, load_for_hardware, make_folder, protected, say_written
+from .common import (
+    calibration_option,
+    hardware_options,
+    json_text,
+    load_for_hardware,
+    make_folder,
+    protected,
+    say_written,
+)
 
 __all__ = ["COMMANDS", "add_commands"]
 
@@ -101,7 +109,6 @@ def _write_report_folder(args: argparse.Namespace, data: dict, graph: Graph) -> 
 
 
 def _dse(args: argparse.Namespace) -> int:
-    import json
 
     from ..passes.dse import explore, pareto_front
 
@@ -118,11 +125,11 @@ def _dse(args: argparse.Namespace) -> int:
         png = pareto_plot([p.to_json() for p in points], data["front"], f"{graph.name} on {graph.target.name}")
         make_folder(args.output)
         paths = [os.path.join(args.output, name) for name in ("dse.json", "pareto.png")]
-        api.write_atomic(paths[0], json.dumps(data, indent=1) + "\n", protected(args))
+        api.write_atomic(paths[0], json_text(data) + "\n", protected(args))
         api.write_atomic(paths[1], png, protected(args))
         say_written(paths)
     elif args.format == "json":
-        print(json.dumps(data, indent=1))
+        print(json_text(data))
     else:
         _print_front(data)
     return 0
@@ -141,7 +148,6 @@ def _print_front(data: dict) -> None:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    import json
 
     from ..calibration import calibrate, fit_table
     from .table import print_table
@@ -152,7 +158,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     print_table(title, headers, rows)
     print("\n".join(notes))
     if args.output:
-        api.write_atomic(args.output, json.dumps(result, indent=1) + "\n", (args.measurements,))
+        api.write_atomic(args.output, json_text(result) + "\n", (args.measurements,))
         say_written([args.output])
     return 0
 

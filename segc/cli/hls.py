@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 from ..ir import Diagnostic, SegError
 from ..passes.modes import TILING_MODES
-from .common import int_in, load_for_hardware, protected, say_written, seed
+from .common import int_in, json_text, load_for_hardware, protected, say_written, seed
 
 __all__ = ["COMMANDS", "add_commands", "export_hls", "hls_options"]
 
@@ -123,8 +121,7 @@ def _hls_sim(args: argparse.Namespace) -> int:
     result = simulate(graph, options, args.output, f"-O{args.opt}", write, args.layers)
     result.pop("config")
     if args.json:
-        json.dump(result, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        print(json_text(result))
     else:
         _print_figures(result)
     return 0

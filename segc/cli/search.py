@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 
@@ -18,6 +17,7 @@ from .common import (
     calibration_option,
     hardware_options,
     int_in,
+    json_text,
     load_for_hardware,
     make_folder,
     protected,
@@ -105,7 +105,7 @@ def _search(args: argparse.Namespace) -> int:
         document = search(graph, arrays, options, progress)
     exported = _export_points(graph, arrays, document, args)
     make_folder(args.output)
-    files = {"pareto.json": json.dumps(document, indent=1) + "\n", "pareto.png": search_plot(document),
+    files = {"pareto.json": json_text(document) + "\n", "pareto.png": search_plot(document),
              "search.html": _html_page(graph, document, calibration), **exported}
     for name, content in files.items():
         api.write_atomic(os.path.join(args.output, name), content, protected(args))

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import os
 import sys
 
 from .. import api
 from ..ir import Diagnostic, SegError
-from .common import int_in, load_graph, positive_float, protected, seed
+from .common import int_in, json_text, load_graph, positive_float, protected, seed
 
 __all__ = ["COMMANDS", "add_commands"]
 
@@ -135,7 +134,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     module = api.to_torch(graph, args.weights)
     result = _figures(evaluate(module, dataset, task, classes, args.batch_size))
     if args.json:
-        print(json.dumps({"network": graph.name, "data": args.data, "split": args.split, **result}, indent=1))
+        print(json_text({"network": graph.name, "data": args.data, "split": args.split, **result}))
         return 0
     title = f"{graph.name} on {len(dataset)} samples of {args.data} ({args.split})"
     if task == "classification":
