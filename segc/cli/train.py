@@ -13,7 +13,7 @@ import os
 import sys
 
 from .. import api
-from ..ir import Diagnostic, SegError
+from ..ir import Diagnostic, Note, SegError
 from .common import int_in, json_text, load_graph, positive_float, protected, seed
 
 __all__ = ["COMMANDS", "add_commands"]
@@ -101,9 +101,7 @@ def _reporter(epochs: int):
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from safetensors.torch import save
-
-    from ..train.finetune import finetune
+    from ..train.finetune import Diverged, finetune
 
     _check_output(args)
     graph, _, _, dataset = _dataset(args)
@@ -111,15 +109,27 @@ def _finetune(args: argparse.Namespace) -> int:
     inputs = (*protected(args), *([args.weights] if args.weights else []))
     if any(os.path.exists(i) and os.path.realpath(i) == os.path.realpath(args.output) for i in inputs):
         raise SegError(Diagnostic(f"refusing to overwrite the input file '{args.output}'; choose another output"))
-    with _reporter(args.epochs) as progress:
-        result = finetune(module, dataset, args.epochs, args.lr, args.batch_size, args.seed, progress,
-                          optimizer=args.optimizer)
-    state = {k: v.detach().contiguous() for k, v in sorted(module.state_dict().items())}
-    api.write_atomic(args.output, save(state), inputs)
+    try:
+        with _reporter(args.epochs) as progress:
+            result = finetune(module, dataset, args.epochs, args.lr, args.batch_size, args.seed, progress,
+                              optimizer=args.optimizer)
+    except Diverged as err:  # exit 1, with the last good weights written when a step had a finite loss
+        if err.steps:
+            _write_weights(module, args.output, inputs)
+        kept = f"the weights after {err.steps} update(s) are in {args.output}" if err.steps else "nothing written"
+        raise SegError(err.diagnostics[0].with_notes(Note(kept))) from None
+    _write_weights(module, args.output, inputs)
     losses = result.epoch_losses
     print(f"fine-tuned {graph.name} on {len(dataset)} samples of {args.data} ({args.split}), {args.epochs} epoch(s) "
           f"in {result.seconds:.1f} s: loss {losses[0]:.4f} -> {losses[-1]:.4f}; weights in {args.output}")
     return 0
+
+
+def _write_weights(module, output: str, inputs: tuple[str, ...]) -> None:
+    from safetensors.torch import save
+
+    state = {k: v.detach().contiguous() for k, v in sorted(module.state_dict().items())}
+    api.write_atomic(output, save(state), inputs)
 
 
 def _figures(result: dict) -> dict:
