@@ -145,7 +145,8 @@ def to_csv(report: dict) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(keys)
     for layer in report["layers"]:
-        writer.writerow([json.dumps(layer[k], allow_nan=False) if isinstance(layer[k], list) else layer[k] for k in keys])
+        writer.writerow([json.dumps(layer[k], allow_nan=False) if isinstance(layer[k], list) else layer[k]
+                         for k in keys])
     if keys:
         totals = total_row(report)
         writer.writerow([totals.get(k, "") for k in keys])

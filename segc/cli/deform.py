@@ -58,7 +58,7 @@ def _deform(args: argparse.Namespace) -> int:
     plans = {n.name: n.annotations["deform"] for n in annotated.nodes() if n.op == "dconv"}
     if args.json:
         print(json_text({"network": graph.name, "target": graph.target.name if graph.target else None,
-                          "layers": plans}, indent=1))
+                         "layers": plans}))
         return 0
     from .table import print_table
 
@@ -96,7 +96,7 @@ def _offsets(args: argparse.Namespace) -> int:
     table = offset_table(graph, offsets, args.percentile / 100)
     if args.json:
         print(json_text({"network": graph.name, "weights": args.weights, "seed": args.seed,
-                          "percentile": args.percentile, "inputs": args.inputs, "layers": table}))
+                         "percentile": args.percentile, "inputs": args.inputs, "layers": table}))
         return 0
     _print_offsets(graph, table, args.percentile)
     if not args.weights:

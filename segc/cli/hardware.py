@@ -109,7 +109,6 @@ def _write_report_folder(args: argparse.Namespace, data: dict, graph: Graph) -> 
 
 
 def _dse(args: argparse.Namespace) -> int:
-
     from ..passes.dse import explore, pareto_front
 
     graph = load_for_hardware(args)
@@ -148,7 +147,6 @@ def _print_front(data: dict) -> None:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-
     from ..calibration import calibrate, fit_table
     from .table import print_table
 
