@@ -59,14 +59,17 @@ def _installed_accuracy(rates: dict[str, float]) -> float:
 
 
 CONNECT_SECONDS = 5  # to connect to a Dask scheduler, and for its first answer
-_ADDRESS = re.compile(r"(?:[a-z]+://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):([0-9]{1,5})")
+_ADDRESS = re.compile(r"(?:(?:tcp|tls|ws|wss|ucx)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):([0-9]{1,5})")
+_IN_PROCESS = re.compile(r"inproc://\S+")  # a LocalCluster(processes=False) in this process
 
 
 def scheduler_problem(address: str) -> str | None:
     """Why ``address`` is not a Dask scheduler address (``[tcp://]HOST:PORT``), or None."""
+    if _IN_PROCESS.fullmatch(address):
+        return None
     match = _ADDRESS.fullmatch(address)
     if match is None or not 0 < int(match.group(2)) < 65536:
-        return f"a Dask scheduler address is tcp://HOST:PORT (port 1 to 65535), got '{address}'"
+        return f"a Dask scheduler address is [tcp://]HOST:PORT (port 1 to 65535; or tls, ws, wss, ucx), got '{address}'"
     return None
 
 

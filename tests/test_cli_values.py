@@ -44,7 +44,7 @@ REFUSED = [
     (["search", "-o", "out"], "--workers", ["-1"]),
     (["search", "-o", "out"], "--export", ["-1"]),
     (["search", "-o", "out"], "--scheduler", ["nonsense", "tcp://host", "tcp://host:0", "tcp://host:65536",
-                                              "tcp://a b:80", "tcp://host:80/path"]),
+                                              "tcp://a b:80", "tcp://host:80/path", "ftp://host:21"]),
     (["finetune", "--data", "synthetic", "-o", "w.safetensors"], "--epochs", ["0", "-2"]),
     (["finetune", "--data", "synthetic", "-o", "w.safetensors"], "--lr", ["0", "-0.1", "nan", "inf", "-inf", "x"]),
     (["finetune", "--data", "synthetic", "-o", "w.safetensors"], "--batch-size", ["0"]),
@@ -242,5 +242,5 @@ def test_scheduler_that_is_not_dask_is_a_clear_error(server, reply, message, mon
 
 
 def test_api_checks_the_scheduler_address_before_connecting():
-    with pytest.raises(SegError, match="tcp://HOST:PORT"):
+    with pytest.raises(SegError, match=r"scheduler address is .*HOST:PORT"):
         search_workers._dask_client("nonsense")
