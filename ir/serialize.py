@@ -88,7 +88,7 @@ def graph_to_json(graph: Graph) -> dict:
 
 
 def dumps(graph: Graph) -> str:
-    return json.dumps(graph_to_json(graph), indent=1) + "\n"
+    return json.dumps(graph_to_json(graph), indent=1, allow_nan=False) + "\n"
 
 
 # ------------------------------------------------------------------ reading

@@ -15,11 +15,12 @@ import csv
 import dataclasses
 import io
 import json
+import math
 import os
 
 from . import api, hardware
 from .dsl.loader import read_source
-from .ir import Diagnostic, SegError, Unroll, target_problems
+from .ir import Diagnostic, SegError, SourceFile, Unroll, target_problems
 from .passes.calibrate import PARAMETERS, Features, features, fit, predict
 from .passes.cost import Calibration
 
@@ -37,14 +38,30 @@ class Measurement:
     line: int
 
 
-def _number(path: str, line: int, column: str, text: str, kind: type):
+def _field_spans(line: str) -> list[tuple[int, int]]:
+    """(start, end) of each comma-separated field of a CSV line (quotes respected)."""
+    spans, start, quoted = [], 0, False
+    for i, char in enumerate(line):
+        if char == '"':
+            quoted = not quoted
+        elif char == "," and not quoted:
+            spans.append((start, i))
+            start = i + 1
+    return [*spans, (start, len(line))]
+
+
+def _number(source: SourceFile, line: int, field: int, column: str, text: str, kind: type):
+    """A positive finite int or float from a CSV field; else an error at file:line:column."""
     try:
         value = kind(text)
     except ValueError:
         value = None
-    if value is None or value <= 0:
-        noun = "a positive integer" if kind is int else "a positive number"
-        raise SegError(Diagnostic(f"line {line}, column '{column}': expected {noun}, got '{text}'", path=path))
+    if value is None or not math.isfinite(value) or value <= 0:
+        noun = "a positive integer" if kind is int else "a positive finite number"
+        start, end = _field_spans(source.line_text(line))[field]
+        offset = source.line_starts[line - 1]
+        raise SegError(Diagnostic(f"column '{column}': expected {noun}, got '{text}'",
+                                  source.span(offset + start, offset + max(end, start + 1))))
     return value
 
 
@@ -57,17 +74,16 @@ def read_measurements(path: str) -> list[Measurement]:
     missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
     if missing:
         raise SegError(Diagnostic(f"line {lines[0][0]}: missing column(s) {', '.join(missing)}", path=path))
+    base, source, fields = os.path.dirname(path), SourceFile(path, text), list(reader.fieldnames or [])
     rows = []
-    base = os.path.dirname(path)
     for (number, _), row in zip(lines[1:], reader):
         if any(row.get(c) in (None, "") for c in REQUIRED):
             raise SegError(Diagnostic(f"line {number}: every row needs {', '.join(REQUIRED)}", path=path))
-        factors = [_number(path, number, c, row[c], int) for c in ("pif", "pof", "pkx")]
-        pky = _number(path, number, "pky", row["pky"], int) if row.get("pky") else 1
-        rows.append(Measurement(
-            os.path.normpath(os.path.join(base, row["network"])), Unroll(*factors, pky),
-            _number(path, number, "latency_s", row["latency_s"], float), row.get("layer") or None, number,
-        ))
+        numbers = {c: _number(source, number, fields.index(c), c, row[c], float if c == "latency_s" else int)
+                   for c in (*REQUIRED[1:], "pky") if row.get(c)}
+        unroll = Unroll(numbers["pif"], numbers["pof"], numbers["pkx"], numbers.get("pky", 1))
+        rows.append(Measurement(os.path.normpath(os.path.join(base, row["network"])), unroll, numbers["latency_s"],
+                                row.get("layer") or None, number))
     return rows
 
 
@@ -152,7 +168,7 @@ def fit_table(result: dict) -> tuple[str, list[str], list[list[str]], list[str]]
     """The fit report as a table: (title, headers, rows, lines to print under it)."""
     fit_ = result["fit"]
     title = (f"fitted {', '.join(fit_['parameters'])} on {fit_['train']} ({fit_['tiling']} tiling): "
-             f"overlap {result['overlap']:.3f}, fixed {json.dumps(result['fixed_s'])}")
+             f"overlap {result['overlap']:.3f}, fixed {json.dumps(result['fixed_s'], allow_nan=False)}")
     headers = ["network", "unroll", "split", "measured", "model", "error", "calibrated", "error"]
     rows = [[r["network"] + (f":{r['layer']}" if r["layer"] else ""), ",".join(str(v) for v in r["unroll"][:3]),
              r["split"], f"{r['measured_s']:.4f}", f"{r['uncalibrated_s']:.4f}", _percent(r["uncalibrated_error"]),

@@ -14,6 +14,7 @@ seeded weights).
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,7 +22,9 @@ from . import api, outputs
 from .ir import Diagnostic, Graph, SegError, Target, summarize
 from .results import Front, Pruned, Report
 
-__all__ = ["Network"]
+__all__ = ["SEED_LIMIT", "Network", "check_seed"]
+
+SEED_LIMIT = 2**32  # seeds are 0 ≤ seed < 2^32: numpy's legacy seeding (the search's NSGA-II) takes no more
 
 Rates = float | Mapping[str, float] | str | None
 
@@ -125,6 +128,7 @@ class Network(Graph):
         pruned.  Weights: the network's, else drawn from ``seed``."""
         from .pruning import prune_network
 
+        seed = check_seed(seed)
         arrays = self.weights if self.weights is not None else api.weight_arrays(self, None, seed)
         spec, text = _rates_spec(rates, keep)
         result = prune_network(self, spec, arrays, snap, siblings, text)
@@ -146,7 +150,7 @@ class Network(Graph):
 
             options["calibration"] = load_calibration(options["calibration"])
         net = self.on()
-        settings = SearchOptions(pop=pop, gen=gen, seed=seed, objective=objective, data=data, **options)
+        settings = SearchOptions(pop=pop, gen=gen, seed=check_seed(seed), objective=objective, data=data, **options)
         arrays = self.weights if self.weights is not None else api.weight_arrays(self, None, seed)
         return Front(search(net, arrays, settings, progress), net, settings.calibration)
 
@@ -163,13 +167,13 @@ class Network(Graph):
     def to_torch(self, weights=None, seed: int = 0):
         """A live ``nn.Module`` (eval mode) with ``weights`` (a state_dict or
         a file), else the network's own, else drawn from ``seed``."""
-        return api.to_torch(self, self._weights(weights), seed)
+        return api.to_torch(self, self._weights(weights), check_seed(seed))
 
     def to_onnx(self, path: str | None = None, weights=None, seed: int = 0) -> bytes:
         """The checked ONNX model (written atomically to ``path`` if given)."""
         if path is not None:
             outputs.check_file(path, self._inputs())  # before the work
-        data = api.to_onnx(self, self._weights(weights), seed)
+        data = api.to_onnx(self, self._weights(weights), check_seed(seed))
         if path is not None:
             api.write_atomic(path, data, self._inputs())
         return data
@@ -184,7 +188,7 @@ class Network(Graph):
 
         inputs = (*self._inputs(), *(p for p in (weights, input) if p))
         outputs.check_folder(folder, inputs, force)
-        options = HlsOptions(weights=weights, seed=seed, input=input, tiling=_tiling(tiling))
+        options = HlsOptions(weights=weights, seed=check_seed(seed), input=input, tiling=_tiling(tiling))
         files, _ = build_project(self.on(), options)
         return write_files(files, folder, inputs, force)
 
@@ -213,6 +217,13 @@ class Network(Graph):
 
     def _inputs(self) -> tuple[str, ...]:
         return (self.source,) if self.source else ()
+
+
+def check_seed(seed: int) -> int:
+    """``seed`` if it is an integer with 0 ≤ seed < 2^32, else SegError."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < SEED_LIMIT:
+        raise SegError(Diagnostic(f"a seed must be an integer from 0 to {SEED_LIMIT - 1}, got {seed!r}"))
+    return int(seed)
 
 
 def _tiling(mode: str) -> str:

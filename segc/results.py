@@ -133,7 +133,7 @@ class Front:
         return type(self.network).of(pruned, weights, self.network.source)
 
     def to_json(self) -> str:
-        return json.dumps(self.document, indent=1) + "\n"
+        return json.dumps(self.document, indent=1, allow_nan=False) + "\n"
 
     def to_html(self) -> str:
         """The self-contained page ``segc search -o DIR`` writes as ``search.html``."""

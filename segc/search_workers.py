@@ -9,16 +9,18 @@ once per worker process and reused.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import multiprocessing
 import os
+import re
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from .ir import Diagnostic, SegError, serialize
 from .passes.prune import prune
 
-__all__ = ["candidate_accuracy", "evaluator"]
+__all__ = ["candidate_accuracy", "evaluator", "scheduler_problem"]
 
 _LOADED: dict[int, tuple] = {}
 
@@ -56,13 +58,58 @@ def _installed_accuracy(rates: dict[str, float]) -> float:
     return candidate_accuracy(_INSTALLED[0], rates)
 
 
+CONNECT_SECONDS = 5  # to connect to a Dask scheduler, and for its first answer
+_ADDRESS = re.compile(r"(?:(?:tcp|tls|ws|wss|ucx)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):([0-9]{1,5})")
+_IN_PROCESS = re.compile(r"inproc://\S+")  # a LocalCluster(processes=False) in this process
+
+
+def scheduler_problem(address: str) -> str | None:
+    """Why ``address`` is not a Dask scheduler address (``[tcp://]HOST:PORT``), or None."""
+    if _IN_PROCESS.fullmatch(address):
+        return None
+    match = _ADDRESS.fullmatch(address)
+    if match is None or not 0 < int(match.group(2)) < 65536:
+        return f"a Dask scheduler address is [tcp://]HOST:PORT (port 1 to 65535; or tls, ws, wss, ucx), got '{address}'"
+    return None
+
+
+async def _identity(address: str) -> object:
+    """The scheduler's answer to 'identity' (TimeoutError after CONNECT_SECONDS)."""
+    from distributed.comm import connect
+
+    async def ask() -> object:
+        comm = await connect(address, timeout=CONNECT_SECONDS)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    return await asyncio.wait_for(ask(), CONNECT_SECONDS)
+
+
 def _dask_client(address: str):
+    """A client of the scheduler at ``address``, checked first (format, then a
+    time-bounded probe) so that no failure surfaces from inside Dask."""
     from dask.distributed import Client
 
+    problem = scheduler_problem(address)
+    if problem:
+        raise SegError(Diagnostic(problem))
+    with ThreadPoolExecutor(1) as thread:  # its own event loop, also when the caller runs one (a notebook)
+        try:
+            answer = thread.submit(asyncio.run, _identity(address)).result()
+        except (OSError, asyncio.TimeoutError) as err:  # refused, unreachable, timed out (3.10: not an OSError)
+            reason = str(err) or f"no answer within {CONNECT_SECONDS} s"
+            raise SegError(Diagnostic(f"cannot reach the Dask scheduler at '{address}': {reason}")) from None
+        except Exception:  # a server speaking another protocol (Dask may read its bytes as a huge size)
+            answer = None
+    if not isinstance(answer, dict) or answer.get("type") != "Scheduler":
+        raise SegError(Diagnostic(f"'{address}' answered, but not as a Dask scheduler"))
     try:
-        return Client(address, timeout="5s", set_as_default=False)
-    except (OSError, TimeoutError) as err:
-        raise SegError(Diagnostic(f"cannot reach the Dask scheduler at '{address}': {err}")) from None
+        return Client(address, timeout=f"{CONNECT_SECONDS}s", set_as_default=False)
+    except Exception as err:
+        raise SegError(Diagnostic(f"cannot connect to the Dask scheduler at '{address}': {err}")) from None
 
 
 Evaluate = Callable[[list[dict[str, float]]], list[float]]

@@ -187,7 +187,7 @@ def test_bad_calibration_file(tmp_path, capsys):
 def test_bad_measurements(tmp_path, capsys):
     (tmp_path / "m.csv").write_text("network,pif,pof,pkx,latency_s\n../x.seg,16,0,1,0.1\n")
     assert main(["calibrate", str(tmp_path / "m.csv")]) == 1
-    assert "line 2, column 'pof': expected a positive integer, got '0'" in capsys.readouterr().err
+    assert "m.csv:2:13: error: column 'pof': expected a positive integer, got '0'" in capsys.readouterr().err
 
 
 def test_calibrate_and_use_it(tmp_path, capsys):

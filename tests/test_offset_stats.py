@@ -110,5 +110,7 @@ def test_offsets_command(tmp_path, capsys):
     assert main(["offsets", str(path), "--weights", str(tmp_path / "w.pt"), "--percentile", "90"]) == 0
     out = capsys.readouterr().out
     assert "bound for 90%" in out and "yes (≤ 6)" in out
-    assert main(["offsets", str(path), "--weights", str(tmp_path / "w.pt"), "--percentile", "120"]) == 1
-    assert "--percentile must be above 0 and at most 100, got 120" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # a command-line mistake: argparse's exit 2
+        main(["offsets", str(path), "--weights", str(tmp_path / "w.pt"), "--percentile", "120"])
+    assert stop.value.code == 2
+    assert "--percentile: expected a percentage above 0 and at most 100, got '120'" in capsys.readouterr().err

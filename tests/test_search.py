@@ -274,7 +274,6 @@ def test_cli_search_writes_the_front_and_exported_points(tmp_path, capsys) -> No
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--pop", "1"], "--pop must be at least 2"),
     (["--rates", "0,1.5"], "[0, 1)"),
     (["--rates", "0,half"], "--rates takes numbers"),
     (["--tiling", "static"], "re-tiles every pruned layer"),

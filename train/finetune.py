@@ -12,6 +12,7 @@ switched on for the run.  Evaluation reports mIoU and pixel accuracy
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from ..ir import Diagnostic, SegError
 from .data import TASKS, dataset_name, label_range_problem
 from .metrics import IGNORE_INDEX, ConfusionMatrix, top1_correct
 
-__all__ = ["OPTIMIZERS", "FinetuneResult", "evaluate", "finetune", "score"]
+__all__ = ["OPTIMIZERS", "Diverged", "FinetuneResult", "evaluate", "finetune", "score"]
 
 OPTIMIZERS = ("sgd", "adam")
 Progress = Callable[[int, int, int, float], None]  # (epoch, batch, batches per epoch, loss of the batch)
@@ -77,40 +78,75 @@ def _loader(dataset, batch_size: int, shuffle: bool, seed: int = 0):
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
 
 
+class Diverged(SegError):
+    """Fine-tuning met a non-finite loss; the module holds the last weights
+    whose loss was finite (the starting weights if none was)."""
+
+    def __init__(self, epoch: int, batch: int, lr: float, steps: int, loss: float | None = None):
+        self.epoch, self.batch, self.loss, self.steps = epoch, batch, loss, steps
+        what = ("its last update made the weights non-finite" if loss is None else f"the loss is {loss}"
+                if not math.isfinite(loss) else f"the weights became non-finite (loss {loss:.4g})")
+        super().__init__(Diagnostic(
+            f"fine-tuning diverged: {what} at epoch {epoch + 1}, step {batch + 1}; stopped, keeping the last finite "
+            f"weights with a finite loss (after {steps} update(s)); try a learning rate below {lr:g} (--lr)"))
+
+
 def finetune(module: nn.Module, dataset, epochs: int, lr: float, batch_size: int = 16, seed: int = 0,
              progress: Progress | None = None, optimizer: str = "sgd", momentum: float = 0.9,
              weight_decay: float = 0.0, ignore_index: int = IGNORE_INDEX) -> FinetuneResult:
-    """Train ``module`` in place for ``epochs`` passes over ``dataset``; leave it in eval mode."""
-    if epochs < 1 or not lr > 0:
-        raise SegError(Diagnostic(f"fine-tuning needs at least 1 epoch and a positive learning rate, "
+    """Train ``module`` in place for ``epochs`` passes over ``dataset``; leave
+    it in eval mode.  A non-finite loss stops it (:class:`Diverged`)."""
+    if epochs < 1 or not lr > 0 or not math.isfinite(lr):
+        raise SegError(Diagnostic(f"fine-tuning needs at least 1 epoch and a positive finite learning rate, "
                                   f"got {epochs} and {lr:g}"))
-    name, num_classes, result = dataset_name(dataset), None, FinetuneResult()
+    name, result = dataset_name(dataset), FinetuneResult()
     start = time.perf_counter()
     with _deterministic(seed):
         loader = _loader(dataset, batch_size, shuffle=True, seed=seed)
         step = _optimizer(module, optimizer, lr, momentum, weight_decay)
         loss_of = nn.CrossEntropyLoss(ignore_index=ignore_index)
         module.train()
+        steps, good = 0, (0, _snapshot(module))  # (updates made, weights) of the last finite loss
         try:
             for epoch in range(epochs):
                 total, count = 0.0, 0
                 for batch, (images, labels) in enumerate(loader):
                     logits = _logits(module, images, labels)
-                    num_classes = logits.shape[1]
-                    labels = _checked(labels, num_classes, ignore_index, name, batch * batch_size)
+                    labels = _checked(labels, logits.shape[1], ignore_index, name, batch * batch_size)
                     loss = loss_of(logits, labels)
+                    value = loss.item()
+                    if not (math.isfinite(value) and _finite(module)):
+                        module.load_state_dict(good[1])
+                        raise Diverged(epoch, batch, lr, good[0], value)
+                    good = steps, _snapshot(module)  # finite weights (and running statistics), a finite loss
                     step.zero_grad(set_to_none=True)
                     loss.backward()
                     step.step()
-                    value = loss.item()
+                    steps += 1
                     total, count = total + value * len(labels), count + len(labels)
                     if progress:
                         progress(epoch, batch, len(loader), value)
                 result.epoch_losses.append(total / count)
+            _check_final(module, good, epochs, len(loader), lr)
         finally:
             module.eval()
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _finite(module: nn.Module) -> bool:
+    return all(bool(torch.isfinite(v).all()) for v in module.state_dict().values() if v.is_floating_point())
+
+
+def _check_final(module: nn.Module, good: tuple[int, dict], epochs: int, batches: int, lr: float) -> None:
+    """The last step's update (whose loss no batch measured) left finite weights."""
+    if not _finite(module):
+        module.load_state_dict(good[1])
+        raise Diverged(epochs - 1, batches - 1, lr, good[0])
 
 
 @torch.no_grad()

@@ -143,7 +143,7 @@ def to_json(graph: Graph, formats: tuple[dict, dict] | None = None) -> str:
     data = {"format": "segc.hls-config", "version": 1, "network": graph.name, "target": graph.target.name,
             "unroll": {"pif": u.pif, "pof": u.pof, "pkx": u.pkx, "pky": u.pky}, "word_bits": graph.target.word_bits,
             "layers": hls_layers(graph, formats)}
-    return json.dumps(data, indent=1) + "\n"
+    return json.dumps(data, indent=1, allow_nan=False) + "\n"
 
 
 def to_header(graph: Graph, formats: tuple[dict, dict] | None = None) -> str:

@@ -75,7 +75,7 @@ def generate(graph: Graph, weights: dict[str, np.ndarray], maxima: dict[str, flo
         "network.h": render_header(ctx, top).encode(),
         "network.cpp": render_source(ctx, lowered, top).encode(),
         "params.bin": ctx.image(),
-        "config.json": (json.dumps(config, indent=1) + "\n").encode(),
+        "config.json": (json.dumps(config, indent=1, allow_nan=False) + "\n").encode(),
         "build.sh": render_build(graph, CXX_FLAGS).encode(),
         "vitis_hls.tcl": render_tcl(graph, top).encode(),
     }

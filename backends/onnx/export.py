@@ -192,6 +192,6 @@ def to_onnx(graph: Graph, weights: Mapping[str, np.ndarray]) -> onnx.ModelProto:
                               producer_name="segc")
     deform = {n.name: _deform_metadata(n) for n in graph.nodes() if n.op == "dconv"}
     if deform:  # lets segc's import rebuild its deformable layers (ONNX has no such op at opset 17)
-        helper.set_model_props(model, {DEFORM_KEY: json.dumps(deform, sort_keys=True)})
+        helper.set_model_props(model, {DEFORM_KEY: json.dumps(deform, sort_keys=True, allow_nan=False)})
     onnx.checker.check_model(model, full_check=True)
     return model

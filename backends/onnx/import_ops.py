@@ -8,6 +8,7 @@ import onnx
 from onnx import numpy_helper
 
 from ...ir import conv_pads
+from .import_checks import expect_shape
 from .importer import _attrs, _Importer, _ShapeOf
 
 __all__ = ["SUPPORTED"]
@@ -35,6 +36,8 @@ def _alias(im: _Importer, node: onnx.NodeProto) -> None:
 def _symmetric(im: _Importer, node: onnx.NodeProto, pads: list[int]) -> list[int]:
     if _text(_attrs(node).get("auto_pad", "NOTSET")) not in ("NOTSET", "VALID"):
         raise im.fail(node, "auto_pad SAME_* is not supported; give explicit pads")
+    if len(pads) not in (0, 4):
+        raise im.fail(node, f"pads must be [top, left, bottom, right], got {pads}")
     if len(pads) == 4 and (pads[0] != pads[2] or pads[1] != pads[3]):
         raise im.fail(node, f"asymmetric padding {pads} is not supported")
     return [pads[0], pads[1]] if pads else [0, 0]
@@ -44,6 +47,7 @@ def _conv(im: _Importer, node: onnx.NodeProto) -> None:
     a = _attrs(node)
     x = im.tensor(node, node.input[0])
     weight = im.constant(node, node.input[1], "the weight")
+    expect_shape(im.path, node, weight, "the weight", [None, None, None, None])
     bias = len(node.input) > 2 and node.input[2] != ""
     name = im.layer_name(node, node.input[1])
     attrs = {"out": int(weight.shape[0]), "k": [int(weight.shape[2]), int(weight.shape[3])],
@@ -54,9 +58,18 @@ def _conv(im: _Importer, node: onnx.NodeProto) -> None:
     same = conv_pads({"padding": "same", "k": attrs["k"], "dilation": attrs["dilation"]}) if odd else None
     attrs["padding"] = "same" if same is not None and list(same) == pads else pads
     im.values[node.output[0]] = im.add(name, "conv", [x], attrs, node)
+    in_channels = im.graph.node(x).shape.c // attrs["groups"]
+    expect_shape(im.path, node, weight, "the weight", [attrs["out"], in_channels, *attrs["k"]])
     im.weights[f"{name}.weight"] = weight
     if bias:
-        im.weights[f"{name}.bias"] = im.constant(node, node.input[2], "the bias")
+        im.weights[f"{name}.bias"] = _vector(im, node, node.input[2], "the bias", attrs["out"])
+
+
+def _vector(im: _Importer, node: onnx.NodeProto, value: str, what: str, size: int) -> np.ndarray:
+    """A constant of shape [size] (a bias, a batch norm parameter)."""
+    array = im.constant(node, value, what)
+    expect_shape(im.path, node, array, what, [size])
+    return array
 
 
 def _bn(im: _Importer, node: onnx.NodeProto) -> None:
@@ -64,7 +77,7 @@ def _bn(im: _Importer, node: onnx.NodeProto) -> None:
     name = im.layer_name(node, node.input[1])
     im.values[node.output[0]] = im.add(name, "bn", [x], {"eps": _f32(_attrs(node).get("epsilon", 1e-5))}, node)
     for key, value in zip(("weight", "bias", "running_mean", "running_var"), node.input[1:5]):
-        im.weights[f"{name}.{key}"] = im.constant(node, value, f"batch norm's {key}")
+        im.weights[f"{name}.{key}"] = _vector(im, node, value, f"batch norm's {key}", im.graph.node(x).shape.c)
 
 
 def _unary(op: str):
@@ -76,7 +89,10 @@ def _unary(op: str):
 
 def _bound(im: _Importer, node: onnx.NodeProto, index: int, attr: str, default: float) -> float:
     if len(node.input) > index and node.input[index]:
-        return float(im.constant(node, node.input[index], f"Clip's {attr}"))
+        bound = im.constant(node, node.input[index], f"Clip's {attr}")
+        if bound.size != 1:
+            raise im.fail(node, f"Clip's {attr} must be a single number, got shape {list(bound.shape)}")
+        return float(bound.reshape(()))
     return float(_attrs(node).get(attr, default))
 
 
@@ -91,6 +107,8 @@ def _clip(im: _Importer, node: onnx.NodeProto) -> None:
 def _pool(op: str):
     def lower(im: _Importer, node: onnx.NodeProto) -> None:
         a = _attrs(node)
+        if "kernel_shape" not in a:
+            raise im.fail(node, "the attribute 'kernel_shape' is missing")
         if any(d != 1 for d in a.get("dilations", [1, 1])):
             raise im.fail(node, "dilated pooling is not supported")
         pads = _symmetric(im, node, list(a.get("pads", [0, 0, 0, 0])))
@@ -170,15 +188,19 @@ def _linear(im: _Importer, node: onnx.NodeProto) -> None:
         raise im.fail(node, "only Gemm with alpha = beta = 1 and an untransposed input is supported")
     x = im.tensor(node, node.input[0])
     matrix = im.constant(node, node.input[1], "the weight")
+    expect_shape(im.path, node, matrix, "the weight", [None, None])
     weight = matrix if node.op_type == "Gemm" and a.get("transB", 0) else matrix.T  # as [out, in]
     bias_value, output = _bias(im, node)
     name = im.layer_name(node, node.input[1])
     im.values[output] = im.add(name, "linear", [x], {"out": int(weight.shape[0]), "bias": bias_value is not None},
                                node)
     im.rank2.add(output)
+    expect_shape(im.path, node, weight, "the weight (as [out, in])", [weight.shape[0], im.graph.node(x).shape.c])
     im.weights[f"{name}.weight"] = np.ascontiguousarray(weight)
     if bias_value is not None:
-        im.weights[f"{name}.bias"] = np.asarray(bias_value).reshape(-1)
+        bias = np.asarray(bias_value).reshape(-1)
+        expect_shape(im.path, node, bias, "the bias (flattened)", [weight.shape[0]])
+        im.weights[f"{name}.bias"] = bias
 
 
 def _bias(im: _Importer, node: onnx.NodeProto):

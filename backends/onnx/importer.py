@@ -17,16 +17,14 @@ hierarchical name (``/layer1/relu/Relu`` → ``layer1.relu.Relu``).
 
 from __future__ import annotations
 
-import json
-import os
 import re
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 
 from ...ir import OPS, AttrError, Diagnostic, Graph, Node, SegError, ShapeError
-from ...ir.files import open_input, read_bytes
+from ...ir.files import read_bytes
+from .import_checks import check_arity, check_order, deform_specs, initializers, node_error
 
 __all__ = ["import_onnx"]
 
@@ -43,16 +41,14 @@ class _Importer:
         self.model, self.path = model, path
         self.graph = Graph(_name(model.graph.name or "imported"))
         self.weights: dict[str, np.ndarray] = {}
-        self.constants: dict[str, object] = {
-            t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+        self.constants: dict[str, object] = dict(initializers(model, path))
         self.values: dict[str, str] = {}  # ONNX value -> IR layer
         self.used_names: set[str] = set()
         self.rank2: set[str] = set()  # ONNX values that are [N, F] matrices
         self.skip: set[int] = set()  # nodes folded into an earlier layer (a MatMul's bias Add)
 
     def fail(self, node: onnx.NodeProto | None, message: str) -> SegError:
-        where = f"node '{node.name or node.op_type}' ({node.op_type}): " if node is not None else ""
-        return SegError(Diagnostic(where + message, path=self.path))
+        return node_error(self.path, node, message)
 
     # ------------------------------------------------------------ naming
     def layer_name(self, node: onnx.NodeProto, weight: str | None = None) -> str:
@@ -89,14 +85,10 @@ class _Importer:
             raise self.fail(node, f"{what} must be a constant")
         return found
 
-    def _deformable(self) -> dict[str, dict]:
-        """segc's own deformable layers, described in the model's metadata."""
-        props = {p.key: p.value for p in self.model.metadata_props}
-        return json.loads(props.get("segc.dconv", "{}"))
-
     def _dconv(self, name: str, spec: dict) -> None:
-        inputs = [self.values[v] for v in spec["inputs"]]
-        self.add(name, "dconv", inputs, spec["attrs"], onnx.NodeProto(name=name, op_type="DeformConv"))
+        node = onnx.NodeProto(name=name, op_type="DeformConv")
+        inputs = [self.tensor(node, v) for v in spec["inputs"]]
+        self.add(name, "dconv", inputs, spec["attrs"], node)
         self.used_names.add(name)
         self.values[name] = name
         for key in [k for k in self.constants if k.startswith(f"{name}.")]:
@@ -106,7 +98,7 @@ class _Importer:
         from .import_ops import SUPPORTED  # the lowering table (it builds on this module)
 
         self._inputs()
-        deform = self._deformable()
+        deform = deform_specs(self.model, self.path)
         inside = {n.name for n in self.model.graph.node if n.name.split("/")[0] in deform}
         nodes = [n for n in self.model.graph.node if n.name not in inside]
         unsupported = [n for n in nodes if n.op_type not in SUPPORTED]
@@ -114,6 +106,7 @@ class _Importer:
             listed = ", ".join(f"{n.op_type} (node '{n.name or '?'}')" for n in unsupported[:20])
             more = f" and {len(unsupported) - 20} more" if len(unsupported) > 20 else ""
             raise SegError(Diagnostic(f"unsupported ONNX ops: {listed}{more}", path=self.path))
+        check_order(self.path, self.model.graph.node, {v.name for v in self.model.graph.input} | set(self.constants))
         outputs = {v.name for v in self.model.graph.output}
         for node in self.model.graph.node:
             layer = node.name.split("/")[0]
@@ -121,13 +114,27 @@ class _Importer:
                 if layer not in self.graph:
                     self._dconv(layer, deform[layer])
             else:
-                SUPPORTED[node.op_type](self, node)
+                check_arity(self.path, node)
+                self._lower(SUPPORTED[node.op_type], node)
             self._outputs(outputs & set(node.output) | ({layer} & outputs))
         self._outputs({v.name for v in self.model.graph.output if f"output.{_name(v.name)}" not in self.graph})
         self.graph.verify()
         return self.graph, self.weights
 
+    def _lower(self, lower, node: onnx.NodeProto) -> None:
+        """One node through its lowering; what a malformed node's values
+        break in it (an index, a conversion) is reported against the node."""
+        try:
+            lower(self, node)
+        except (IndexError, KeyError, TypeError, ValueError) as err:
+            raise self.fail(node, f"cannot import it ({type(err).__name__}: {err}); is the model well-formed?") \
+                from None
+
     def _inputs(self) -> None:
+        if not [v for v in self.model.graph.input if v.name not in self.constants]:
+            raise SegError(Diagnostic("the graph has no input (a feature map [N, C, H, W])", path=self.path))
+        if not self.model.graph.output:
+            raise SegError(Diagnostic("the graph has no output", path=self.path))
         for value in self.model.graph.input:
             if value.name in self.constants:
                 continue
@@ -170,29 +177,9 @@ def import_onnx(path: str) -> tuple[Graph, dict[str, np.ndarray]]:
     """The graph and weights of an ONNX file; SegError for anything else."""
     data = read_bytes(path, "data")
     try:
-        model = onnx.load_from_string(data)
+        model = onnx.load_from_string(data)  # external data: read per initializer, see initializers()
     except Exception as err:  # protobuf's reasons for a file that is not a model
         raise SegError(Diagnostic(f"not an ONNX model ({type(err).__name__}: {str(err)[:120]})", path=path)) from None
     if not model.graph.node:
         raise SegError(Diagnostic("not an ONNX model (no graph nodes; truncated or another kind of file?)", path=path))
-    _load_external_data(model, path)
     return _Importer(model, path).run()
-
-
-def _load_external_data(model: onnx.ModelProto, path: str) -> None:
-    """Weights the model keeps in files beside it, each file checked like any
-    input (a regular file within the size limit) before onnx reads it."""
-    from onnx.external_data_helper import ExternalDataInfo, load_external_data_for_model, uses_external_data
-
-    folder = os.path.dirname(path)
-    external = [t for t in model.graph.initializer if uses_external_data(t)]
-    if not external:
-        return
-    for tensor in external:
-        with open_input(os.path.join(folder, ExternalDataInfo(tensor).location), "data"):
-            pass
-    try:
-        load_external_data_for_model(model, folder)
-    except Exception as err:  # onnx's reasons for refusing a location, an offset or a length
-        raise SegError(Diagnostic(f"cannot read the model's external data ({type(err).__name__})", path=path)) from None
-

@@ -83,7 +83,7 @@ def _tile_words(graph: Graph, row: dict) -> int:
 
 
 def to_json(report: dict) -> str:
-    return json.dumps(report, indent=1) + "\n"
+    return json.dumps(report, indent=1, allow_nan=False) + "\n"
 
 
 COLUMNS = ("name", "op", "shape", "tile", "cycles_compute", "dram_in", "dram_weight", "dram_out", "bound",
@@ -145,7 +145,8 @@ def to_csv(report: dict) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(keys)
     for layer in report["layers"]:
-        writer.writerow([json.dumps(layer[k]) if isinstance(layer[k], list) else layer[k] for k in keys])
+        writer.writerow([json.dumps(layer[k], allow_nan=False) if isinstance(layer[k], list) else layer[k]
+                         for k in keys])
     if keys:
         totals = total_row(report)
         writer.writerow([totals.get(k, "") for k in keys])

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import json
 import os
 import sys
 
 from .. import __version__, api, outputs
 from ..ir import Diagnostic, SegError
 from . import deform, hardware, hls, prune, search, train
-from .common import force_option, load_graph, protected, say_written
+from .common import force_option, json_text, load_graph, protected, say_written, seed
 
 __all__ = ["main"]
 
@@ -58,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     force_option(export, " (--to hls)")
     export.add_argument("--weights", metavar="W", help="a state_dict (.pt or .safetensors) to check (torch) or "
                                                         "embed (onnx); default: initialised from --seed")
-    export.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default 0)")
+    export.add_argument("--seed", type=seed, default=0, help="seed of the initial weights (default 0)")
     hls.hls_options(export)
     imp = commands.add_parser("import", help="read an ONNX model into .seg (weights as .safetensors beside it)")
     imp.add_argument("file", help="an .onnx file")
@@ -85,7 +84,7 @@ def _check(args: argparse.Namespace) -> int:
             "layers": [row.to_json() for row in rows],
             "totals": {"macs": sum(r.macs for r in rows), "params": sum(r.params for r in rows)},
         }
-        print(json.dumps(summary, indent=2))
+        print(json_text(summary, indent=2))
         return 0
     from .table import print_summary
 

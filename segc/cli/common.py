@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import sys
 
@@ -10,10 +12,58 @@ from .. import api, outputs
 from ..ir import Diagnostic, Graph, SegError, render
 from ..passes.modes import TILING_MODES
 
-__all__ = ["calibration_option", "check_output_folder", "force_option", "hardware_options", "load_for_hardware",
-           "load_graph", "protected", "say_written", "write_output_folder"]
+__all__ = ["calibration_option", "check_output_folder", "force_option", "hardware_options", "int_in", "json_text",
+           "load_for_hardware", "load_graph", "percentage", "positive_float", "protected", "say_written", "seed",
+           "write_output_folder"]
 
 LISTED_FILES = 6  # "wrote" lists this many paths; more are counted in their folder
+
+
+# ---------------------------------------------------------------- option types
+# argparse types: a value out of range is a command-line mistake (exit 2, with the usage).
+def int_in(low: int, high: int | None = None):
+    """An integer from ``low`` to ``high`` (inclusive; None: no upper bound)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            wanted = f"an integer from {low} to {high}" if high is not None else f"an integer of at least {low}"
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got '{text}'")
+        return value
+    return parse
+
+
+def seed(text: str) -> int:
+    """A random seed: 0 ≤ seed < 2^32 (what every generator segc uses accepts)."""
+    from ..network import SEED_LIMIT
+
+    return int_in(0, SEED_LIMIT - 1)(text)
+
+
+def _finite(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def positive_float(text: str) -> float:
+    """A finite number above 0 (not nan or inf, which float() accepts)."""
+    value = _finite(text)
+    if value is None or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got '{text}'")
+    return value
+
+
+def percentage(text: str) -> float:
+    """A share in percent: above 0, at most 100."""
+    value = _finite(text)
+    if value is None or not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(f"expected a percentage above 0 and at most 100, got '{text}'")
+    return value
 
 
 def load_graph(args: argparse.Namespace):
@@ -80,6 +130,17 @@ def write_output_folder(args: argparse.Namespace, files: dict, extra: tuple[str,
     """Write ``files`` as the folder -o, whole, never over an input (nor ``extra``), and say so."""
     written = outputs.write_folder(args.output, files, (*protected(args), *extra), args.force)
     say_written(written, args.output)
+
+
+def json_text(data, indent: int | None = 1) -> str:
+    """Standard JSON (no NaN or Infinity, which JSON does not have); a
+    non-finite figure, which only non-finite input (weights, data) makes, is
+    a SegError."""
+    try:
+        return json.dumps(data, indent=indent, allow_nan=False)
+    except ValueError:
+        raise SegError(Diagnostic("a result is not a finite number (NaN or infinity), which JSON cannot hold; "
+                                  "are the weights and inputs finite?")) from None
 
 
 def say_written(paths, folder: str | None = None) -> None:

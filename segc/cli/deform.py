@@ -6,11 +6,10 @@ them unclipped)."""
 from __future__ import annotations
 
 import argparse
-import json
 
 from .. import api
 from ..ir import Diagnostic, Graph, SegError
-from .common import load_graph
+from .common import json_text, load_graph, percentage, seed
 
 __all__ = ["COMMANDS", "add_commands"]
 
@@ -34,9 +33,9 @@ def add_commands(commands) -> None:
     offsets.add_argument("--inputs", metavar="N|FILE", default="8",
                          help="N random standard-normal inputs, or a file of inputs (.npy, .pt, .safetensors; "
                               "[N, C, H, W]) (default: 8)")
-    offsets.add_argument("--seed", type=int, default=0,
+    offsets.add_argument("--seed", type=seed, default=0,
                          help="seed of the initial weights (without --weights) and of the random inputs (default 0)")
-    offsets.add_argument("--percentile", type=float, default=99.0,
+    offsets.add_argument("--percentile", type=percentage, default=99.0,
                          help="share of the offsets the suggested bound leaves unclipped, in percent (default 99)")
     offsets.add_argument("--json", action="store_true", help="print the statistics as JSON")
 
@@ -58,8 +57,8 @@ def _deform(args: argparse.Namespace) -> int:
     annotated, _ = run_pipeline(graph, [DeformPass(args.bound, args.shape, args.round)])
     plans = {n.name: n.annotations["deform"] for n in annotated.nodes() if n.op == "dconv"}
     if args.json:
-        print(json.dumps({"network": graph.name, "target": graph.target.name if graph.target else None,
-                          "layers": plans}, indent=1))
+        print(json_text({"network": graph.name, "target": graph.target.name if graph.target else None,
+                         "layers": plans}))
         return 0
     from .table import print_table
 
@@ -96,8 +95,8 @@ def _offsets(args: argparse.Namespace) -> int:
     offsets = collect_offsets(graph, module, read_inputs(graph, args.inputs, args.seed))
     table = offset_table(graph, offsets, args.percentile / 100)
     if args.json:
-        print(json.dumps({"network": graph.name, "weights": args.weights, "seed": args.seed,
-                          "percentile": args.percentile, "inputs": args.inputs, "layers": table}, indent=1))
+        print(json_text({"network": graph.name, "weights": args.weights, "seed": args.seed,
+                         "percentile": args.percentile, "inputs": args.inputs, "layers": table}))
         return 0
     _print_offsets(graph, table, args.percentile)
     if not args.weights:

@@ -15,6 +15,7 @@ from .common import (
     check_output_folder,
     force_option,
     hardware_options,
+    json_text,
     load_for_hardware,
     say_written,
     write_output_folder,
@@ -113,8 +114,6 @@ def _write_report_folder(args: argparse.Namespace, data: dict, graph: Graph) -> 
 
 
 def _dse(args: argparse.Namespace) -> int:
-    import json
-
     from ..passes.dse import explore, pareto_front
 
     graph = load_for_hardware(args)
@@ -130,9 +129,9 @@ def _dse(args: argparse.Namespace) -> int:
         from ..backends.report.plots import pareto_plot
 
         png = pareto_plot([p.to_json() for p in points], data["front"], f"{graph.name} on {graph.target.name}")
-        write_output_folder(args, {"dse.json": json.dumps(data, indent=1) + "\n", "pareto.png": png})
+        write_output_folder(args, {"dse.json": json_text(data) + "\n", "pareto.png": png})
     elif args.format == "json":
-        print(json.dumps(data, indent=1))
+        print(json_text(data))
     else:
         _print_front(data)
     return 0
@@ -151,8 +150,6 @@ def _print_front(data: dict) -> None:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    import json
-
     from ..calibration import calibrate, fit_table
     from .table import print_table
 
@@ -162,7 +159,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     print_table(title, headers, rows)
     print("\n".join(notes))
     if args.output:
-        api.write_atomic(args.output, json.dumps(result, indent=1) + "\n", (args.measurements,))
+        api.write_atomic(args.output, json_text(result) + "\n", (args.measurements,))
         say_written([args.output])
     return 0
 

@@ -4,17 +4,18 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 from ..ir import Diagnostic, SegError
 from ..passes.modes import TILING_MODES
 from .common import (
     check_output_folder,
     force_option,
+    int_in,
+    json_text,
     load_for_hardware,
     protected,
     say_written,
+    seed,
 )
 
 __all__ = ["COMMANDS", "add_commands", "export_hls", "hls_options"]
@@ -31,7 +32,7 @@ def hls_options(command: argparse.ArgumentParser) -> None:
                                                     "input name (default: standard normal from --seed)")
     group.add_argument("--calibrate", metavar="X", help="calibration input(s) for the fixed-point formats, .npy "
                                                         "[N, C, H, W] or .npz (default: the test input)")
-    group.add_argument("--headroom", type=int, default=1, metavar="BITS",
+    group.add_argument("--headroom", type=int_in(0, 15), default=1, metavar="BITS",
                        help="spare integer bits above the calibrated range (default 1)")
     group.add_argument("--frac", action="append", default=[], metavar="LAYER=BITS",
                        help="fix a layer's fraction bits (repeatable); checked against the calibration input")
@@ -43,7 +44,7 @@ def add_commands(commands) -> None:
     sim.add_argument("file", help="a .seg file (or a segc .json graph)")
     sim.add_argument("--network", metavar="NAME", help="the network to use when the file defines several")
     sim.add_argument("--weights", metavar="W", help="a state_dict (.pt or .safetensors); default: from --seed")
-    sim.add_argument("--seed", type=int, default=0, help="seed of the initial weights and random input (default 0)")
+    sim.add_argument("--seed", type=seed, default=0, help="seed of the initial weights and random input (default 0)")
     hls_options(sim)
     sim.add_argument("--opt", choices=("0", "1", "2", "3"), default="2", help="g++ optimisation level (default 2)")
     sim.add_argument("--layers", action="store_true", help="also compare every layer's output (a layer trace)")
@@ -127,8 +128,7 @@ def _hls_sim(args: argparse.Namespace) -> int:
     if args.output:
         say_written(result.pop("written"), args.output)
     if args.json:
-        json.dump(result, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        print(json_text(result))
     else:
         _print_figures(result)
     return 0

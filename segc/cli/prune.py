@@ -8,7 +8,7 @@ import os
 
 from .. import api, outputs
 from ..ir import Diagnostic, SegError, summarize
-from .common import load_graph, protected, say_written
+from .common import load_graph, protected, say_written, seed
 
 __all__ = ["COMMANDS", "add_commands"]
 
@@ -24,7 +24,7 @@ def add_commands(commands) -> None:
                        help="the pruned network (its weights go to OUT.safetensors beside it)")
     prune.add_argument("--weights", metavar="W", help="a state_dict (.pt or .safetensors); default: initialised "
                                                       "from --seed")
-    prune.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default 0)")
+    prune.add_argument("--seed", type=seed, default=0, help="seed of the initial weights (default 0)")
     prune.add_argument("--snap", action="store_true", help="snap kept channel counts to multiples of the target's "
                                                            "P_of")
     prune.add_argument("--siblings", action="store_true", help="one rate for groups whose layers read the same input "

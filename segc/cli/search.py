@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 
 from .. import api
@@ -18,7 +17,10 @@ from .common import (
     check_output_folder,
     force_option,
     hardware_options,
+    int_in,
+    json_text,
     load_for_hardware,
+    seed,
     write_output_folder,
 )
 
@@ -33,9 +35,9 @@ def add_commands(commands) -> None:
                         help="the folder of pareto.json, pareto.png, search.html and exported points (replaced "
                              "whole: no point of an earlier run stays)")
     force_option(search)
-    search.add_argument("--pop", type=int, default=25, help="population size (default 25, as the paper)")
-    search.add_argument("--gen", type=int, default=25, help="generations (default 25)")
-    search.add_argument("--seed", type=int, default=0, help="seed of the search and of initial weights")
+    search.add_argument("--pop", type=int_in(2), default=25, help="population size (default 25, as the paper)")
+    search.add_argument("--gen", type=int_in(1), default=25, help="generations (default 25)")
+    search.add_argument("--seed", type=seed, default=0, help="seed of the search and of initial weights")
     search.add_argument("--objective", choices=SEARCH_OBJECTIVES, default="latency", help="hardware cost to minimise")
     search.add_argument("--rates", metavar="R,R,...", help="the pruning rates a gene chooses from "
                                                          "(default 0,0.1,...,0.8)")
@@ -45,12 +47,22 @@ def add_commands(commands) -> None:
     search.add_argument("--weights", metavar="W", help="a state_dict (.pt or .safetensors); default: from --seed")
     search.add_argument("--data", metavar="SPEC", help="measure accuracy on data: synthetic[:N] or cityscapes:ROOT "
                                                        "(default: the L1-importance proxy)")
-    search.add_argument("--samples", type=int, default=16, help="training samples per accuracy evaluation")
-    search.add_argument("--workers", type=int, help="local worker processes for accuracy on data (default: one per "
-                                                    "CPU; 0 or 1: in this process)")
-    search.add_argument("--scheduler", metavar="ADDR", help="evaluate on a Dask cluster (tcp://host:port)")
-    search.add_argument("--export", type=int, default=0, metavar="K",
+    search.add_argument("--samples", type=int_in(1), default=16, help="training samples per accuracy evaluation")
+    search.add_argument("--workers", type=int_in(0), help="local worker processes for accuracy on data (default: one "
+                                                          "per CPU; 0 or 1: in this process)")
+    search.add_argument("--scheduler", metavar="ADDR", type=_scheduler, help="evaluate on a Dask cluster (tcp://host:port)")
+    search.add_argument("--export", type=int_in(0), default=0, metavar="K",
                         help="write the pruned .seg and weights of K points spread along the front")
+
+
+def _scheduler(address: str) -> str:
+    """argparse type of --scheduler: a Dask scheduler address, checked before connecting."""
+    from ..search_workers import scheduler_problem
+
+    problem = scheduler_problem(address)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return address
 
 
 def _rates(text: str | None) -> tuple[float, ...]:
@@ -94,7 +106,7 @@ def _search(args: argparse.Namespace) -> int:
     with _progress(args.gen) as progress:
         document = search(graph, arrays, options, progress)
     exported = _export_points(graph, arrays, document, args)
-    files = {"pareto.json": json.dumps(document, indent=1) + "\n", "pareto.png": search_plot(document),
+    files = {"pareto.json": json_text(document) + "\n", "pareto.png": search_plot(document),
              "search.html": _html_page(graph, document, calibration), **exported}
     _print_front(document)
     write_output_folder(args, files, _weights(args))

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import os
 import sys
 
 from .. import api, outputs
-from ..ir import Diagnostic, SegError
-from .common import load_graph, protected
+from ..ir import Diagnostic, Note, SegError
+from .common import int_in, json_text, load_graph, positive_float, protected, seed
 
 __all__ = ["COMMANDS", "add_commands"]
 
@@ -26,7 +25,7 @@ def _data_options(command: argparse.ArgumentParser, split: str) -> None:
     command.add_argument("--data", metavar="SPEC", required=True,
                          help="synthetic[:N] (generated: 256 train / 64 val samples unless N) or cityscapes:ROOT")
     command.add_argument("--split", choices=("train", "val"), default=split, help=f"the split (default: {split})")
-    command.add_argument("--batch-size", type=int, default=16, metavar="B", help="samples per batch (default 16)")
+    command.add_argument("--batch-size", type=int_in(1), default=16, metavar="B", help="samples per batch (default 16)")
 
 
 def add_commands(commands) -> None:
@@ -34,11 +33,11 @@ def add_commands(commands) -> None:
     _data_options(tune, "train")
     tune.add_argument("--weights", metavar="W", help="starting weights (.pt or .safetensors); default: initialised "
                                                       "from --seed, i.e. trained from scratch")
-    tune.add_argument("--epochs", type=int, default=1, metavar="E", help="passes over the data (default 1)")
-    tune.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
+    tune.add_argument("--epochs", type=int_in(1), default=1, metavar="E", help="passes over the data (default 1)")
+    tune.add_argument("--lr", type=positive_float, default=0.01, help="learning rate (default 0.01)")
     tune.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
                       help="SGD with momentum 0.9 or Adam (default sgd)")
-    tune.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the shuffling")
+    tune.add_argument("--seed", type=seed, default=0, help="seed of the initial weights and the shuffling")
     tune.add_argument("-o", "--output", required=True, metavar="OUT.safetensors", help="the fine-tuned weights")
 
     ev = commands.add_parser("evaluate", help="accuracy of a network's weights on a dataset (mIoU or top-1)")
@@ -102,24 +101,34 @@ def _reporter(epochs: int):
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from safetensors.torch import save
-
-    from ..train.finetune import finetune
+    from ..train.finetune import Diverged, finetune
 
     _check_output(args)
     graph, _, _, dataset = _dataset(args)
     module = api.to_torch(graph, args.weights, args.seed)
     inputs = (*protected(args), *([args.weights] if args.weights else []))
     outputs.check_file(args.output, inputs)
-    with _reporter(args.epochs) as progress:
-        result = finetune(module, dataset, args.epochs, args.lr, args.batch_size, args.seed, progress,
-                          optimizer=args.optimizer)
-    state = {k: v.detach().contiguous() for k, v in sorted(module.state_dict().items())}
-    api.write_atomic(args.output, save(state), inputs)
+    try:
+        with _reporter(args.epochs) as progress:
+            result = finetune(module, dataset, args.epochs, args.lr, args.batch_size, args.seed, progress,
+                              optimizer=args.optimizer)
+    except Diverged as err:  # exit 1, with the last good weights written when a step had a finite loss
+        if err.steps:
+            _write_weights(module, args.output, inputs)
+        kept = f"the weights after {err.steps} update(s) are in {args.output}" if err.steps else "nothing written"
+        raise SegError(err.diagnostics[0].with_notes(Note(kept))) from None
+    _write_weights(module, args.output, inputs)
     losses = result.epoch_losses
     print(f"fine-tuned {graph.name} on {len(dataset)} samples of {args.data} ({args.split}), {args.epochs} epoch(s) "
           f"in {result.seconds:.1f} s: loss {losses[0]:.4f} -> {losses[-1]:.4f}; weights in {args.output}")
     return 0
+
+
+def _write_weights(module, output: str, inputs: tuple[str, ...]) -> None:
+    from safetensors.torch import save
+
+    state = {k: v.detach().contiguous() for k, v in sorted(module.state_dict().items())}
+    api.write_atomic(output, save(state), inputs)
 
 
 def _figures(result: dict) -> dict:
@@ -134,7 +143,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     module = api.to_torch(graph, args.weights)
     result = _figures(evaluate(module, dataset, task, classes, args.batch_size))
     if args.json:
-        print(json.dumps({"network": graph.name, "data": args.data, "split": args.split, **result}, indent=1))
+        print(json_text({"network": graph.name, "data": args.data, "split": args.split, **result}))
         return 0
     title = f"{graph.name} on {len(dataset)} samples of {args.data} ({args.split})"
     if task == "classification":
