@@ -14,6 +14,7 @@ import os
 import sys
 
 from .. import __version__, api
+from ..backends.literals import printable
 from ..ir import Diagnostic, SegError
 from . import deform, hardware, hls, prune, search, train
 from .common import load_graph, protected, say_written
@@ -183,7 +184,8 @@ def _import(args: argparse.Namespace) -> int:
     from safetensors.numpy import save
 
     payload = save({k: v.copy() for k, v in sorted(weights.items())})
-    text = f"# imported by segc from {os.path.basename(args.file)}; weights in {os.path.basename(weights_path)}\n\n"
+    text = (f"# imported by segc from {printable(os.path.basename(args.file))}; "
+            f"weights in {printable(os.path.basename(weights_path))}\n\n")
     api.write_atomic(weights_path, payload, (args.file,))
     api.write_atomic(args.output, text + api.to_seg(graph), (args.file,))
     _print_imported(graph, args.output, weights_path)
