@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import api
-from .ir import Diagnostic, Graph, SegError, Target, summarize
+from .ir import Diagnostic, Graph, SegError, Target, check_names, summarize
 from .results import Front, Pruned, Report
 
 __all__ = ["Network"]
@@ -39,7 +39,9 @@ class Network(Graph):
     @classmethod
     def of(cls, graph: Graph, weights: Mapping | None = None, source: str | None = None,
            warnings: Sequence[Diagnostic] = ()) -> Network:
-        """A Network holding ``graph``'s layers (shared, not copied)."""
+        """A Network holding ``graph``'s layers (shared, not copied); its
+        names must be valid (SegError otherwise, see ``ir.names``)."""
+        check_names(graph)
         net = cls.__new__(cls)
         net.__dict__.update(graph.__dict__)
         net.weights = dict(weights) if weights is not None else None
