@@ -127,7 +127,9 @@ class _Importer:
                 SUPPORTED[node.op_type](self, node)
             self._outputs(outputs & set(node.output) | ({layer} & outputs))
         self._outputs({v.name for v in self.model.graph.output if f"output.{_name(v.name)}" not in self.graph})
-        self.graph.verify()
+        problems = self.graph.problems()
+        if problems:
+            raise SegError([Diagnostic(d.message, path=self.path) for d in problems])
         return self.graph, self.weights
 
     def _inputs(self) -> None:
