@@ -71,11 +71,14 @@ def renamed(graph: Graph, layers: dict[str, str], network: str, target: str) -> 
 
 
 def layer_map(graph: Graph, names: list[str]) -> dict[str, str]:
-    """The graph's layers → ``names`` (``output.NAME`` for outputs), made distinct."""
-    mapping = {}
-    for i, (node, new) in enumerate(zip(graph.nodes(), names)):
-        new = f"{new}{i}" if new in names[:i] else new
-        mapping[node.name] = f"output.{new}" if node.op == "output" else new
+    """The graph's layers → ``names`` (``output.NAME`` for outputs), made
+    distinct with trailing ``_``."""
+    mapping: dict[str, str] = {}
+    for node, new in zip(graph.nodes(), names):
+        new = f"output.{new}" if node.op == "output" else new
+        while new in mapping.values():
+            new += "_"
+        mapping[node.name] = new
     return mapping
 
 
@@ -109,6 +112,15 @@ def script_shape(text: str) -> str:
     return _WORD.sub("I", "\n".join(line for line in text.splitlines() if not line.startswith("#")))
 
 
-def python_shape(source: str) -> list[str]:
-    """The kinds of the syntax tree's nodes, in order (names and strings aside)."""
-    return [type(node).__name__ for node in ast.walk(ast.parse(source))]
+def python_names(source: str) -> set[str]:
+    """Every name and attribute the Python source uses (what code that
+    escaped a string literal would add to)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            found.add(node.attr)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.update(f"import {alias.name}" for alias in node.names)
+    return found
