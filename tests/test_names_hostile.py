@@ -195,3 +195,13 @@ def test_network_names_never_shadow_the_helpers_or_keywords(network, cls):
     namespace: dict = {}
     exec(compile(_one_layer("conv1", network).to_torch_source(), "<m>", "exec"), namespace)
     assert namespace[cls]()(torch.zeros(1, 3, 8, 8)).shape == (1, 4, 8, 8)
+
+
+@pytest.mark.parametrize(("option", "expected"), [
+    ("--network", "error: no network 'ab\\ncd\\x1b[31m' in {tiny} (it defines: tiny)\n"),
+    ("--target", "error: unknown target 'ab\\ncd\\x1b[31m' (known: ultra96_codenet)\n"),
+])
+def test_names_given_on_the_command_line_are_quoted_escaped(option, expected, capsys):
+    tiny = str(EXAMPLES / "tiny.seg")
+    command = "check" if option == "--network" else "report"
+    assert _run([command, tiny, option, "ab\ncd\x1b[31m"], capsys) == (1, expected.format(tiny=tiny))
