@@ -50,8 +50,6 @@ def parse_text(text: str, path: str = "<string>") -> ast.Module:
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as err:
-        if _foreign(path):
-            raise SegError(_not_seg(source, err)) from None
         raise SegError(_syntax_errors(source, err)) from None
     comments = [ast.Comment(text=str(t).rstrip(), span=Span(source, t.start_pos, t.end_pos))
                 for t in _collected.comments]
@@ -76,18 +74,6 @@ def _error_position(err: UnexpectedInput) -> int:
     if token is not None and token.type != "$END" and token.start_pos is not None:
         return token.start_pos
     return err.pos_in_stream if getattr(err, "pos_in_stream", None) is not None else -1
-
-
-def _foreign(path: str) -> bool:
-    """A file not named ``.seg`` (``import "/etc/passwd"``): its syntax
-    errors do not quote it, as it may be anything."""
-    return not path.endswith(".seg") and not (path.startswith("<") and path.endswith(">"))
-
-
-def _not_seg(source: SourceFile, err: UnexpectedInput) -> Diagnostic:
-    line, col = source.location(max(_error_position(err), 0))
-    return Diagnostic("syntax error in a file not named .seg (its text is not shown)",
-                      path=f"{source.path}:{line}:{col}")
 
 
 def _resume_point(text: str, position: int) -> int | None:
