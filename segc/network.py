@@ -18,7 +18,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import api
-from .ir import Diagnostic, Graph, SegError, Target, check_names, summarize
+from .ir import Diagnostic, Graph, SegError, Target, summarize
+from .ir.names import check_names
 from .results import Front, Pruned, Report
 
 __all__ = ["Network"]

@@ -43,6 +43,9 @@ class _ShapeOf:
 
 class _Importer:
     def __init__(self, model: onnx.ModelProto, path: str):
+        undecodable = _not_utf8(model.graph)
+        if undecodable:
+            raise SegError(Diagnostic(f"{undecodable}: a name that is not UTF-8 text, as ONNX requires", path=path))
         self.model, self.path = model, path
         self.graph = Graph(_name(model.graph.name or "imported"))
         self.weights: dict[str, np.ndarray] = {}
@@ -181,9 +184,6 @@ def import_onnx(path: str) -> tuple[Graph, dict[str, np.ndarray]]:
         raise SegError(Diagnostic(f"not an ONNX model ({type(err).__name__}: {str(err)[:120]})", path=path)) from None
     if not model.graph.node:
         raise SegError(Diagnostic("not an ONNX model (no graph nodes; truncated or another kind of file?)", path=path))
-    undecodable = _not_utf8(model.graph)
-    if undecodable:
-        raise SegError(Diagnostic(f"{undecodable}: a name that is not UTF-8 text, as ONNX requires", path=path))
     return _Importer(model, path).run()
 
 

@@ -14,7 +14,6 @@ import os
 import sys
 
 from .. import __version__, api
-from ..backends.literals import printable
 from ..ir import Diagnostic, SegError
 from . import deform, hardware, hls, prune, search, train
 from .common import load_graph, protected, say_written
@@ -182,6 +181,8 @@ def _import(args: argparse.Namespace) -> int:
     graph, weights = api.import_onnx(args.file)
     weights_path = args.output[: -len(".seg")] + ".safetensors"
     from safetensors.numpy import save
+
+    from ..backends.literals import printable
 
     payload = save({k: v.copy() for k, v in sorted(weights.items())})
     text = (f"# imported by segc from {printable(os.path.basename(args.file))}; "
