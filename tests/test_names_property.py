@@ -5,7 +5,8 @@ is a plain dotted ASCII identifier; and code generated from a graph built
 by hand with such names (validation bypassed) has the syntax of the same
 code for plain names: C and C++ once comments and string literals are
 set aside, the scripts once comment lines are; the torch source compiles
-and uses no name but its own and the layers'.  Compiling and running what comes out: test_names_hostile.py."""
+and uses no name but its own and the layers'; the ONNX exporter refuses
+such names; ONNX import maps any name to a plain one.  Compiling and running what comes out: test_names_hostile.py."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from hostile_names import HOSTILE, c_shape, hls_files, layer_map, python_names, 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from segc.backends.onnx.export import to_onnx as onnx_export
+from segc.backends.onnx.importer import _name as onnx_name
 from segc.backends.torch.source import _variables, to_torch_source
 from segc.cli import main
 from segc.ir import SegError
@@ -84,6 +87,9 @@ def test_generated_code_keeps_any_name_inert(benign, layers, network, target):
         assert script_shape(generated[name]) == script_shape(files[name]), name
     if shutil.which("bash"):
         subprocess.run(["bash", "-n"], input=generated["build.sh"].encode(), check=True)
+    if not all(plain(n) for n in (network, target, *(n.name for n in hostile.nodes()))):
+        with pytest.raises(SegError, match="is not a valid"):  # ONNX gives "" and "a/b" meanings: no escaping
+            onnx_export(hostile, {})
     try:
         source = to_torch_source(hostile)
     except SegError as err:  # names torch cannot hold apart ('a' and 'a.b'): refused
@@ -92,3 +98,12 @@ def test_generated_code_keeps_any_name_inert(benign, layers, network, target):
     compile(source, "<generated>", "exec")
     own = {*_variables(hostile).values(), *(n.name.split(".")[0] for n in hostile.nodes())}
     assert python_names(source) <= torch_names | own | {"_modules", "RuntimeError"}
+
+
+@FEW
+@given(text=names)
+def test_onnx_import_maps_any_name_to_a_plain_one(text):
+    assert plain(onnx_name(text))
+    assert onnx_name(text) == onnx_name(text)
+    if plain(text) and "/" not in text:
+        assert onnx_name(text) == text  # names segc wrote come back unchanged
