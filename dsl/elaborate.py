@@ -12,7 +12,7 @@ reported together.
 
 from __future__ import annotations
 
-from ..ir import OPS, OUTPUT_PREFIX, Diagnostic, Directives, Graph, Node, SegError, Shape, Target
+from ..ir import OPS, OUTPUT_PREFIX, Diagnostic, Directives, Graph, Node, SegError, Shape, Target, shown
 from ..ir.limits import size_problems
 from . import ast
 from .calls import CallEvaluator
@@ -36,7 +36,7 @@ def choose_network(program: Program, name: str | None) -> str:
     if name is not None:
         if name not in program.networks:
             known = ", ".join(sorted(program.networks)) or "none"
-            raise SegError(Diagnostic(f"no network '{name}' in {path} (it defines: {known})"))
+            raise SegError(Diagnostic(f"no network {shown(name)} in {path} (it defines: {known})"))
         return name
     candidates = program.root_networks() or sorted(program.networks)
     if not candidates:
@@ -98,7 +98,7 @@ def named_target(program: Program, name: str | None = None, span=None) -> Target
     target_def = program.targets.get(name)
     if target_def is None:
         hint = suggestion(name, program.targets) or f" (known: {', '.join(sorted(program.targets)) or 'none'})"
-        raise SegError(Diagnostic(f"unknown target '{name}'{hint}", span))
+        raise SegError(Diagnostic(f"unknown target {shown(name)}{hint}", span))
     return lower_target(target_def, ExprEvaluator())
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from ..ir import OPS, TARGET_FIELDS, Graph, Node, PruneDirectives, Target
+from ..ir import NAME_RE, OPS, TARGET_FIELDS, Graph, Node, PruneDirectives, Target, check_names
 from ..ir.directives import DeformDirectives
 from .units import format_base
 
@@ -21,7 +21,6 @@ __all__ = ["format_float", "format_pattern", "format_string", "format_value", "p
 INDENT = "    "
 KEYWORDS = frozenset(("import", "block", "return", "network", "on", "input", "output", "target", "prune", "keep",
                       "deform", "as", "and", "or", "not", "if", "else", "for", "in", "true", "false"))
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*")
 _PATTERN = re.compile(r"[A-Za-z0-9_.*?\[\]!]*[*?\[][A-Za-z0-9_.*?\[\]!]*")
 
 
@@ -115,7 +114,7 @@ def format_pattern(text: str) -> str:
     """A layer-name pattern, quoted only when it must be (keywords too)."""
     if text in KEYWORDS:
         return format_string(text)
-    return text if _IDENT.fullmatch(text) or _PATTERN.fullmatch(text) else format_string(text)
+    return text if NAME_RE.fullmatch(text) or _PATTERN.fullmatch(text) else format_string(text)
 
 
 def _print_prune(name: str, prune: PruneDirectives) -> str:
@@ -136,7 +135,9 @@ def _print_deform(name: str, deform: DeformDirectives) -> str:
 
 
 def print_graph(graph: Graph) -> str:
-    """The whole graph as one self-contained ``.seg`` text."""
+    """The whole graph as one self-contained ``.seg`` text (names must be
+    valid: ``.seg`` has no quoting for them)."""
+    check_names(graph)
     parts = []
     if graph.target is not None:
         parts.append(print_target(graph.target))

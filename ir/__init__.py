@@ -8,6 +8,7 @@ from .attrs import Attr, AttrError
 from .diagnostics import Diagnostic, Note, SegError, SourceFile, Span, render
 from .directives import Directives, KeepRule, PruneDirectives, PruneRule
 from .graph import OUTPUT_PREFIX, Graph, Node
+from .names import NAME_RE, check_names, name_problem, shown
 from .opdef import Coupling, OpDef
 from .ops import OPS, conv_pads, offset_channels
 from .shapes import Shape, ShapeError
@@ -15,6 +16,7 @@ from .summary import LayerSummary, summarize
 from .target import TARGET_FIELDS, Target, Unroll, target_problems
 
 __all__ = [
+    "NAME_RE",
     "OPS",
     "OUTPUT_PREFIX",
     "TARGET_FIELDS",
@@ -38,9 +40,12 @@ __all__ = [
     "Span",
     "Target",
     "Unroll",
+    "check_names",
     "conv_pads",
+    "name_problem",
     "offset_channels",
     "render",
+    "shown",
     "summarize",
     "target_problems",
 ]

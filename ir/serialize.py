@@ -13,6 +13,7 @@ from .attrs import AttrError
 from .diagnostics import Diagnostic, SegError
 from .directives import DeformDirectives, DeformRule, Directives, KeepRule, PruneDirectives, PruneRule
 from .graph import Graph, Node
+from .names import name_problem
 from .ops import OPS
 from .shapes import ShapeError
 from .target import TARGET_FIELDS, UNROLL_KEYS, Target, Unroll, target_problems
@@ -99,6 +100,14 @@ class _Reader:
     def fail(self, where: str, message: str) -> SegError:
         return SegError(Diagnostic(f"{where}: {message}", path=self.path))
 
+    def name(self, data: Any, kind: str, where: str) -> str:
+        """``data["name"]``, a valid ``kind`` name (see ``names``)."""
+        name = self.get(data, "name", str, where)
+        problem = name_problem(name, kind)
+        if problem:
+            raise self.fail(f"{where}.name", problem)
+        return name
+
     def get(self, data: Any, key: str, kind: type | tuple, where: str) -> Any:
         if not isinstance(data, dict) or key not in data:
             raise self.fail(where, f"missing '{key}'")
@@ -120,7 +129,7 @@ def _kind_name(kind: type | tuple) -> str:
 
 def target_from_json(data: Any, path: str = "<json>", where: str = "target") -> Target:
     reader = _Reader(path)
-    values: dict[str, Any] = {"name": reader.get(data, "name", str, where)}
+    values: dict[str, Any] = {"name": reader.name(data, "target", where)}
     for spec in TARGET_FIELDS.values():
         key = f"{where}.{spec.attr}"
         if spec.attr not in data or data[spec.attr] is None:
@@ -164,7 +173,7 @@ def _prune_from_json(reader: _Reader, data: Any) -> PruneDirectives:
 
 
 def _node_from_json(reader: _Reader, graph: Graph, data: Any, where: str) -> Node:
-    name = reader.get(data, "name", str, where)
+    name = reader.name(data, "layer", where)
     where = f"{where} ('{name}')"
     op = reader.get(data, "op", str, where)
     if op not in OPS:
@@ -195,7 +204,7 @@ def graph_from_json(data: Any, path: str = "<json>") -> Graph:
     if reader.get(data, "version", int, "file") != VERSION:
         raise reader.fail("file", f"version {data['version']} is not supported (this segc reads {VERSION})")
     target = data.get("target")
-    graph = Graph(reader.get(data, "name", str, "file"),
+    graph = Graph(reader.name(data, "network", "file"),
                   None if target is None else target_from_json(target, path))
     directives = reader.get(data, "directives", dict, "file")
     prune, deform = directives.get("prune"), directives.get("deform")

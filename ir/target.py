@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .names import name_problem
+
 __all__ = ["TARGET_FIELDS", "FieldSpec", "Target", "Unroll", "target_problems"]
 
 
@@ -120,6 +122,8 @@ UNROLL_KEYS = ("pif", "pof", "pkx", "pky")
 def target_problems(target: Target) -> list[tuple[str, str]]:
     """(field, message) for each way the target cannot be built."""
     problems = []
+    if (problem := name_problem(target.name, "target")) is not None:
+        problems.append(("name", problem))
     if target.pe_dsps > target.dsp:
         u = target.unroll
         problems.append((

@@ -3,7 +3,8 @@ every pass.  It re-derives everything the graph claims and reports each
 disagreement at the layer's source span:
 
 * every op is known, its operand count allowed, its attributes canonical;
-* names are valid hierarchical names (``res5.0.conv1``);
+* names (network, target, layers) are valid hierarchical names
+  (``res5.0.conv1``, see ``names``);
 * the graph is acyclic, has an input and an output, every layer reaches an
   output, and outputs feed nothing;
 * every stored shape equals the op's shape rule applied to its operands;
@@ -13,25 +14,23 @@ disagreement at the layer's source span:
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from .attrs import AttrError
 from .diagnostics import Diagnostic, Note
 from .limits import size_problems
+from .names import NAME_RULE, graph_name_problems, name_problem, shown
 from .ops import OPS
 from .shapes import ShapeError
 
 if TYPE_CHECKING:
     from .graph import Graph, Node
 
-__all__ = ["NAME_RE", "verify_graph"]
-
-NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*")
+__all__ = ["verify_graph"]
 
 
 def _diag(node: Node, message: str, context: str | None) -> Diagnostic:
-    text = f"layer '{node.name}': {message}"
+    text = f"layer {shown(node.name)}: {message}"
     if context:
         text = f"{context}: {text}"
     notes = tuple(Note("in the block called here", s) for s in reversed(node.trace))
@@ -42,8 +41,8 @@ def _check_node(graph: Graph, node: Node) -> str | None:
     opdef = OPS.get(node.op)
     if opdef is None:
         return f"unknown op '{node.op}'"
-    if not NAME_RE.fullmatch(node.name):
-        return "not a valid layer name"
+    if name_problem(node.name, "layer"):
+        return f"not a valid layer name ({NAME_RULE})"
     if not opdef.accepts(len(node.inputs)):
         return f"{node.op} takes {opdef.arity_text()}, got {len(node.inputs)}"
     try:
@@ -64,10 +63,10 @@ def _check_structure(graph: Graph, context: str | None) -> list[Diagnostic]:
     problems = []
     nodes = graph.nodes()
     if not any(n.op == "input" for n in nodes):
-        problems.append(Diagnostic(f"network '{graph.name}' has no input"))
+        problems.append(Diagnostic(f"network {shown(graph.name)} has no input"))
     outputs = [n.name for n in nodes if n.op == "output"]
     if not outputs:
-        problems.append(Diagnostic(f"network '{graph.name}' has no output"))
+        problems.append(Diagnostic(f"network {shown(graph.name)} has no output"))
     live = set(outputs)
     for node in reversed(nodes):
         if node.name in live:
@@ -82,11 +81,11 @@ def _check_structure(graph: Graph, context: str | None) -> list[Diagnostic]:
 
 def verify_graph(graph: Graph, context: str | None = None) -> list[Diagnostic]:
     """Every problem found in the graph, as diagnostics (empty if sound)."""
+    prefix = f"{context}: " if context else ""
     cycle = graph.cycle()
     if cycle:
-        prefix = f"{context}: " if context else ""
-        return [Diagnostic(f"{prefix}network '{graph.name}' has a cycle: {' → '.join([*cycle, cycle[0]])}")]
-    problems = []
+        return [Diagnostic(f"{prefix}network {shown(graph.name)} has a cycle: {' → '.join([*cycle, cycle[0]])}")]
+    problems = [Diagnostic(prefix + message) for message in graph_name_problems(graph)]
     for node in graph.nodes():
         message = _check_node(graph, node)
         if message:

@@ -20,6 +20,7 @@ from typing import Any
 
 from . import api, outputs
 from .ir import Diagnostic, Graph, SegError, Target, summarize
+from .ir.names import check_names
 from .results import Front, Pruned, Report
 
 __all__ = ["SEED_LIMIT", "Network", "check_seed"]
@@ -42,7 +43,9 @@ class Network(Graph):
     @classmethod
     def of(cls, graph: Graph, weights: Mapping | None = None, source: str | None = None,
            warnings: Sequence[Diagnostic] = ()) -> Network:
-        """A Network holding ``graph``'s layers (shared, not copied)."""
+        """A Network holding ``graph``'s layers (shared, not copied); its
+        names must be valid (SegError otherwise, see ``ir.names``)."""
+        check_names(graph)
         net = cls.__new__(cls)
         net.__dict__.update(graph.__dict__)
         net.weights = dict(weights) if weights is not None else None

@@ -277,7 +277,8 @@ def test_invalid_names(name):
     graph = chain()
     graph.add(make(name, "relu", ["relu"], Shape(4, 8, 8)))
     graph.add(make("output.z", "output", [name], Shape(4, 8, 8)))
-    assert messages(graph) == [f"layer '{name}': not a valid layer name"]
+    assert messages(graph) == [f"layer '{name}': not a valid layer name (letters, digits and underscores (ASCII), "
+                               "in parts joined by dots, not starting with a digit)"]
 
 
 @pytest.mark.parametrize("name", ["_x", "layer1.0.conv1", "res5.0.downsample.0", "output.logits"])

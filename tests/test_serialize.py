@@ -170,7 +170,7 @@ def deleter(*path) -> Callable[[dict], None]:
     (setter("nodes", 2, "inputs", value=["x", "stem"]), "nodes[2] ('a'): relu takes 1 input, got 2"),
     (setter("nodes", 2, "name", value="stem"), "nodes[2]: layer 'stem' is defined twice"),
     # whole-graph checks
-    (setter("nodes", 5, "name", value="2y"), "layer '2y': not a valid layer name"),
+    (setter("nodes", 5, "name", value="2y"), "nodes[5].name: '2y' is not a valid layer name"),
     # target
     (setter("target", "clock_hz", value=1), "target.clock_hz: 1 is out of range [1000, 1e+10]"),
     (setter("target", "word_bits", value=0), "target.word_bits: 0 is out of range [1, 64]"),

@@ -9,13 +9,12 @@ addresses of activations and packs parameters.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ...ir import Diagnostic, Graph, Node, SegError
-from ..identifiers import distinct_identifiers
+from ..identifiers import ascii_identifier, distinct_identifiers
 from .fixed import FRAC_MAX, frac_bits, quantize
 from .memory import MemoryPlan
 
@@ -45,12 +44,7 @@ class Lowered:
 
 def c_identifiers(graph: Graph) -> dict[str, str]:
     """A distinct C identifier per layer (``layer1.0.conv1`` → ``layer1_0_conv1``)."""
-    return distinct_identifiers(graph, _c_stem)
-
-
-def _c_stem(name: str) -> str:
-    base = re.sub(r"\W", "_", name)
-    return base if re.match(r"[A-Za-z]", base) else f"l_{base}"
+    return distinct_identifiers(graph, lambda name: ascii_identifier(name, "l"))
 
 
 class Context:

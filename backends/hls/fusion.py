@@ -22,6 +22,7 @@ outside the chain (or an output) reads it; the tail always does.
 from __future__ import annotations
 
 from ...ir import Graph, Node
+from ..literals import c_comment
 from .context import Call, Context, Lowered
 
 __all__ = ["FUSED_OPS", "HEAD_OPS", "fuse", "fusion_chains", "unstored"]
@@ -123,7 +124,7 @@ def fuse(ctx: Context, head: str, lowered: dict[str, Lowered], chain: list[str],
     ident, graph = ctx.ident[head], ctx.graph
     popped = {name: lowered.pop(name) for name in chain if name in lowered}  # views compute nothing
     members = [(name, layer.calls[0]) for name, layer in popped.items()]
-    struct = [f"/* Epilogue of {head}: {', '.join(chain)} fused into its pipeline. */",
+    struct = [f"/* Epilogue of {c_comment(head)}: {c_comment(', '.join(chain))} fused into its pipeline. */",
               f"struct {ident}_epilogue {{", "    segc::data_t* mem;"]
     bind = ["    void bind(const segc::data_t* params, segc::data_t* mem_) {", "        mem = mem_;"]
     body = ["    void operator()(segc::data_t v, int c, int y, int x) {"]
@@ -136,7 +137,7 @@ def fuse(ctx: Context, head: str, lowered: dict[str, Lowered], chain: list[str],
             bind.append(f"        {ctx.ident[name]}.load({call.args[1]}, {call.args[2]});")
         if graph.node(name).op == "maxpool":
             bind.append(f"        segc::max_pool_init<{cfg}>({call.args[-1]});")
-            after.append(f"    segc::max_pool_finish<{cfg}>({call.args[-1]});  /* {name} */")
+            after.append(f"    segc::max_pool_finish<{cfg}>({call.args[-1]});  /* {c_comment(name)} */")
         body += _stage(ctx, name, call, name not in skipped, [head, *chain][chain.index(name)])
         written += [] if name in skipped else [name]
     struct += [*bind, "    }", *body, "    }", "};"]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,7 @@ from .fusion import fuse, fusion_chains, unstored
 from .lower import HLS_LOWERING, unsupported
 from .lower_conv import offset_words
 from .memory import plan_memory
-from .render import render_build, render_config, render_header, render_source, render_tcl
+from .render import network_identifier, render_build, render_config, render_header, render_source, render_tcl
 
 __all__ = ["CXX_FLAGS", "LIBRARY", "generate", "library_files"]
 
@@ -69,7 +68,7 @@ def generate(graph: Graph, weights: dict[str, np.ndarray], maxima: dict[str, flo
             lowered[node.name] = lower(ctx, node)
     for head, chain in chains.items():
         lowered[head] = fuse(ctx, head, lowered, chain, skipped)
-    top = f"{_c_name(graph.name)}_top"
+    top = f"{network_identifier(graph)}_top"
     config = render_config(ctx, lowered, maxima, {"headroom_bits": headroom, **(calibration or {})})
     files = {
         "network.h": render_header(ctx, top).encode(),
@@ -94,8 +93,3 @@ def _layer_table(graph: Graph, ctx: Context) -> dict[str, bytes]:
     formats = (fracs, weight_fracs)
     return {"layer_config.h": hls_config.to_header(table, formats).encode(),
             "layer_config.json": hls_config.to_json(table, formats).encode()}
-
-
-def _c_name(name: str) -> str:
-    base = re.sub(r"\W", "_", name)
-    return base if re.match(r"[A-Za-z]", base) else f"net_{base}"

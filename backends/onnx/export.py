@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from ...ir import Graph, Node, conv_pads
+from ...ir import Graph, Node, check_names, conv_pads
 from ...ir.dconv_plan import dconv_variant
 
 __all__ = ["ONNX_LOWERING", "OPSET", "to_onnx"]
@@ -178,7 +178,10 @@ def _deform_metadata(node: Node) -> dict:
 
 
 def to_onnx(graph: Graph, weights: Mapping[str, np.ndarray]) -> onnx.ModelProto:
-    """The ONNX model of a graph with its weights (a state_dict as arrays)."""
+    """The ONNX model of a graph with its weights (a state_dict as arrays).
+    Its names must be valid (``ir.names``): ONNX value names carry meaning
+    (``""`` is an absent input, ``LAYER/what`` a helper's value)."""
+    check_names(graph)
     emitter = _Emitter(graph, weights)
     for node in graph.nodes():
         lower = ONNX_LOWERING[node.op]

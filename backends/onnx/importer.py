@@ -12,7 +12,12 @@ nothing is dropped or approximated.
 
 Names: a layer with weights takes its weights' prefix (``layer1.0.conv1``
 from ``layer1.0.conv1.weight``); others their node's name made into a
-hierarchical name (``/layer1/relu/Relu`` → ``layer1.relu.Relu``).
+hierarchical name (``/layer1/relu/Relu`` → ``layer1.relu.Relu``).  Names
+become valid segc names deterministically: every character but ASCII
+letters, digits and ``_`` becomes ``_`` (``stém`` → ``st_m``), a part
+starting with a digit gets ``n_`` in front, a name taken already a number
+behind (``_2``).  A name that is not UTF-8 (which ONNX requires) is an error
+naming where it is.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import re
 import numpy as np
 import onnx
 
-from ...ir import OPS, AttrError, Diagnostic, Graph, Node, SegError, ShapeError
+from ...ir import OPS, AttrError, Diagnostic, Graph, Node, SegError, ShapeError, shown
 from ...ir.files import read_bytes
 from .import_checks import check_arity, check_order, deform_specs, initializers, node_error
 
@@ -38,6 +43,9 @@ class _ShapeOf:
 
 class _Importer:
     def __init__(self, model: onnx.ModelProto, path: str):
+        undecodable = _not_utf8(model.graph)
+        if undecodable:
+            raise SegError(Diagnostic(f"{undecodable}: a name that is not UTF-8 text, as ONNX requires", path=path))
         self.model, self.path = model, path
         self.graph = Graph(_name(model.graph.name or "imported"))
         self.weights: dict[str, np.ndarray] = {}
@@ -85,14 +93,14 @@ class _Importer:
             raise self.fail(node, f"{what} must be a constant")
         return found
 
-    def _dconv(self, name: str, spec: dict) -> None:
-        node = onnx.NodeProto(name=name, op_type="DeformConv")
+    def _dconv(self, layer: str, spec: dict) -> None:
+        node = onnx.NodeProto(name=layer, op_type="DeformConv")
         inputs = [self.tensor(node, v) for v in spec["inputs"]]
+        name = self.layer_name(onnx.NodeProto(name=layer))
         self.add(name, "dconv", inputs, spec["attrs"], node)
-        self.used_names.add(name)
-        self.values[name] = name
-        for key in [k for k in self.constants if k.startswith(f"{name}.")]:
-            self.weights[key] = self.constants[key]
+        self.values[layer] = name
+        for key in [k for k in self.constants if k.startswith(f"{layer}.")]:
+            self.weights[name + key[len(layer):]] = self.constants[key]
 
     def run(self) -> tuple[Graph, dict[str, np.ndarray]]:
         from .import_ops import SUPPORTED  # the lowering table (it builds on this module)
@@ -118,7 +126,9 @@ class _Importer:
                 self._lower(SUPPORTED[node.op_type], node)
             self._outputs(outputs & set(node.output) | ({layer} & outputs))
         self._outputs({v.name for v in self.model.graph.output if f"output.{_name(v.name)}" not in self.graph})
-        self.graph.verify()
+        problems = self.graph.problems()
+        if problems:
+            raise SegError([Diagnostic(d.message, path=self.path) for d in problems])
         return self.graph, self.weights
 
     def _lower(self, lower, node: onnx.NodeProto) -> None:
@@ -163,7 +173,7 @@ class _Importer:
 
 def _name(text: str) -> str:
     """A valid hierarchical layer name made from any text."""
-    parts = [re.sub(r"\W", "_", p) for p in re.split(r"[./]", text) if p] or ["layer"]
+    parts = [re.sub(r"[^A-Za-z0-9_]", "_", p) for p in re.split(r"[./]", text) if p] or ["layer"]
     if not re.match(r"[A-Za-z_]", parts[0]):
         parts[0] = f"n_{parts[0]}"
     return ".".join(parts)
@@ -183,3 +193,20 @@ def import_onnx(path: str) -> tuple[Graph, dict[str, np.ndarray]]:
     if not model.graph.node:
         raise SegError(Diagnostic("not an ONNX model (no graph nodes; truncated or another kind of file?)", path=path))
     return _Importer(model, path).run()
+
+
+
+def _not_utf8(graph: onnx.GraphProto) -> str | None:
+    """Where the graph holds a name that is not UTF-8 (protobuf gives such a
+    string field as bytes), or None."""
+    if isinstance(graph.name, bytes):
+        return f"the graph's name {shown(graph.name)}"
+    for kind, values in (("input", graph.input), ("output", graph.output), ("initializer", graph.initializer)):
+        for i, value in enumerate(values):
+            if isinstance(value.name, bytes):
+                return f"{kind} #{i} {shown(value.name)}"
+    for i, node in enumerate(graph.node):
+        found = [f for f in (node.name, node.op_type, *node.input, *node.output) if isinstance(f, bytes)]
+        if found:
+            return f"node #{i} ({shown(node.op_type)}): {shown(found[0])}"
+    return None

@@ -14,13 +14,15 @@ This module imports nothing from torch itself.
 from __future__ import annotations
 
 import ast
+import functools
 import keyword
 import re
 from pathlib import Path
 
-from ...ir import Diagnostic, Graph, Node, SegError, conv_pads
+from ...ir import Diagnostic, Graph, Node, SegError, conv_pads, shown
 from ...ir.dconv_plan import dconv_variant
-from ..identifiers import distinct_identifiers
+from ..identifiers import ascii_identifier, distinct_identifiers
+from ..literals import py_docstring, py_string
 
 __all__ = ["TORCH_LOWERING", "class_name", "to_torch_source"]
 
@@ -115,32 +117,60 @@ TORCH_LOWERING = {
 
 
 def class_name(graph: Graph) -> str:
+    """``tiny_seg`` → ``TinySeg``; ``Net`` in front where that would not be a
+    fresh identifier (``add`` → ``NetAdd``: ``Add`` is a helper class)."""
     words = re.split(r"[^A-Za-z0-9]+", graph.name)
     name = "".join(w[:1].upper() + w[1:] for w in words if w) or "Network"
-    return name if name[0].isalpha() else f"Net{name}"
+    return name if name[0].isalpha() and name not in _module_names() else f"Net{name}"
+
+
+@functools.cache
+def _module_names() -> frozenset[str]:
+    """The names the generated module defines or imports besides its class."""
+    texts = [_HELPERS, *((Path(__file__).parent / name).read_text(encoding="utf-8") for name in DEFORM_FILES)]
+    names = {"torch", "nn", "annotations", *keyword.kwlist}
+    for statement in (s for text in texts for s in ast.parse(text).body):
+        if isinstance(statement, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in statement.names)
+        elif isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
+            names.add(statement.name)
+        elif isinstance(statement, (ast.Assign, ast.AnnAssign)):
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return frozenset(names)
 
 
 def _attribute_safe(name: str) -> bool:
-    """Whether ``self.NAME`` reaches a submodule called NAME: an identifier
-    that no ``nn.Module`` attribute (``to``, ``eval``, ``half``…) shadows."""
+    """Whether ``self.NAME`` reaches a submodule called NAME: an ASCII
+    identifier that Python does not mangle (``__x``) and no ``nn.Module``
+    attribute (``to``, ``eval``, ``half``, ``_modules``…) shadows."""
     from torch import nn
 
-    return name.isidentifier() and not keyword.iskeyword(name) and not hasattr(nn.Module, name)
+    return (name.isascii() and name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("__")
+            and not hasattr(nn.Module, name) and name not in _instance_attributes())
+
+
+@functools.cache
+def _instance_attributes() -> frozenset[str]:
+    """What ``nn.Module.__init__`` sets on every module (``training``, ``_modules``…)."""
+    from torch import nn
+
+    return frozenset(vars(nn.Module()))
 
 
 def _access(name: str) -> str:
     """``self.layer1["0"]["conv1"]`` for layer ``layer1.0.conv1``
     (``self._modules["to"]`` where an attribute would shadow the layer)."""
     first, *rest = name.split(".")
-    root = f"self.{first}" if _attribute_safe(first) else f'self._modules["{first}"]'
-    return root + "".join(f'["{part}"]' for part in rest)
+    root = f"self.{first}" if _attribute_safe(first) else f"self._modules[{py_string(first)}]"
+    return root + "".join(f"[{py_string(part)}]" for part in rest)
 
 
 _RESERVED = frozenset({"self", "torch", "nn", "F"})
 
 
 def _python_stem(name: str) -> str:
-    base = re.sub(r"\W", "_", name)
+    base = ascii_identifier(name, "v", underscore=True)
     return base + "_" if keyword.iskeyword(base) or base in _RESERVED else base
 
 
@@ -153,12 +183,17 @@ def _check_names(modules: list[Node]) -> None:
     paths = {n.name for n in modules}
     for node in modules:
         parts = node.name.split(".")
+        if parts[0] in _instance_attributes():
+            raise SegError(Diagnostic(
+                f"layer {shown(node.name)} cannot be a torch module: nn.Module keeps its own "
+                f"'{parts[0]}' on every module; rename it with 'as'", node.span,
+            ))
         for i in range(1, len(parts)):
             prefix = ".".join(parts[:i])
             if prefix in paths:
                 raise SegError(Diagnostic(
-                    f"layer '{prefix}' and layer '{node.name}' cannot both be torch modules "
-                    f"('{prefix}' would have to be a layer and a container); rename one with 'as'", node.span,
+                    f"layer {shown(prefix)} and layer {shown(node.name)} cannot both be torch modules "
+                    f"({shown(prefix)} would have to be a layer and a container); rename one with 'as'", node.span,
                 ))
 
 
@@ -207,11 +242,12 @@ def _unscriptable_lines(graph: Graph, modules: list[Node]) -> list[str]:
     if not hidden:
         return []
     listed = ("layers " if len(hidden) > 1 else "layer ") + ", ".join(repr(name) for name in hidden)
+    reason = f"torch.jit.script cannot compile {class_name(graph)}: {listed} named like an nn.Module "
     return [
         "",
         "    def __prepare_scriptable__(self):",
         "        raise RuntimeError(",
-        f'            "torch.jit.script cannot compile {class_name(graph)}: {listed} named like an nn.Module "',
+        f"            {py_string(reason)}",
         '            "attribute, which TorchScript takes for the attribute; rename it with \'as\'"',
         "        )",
     ]
@@ -227,9 +263,9 @@ def to_torch_source(graph: Graph) -> str:
     shapes = ", ".join(f"{n.name} {list(n.shape)}" for n in graph.inputs)
     deform = any(n.op == "dconv" for n in graph.nodes())
     header = [
-        f'"""{graph.name} as a PyTorch module, generated by segc from its graph IR.',
+        f'"""{py_docstring(graph.name)} as a PyTorch module, generated by segc from its graph IR.',
         "",
-        f"Inputs (batch first): {shapes}.  Returns: {outputs}.",
+        f"Inputs (batch first): {py_docstring(shapes)}.  Returns: {py_docstring(outputs)}.",
         '"""',
         "",
         "from __future__ import annotations",

@@ -184,8 +184,11 @@ def _import(args: argparse.Namespace) -> int:
         outputs.check_file(path, (args.file,))
     from safetensors.numpy import save
 
+    from ..backends.literals import printable
+
     payload = save({k: v.copy() for k, v in sorted(weights.items())})
-    text = f"# imported by segc from {os.path.basename(args.file)}; weights in {os.path.basename(weights_path)}\n\n"
+    text = (f"# imported by segc from {printable(os.path.basename(args.file))}; "
+            f"weights in {printable(os.path.basename(weights_path))}\n\n")
     api.write_atomic(weights_path, payload, (args.file,))
     api.write_atomic(args.output, text + api.to_seg(graph), (args.file,))
     _print_imported(graph, args.output, weights_path)
