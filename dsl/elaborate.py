@@ -97,9 +97,19 @@ def named_target(program: Program, name: str | None = None, span=None) -> Target
         name = next(iter(program.targets))
     target_def = program.targets.get(name)
     if target_def is None:
-        hint = suggestion(name, program.targets) or f" (known: {', '.join(sorted(program.targets)) or 'none'})"
-        raise SegError(Diagnostic(f"unknown target {shown(name)}{hint}", span))
+        raise SegError(_unknown_target(program, name, span))
     return lower_target(target_def, ExprEvaluator())
+
+
+def _unknown_target(program: Program, name: str, span) -> Diagnostic:
+    """A name in the source is located by its span; one from the command
+    line (``--target``) by the file it was looked up in."""
+    hint = suggestion(name, program.targets)
+    if span is not None and hint:
+        return Diagnostic(f"unknown target {shown(name)}{hint}", span)
+    where = "" if span is not None else f" in {program.root.source.path}"
+    known = ", ".join(shown(t) for t in sorted(program.targets)) or "none"
+    return Diagnostic(f"unknown target {shown(name)}{where}{hint} (it defines or imports: {known})", span)
 
 
 def _check_layer_count(program: Program, definition: ast.NetworkDef) -> None:

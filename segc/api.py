@@ -11,7 +11,7 @@ from .dsl import elaborate, load_file, load_text
 from .dsl.format import format_module
 from .dsl.loader import parse_source, read_source
 from .dsl.printer import print_graph
-from .ir import Diagnostic, Graph, SegError, serialize
+from .ir import Diagnostic, Graph, SegError, serialize, shown
 from .outputs import write_atomic
 
 __all__ = [
@@ -30,7 +30,7 @@ def load(path: str, network: str | None = None, warnings: list[Diagnostic] | Non
     if path.endswith(".json"):
         graph = serialize.loads(read_source(path), path)
         if network is not None and network != graph.name:
-            raise SegError(Diagnostic(f"no network '{network}' in {path} (it defines: {graph.name})"))
+            raise SegError(Diagnostic(f"no network {shown(network)} in {path} (it defines: {graph.name})"))
         return graph
     program = load_file(path)
     if sources is not None:

@@ -170,6 +170,18 @@ def test_report_bad_options(argv, message, capsys, tmp_path, monkeypatch):
     assert not (tmp_path / "out").exists()  # nothing written on failure
 
 
+@pytest.mark.parametrize(("spec", "expected"), [
+    ("nope", "unknown target 'nope' in {ex}/tiny.seg (it defines or imports: 'ultra96_codenet')"),
+    ("ultra96_codent", "unknown target 'ultra96_codent' in {ex}/tiny.seg; did you mean 'ultra96_codenet'? "
+                       "(it defines or imports: 'ultra96_codenet')"),
+    ("{ex}/targets/arria10.seg:ultra96_codenet",
+     "unknown target 'ultra96_codenet' in {ex}/targets/arria10.seg (it defines or imports: 'arria10_gx1150')"),
+])
+def test_unknown_target_names_the_file_looked_in_and_its_targets(spec, expected, capsys):
+    assert main(["report", str(EXAMPLES / "tiny.seg"), "--target", spec.format(ex=EXAMPLES)]) == 1
+    assert capsys.readouterr().err == f"error: {expected.format(ex=EXAMPLES)}\n"
+
+
 def test_buffer_too_small_is_located(tmp_path, capsys):
     target = (EXAMPLES / "targets" / "arria10.seg").read_text().replace("128 KiB", "64 B")
     (tmp_path / "small.seg").write_text(target)

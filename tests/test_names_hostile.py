@@ -197,11 +197,17 @@ def test_network_names_never_shadow_the_helpers_or_keywords(network, cls):
     assert namespace[cls]()(torch.zeros(1, 3, 8, 8)).shape == (1, 4, 8, 8)
 
 
-@pytest.mark.parametrize(("option", "expected"), [
-    ("--network", "error: no network 'ab\\ncd\\x1b[31m' in {tiny} (it defines: tiny)\n"),
-    ("--target", "error: unknown target 'ab\\ncd\\x1b[31m' (known: ultra96_codenet)\n"),
+@pytest.mark.parametrize(("option", "suffix", "expected"), [
+    ("--network", ".seg", "error: no network 'ab\\ncd\\x1b[31m' in {tiny} (it defines: tiny)\n"),
+    ("--network", ".json", "error: no network 'ab\\ncd\\x1b[31m' in {tiny} (it defines: tiny)\n"),
+    ("--target", ".seg",
+     "error: unknown target 'ab\\ncd\\x1b[31m' in {tiny} (it defines or imports: 'ultra96_codenet')\n"),
 ])
-def test_names_given_on_the_command_line_are_quoted_escaped(option, expected, capsys):
+def test_names_given_on_the_command_line_are_quoted_escaped(option, suffix, expected, capsys, tmp_path):
     tiny = str(EXAMPLES / "tiny.seg")
+    if suffix == ".json":
+        tiny = str(tmp_path / "tiny.json")
+        assert main(["export", str(EXAMPLES / "tiny.seg"), "--to", "json", "-o", tiny]) == 0
+        capsys.readouterr()
     command = "check" if option == "--network" else "report"
     assert _run([command, tiny, option, "ab\ncd\x1b[31m"], capsys) == (1, expected.format(tiny=tiny))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import re
 import sys
 
 from .. import __version__, api, outputs
@@ -228,12 +229,34 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as err:  # a bug in segc, not the user's mistake
+    except Exception as err:  # a bug in segc, not the user's mistake (unless memory ran out)
         if args.debug:
             raise
-        print(f"segc: internal error: {type(err).__name__}: {err} (run with --debug for a traceback)",
-              file=sys.stderr)
+        print(_out_of_memory(err) or f"segc: internal error: {type(err).__name__}: {err} "
+                                     "(run with --debug for a traceback)", file=sys.stderr)
         return 1
+
+
+# torch's allocators fail with a RuntimeError (torch.OutOfMemoryError on a GPU) saying so
+_TORCH_ALLOCATION = re.compile(r"DefaultCPUAllocator: (?:can't allocate memory|not enough memory)"
+                               r"|\b(?:CUDA|MPS backend|XPU) out of memory")
+_TRIED_BYTES = re.compile(r"tried to allocate (\d+) bytes")
+
+
+def _out_of_memory(err: Exception) -> str | None:
+    """The error to show when ``err`` is an allocation that failed (Python's
+    or numpy's MemoryError, torch's allocators), else None."""
+    allocation = _TORCH_ALLOCATION.search(str(err)) if isinstance(err, RuntimeError) else None
+    if isinstance(err, MemoryError):
+        detail = f" ({err})" if str(err) else ""
+    elif allocation:
+        tried = _TRIED_BYTES.search(str(err))
+        detail = f" (torch could not allocate {int(tried.group(1)):,} bytes)" if tried else f" ({allocation[0]})"
+    else:
+        return None
+    return (f"error: out of memory{detail}: the network's tensors do not fit in this machine's memory; "
+            "use a smaller input, or lower SEGC_MAX_TENSOR_ELEMENTS and SEGC_MAX_NETWORK_ELEMENTS so that "
+            "segc refuses such networks before it starts")
 
 
 if __name__ == "__main__":  # pragma: no cover
