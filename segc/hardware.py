@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 from .dsl import load_file, named_target
 from .dsl.loader import read_source
@@ -45,8 +46,8 @@ def load_calibration(path: str) -> Calibration:
             raise ValueError("not a segc calibration file (format 'segc.calibration', version 1)")
         overlap = float(data["overlap"])
         fixed = {str(k): float(v) for k, v in data["fixed_s"].items()}
-        if not 0 <= overlap <= 1 or any(v < 0 for v in fixed.values()):
-            raise ValueError("overlap must be in [0, 1] and fixed costs non-negative")
+        if not 0 <= overlap <= 1 or not all(0 <= v < math.inf for v in fixed.values()):  # NaN fails both
+            raise ValueError("overlap must be in [0, 1] and fixed costs finite and non-negative")
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         reason = f"missing {err}" if isinstance(err, KeyError) else str(err)
         raise SegError(Diagnostic(f"bad calibration file: {reason}", path=path)) from None

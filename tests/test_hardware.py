@@ -190,10 +190,16 @@ def test_buffer_too_small_is_located(tmp_path, capsys):
     assert "layer 'conv1': even a 1×1 tile needs 147 words" in capsys.readouterr().err  # 7·7·3
 
 
-def test_bad_calibration_file(tmp_path, capsys):
-    (tmp_path / "cal.json").write_text('{"format": "segc.calibration", "version": 1, "overlap": 3}')
-    assert main(["report", str(EXAMPLES / "tiny.seg"), "--calibration", str(tmp_path / "cal.json")]) == 1
-    assert "bad calibration file" in capsys.readouterr().err
+@pytest.mark.parametrize(("overlap", "fixed"), [
+    ("3", "{}"), ("NaN", "{}"), ("0.5", '{"conv": NaN}'), ("0.5", '{"conv": Infinity}'), ("0.5", '{"conv": -1e-3}'),
+])
+def test_bad_calibration_file(overlap, fixed, tmp_path, capsys):
+    """Python's JSON reader accepts NaN and Infinity: refused like any value out of range."""
+    cal = tmp_path / "cal.json"
+    cal.write_text(f'{{"format": "segc.calibration", "version": 1, "overlap": {overlap}, "fixed_s": {fixed}}}')
+    assert main(["report", str(EXAMPLES / "tiny.seg"), "--calibration", str(cal), "--format", "json"]) == 1
+    assert capsys.readouterr().err == (f"{cal}: error: bad calibration file: overlap must be in [0, 1] and fixed "
+                                       "costs finite and non-negative\n")
 
 
 def test_bad_measurements(tmp_path, capsys):
