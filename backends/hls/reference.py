@@ -16,7 +16,7 @@ import torch
 
 from ...ir import Graph
 from ...ir.dconv_plan import dconv_variant
-from ..torch.module import build_module, read_weights
+from ..torch.module import build_module, read_weights, submodule
 from ..torch.source import TORCH_LOWERING
 
 __all__ = ["build_reference", "calibrate", "layer_outputs", "parameters", "run"]
@@ -67,9 +67,9 @@ def _hooked_run(graph: Graph, module: torch.nn.Module, inputs: Mapping[str, np.n
     for node in graph.nodes():
         if TORCH_LOWERING.get(node.op) is None:
             continue
-        handles.append(module.get_submodule(node.name).register_forward_hook(hook(node, on_layer)))
+        handles.append(submodule(module, node.name).register_forward_hook(hook(node, on_layer)))
         if node.op == "dconv":
-            branch = module.get_submodule(f"{node.name}.offset")
+            branch = submodule(module, f"{node.name}.offset")
             handles.append(branch.register_forward_hook(hook(node, on_offsets)))
     try:
         run(graph, module, inputs)

@@ -21,7 +21,7 @@ from ...ir import Diagnostic, Graph, SegError
 from ...ir.files import library_reason, open_input
 from .source import class_name, to_torch_source
 
-__all__ = ["build_module", "load_state_dict", "read_tensors", "read_weights"]
+__all__ = ["build_module", "load_state_dict", "read_tensors", "read_weights", "submodule"]
 
 
 class _ShapeCheck:
@@ -51,6 +51,15 @@ def build_module(graph: Graph, weights: Mapping[str, torch.Tensor] | None = None
     module.register_forward_pre_hook(_ShapeCheck({n.name: tuple(n.shape) for n in graph.inputs}))
     module.__prepare_scriptable__ = _WithoutShapeCheck(module)
     return module.eval()
+
+
+def submodule(module: nn.Module, name: str) -> nn.Module:
+    """The layer ``name`` (dotted) of a built module.  Not ``get_submodule``,
+    which reads attributes and so finds the method of a layer named ``to``,
+    ``forward`` or ``__init__``."""
+    for part in name.split("."):
+        module = module._modules[part]
+    return module
 
 
 class _WithoutShapeCheck:

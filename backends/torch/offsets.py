@@ -28,7 +28,7 @@ import torch
 
 from ...ir import Diagnostic, Graph, SegError
 from ...ir.linebuffer import largest_bound, line_buffer, rows_needed
-from .module import read_tensors
+from .module import read_tensors, submodule
 
 __all__ = ["collect_offsets", "offset_table", "read_inputs", "size_of", "suggested_bound"]
 
@@ -51,7 +51,7 @@ def collect_offsets(graph: Graph, module: torch.nn.Module, inputs: list[torch.Te
     hooks = []
     for node in graph.nodes():
         if node.op == "dconv":
-            branch = module.get_submodule(node.name).offset
+            branch = submodule(module, node.name).offset
             hooks.append(branch.register_forward_hook(
                 lambda m, args, out, name=node.name: seen.setdefault(name, []).append(out.detach())
             ))

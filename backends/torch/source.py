@@ -183,10 +183,11 @@ def _check_names(modules: list[Node]) -> None:
     paths = {n.name for n in modules}
     for node in modules:
         parts = node.name.split(".")
-        if parts[0] in _instance_attributes():
+        kept = next((part for part in parts if part in _instance_attributes()), None)
+        if kept is not None:
             raise SegError(Diagnostic(
                 f"layer {shown(node.name)} cannot be a torch module: nn.Module keeps its own "
-                f"'{parts[0]}' on every module; rename it with 'as'", node.span,
+                f"'{kept}' on every module; rename it with 'as'", node.span,
             ))
         for i in range(1, len(parts)):
             prefix = ".".join(parts[:i])
@@ -197,6 +198,19 @@ def _check_names(modules: list[Node]) -> None:
                 ))
 
 
+def _stored_at(name: str) -> str:
+    """Where ``__init__`` stores layer (or container) ``name``: at
+    :func:`_access`, but in the parent's ``_modules`` when the last part is
+    an attribute of ``nn.ModuleDict`` (``x.to``), which its ``__setitem__``
+    refuses."""
+    from torch import nn
+
+    parent, _, last = name.rpartition(".")
+    if parent and hasattr(nn.ModuleDict, last):
+        return f"{_access(parent)}._modules[{py_string(last)}]"
+    return _access(name)
+
+
 def _init_lines(graph: Graph, modules: list[Node]) -> list[str]:
     lines, containers = [], set()
     for node in modules:
@@ -205,8 +219,8 @@ def _init_lines(graph: Graph, modules: list[Node]) -> list[str]:
             path = ".".join(parts[:i])
             if path not in containers:
                 containers.add(path)
-                lines.append(f"{_access(path)} = nn.ModuleDict()")
-        lines.append(f"{_access(node.name)} = {TORCH_LOWERING[node.op](graph, node)}")
+                lines.append(f"{_stored_at(path)} = nn.ModuleDict()")
+        lines.append(f"{_stored_at(node.name)} = {TORCH_LOWERING[node.op](graph, node)}")
     return lines
 
 
