@@ -15,17 +15,18 @@ import contextlib
 import dataclasses
 import io
 import os
+import shutil
 import signal
 import threading
 from pathlib import Path
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, default_network
 from hypothesis import HealthCheck, note, settings
 
 import segc
 from segc.cli import main as cli_main
 from segc.dsl import parse_text
-from segc.ir import SegError
+from segc.ir import SegError, Span
 
 # ------------------------------------------------------------------ settings
 _ENV_EXAMPLES = os.environ.get("SEGC_FUZZ_EXAMPLES")
@@ -142,18 +143,61 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def check_cli(path: Path) -> None:
-    code, _, err = run_cli(["check", str(path)])
-    note(f"segc check: exit {code}\n{err}")
-    assert code in (0, 1)
+def check_cli(path: Path, command: str = "check", *options: str, span: Span | None = None) -> tuple[int, str]:
+    """``segc COMMAND PATH OPTIONS`` in-process: exit 0, or exit 1 with a
+    clean error (no traceback, no internal error) whose first line names the
+    file, at ``span`` (``file:line:col``) when the error has one.  Returns
+    the exit status and what was printed."""
+    code, out, err = run_cli([command, str(path), *options])
+    note(f"segc {command}: exit {code}\n{err}")
+    check_clean_error(code, err, str(path), span)
+    return code, out
+
+
+def check_clean_error(code: int, err: str, path: str, span: Span | None = None) -> None:
+    """What the CLI printed is a clean error naming ``path`` (or nothing, on
+    success); with ``span``, its first line is ``file:line:col: error:`` of
+    that place (which may be in a file that ``path`` imports, a note then
+    naming ``path``)."""
+    assert code in (0, 1), f"exit status {code}"
     assert "Traceback" not in err
     assert "internal error" not in err
+    if code == 0:
+        return
+    assert path in err, f"the error does not name {path}:\n{err}"
+    if span is not None:
+        where = f"{span.source.path}:{span.line}:{span.column}: error:"
+        assert err.startswith(where), f"the error is not at {where}\n{err}"
+
+
+def first_span(path: Path, network: str | None = None) -> Span | None:
+    """Where loading ``path`` through the API fails, when the error has a
+    place: the place the CLI's error must name first."""
+    try:
+        segc.load(str(path), network)
+    except SegError as err:
+        return err.diagnostics[0].span
+    return None
 
 
 # ------------------------------------------------------------------ shared inputs
 def small_network(body: str, before: str = "") -> str:
     """Network ``n`` with an input ``x: [3, 8, 8]`` and the given body lines."""
     return f"{before}network n {{\n    input x: [3, 8, 8]\n{body}\n}}\n"
+
+
+def copy_example_imports(folder: Path) -> Path:
+    """``folder`` with copies of examples/blocks and examples/targets, so that
+    a fuzzed program written there finds its imports."""
+    for sub in ("blocks", "targets"):
+        shutil.copytree(EXAMPLES / sub, folder / sub)
+    return folder
+
+
+def network_option(example: Path) -> list[str]:
+    """``--network NAME`` for an example that defines several networks."""
+    network = default_network(example)
+    return ["--network", network] if network else []
 
 
 def example_id(path: Path) -> str:
