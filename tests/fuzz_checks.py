@@ -22,6 +22,7 @@ from pathlib import Path
 
 from conftest import EXAMPLES, default_network
 from hypothesis import HealthCheck, note, settings
+from hypothesis.control import currently_in_test_context
 
 import segc
 from segc.cli import main as cli_main
@@ -149,25 +150,37 @@ def check_cli(path: Path, command: str = "check", *options: str, span: Span | No
     file, at ``span`` (``file:line:col``) when the error has one.  Returns
     the exit status and what was printed."""
     code, out, err = run_cli([command, str(path), *options])
-    note(f"segc {command}: exit {code}\n{err}")
+    if currently_in_test_context():
+        note(f"segc {command}: exit {code}\n{err}")
     check_clean_error(code, err, str(path), span)
     return code, out
 
 
-def check_clean_error(code: int, err: str, path: str, span: Span | None = None) -> None:
-    """What the CLI printed is a clean error naming ``path`` (or nothing, on
-    success); with ``span``, its first line is ``file:line:col: error:`` of
-    that place (which may be in a file that ``path`` imports, a note then
-    naming ``path``)."""
-    assert code in (0, 1), f"exit status {code}"
-    assert "Traceback" not in err
-    assert "internal error" not in err
+ACCEPTED, REJECTED = "accepted", "rejected cleanly"
+
+
+def classify(code: int, err: str, path: str, span: Span | None = None) -> str:
+    """What a CLI run gave: ``ACCEPTED`` (exit 0), ``REJECTED`` (exit 1, a
+    clean error naming ``path``; with ``span``, first at ``file:line:col`` of
+    that place, which may be in a file ``path`` imports, a note naming
+    ``path``), or else a description of what is wrong."""
+    if "Traceback" in err or "internal error" in err:
+        return "internal error"
     if code == 0:
-        return
-    assert path in err, f"the error does not name {path}:\n{err}"
-    if span is not None:
-        where = f"{span.source.path}:{span.line}:{span.column}: error:"
-        assert err.startswith(where), f"the error is not at {where}\n{err}"
+        return ACCEPTED
+    if code != 1:
+        return f"exit status {code}"
+    if path not in err:
+        return "error not naming the file"
+    if span is not None and not err.startswith(f"{span.source.path}:{span.line}:{span.column}: error:"):
+        return "error not at its place"
+    return REJECTED
+
+
+def check_clean_error(code: int, err: str, path: str, span: Span | None = None) -> None:
+    """The run was accepted or rejected cleanly (see :func:`classify`)."""
+    verdict = classify(code, err, path, span)
+    assert verdict in (ACCEPTED, REJECTED), f"{verdict}:\n{err}"
 
 
 def first_span(path: Path, network: str | None = None) -> Span | None:

@@ -16,6 +16,7 @@ from conftest import EXAMPLES
 from fuzz_checks import Hang, check_format_roundtrip, load_or_seg_error, parse_or_none, small_network
 
 import segc
+from segc.cli import main
 
 GROWTH_SECONDS = 5  # a separate segc process (about 1 s to start) rejecting an exponentially growing value
 GROWTH_MEMORY = 2 << 30  # its address space: exponential growth must not take the machine down
@@ -118,3 +119,45 @@ def test_format_keeps_keyword_pattern_quoted() -> None:
 def test_printed_graph_keeps_keyword_pattern_quoted() -> None:
     graph = segc.loads(KEEP_PATTERN)
     assert segc.to_json(segc.loads(segc.to_seg(graph))) == segc.to_json(graph)
+
+
+# ------------------------------------------------------------------ JSON inputs (found by test_fuzz_json)
+JSON_DEPTH = 100_000  # far past Python's recursion limit (1,000)
+HOSTILE_JSON = {
+    "deep_array": ("[" * JSON_DEPTH + "]" * JSON_DEPTH, "nested too deeply"),
+    "deep_object": ('{"a":' * JSON_DEPTH + "1" + "}" * JSON_DEPTH, "nested too deeply"),
+    "long_integer": ('{"version": ' + LONG + "}", "an integer has too many digits"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_JSON))
+def test_json_graph_past_python_limits_is_a_clean_error(tmp_path: Path, capsys, case: str) -> None:
+    text, reason = HOSTILE_JSON[case]
+    path = tmp_path / "graph.json"
+    path.write_text(text, encoding="utf-8")
+    assert main(["check", str(path)]) == 1
+    assert capsys.readouterr().err == f"{path}: error: not valid JSON: {reason}\n"
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_JSON))
+def test_calibration_file_past_python_limits_is_a_clean_error(tmp_path: Path, capsys, case: str) -> None:
+    text, reason = HOSTILE_JSON[case]
+    path = tmp_path / "latency.json"
+    path.write_text(text, encoding="utf-8")
+    assert main(["report", str(EXAMPLES / "tiny.seg"), "--calibration", str(path)]) == 1
+    assert capsys.readouterr().err == f"{path}: error: bad calibration file: {reason}\n"
+
+
+def test_onnx_metadata_nested_too_deeply_is_a_clean_error(tmp_path: Path, capsys) -> None:
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto
+    from onnx import helper as h
+
+    io = [h.make_tensor_value_info(n, TensorProto.FLOAT, [1, 3, 8, 8]) for n in ("x", "y")]
+    model = h.make_model(h.make_graph([h.make_node("Relu", ["x"], ["y"], name="act")], "g", io[:1], io[1:]),
+                         opset_imports=[h.make_opsetid("", 17)])
+    model.metadata_props.add(key="segc.dconv", value=HOSTILE_JSON["deep_array"][0])
+    path = tmp_path / "model.onnx"
+    onnx.save(model, path)
+    assert main(["import", str(path), "-o", str(tmp_path / "out.seg")]) == 1
+    assert capsys.readouterr().err == f"{path}: error: metadata 'segc.dconv' is not valid JSON (nested too deeply)\n"
