@@ -161,3 +161,14 @@ def test_onnx_metadata_nested_too_deeply_is_a_clean_error(tmp_path: Path, capsys
     onnx.save(model, path)
     assert main(["import", str(path), "-o", str(tmp_path / "out.seg")]) == 1
     assert capsys.readouterr().err == f"{path}: error: metadata 'segc.dconv' is not valid JSON (nested too deeply)\n"
+
+
+@pytest.mark.parametrize("suffix", [".seg", ".json"])
+def test_a_network_without_target_is_an_error_naming_the_file(tmp_path: Path, capsys, suffix: str) -> None:
+    """Found by test_fuzz_json (a graph whose "target" was deleted)."""
+    path = tmp_path / f"bare{suffix}"
+    seg = small_network("    output o = x")
+    path.write_text(seg if suffix == ".seg" else segc.to_json(segc.loads(seg)), encoding="utf-8")
+    assert main(["report", str(path)]) == 1
+    assert capsys.readouterr().err == (f"{path}: error: network 'n' has no target: "
+                                       "write 'network n on TARGET' or give --target\n")
