@@ -172,3 +172,20 @@ def test_a_network_without_target_is_an_error_naming_the_file(tmp_path: Path, ca
     assert main(["report", str(path)]) == 1
     assert capsys.readouterr().err == (f"{path}: error: network 'n' has no target: "
                                        "write 'network n on TARGET' or give --target\n")
+
+
+def test_onnx_input_dimension_past_the_limit_is_an_error_naming_the_file(tmp_path: Path, capsys) -> None:
+    """Found by test_fuzz_onnx (a graph input's channels set to 2**31)."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto
+    from onnx import helper as h
+
+    x = h.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2**31, 8, 8])
+    y = h.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    model = h.make_model(h.make_graph([h.make_node("Relu", ["x"], ["y"], name="act")], "g", [x], [y]),
+                         opset_imports=[h.make_opsetid("", 17)])
+    path = tmp_path / "model.onnx"
+    onnx.save(model, path)
+    assert main(["import", str(path), "-o", str(tmp_path / "out.seg")]) == 1
+    assert capsys.readouterr().err == (f"{path}: error: input 'x': 'c' must be a positive integer, "
+                                       "got 2147483648 (at most 2147483647)\n")

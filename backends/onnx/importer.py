@@ -153,8 +153,11 @@ class _Importer:
                 raise SegError(Diagnostic(f"input '{value.name}' must be [N, C, H, W] with fixed C, H, W, got "
                                           f"{dims}", path=self.path))
             name = self.layer_name(onnx.NodeProto(name=value.name))
-            attrs = OPS["input"].build_attrs({"c": dims[1], "h": dims[2], "w": dims[3]})
-            shape = OPS["input"].shape(attrs, [])
+            try:
+                attrs = OPS["input"].build_attrs({"c": dims[1], "h": dims[2], "w": dims[3]})
+                shape = OPS["input"].shape(attrs, [])
+            except (AttrError, ShapeError) as err:
+                raise SegError(Diagnostic(f"input '{value.name}': {err}", path=self.path)) from None
             self.graph.add(Node(name, "input", (), attrs, shape))
             self.values[value.name] = name
 
