@@ -144,19 +144,8 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def check_cli(path: Path, command: str = "check", *options: str, span: Span | None = None) -> tuple[int, str]:
-    """``segc COMMAND PATH OPTIONS`` in-process: exit 0, or exit 1 with a
-    clean error (no traceback, no internal error) whose first line names the
-    file, at ``span`` (``file:line:col``) when the error has one.  Returns
-    the exit status and what was printed."""
-    code, out, err = run_cli([command, str(path), *options])
-    if currently_in_test_context():
-        note(f"segc {command}: exit {code}\n{err}")
-    check_clean_error(code, err, str(path), span)
-    return code, out
-
-
 ACCEPTED, REJECTED = "accepted", "rejected cleanly"
+CLEAN = (ACCEPTED, REJECTED)
 
 
 def classify(code: int, err: str, path: str, span: Span | None = None) -> str:
@@ -177,10 +166,35 @@ def classify(code: int, err: str, path: str, span: Span | None = None) -> str:
     return REJECTED
 
 
-def check_clean_error(code: int, err: str, path: str, span: Span | None = None) -> None:
-    """The run was accepted or rejected cleanly (see :func:`classify`)."""
-    verdict = classify(code, err, path, span)
-    assert verdict in (ACCEPTED, REJECTED), f"{verdict}:\n{err}"
+def cli_verdict(argv: list[str], path: Path, span: Span | None = None) -> tuple[str, str]:
+    """``segc ARGV`` in-process on the file ``path``: the verdict (see
+    :func:`classify`) and what it printed."""
+    code, out, err = run_cli([str(a) for a in argv])
+    if currently_in_test_context():
+        note(f"segc {' '.join(map(str, argv))}: exit {code}\n{err}")
+    return classify(code, err, str(path), span), out
+
+
+def check_cli(path: Path, command: str = "check", *options: str, span: Span | None = None) -> tuple[str, str]:
+    """``segc COMMAND PATH OPTIONS`` accepts the file or rejects it cleanly:
+    the verdict and what it printed."""
+    verdict, out = cli_verdict([command, path, *options], path, span)
+    assert verdict in CLEAN, verdict
+    return verdict, out
+
+
+def check_and_report(path: Path, network: str | None = None) -> str:
+    """``segc check`` then ``segc report`` on the file, within the hang limit:
+    the first verdict that is not clean, else report's (whose acceptance
+    must print a report)."""
+    span = first_span(path, network)
+    options = ["--network", network] if network else []
+    with time_limit(HANG_SECONDS):
+        checked, _ = cli_verdict(["check", path, *options], path, span)
+        reported, out = cli_verdict(["report", path, *options], path, span)
+    if checked not in CLEAN:
+        return checked
+    return "report accepted without a table" if reported == ACCEPTED and "latency_ms" not in out else reported
 
 
 def first_span(path: Path, network: str | None = None) -> Span | None:

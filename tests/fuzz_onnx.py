@@ -9,6 +9,9 @@ Not a test module: imported by ``test_fuzz_onnx`` and the fuzz campaign.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from fuzz_checks import ACCEPTED, CLEAN, HANG_SECONDS, cli_verdict, time_limit
 from hostile_names import HOSTILE
 from hypothesis import note
 from hypothesis import strategies as st
@@ -127,3 +130,20 @@ def corrupted_model(draw, data: bytes) -> bytes:
     for _ in range(draw(st.integers(1, 3))):
         data = corrupt_bytes(draw, data)
     return data
+
+
+def import_verdict(model: Path, folder: Path) -> str:
+    """``segc import MODEL -o FOLDER/imported.seg`` within the hang limit:
+    accepted with a .seg file that ``segc check`` accepts, or rejected
+    cleanly with no file written (else what went wrong)."""
+    output = folder / "imported.seg"
+    output.unlink(missing_ok=True)
+    with time_limit(HANG_SECONDS):
+        verdict, _ = cli_verdict(["import", model, "-o", output], model)
+        if verdict == ACCEPTED:
+            checked, _ = cli_verdict(["check", output], output)
+            if checked != ACCEPTED:
+                return f"imported .seg {checked}"
+    if verdict in CLEAN and output.exists() != (verdict == ACCEPTED):
+        return "output written on failure" if output.exists() else "no output on success"
+    return verdict
