@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
+from conftest import EXAMPLES
+from fuzz_checks import run_cli
 from hostile_names import HOSTILE
 from hypothesis import note
 from hypothesis import strategies as st
 
-Path = tuple  # keys and indices from the document's root to a value
+Where = tuple  # keys and indices from the document's root to a value
 
 ODD_VALUES = (None, True, False, [], {}, "", "x", 0, 1.5, [1, 2], {"a": 1}, "stem.conv")
 EXTREME_NUMBERS = (0, -1, -0.0, 1e-300, 2**31, 2**62 + 1, 2**63, 10**30, -(10**30), 10**400, 1e308,
@@ -24,7 +27,7 @@ EXTREME_NUMBERS = (0, -1, -0.0, 1e-300, 2**31, 2**62 + 1, 2**63, 10**30, -(10**3
 NUMBER_TOKENS = ("9" * 5000, "1e999", "-1e999", "NaN", "-Infinity", "00", "1.", ".5", "1e")
 
 
-def value_paths(data: Any, path: Path = ()) -> list[Path]:
+def value_paths(data: Any, path: Where = ()) -> list[Where]:
     """Every value's path, the root's excepted, in document order."""
     found = []
     items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
@@ -34,13 +37,13 @@ def value_paths(data: Any, path: Path = ()) -> list[Path]:
     return found
 
 
-def _parent(data: Any, path: Path) -> Any:
+def _parent(data: Any, path: Where) -> Any:
     for key in path[:-1]:
         data = data[key]
     return data
 
 
-def _pick(draw, data: Any, keep=lambda value: True) -> Path | None:
+def _pick(draw, data: Any, keep=lambda value: True) -> Where | None:
     paths = [p for p in value_paths(data) if keep(_parent(data, p)[p[-1]])]
     return draw(st.sampled_from(paths)) if paths else None
 
@@ -108,3 +111,23 @@ def mutated_json(draw, data: dict) -> bytes:
         text = _corrupt_bytes(draw, text)
     note(f"mutated JSON:\n{text[:4000]!r}")
     return text
+
+
+PRUNED_TINY = (EXAMPLES / "tiny.seg").read_text(encoding="utf-8") + "\nprune tiny {\n    stem.conv: 0.5\n}\n"
+# name: (file, --network): graphs with a target, prune directives, deform directives.
+SOURCES = {"tiny": ("tiny.seg", None), "pruned_tiny": ("pruned_tiny.seg", None),
+           "tiny_seg": ("tiny_seg.seg", None), "codenet_square": ("codenet_layer.seg", "full_square")}
+
+
+def source_graphs(folder: Path) -> dict[str, dict]:
+    """The JSON graphs to mutate: ``segc export --to json`` of SOURCES, written in ``folder``."""
+    (folder / "pruned_tiny.seg").write_text(PRUNED_TINY.replace('"targets/', f'"{EXAMPLES}/targets/'), "utf-8")
+    graphs = {}
+    for key, (name, network) in SOURCES.items():
+        output = folder / f"{key}.json"
+        source = folder / name if key == "pruned_tiny" else EXAMPLES / name
+        code, _, err = run_cli(["export", str(source), *(["--network", network] if network else []),
+                                "--to", "json", "-o", str(output)])
+        assert code == 0, err
+        graphs[key] = json.loads(output.read_text(encoding="utf-8"))
+    return graphs

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fuzz_checks import ACCEPTED, CLEAN, HANG_SECONDS, cli_verdict, time_limit
+from conftest import EXAMPLES
+from fuzz_checks import ACCEPTED, CLEAN, HANG_SECONDS, cli_verdict, run_cli, time_limit
 from hostile_names import HOSTILE
 from hypothesis import note
 from hypothesis import strategies as st
@@ -147,3 +148,20 @@ def import_verdict(model: Path, folder: Path) -> str:
     if verdict in CLEAN and output.exists() != (verdict == ACCEPTED):
         return "output written on failure" if output.exists() else "no output on success"
     return verdict
+
+
+# name: (file, --network): plain layers with weights; upsample; a deformable layer (the metadata).
+SOURCES = {"tiny": ("tiny.seg", None), "tiny_seg": ("tiny_seg.seg", None),
+           "dw_square": ("codenet_layer.seg", "dw_square")}
+
+
+def source_models(folder: Path) -> dict[str, Path]:
+    """The models to corrupt: ``segc export --to onnx`` of SOURCES, written in ``folder``."""
+    models = {}
+    for key, (name, network) in SOURCES.items():
+        output = folder / f"{key}.onnx"
+        code, _, err = run_cli(["export", str(EXAMPLES / name), *(["--network", network] if network else []),
+                                "--to", "onnx", "-o", str(output)])
+        assert code == 0, err
+        models[key] = output
+    return models

@@ -11,31 +11,15 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES
-from fuzz_checks import ACCEPTED, CLEAN, check_and_report, fuzz_settings, run_cli
-from fuzz_json import mutated_json, value_paths
+from fuzz_checks import ACCEPTED, CLEAN, check_and_report, fuzz_settings
+from fuzz_json import mutated_json, source_graphs, value_paths
 from hypothesis import given
 from hypothesis import strategies as st
-
-PRUNED_TINY = (EXAMPLES / "tiny.seg").read_text(encoding="utf-8") + '\nprune tiny {\n    stem.conv: 0.5\n}\n'
-# (file, --network): graphs with a target, prune directives, deform directives.
-SOURCES = {"tiny": ("tiny.seg", None), "pruned_tiny": ("pruned_tiny.seg", None),
-           "tiny_seg": ("tiny_seg.seg", None), "codenet_square": ("codenet_layer.seg", "full_square")}
-
-
-def export_json(source: Path, network: str | None, output: Path) -> dict:
-    options = ["--network", network] if network else []
-    code, _, err = run_cli(["export", str(source), *options, "--to", "json", "-o", str(output)])
-    assert code == 0, err
-    return json.loads(output.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
 def graphs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    folder = tmp_path_factory.mktemp("json_sources")
-    (folder / "pruned_tiny.seg").write_text(PRUNED_TINY.replace('"targets/', f'"{EXAMPLES}/targets/'), "utf-8")
-    return {key: export_json(folder / name if key == "pruned_tiny" else EXAMPLES / name, network,
-                             folder / f"{key}.json") for key, (name, network) in SOURCES.items()}
+    return source_graphs(tmp_path_factory.mktemp("json_sources"))
 
 
 @fuzz_settings(40)
