@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -78,8 +79,9 @@ class Case:
         self.make, self.check = make, check
 
 
-def explore(examples: int, seed: int, case: Case) -> Counter:
-    """``examples`` random cases (no shrinking); the input's bytes must not change."""
+def explore(examples: int, seed: int, case: Case, findings: Path) -> Counter:
+    """``examples`` random cases (no shrinking); the input's bytes must not
+    change.  The input of a case that fails is copied into ``findings``."""
     counts: Counter = Counter()
 
     @hypothesis.seed(seed)
@@ -97,6 +99,9 @@ def explore(examples: int, seed: int, case: Case) -> Counter:
             verdict = "hangs"
         except Exception as err:  # a failure of the harness: counted, shown
             verdict = f"harness error {type(err).__name__}: {err}"[:200]
+        if verdict not in (ACCEPTED, REJECTED):
+            findings.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, findings / f"{counts['cases']:05}{path.suffix}")
         tally(verdict, counts)
 
     run()
@@ -237,14 +242,19 @@ def main() -> int:
                         help="SEGC_FUZZ_EXAMPLES for the test modules (default: 200)")
     parser.add_argument("--kills", type=int, default=40, help="killed HLS exports (default: 40)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", metavar="TEXT", default="", help="run the categories whose name contains TEXT")
+    parser.add_argument("--findings", type=Path, default=Path("fuzz-findings"),
+                        help="where the inputs of failing cases are copied (default: ./fuzz-findings)")
     args = parser.parse_args()
     runs: dict[str, Callable[[Path], Counter]] = {
-        **{name: lambda folder, make=make: explore(args.examples, args.seed, make(folder))
-           for name, make in FUZZED.items()},
+        **{name: lambda folder, make=make, i=i: explore(args.examples, args.seed, make(folder),
+                                                        args.findings.resolve() / f"category{i}")
+           for i, (name, make) in enumerate(FUZZED.items())},
         "kills during HLS export": lambda folder: kill_writes(args.kills, args.seed, folder),
         **{name: lambda folder, files=files: run_pytest(files, args.property_examples, folder)
            for name, files in PYTEST_GROUPS.items()},
     }
+    runs = {name: run for name, run in runs.items() if args.only in name}
     results: dict[str, Counter] = {}
     seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="segc-campaign-") as scratch:

@@ -6,6 +6,7 @@ limit), pattern keys that are keywords.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -189,3 +190,16 @@ def test_onnx_input_dimension_past_the_limit_is_an_error_naming_the_file(tmp_pat
     assert main(["import", str(path), "-o", str(tmp_path / "out.seg")]) == 1
     assert capsys.readouterr().err == (f"{path}: error: input 'x': 'c' must be a positive integer, "
                                        "got 2147483648 (at most 2147483647)\n")
+
+
+def test_a_pass_error_on_a_json_graph_names_the_file(tmp_path: Path, capsys) -> None:
+    """Found by the fuzz campaign (a JSON graph's deform rule with a bound of
+    0 for a square window): the graph has no source positions, so the
+    error from the deform pass names the file instead."""
+    graph = json.loads(segc.to_json(segc.load(str(EXAMPLES / "codenet_layer.seg"), "full_square")))
+    graph["directives"]["deform"]["rules"][0]["bound"] = 0
+    path = tmp_path / "square.json"
+    path.write_text(json.dumps(graph), encoding="utf-8")
+    assert main(["report", str(path)]) == 1
+    assert capsys.readouterr().err == (f"{path}: error: layer 'y': a square window needs a bound of at least 0.5 "
+                                       "(scales in [1 − bound, bound]), got 0\n")

@@ -1,9 +1,9 @@
 """Fuzzed programs through ``segc check`` and ``segc report`` in-process:
 grammar-generated programs (``fuzz_grammar``) and mutated examples
 (``fuzz_mutations``).  Each run exits 0 (``report`` then prints a report)
-or 1 with a clean error whose first line names the file, at
-``file:line:col`` when the error has a place in it; never a traceback or an
-internal error; nothing hangs.  ``SEGC_FUZZ_EXAMPLES`` sets the number of
+or 1 with a clean error that names the file and, when the error has a
+place, begins with its ``file:line:col``; never a traceback or an internal
+error; nothing hangs (``fuzz_checks.check_and_report``).  ``SEGC_FUZZ_EXAMPLES`` sets the number of
 examples (see ``fuzz_checks``).
 """
 
