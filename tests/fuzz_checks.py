@@ -47,7 +47,7 @@ def fuzz_settings(default_examples: int) -> settings:
     )
 
 
-class Hang(Exception):
+class Hang(BaseException):
     """Raised in the test when segc runs longer than allowed."""
 
 

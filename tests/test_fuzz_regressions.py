@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
-from fuzz_checks import Hang, check_format_roundtrip, load_or_seg_error, parse_or_none, small_network
+from fuzz_checks import Hang, check_format_roundtrip, load_or_seg_error, parse_or_none, small_network, time_limit
 
 import segc
 from segc.cli import main
@@ -203,3 +203,22 @@ def test_a_pass_error_on_a_json_graph_names_the_file(tmp_path: Path, capsys) -> 
     assert main(["report", str(path)]) == 1
     assert capsys.readouterr().err == (f"{path}: error: layer 'y': a square window needs a bound of at least 0.5 "
                                        "(scales in [1 − bound, bound]), got 0\n")
+
+
+@pytest.mark.parametrize("node_name", ["output/act", "output"])
+def test_an_onnx_layer_named_like_an_output_imports(tmp_path: Path, node_name: str) -> None:
+    """Found by the fuzz campaign (a node renamed 'output/...' made the
+    importer number names forever): the name's first part becomes 'output_'."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto
+    from onnx import helper as h
+
+    io = [h.make_tensor_value_info(n, TensorProto.FLOAT, [1, 3, 8, 8]) for n in ("x", "y")]
+    model = h.make_model(h.make_graph([h.make_node("Relu", ["x"], ["y"], name=node_name)], "g", io[:1], io[1:]),
+                         opset_imports=[h.make_opsetid("", 17)])
+    path = tmp_path / "model.onnx"
+    onnx.save(model, path)
+    with time_limit(GROWTH_SECONDS):
+        assert main(["import", str(path), "-o", str(tmp_path / "out.seg")]) == 0
+    names = [n.name for n in segc.load(str(tmp_path / "out.seg")).nodes()]
+    assert names == ["x", node_name.replace("output", "output_").replace("/", "."), "output.y"]

@@ -64,8 +64,11 @@ class _Importer:
             base = _name(weight[: -len(".weight")])
         else:
             base = _name(node.name.strip("/").replace("/", ".")) if node.name else node.op_type.lower()
+        first, dot, rest = base.partition(".")
+        if first == "output":  # segc's outputs own 'output.*' (numbering would never leave it)
+            base = f"output_{dot}{rest}"
         name, number = base, 1
-        while name in self.used_names or name.split(".")[0] == "output":
+        while name in self.used_names:
             number += 1
             name = f"{base}_{number}"
         self.used_names.add(name)
