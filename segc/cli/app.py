@@ -217,10 +217,11 @@ _COMMANDS = {"check": _check, "fmt": _fmt, "graph": _graph, "export": _export, "
 
 def _naming_json_graph(err: SegError, file: str | None) -> SegError:
     """A JSON graph has no source positions: an error without a place, raised
-    while working on one (by a pass, say), names the file."""
+    while working on one (by a pass, say), names the file unless it says it."""
     if not (isinstance(file, str) and file.endswith(".json")):
         return err
-    return SegError([d if d.span or d.path else dataclasses.replace(d, path=file) for d in err.diagnostics])
+    return SegError([d if d.span or d.path or file in d.message else dataclasses.replace(d, path=file)
+                     for d in err.diagnostics])
 
 
 def main(argv: list[str] | None = None) -> int:
