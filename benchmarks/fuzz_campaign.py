@@ -211,6 +211,9 @@ def run_pytest(files: list[str], examples: int, work: Path) -> Counter:
                     f"--junitxml={report}", *(str(TESTS / f) for f in files)], cwd=work, env=env,
                    capture_output=True, check=False)
     counts: Counter = Counter()
+    if not report.exists():
+        tally("pytest wrote no report", counts)
+        return counts
     for case in ElementTree.parse(report).iter("testcase"):
         outcome = {child.tag for child in case}
         if "skipped" in outcome:
@@ -246,9 +249,10 @@ def main() -> int:
     parser.add_argument("--findings", type=Path, default=Path("fuzz-findings"),
                         help="where the inputs of failing cases are copied (default: ./fuzz-findings)")
     args = parser.parse_args()
+    findings = args.findings.resolve()  # before the working folder changes
     runs: dict[str, Callable[[Path], Counter]] = {
         **{name: lambda folder, make=make, i=i: explore(args.examples, args.seed, make(folder),
-                                                        args.findings.resolve() / f"category{i}")
+                                                        findings / f"category{i}")
            for i, (name, make) in enumerate(FUZZED.items())},
         "kills during HLS export": lambda folder: kill_writes(args.kills, args.seed, folder),
         **{name: lambda folder, files=files: run_pytest(files, args.property_examples, folder)
