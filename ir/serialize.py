@@ -18,7 +18,7 @@ from .ops import OPS
 from .shapes import ShapeError
 from .target import TARGET_FIELDS, UNROLL_KEYS, Target, Unroll, target_problems
 
-__all__ = ["FORMAT", "VERSION", "graph_from_json", "graph_to_json", "target_from_json", "target_to_json"]
+__all__ = ["FORMAT", "VERSION", "decode_json", "graph_from_json", "graph_to_json", "target_from_json", "target_to_json"]
 
 FORMAT, VERSION = "segc.graph", 1
 
@@ -222,9 +222,25 @@ def graph_from_json(data: Any, path: str = "<json>") -> Graph:
     return graph
 
 
+def decode_json(text: str) -> Any:
+    """``json.loads`` that fails only with ValueError (a JSONDecodeError
+    where the text has a place): also for nesting too deep and integers
+    too long for Python."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except ValueError:  # Python's limit on converting long integers
+        raise ValueError("an integer has too many digits") from None
+
+
 def loads(text: str, path: str = "<json>") -> Graph:
     try:
-        data = json.loads(text)
+        data = decode_json(text)
     except json.JSONDecodeError as err:
         raise SegError(Diagnostic(f"{err.lineno}:{err.colno}: not valid JSON: {err.msg}", path=path)) from None
+    except ValueError as err:
+        raise SegError(Diagnostic(f"not valid JSON: {err}", path=path)) from None
     return graph_from_json(data, path)

@@ -4,12 +4,12 @@ factors, run ``deform``, ``tile`` and ``cost``, build the latency report."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 
 from .dsl import load_file, named_target
 from .dsl.loader import read_source
 from .ir import Diagnostic, Graph, SegError, Target, Unroll, target_problems
+from .ir.serialize import decode_json
 from .passes.base import run_pipeline
 from .passes.cost import Calibration, CostPass
 from .passes.deform import DeformPass
@@ -41,7 +41,7 @@ def load_calibration(path: str) -> Calibration:
     """A calibration file written by ``segc calibrate``."""
     text = read_source(path)
     try:
-        data = json.loads(text)
+        data = decode_json(text)
         if data.get("format") != "segc.calibration" or data.get("version") != 1:
             raise ValueError("not a segc calibration file (format 'segc.calibration', version 1)")
         overlap = float(data["overlap"])

@@ -15,17 +15,19 @@ import contextlib
 import dataclasses
 import io
 import os
+import shutil
 import signal
 import threading
 from pathlib import Path
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, default_network
 from hypothesis import HealthCheck, note, settings
+from hypothesis.control import currently_in_test_context
 
 import segc
 from segc.cli import main as cli_main
 from segc.dsl import parse_text
-from segc.ir import SegError
+from segc.ir import SegError, Span
 
 # ------------------------------------------------------------------ settings
 _ENV_EXAMPLES = os.environ.get("SEGC_FUZZ_EXAMPLES")
@@ -45,7 +47,7 @@ def fuzz_settings(default_examples: int) -> settings:
     )
 
 
-class Hang(Exception):
+class Hang(BaseException):
     """Raised in the test when segc runs longer than allowed."""
 
 
@@ -142,18 +144,87 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def check_cli(path: Path) -> None:
-    code, _, err = run_cli(["check", str(path)])
-    note(f"segc check: exit {code}\n{err}")
-    assert code in (0, 1)
-    assert "Traceback" not in err
-    assert "internal error" not in err
+ACCEPTED, REJECTED = "accepted", "rejected cleanly"
+CLEAN = (ACCEPTED, REJECTED)
+
+
+def classify(code: int, err: str, path: str, span: Span | None = None) -> str:
+    """What a CLI run gave: ``ACCEPTED`` (exit 0), ``REJECTED`` (exit 1, a
+    clean error naming ``path``; with ``span``, first at ``file:line:col`` of
+    that place, which may be in a file ``path`` imports, a note naming
+    ``path``), or else a description of what is wrong."""
+    if "Traceback" in err or "internal error" in err:
+        return "internal error"
+    if code == 0:
+        return ACCEPTED
+    if code != 1:
+        return f"exit status {code}"
+    if path not in err:
+        return "error not naming the file"
+    if span is not None and not err.startswith(f"{span.source.path}:{span.line}:{span.column}: error:"):
+        return "error not at its place"
+    return REJECTED
+
+
+def cli_verdict(argv: list[str], path: Path, span: Span | None = None) -> tuple[str, str]:
+    """``segc ARGV`` in-process on the file ``path``: the verdict (see
+    :func:`classify`) and what it printed."""
+    code, out, err = run_cli([str(a) for a in argv])
+    if currently_in_test_context():
+        note(f"segc {' '.join(map(str, argv))}: exit {code}\n{err}")
+    return classify(code, err, str(path), span), out
+
+
+def check_cli(path: Path, command: str = "check", *options: str, span: Span | None = None) -> tuple[str, str]:
+    """``segc COMMAND PATH OPTIONS`` accepts the file or rejects it cleanly:
+    the verdict and what it printed."""
+    verdict, out = cli_verdict([command, path, *options], path, span)
+    assert verdict in CLEAN, verdict
+    return verdict, out
+
+
+def check_and_report(path: Path, network: str | None = None) -> str:
+    """``segc check`` then ``segc report`` on the file, within the hang limit:
+    the first verdict that is not clean, else report's (whose acceptance
+    must print a report)."""
+    span = first_span(path, network)
+    options = ["--network", network] if network else []
+    with time_limit(HANG_SECONDS):
+        checked, _ = cli_verdict(["check", path, *options], path, span)
+        reported, out = cli_verdict(["report", path, *options], path, span)
+    if checked not in CLEAN:
+        return checked
+    return "report accepted without a table" if reported == ACCEPTED and "latency_ms" not in out else reported
+
+
+def first_span(path: Path, network: str | None = None) -> Span | None:
+    """Where loading ``path`` through the API fails, when the error has a
+    place: the place the CLI's error must name first."""
+    try:
+        segc.load(str(path), network)
+    except SegError as err:
+        return err.diagnostics[0].span
+    return None
 
 
 # ------------------------------------------------------------------ shared inputs
 def small_network(body: str, before: str = "") -> str:
     """Network ``n`` with an input ``x: [3, 8, 8]`` and the given body lines."""
     return f"{before}network n {{\n    input x: [3, 8, 8]\n{body}\n}}\n"
+
+
+def copy_example_imports(folder: Path) -> Path:
+    """``folder`` with copies of examples/blocks and examples/targets, so that
+    a fuzzed program written there finds its imports."""
+    for sub in ("blocks", "targets"):
+        shutil.copytree(EXAMPLES / sub, folder / sub)
+    return folder
+
+
+def network_option(example: Path) -> list[str]:
+    """``--network NAME`` for an example that defines several networks."""
+    network = default_network(example)
+    return ["--network", network] if network else []
 
 
 def example_id(path: Path) -> str:

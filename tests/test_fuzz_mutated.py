@@ -8,19 +8,21 @@ prints (``to_seg``) to text that loads back to the same graph.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ALL_SEG_FILES, EXAMPLES, default_network
+from conftest import ALL_SEG_FILES, default_network
 from fuzz_checks import (
     HANG_SECONDS,
     check_cli,
     check_format_roundtrip,
     check_print_roundtrip,
+    copy_example_imports,
     example_id,
+    first_span,
     fuzz_settings,
     load_or_seg_error,
+    network_option,
     time_limit,
 )
 from fuzz_mutations import mutated
@@ -33,12 +35,7 @@ from segc.dsl import ast, parse_text
 
 @pytest.fixture(scope="module")
 def cli_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with copies of examples/blocks and examples/targets, so that a
-    mutated example written there still finds its imports."""
-    folder = tmp_path_factory.mktemp("fuzz_cli")
-    for sub in ("blocks", "targets"):
-        shutil.copytree(EXAMPLES / sub, folder / sub)
-    return folder
+    return copy_example_imports(tmp_path_factory.mktemp("fuzz_cli"))
 
 
 def user_network(original: Path) -> str:
@@ -73,4 +70,4 @@ def test_mutated_example_fails_only_with_seg_error(original: Path, cli_dir: Path
         check_format_roundtrip(text)
         copy = cli_dir / f"mutated_{original.name}"
         copy.write_text(text, encoding="utf-8")
-        check_cli(copy)
+        check_cli(copy, "check", *network_option(original), span=first_span(copy, default_network(original)))

@@ -6,6 +6,7 @@ limit), pattern keys that are keywords.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -13,9 +14,10 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
-from fuzz_checks import Hang, check_format_roundtrip, load_or_seg_error, parse_or_none, small_network
+from fuzz_checks import Hang, check_format_roundtrip, load_or_seg_error, parse_or_none, small_network, time_limit
 
 import segc
+from segc.cli import main
 
 GROWTH_SECONDS = 5  # a separate segc process (about 1 s to start) rejecting an exponentially growing value
 GROWTH_MEMORY = 2 << 30  # its address space: exponential growth must not take the machine down
@@ -118,3 +120,105 @@ def test_format_keeps_keyword_pattern_quoted() -> None:
 def test_printed_graph_keeps_keyword_pattern_quoted() -> None:
     graph = segc.loads(KEEP_PATTERN)
     assert segc.to_json(segc.loads(segc.to_seg(graph))) == segc.to_json(graph)
+
+
+# ------------------------------------------------------------------ JSON inputs (found by test_fuzz_json)
+JSON_DEPTH = 100_000  # far past Python's recursion limit (1,000)
+HOSTILE_JSON = {
+    "deep_array": ("[" * JSON_DEPTH + "]" * JSON_DEPTH, "nested too deeply"),
+    "deep_object": ('{"a":' * JSON_DEPTH + "1" + "}" * JSON_DEPTH, "nested too deeply"),
+    "long_integer": ('{"version": ' + LONG + "}", "an integer has too many digits"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_JSON))
+def test_json_graph_past_python_limits_is_a_clean_error(tmp_path: Path, capsys, case: str) -> None:
+    text, reason = HOSTILE_JSON[case]
+    path = tmp_path / "graph.json"
+    path.write_text(text, encoding="utf-8")
+    assert main(["check", str(path)]) == 1
+    assert capsys.readouterr().err == f"{path}: error: not valid JSON: {reason}\n"
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_JSON))
+def test_calibration_file_past_python_limits_is_a_clean_error(tmp_path: Path, capsys, case: str) -> None:
+    text, reason = HOSTILE_JSON[case]
+    path = tmp_path / "latency.json"
+    path.write_text(text, encoding="utf-8")
+    assert main(["report", str(EXAMPLES / "tiny.seg"), "--calibration", str(path)]) == 1
+    assert capsys.readouterr().err == f"{path}: error: bad calibration file: {reason}\n"
+
+
+def test_onnx_metadata_nested_too_deeply_is_a_clean_error(tmp_path: Path, capsys) -> None:
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto
+    from onnx import helper as h
+
+    io = [h.make_tensor_value_info(n, TensorProto.FLOAT, [1, 3, 8, 8]) for n in ("x", "y")]
+    model = h.make_model(h.make_graph([h.make_node("Relu", ["x"], ["y"], name="act")], "g", io[:1], io[1:]),
+                         opset_imports=[h.make_opsetid("", 17)])
+    model.metadata_props.add(key="segc.dconv", value=HOSTILE_JSON["deep_array"][0])
+    path = tmp_path / "model.onnx"
+    onnx.save(model, path)
+    assert main(["import", str(path), "-o", str(tmp_path / "out.seg")]) == 1
+    assert capsys.readouterr().err == f"{path}: error: metadata 'segc.dconv' is not valid JSON (nested too deeply)\n"
+
+
+@pytest.mark.parametrize("suffix", [".seg", ".json"])
+def test_a_network_without_target_is_an_error_naming_the_file(tmp_path: Path, capsys, suffix: str) -> None:
+    """Found by test_fuzz_json (a graph whose "target" was deleted)."""
+    path = tmp_path / f"bare{suffix}"
+    seg = small_network("    output o = x")
+    path.write_text(seg if suffix == ".seg" else segc.to_json(segc.loads(seg)), encoding="utf-8")
+    assert main(["report", str(path)]) == 1
+    assert capsys.readouterr().err == (f"{path}: error: network 'n' has no target: "
+                                       "write 'network n on TARGET' or give --target\n")
+
+
+def test_onnx_input_dimension_past_the_limit_is_an_error_naming_the_file(tmp_path: Path, capsys) -> None:
+    """Found by test_fuzz_onnx (a graph input's channels set to 2**31)."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto
+    from onnx import helper as h
+
+    x = h.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2**31, 8, 8])
+    y = h.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    model = h.make_model(h.make_graph([h.make_node("Relu", ["x"], ["y"], name="act")], "g", [x], [y]),
+                         opset_imports=[h.make_opsetid("", 17)])
+    path = tmp_path / "model.onnx"
+    onnx.save(model, path)
+    assert main(["import", str(path), "-o", str(tmp_path / "out.seg")]) == 1
+    assert capsys.readouterr().err == (f"{path}: error: input 'x': 'c' must be a positive integer, "
+                                       "got 2147483648 (at most 2147483647)\n")
+
+
+def test_a_pass_error_on_a_json_graph_names_the_file(tmp_path: Path, capsys) -> None:
+    """Found by the fuzz campaign (a JSON graph's deform rule with a bound of
+    0 for a square window): the graph has no source positions, so the
+    error from the deform pass names the file instead."""
+    graph = json.loads(segc.to_json(segc.load(str(EXAMPLES / "codenet_layer.seg"), "full_square")))
+    graph["directives"]["deform"]["rules"][0]["bound"] = 0
+    path = tmp_path / "square.json"
+    path.write_text(json.dumps(graph), encoding="utf-8")
+    assert main(["report", str(path)]) == 1
+    assert capsys.readouterr().err == (f"{path}: error: layer 'y': a square window needs a bound of at least 0.5 "
+                                       "(scales in [1 − bound, bound]), got 0\n")
+
+
+@pytest.mark.parametrize("node_name", ["output/act", "output"])
+def test_an_onnx_layer_named_like_an_output_imports(tmp_path: Path, node_name: str) -> None:
+    """Found by the fuzz campaign (a node renamed 'output/...' made the
+    importer number names forever): the name's first part becomes 'output_'."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto
+    from onnx import helper as h
+
+    io = [h.make_tensor_value_info(n, TensorProto.FLOAT, [1, 3, 8, 8]) for n in ("x", "y")]
+    model = h.make_model(h.make_graph([h.make_node("Relu", ["x"], ["y"], name=node_name)], "g", io[:1], io[1:]),
+                         opset_imports=[h.make_opsetid("", 17)])
+    path = tmp_path / "model.onnx"
+    onnx.save(model, path)
+    with time_limit(GROWTH_SECONDS):
+        assert main(["import", str(path), "-o", str(tmp_path / "out.seg")]) == 0
+    names = [n.name for n in segc.load(str(tmp_path / "out.seg")).nodes()]
+    assert names == ["x", node_name.replace("output", "output_").replace("/", "."), "output.y"]

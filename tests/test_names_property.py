@@ -16,6 +16,7 @@ import subprocess
 
 import pytest
 from conftest import EXAMPLES
+from fuzz_checks import fuzz_settings
 from hostile_names import HOSTILE, c_shape, hls_files, layer_map, python_names, renamed, script_shape, tiled
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,7 +30,8 @@ from segc.ir.serialize import graph_from_json
 
 NASTY = " \n\r\t\"'\\$();}{*/#`[]\x00\x1b\u00e9\u2028\U0001f600.-_a1"
 names = st.one_of(st.text(max_size=16), st.text(alphabet=NASTY, max_size=16), st.sampled_from(HOSTILE))
-FEW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FEW = settings(fuzz_settings(40), deadline=None,  # SEGC_FUZZ_EXAMPLES raises it, as for the fuzz tests
+               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 def plain(name: str) -> bool:

@@ -5,7 +5,6 @@ where there is one, the node (its name and op type)."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 
@@ -15,6 +14,7 @@ from onnx import external_data_helper, numpy_helper
 
 from ...ir import Diagnostic, SegError
 from ...ir.files import open_input
+from ...ir.serialize import decode_json
 
 __all__ = ["check_arity", "check_order", "deform_specs", "expect_shape", "initializers", "node_error"]
 
@@ -101,7 +101,7 @@ def deform_specs(model: onnx.ModelProto, path: str) -> dict[str, dict]:
     ``{layer: {"inputs": [value, ...], "attrs": {...}}}``."""
     text = next((p.value for p in model.metadata_props if p.key == "segc.dconv"), "{}")
     try:
-        specs = json.loads(text)
+        specs = decode_json(text)
     except ValueError as err:
         raise SegError(Diagnostic(f"metadata 'segc.dconv' is not valid JSON ({err})", path=path)) from None
     well_formed = isinstance(specs, dict) and all(

@@ -64,8 +64,11 @@ class _Importer:
             base = _name(weight[: -len(".weight")])
         else:
             base = _name(node.name.strip("/").replace("/", ".")) if node.name else node.op_type.lower()
+        first, dot, rest = base.partition(".")
+        if first == "output":  # segc's outputs own 'output.*' (numbering would never leave it)
+            base = f"output_{dot}{rest}"
         name, number = base, 1
-        while name in self.used_names or name.split(".")[0] == "output":
+        while name in self.used_names:
             number += 1
             name = f"{base}_{number}"
         self.used_names.add(name)
@@ -153,8 +156,11 @@ class _Importer:
                 raise SegError(Diagnostic(f"input '{value.name}' must be [N, C, H, W] with fixed C, H, W, got "
                                           f"{dims}", path=self.path))
             name = self.layer_name(onnx.NodeProto(name=value.name))
-            attrs = OPS["input"].build_attrs({"c": dims[1], "h": dims[2], "w": dims[3]})
-            shape = OPS["input"].shape(attrs, [])
+            try:
+                attrs = OPS["input"].build_attrs({"c": dims[1], "h": dims[2], "w": dims[3]})
+                shape = OPS["input"].shape(attrs, [])
+            except (AttrError, ShapeError) as err:
+                raise SegError(Diagnostic(f"input '{value.name}': {err}", path=self.path)) from None
             self.graph.add(Node(name, "input", (), attrs, shape))
             self.values[value.name] = name
 

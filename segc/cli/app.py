@@ -8,6 +8,7 @@ line itself is wrong.  ``--debug`` shows Python tracebacks.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import os
 import re
@@ -215,6 +216,15 @@ _COMMANDS = {"check": _check, "fmt": _fmt, "graph": _graph, "export": _export, "
              **{name: run for module in _EXTENSIONS for name, run in module.COMMANDS.items()}}
 
 
+def _naming_json_graph(err: SegError, file: str | None) -> SegError:
+    """A JSON graph has no source positions: an error without a place, raised
+    while working on one (by a pass, say), names the file unless it says it."""
+    if not (isinstance(file, str) and file.endswith(".json")):
+        return err
+    return SegError([d if d.span or d.path or file in d.message else dataclasses.replace(d, path=file)
+                     for d in err.diagnostics])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -222,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     except SegError as err:
         if args.debug:
             raise
-        print(err.render(), file=sys.stderr)
+        print(_naming_json_graph(err, getattr(args, "file", None)).render(), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("segc: interrupted", file=sys.stderr)

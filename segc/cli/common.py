@@ -102,8 +102,8 @@ def load_for_hardware(args: argparse.Namespace) -> Graph:
         graph.target = hardware.resolve_target(args.target, args.file)
     if graph.target is None:
         raise SegError(Diagnostic(
-            f"network '{graph.name}' has no target: write 'network {graph.name} on TARGET' or give --target"
-        ))
+            f"network '{graph.name}' has no target: write 'network {graph.name} on TARGET' or give --target",
+            path=args.file))
     if args.unroll:
         graph.target = hardware.with_unroll(graph.target, args.unroll)
     return graph
