@@ -66,11 +66,11 @@ class Network(Graph):
 
     @property
     def macs(self) -> int:
-        return sum(row.macs for row in summarize(self))
+        return _counts(self)["macs"]
 
     @property
     def params(self) -> int:
-        return sum(row.params for row in summarize(self))
+        return _counts(self)["params"]
 
     def check(self) -> list[Diagnostic]:
         """Every inconsistency of the graph (empty when it verifies); a
@@ -213,7 +213,9 @@ class Network(Graph):
 
     def __repr__(self) -> str:
         target = f" on {self.target.name}" if self.target else ""
-        return f"<Network {self.name}{target}: {len(self)} layers, {self.macs:,} MACs, {self.params:,} parameters>"
+        counts = _counts(self)
+        return (f"<Network {self.name}{target}: {len(self)} layers, {counts['macs']:,} MACs, "
+                f"{counts['params']:,} parameters>")
 
     def _weights(self, weights):
         return weights if weights is not None else self.weights

@@ -26,7 +26,7 @@ from .passes.pruned_cost import PrunedCost
 from .passes.search import SearchResult, run_search
 from .passes.search_space import DEFAULT_RATES, SearchSpace, search_space
 
-__all__ = ["OBJECTIVES", "SearchOptions", "export_point", "search"]
+__all__ = ["OBJECTIVES", "SearchOptions", "export_point", "search", "search_html"]
 
 OBJECTIVES = SEARCH_OBJECTIVES
 SCHEMA = {"format": "segc.pareto", "version": 1}
@@ -177,3 +177,14 @@ def export_point(graph: Graph, arrays: dict, document: dict, index: int) -> tupl
     pof = snap_pof(graph) if document["snap"] else None
     pruned, sliced = prune(graph, front[index]["group_rates"], arrays, pof)
     return api.to_seg(pruned), sliced or {}
+
+
+def search_html(graph: Graph, document: dict, calibration: Calibration | None) -> str:
+    """The search's self-contained page (``search.html``), with the unpruned
+    network's latency report and its picture."""
+    from .backends.report.html import search_page
+    from .backends.report.picture import render_picture
+    from .hardware import report
+
+    baseline = report(graph, document["tiling"], calibration)
+    return search_page(document, baseline, render_picture(graph, "svg", "auto").decode())

@@ -137,11 +137,9 @@ class Front:
 
     def to_html(self) -> str:
         """The self-contained page ``segc search -o DIR`` writes as ``search.html``."""
-        from .backends.report.html import search_page
-        from .hardware import report
+        from .pruning_search import search_html
 
-        baseline = report(self.network, self.document["tiling"], self.calibration)
-        return search_page(self.document, baseline, self.network.picture("svg").decode())
+        return search_html(self.network, self.document, self.calibration)
 
     def _repr_html_(self) -> str:
         from .backends.report.html import front_fragment

@@ -307,7 +307,8 @@ def to_torch_source(graph: Graph) -> str:
     return "\n".join(header + body + cls) + "\n"
 
 
-def _deform_source() -> tuple[list[str], str]:
+@functools.cache
+def _deform_source() -> tuple[tuple[str, ...], str]:
     """The imports and the code of deformable convolution (``deform_kernels.py``
     then ``deform.py``, less their docstrings, ``__all__`` and imports of each
     other), to inline in a generated module."""
@@ -326,7 +327,7 @@ def _deform_source() -> tuple[list[str], str]:
             elif isinstance(statement, ast.ImportFrom) or _is_docstring_or_all(statement):
                 skipped.update(span)
         code.append("\n".join(line for i, line in enumerate(lines) if i not in skipped).strip("\n"))
-    return list(dict.fromkeys(imports)), "\n\n\n" + "\n\n\n".join(code)
+    return tuple(dict.fromkeys(imports)), "\n\n\n" + "\n\n\n".join(code)
 
 
 def _is_docstring_or_all(statement: ast.stmt) -> bool:

@@ -91,7 +91,7 @@ def _progress(total: int):
 
 def _search(args: argparse.Namespace) -> int:
     from ..backends.report.plots import search_plot
-    from ..pruning_search import SearchOptions, search
+    from ..pruning_search import SearchOptions, search, search_html
 
     graph = load_for_hardware(args)
     check_output_folder(args, _weights(args))
@@ -107,7 +107,7 @@ def _search(args: argparse.Namespace) -> int:
         document = search(graph, arrays, options, progress)
     exported = _export_points(graph, arrays, document, args)
     files = {"pareto.json": json_text(document) + "\n", "pareto.png": search_plot(document),
-             "search.html": _html_page(graph, document, calibration), **exported}
+             "search.html": search_html(graph, document, calibration), **exported}
     _print_front(document)
     write_output_folder(args, files, _weights(args))
     return 0
@@ -115,16 +115,6 @@ def _search(args: argparse.Namespace) -> int:
 
 def _weights(args: argparse.Namespace) -> tuple[str, ...]:
     return (args.weights,) if args.weights else ()
-
-
-def _html_page(graph, document: dict, calibration) -> str:
-    """The search's page, with the unpruned network's latency report."""
-    from ..backends.report.html import search_page
-    from ..backends.report.picture import render_picture
-    from ..hardware import report
-
-    baseline = report(graph, document["tiling"], calibration)
-    return search_page(document, baseline, render_picture(graph, "svg", "auto").decode())
 
 
 def _export_points(graph, arrays: dict, document: dict, args: argparse.Namespace) -> dict[str, bytes | str]:
