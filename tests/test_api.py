@@ -185,3 +185,16 @@ def test_a_front_displays_its_points():
     front = segc.load(TINY_SEG).search(pop=4, gen=1, seed=0)
     shown = front._repr_html_()
     assert shown.count("<tr") == 1 + len(front.points)  # the header and one row per point
+
+
+def test_report_with_a_calibration_file(two, tmp_path):
+    """overlap 0: each layer costs compute + memory; plus 1 ms per conv layer (two convs)."""
+    path = tmp_path / "cal.json"
+    path.write_text('{"format": "segc.calibration", "version": 1, "overlap": 0.0, "fixed_s": {"conv": 0.001}}')
+    net = segc.load(str(two))
+    plain, fitted = net.report(), net.report(calibration=str(path))
+    expected = sum(r["latency_compute_s"] + r["latency_memory_s"] + (0.001 if r["rule"] == "conv" else 0.0)
+                   for r in plain.rows)
+    assert sum(r["rule"] == "conv" for r in plain.rows) == 2
+    assert fitted.latency_s == pytest.approx(expected, rel=1e-12)
+    assert fitted.data["calibration"] == f"calibrated ({path})"
