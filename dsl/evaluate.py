@@ -17,7 +17,7 @@ from collections.abc import Callable
 from ..ir import Diagnostic, Note, SegError, Span
 from . import ast
 from .builtins import MAX_LIST
-from .units import UNITS, unknown_unit_message
+from .units import UNITS, from_unit, unknown_unit_message
 from .values import POISON, Quantity, Tensor, is_poison, type_name
 
 __all__ = ["Env", "ExprEvaluator", "close_match", "suggestion"]
@@ -145,7 +145,8 @@ class ExprEvaluator:
             raise self.error(unknown_unit_message(expr.unit), expr.unit_span)
         kind, factor = UNITS[expr.unit]
         number = self.eval(expr.number, env)  # type: ignore[arg-type]
-        return Quantity(number * factor, kind, f"{expr.number.value:g} {expr.unit}")  # type: ignore[union-attr]
+        value = from_unit(number, factor)
+        return Quantity(value, kind, f"{expr.number.value:g} {expr.unit}")  # type: ignore[union-attr]
 
     def _eval_Var(self, expr: ast.Var, env: Env) -> object:
         try:

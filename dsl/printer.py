@@ -10,6 +10,7 @@ out.  Parsing the text again gives the same graph.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from ..ir import NAME_RE, OPS, TARGET_FIELDS, Graph, Node, PruneDirectives, Target, check_names
@@ -91,22 +92,32 @@ def _statement(node: Node) -> str:
     return f"{node.name} = {_call(node, chained)}"
 
 
+def _target_value(spec, value) -> str:
+    """A target field's value as ``.seg`` text."""
+    if spec.kind == "unroll":
+        keys = ("pif", "pof", "pkx", "pky") if value.pky != 1 else ("pif", "pof", "pkx")
+        return "{" + ", ".join(f"{k}: {getattr(value, k)}" for k in keys) + "}"
+    if spec.kind == "record":
+        members = [(m, getattr(value, m.attr)) for m in spec.members if getattr(value, m.attr) is not None]
+        return "{" + ", ".join(f"{m.name}: {_target_value(m, v)}" for m, v in members) + "}"
+    if spec.kind == "string":
+        return format_string(value)
+    if spec.kind == "count":
+        return str(value)
+    if spec.kind == "number":
+        return format_float(value)
+    return format_base(value, spec.kind)
+
+
 def print_target(target: Target) -> str:
+    """The target's definition; optional fields at their defaults are left out."""
+    defaults = {f.name: f.default for f in dataclasses.fields(Target)}
     lines = [f"target {target.name} {{"]
-    present = [s for s in TARGET_FIELDS.values() if getattr(target, s.attr) not in (None, "")]
+    present = [s for s in TARGET_FIELDS.values()
+               if getattr(target, s.attr) not in (None, "") and getattr(target, s.attr) != defaults[s.attr]]
     width = max(len(spec.name) for spec in present)
     for spec in present:
-        value = getattr(target, spec.attr)
-        if spec.kind == "unroll":
-            keys = ("pif", "pof", "pkx", "pky") if value.pky != 1 else ("pif", "pof", "pkx")
-            text = "{" + ", ".join(f"{k}: {getattr(value, k)}" for k in keys) + "}"
-        elif spec.kind == "string":
-            text = format_string(value)
-        elif spec.kind == "count":
-            text = str(value)
-        else:
-            text = format_base(value, spec.kind)
-        lines.append(f"{INDENT}{spec.name.ljust(width)} = {text}")
+        lines.append(f"{INDENT}{spec.name.ljust(width)} = {_target_value(spec, getattr(target, spec.attr))}")
     return "\n".join([*lines, "}"])
 
 

@@ -17,7 +17,7 @@ from .values import Quantity, is_poison, type_name
 
 __all__ = ["lower_target"]
 
-_KIND_NAMES = {"frequency": "a frequency", "rate": "a bandwidth", "size": "a size"}
+_KIND_NAMES = {"frequency": "a frequency", "rate": "a bandwidth", "size": "a size", "time": "a time"}
 
 
 def _in_range(spec: FieldSpec, value: float) -> str | None:
@@ -54,6 +54,32 @@ def _count(name: str, value: object, spec: FieldSpec) -> int:
     return value
 
 
+def _number(spec: FieldSpec, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"'{spec.name}' must be a number, got {type_name(value)}")
+    problem = _in_range(spec, value)
+    if problem:
+        raise ValueError(problem)
+    return float(value)
+
+
+def _record(spec: FieldSpec, value: object) -> object:
+    """A dict field such as ``depthwise = {lanes: 16, taps: 9}``, built into ``spec.record``."""
+    members = {m.name: m for m in spec.members}
+    if not isinstance(value, dict):
+        example = ", ".join(f"{m.name}: …" for m in spec.members if m.required)
+        raise ValueError(f"'{spec.name}' must be a dict such as {{{example}}}, got {type_name(value)}")
+    unknown = [k for k in value if k not in members]
+    if unknown:
+        raise ValueError(f"'{spec.name}' has no field '{unknown[0]}' (it has: {', '.join(members)})")
+    missing = [m.name for m in spec.members if m.required and m.name not in value]
+    if missing:
+        raise ValueError(f"'{spec.name}' needs {', '.join(missing)}")
+    named = {k: FieldSpec(f"{spec.name}.{k}", m.kind, m.attr, m.required, m.minimum, m.maximum)
+             for k, m in members.items()}
+    return spec.record(**{members[k].attr: _convert(named[k], v) for k, v in value.items()})  # type: ignore[misc]
+
+
 def _unroll(spec: FieldSpec, value: object) -> Unroll:
     if not isinstance(value, dict):
         raise ValueError("'unroll' must be a dict such as {pif: 16, pof: 32, pkx: 4}")
@@ -76,6 +102,10 @@ def _convert(spec: FieldSpec, value: object) -> object:
         return _unroll(spec, value)
     if spec.kind == "count":
         return _count(spec.name, value, spec)
+    if spec.kind == "number":
+        return _number(spec, value)
+    if spec.kind == "record":
+        return _record(spec, value)
     number = _quantity(spec, value)
     problem = _in_range(spec, number)
     if problem:

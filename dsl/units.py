@@ -1,5 +1,5 @@
 """Physical units of target fields.  Sizes are counted in bits, rates in
-bytes per second, frequencies in hertz.  Decimal prefixes (k, K, M, G) are
+bytes per second, frequencies in hertz, times in seconds.  Decimal prefixes (k, K, M, G) are
 powers of 1000; binary ones (Ki, Mi, Gi) powers of 1024.  Bit rates
 (``Gbit/s``, ``Gbps`` …) are divided by 8 into bytes per second."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 
-__all__ = ["KIND_UNITS", "UNITS", "format_base", "suggest_unit", "unknown_unit_message"]
+__all__ = ["KIND_UNITS", "UNITS", "format_base", "from_unit", "suggest_unit", "unknown_unit_message"]
 
 _K, _M, _G = 1000, 1000**2, 1000**3
 _KI, _MI, _GI = 1024, 1024**2, 1024**3
@@ -26,6 +26,7 @@ UNITS: dict[str, tuple[str, float]] = {
     "B": ("size", 8), "byte": ("size", 8), "bytes": ("size", 8),
     "kB": ("size", 8 * _K), "KB": ("size", 8 * _K), "MB": ("size", 8 * _M), "GB": ("size", 8 * _G),
     "KiB": ("size", 8 * _KI), "MiB": ("size", 8 * _MI), "GiB": ("size", 8 * _GI),
+    "s": ("time", 1), "ms": ("time", 1e-3), "us": ("time", 1e-6), "ns": ("time", 1e-9),
 }
 
 KIND_UNITS = {
@@ -33,12 +34,14 @@ KIND_UNITS = {
     "rate": "B/s, KB/s, MB/s, GB/s, KiB/s, MiB/s, GiB/s, bit/s, kbit/s, Mbit/s, Gbit/s, "
             "Kibit/s, Mibit/s, Gibit/s, bps, kbps, Mbps, Gbps",
     "size": "bit, Kbit, Kibit, B, KB, KiB, MB, MiB, …",
+    "time": "s, ms, us, ns",
 }
 
 _DISPLAY = {
     "frequency": [("GHz", _G), ("MHz", _M), ("kHz", _K), ("Hz", 1)],
     "rate": [("GB/s", _G), ("MB/s", _M), ("KB/s", _K), ("B/s", 1)],
     "size": [("GiB", 8 * _GI), ("MiB", 8 * _MI), ("KiB", 8 * _KI), ("Kibit", _KI), ("B", 8), ("bit", 1)],
+    "time": [("s", 1), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)],
 }
 
 
@@ -60,10 +63,21 @@ def unknown_unit_message(text: str) -> str:
     return f"unknown unit '{text}' (units are {kinds})"
 
 
+def from_unit(number: float, factor: float) -> float:
+    """``number`` of a unit in base units; sub-unit factors divide, so that
+    20 us is exactly 2e-05 s."""
+    return number * factor if factor >= 1 else number / round(1 / factor)
+
+
+def _in_unit(value: float, factor: float) -> str:
+    quotient = value / factor if factor >= 1 else value * round(1 / factor)
+    return f"{quotient:.12g}" if factor < 1 else f"{quotient:.15g}"
+
+
 def format_base(value: float, kind: str) -> str:
     """A base-unit value as text that reads back to the same value: the
     largest unit giving a whole number (sizes) or at most three decimals
-    (frequencies, rates)."""
+    (frequencies, rates, times); else the exact value in the base unit."""
     units = _DISPLAY[kind]
     if kind == "size" and value < _KI:
         return f"{value:.15g} bit"
@@ -71,8 +85,8 @@ def format_base(value: float, kind: str) -> str:
     tests.append(lambda q: q == round(q, 3))
     for test in tests:
         for unit, factor in units:
-            quotient = value / factor
-            text = f"{quotient:.15g}"
-            if quotient >= 1 and test(quotient) and float(text) * factor == value:
+            text = _in_unit(value, factor)
+            quotient = float(text)
+            if quotient >= 1 and test(quotient) and from_unit(quotient, factor) == value:
                 return f"{text} {unit}"
-    return f"{value!r} {units[-1][0]}"
+    return f"{value!r} {next(unit for unit, factor in units if factor == 1)}"

@@ -33,6 +33,8 @@ def target_to_json(target: Target) -> dict:
         value = getattr(target, spec.attr)
         if isinstance(value, Unroll):
             value = {k: getattr(value, k) for k in UNROLL_KEYS}
+        elif spec.kind == "record" and value is not None:
+            value = {m.attr: getattr(value, m.attr) for m in spec.members}
         data[spec.attr] = value
     return data
 
@@ -131,32 +133,42 @@ def target_from_json(data: Any, path: str = "<json>", where: str = "target") -> 
     reader = _Reader(path)
     values: dict[str, Any] = {"name": reader.name(data, "target", where)}
     for spec in TARGET_FIELDS.values():
-        key = f"{where}.{spec.attr}"
         if spec.attr not in data or data[spec.attr] is None:
             if spec.required:
                 raise reader.fail(where, f"missing '{spec.attr}'")
             continue
-        value = data[spec.attr]
-        if spec.kind == "unroll":
-            factors = {k: reader.get(value, k, int, key) for k in UNROLL_KEYS}
-            for k, factor in factors.items():
-                if not spec.minimum <= factor <= spec.maximum:
-                    raise reader.fail(f"{key}.{k}", f"{factor} is out of range [{spec.minimum:g}, {spec.maximum:g}]")
-            value = Unroll(**factors)
-        elif spec.kind == "string":
-            value = reader.get(data, spec.attr, str, where)
-        else:
-            value = reader.get(data, spec.attr, (int, float), where)
-            if not (spec.minimum <= value <= spec.maximum) or not math.isfinite(value):
-                raise reader.fail(key, f"{value} is out of range [{spec.minimum:g}, {spec.maximum:g}]")
-            if spec.kind in ("size", "count") and value != int(value):
-                raise reader.fail(key, f"expected an integer, got {value}")
-            value = int(value) if spec.kind in ("size", "count") else float(value)
-        values[spec.attr] = value
+        values[spec.attr] = _field_from_json(reader, data, spec, f"{where}.{spec.attr}")
     target = Target(**values)
     for field, message in target_problems(target):
         raise reader.fail(f"{where}.{field}", message)
     return target
+
+
+def _field_from_json(reader: _Reader, data: Any, spec: Any, key: str) -> Any:
+    """One target field (``data[spec.attr]``), checked against its spec."""
+    value = data[spec.attr]
+    if spec.kind == "unroll":
+        factors = {k: reader.get(value, k, int, key) for k in UNROLL_KEYS}
+        for k, factor in factors.items():
+            if not spec.minimum <= factor <= spec.maximum:
+                raise reader.fail(f"{key}.{k}", f"{factor} is out of range [{spec.minimum:g}, {spec.maximum:g}]")
+        return Unroll(**factors)
+    if spec.kind == "record":
+        reader.get(data, spec.attr, dict, key.rpartition(".")[0])
+        missing = [m.attr for m in spec.members if m.required and value.get(m.attr) is None]
+        if missing:
+            raise reader.fail(key, f"missing '{missing[0]}'")
+        members = {m.attr: _field_from_json(reader, value, m, f"{key}.{m.attr}") for m in spec.members
+                   if value.get(m.attr) is not None or m.required}
+        return spec.record(**members)
+    if spec.kind == "string":
+        return reader.get(data, spec.attr, str, key.rpartition(".")[0])
+    number = reader.get(data, spec.attr, (int, float), key.rpartition(".")[0])
+    if not (spec.minimum <= number <= spec.maximum) or not math.isfinite(number):
+        raise reader.fail(key, f"{number} is out of range [{spec.minimum:g}, {spec.maximum:g}]")
+    if spec.kind in ("size", "count") and number != int(number):
+        raise reader.fail(key, f"expected an integer, got {number}")
+    return int(number) if spec.kind in ("size", "count") else float(number)
 
 
 def _prune_from_json(reader: _Reader, data: Any) -> PruneDirectives:

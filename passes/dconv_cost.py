@@ -28,7 +28,9 @@ P_kx, P_ky.
    changes the compute: with one output channel per group the PE array
    needs one cycle per window, so a bilinear sampler, not the MACs, bounds
    the layer (4× for "full"); a full convolution's 256 output channels hide
-   it (PE 32 cycles against at most 4).
+   it (PE 32 cycles against at most 4).  On a target with a depthwise
+   engine of L lanes × T taps, depthwise layers sample through its taps:
+   ⌈C/L⌉·P·max(⌈k_x·k_y/T⌉, ⌈reads/T⌉) cycles.
 3. Input, bounded (a line buffer, ``ir/linebuffer.py``): the input streams
    through the buffer once, C_i·H_i·W_i words, every output channel computed
    from the buffered rows with the weights on chip ("Buffers inputs in the
@@ -40,7 +42,10 @@ P_kx, P_ky.
    ordinary convolution tiled by Eq. 1 and read by Eq. 3.  A gather's address
    depends on data, so nothing is prefetched: the PE array waits for it and
    its DRAM time adds to the compute time instead of overlapping it (the
-   ``dram_gather`` words; Eq. 5 applies to the regular streams).  CoDeNet's
+   ``dram_gather`` words; Eq. 5 applies to the regular streams).  Each
+   sampled position is one scattered access (``gather_bursts`` = P·reads,
+   all C_i channels of a pixel lying together), which costs the target's
+   access latency (``timing.py``).  CoDeNet's
    measurements agree in kind: unbounded offsets add about the same time to
    the full (+15.9 ms) and the depthwise layer (+18.6 ms), whose compute
    differs twenty-fold.
@@ -81,7 +86,13 @@ def window_reads(kh: int, kw: int, shape: str, rounded: bool) -> int:
 
 
 def sampling_cycles(geom: ConvGeometry, reads: int, target: Target) -> int:
-    """Cycles of the sampler → PE array pipeline (rule 2)."""
+    """Cycles of the sampler → PE array pipeline (rule 2), or, for a
+    depthwise layer on the target's depthwise engine of L lanes × T taps,
+    ⌈C/L⌉·P·max(⌈k_x·k_y/T⌉, ⌈reads/T⌉)."""
+    engine = target.depthwise
+    if engine is not None and geom.depthwise:
+        window = max(_ceil(geom.kx * geom.ky, engine.taps), _ceil(reads, engine.taps))
+        return _ceil(geom.groups, engine.lanes) * geom.wo * geom.ho * window
     u = target.unroll
     ci, co = geom.ci // geom.groups, geom.co // geom.groups
     pe = _ceil(geom.kx, u.pkx) * _ceil(co, u.pof) * _ceil(geom.ky, u.pky)
@@ -102,14 +113,14 @@ def dconv_cost(graph: Graph, node: Node, target: Target, plan: dict, tiling: dic
     branch_in, branch_w, _ = dram_accesses(branch, tile, in_tile, target.unroll.pof)
     x = graph.input_shapes(node)[0]
     if plan["rows"] is not None:
-        gather, main_in = 0, x.c * x.h * x.w
+        gather, bursts, main_in = 0, 0, x.c * x.h * x.w
     else:
-        gather = pixels * reads * geom.ci
+        gather, bursts = pixels * reads * geom.ci, pixels * reads
         main_in = gather + branch_in
     return {
         "rule": "conv", "cycles_compute": sampling_cycles(geom, reads, target) + compute_cycles(branch, target.unroll),
         "dram_in": main_in + offsets, "dram_weight": main_w + branch_w, "dram_out": main_out + offsets,
-        "dram_gather": gather, "window_reads": reads, "tile": list(tile), "input_tile": list(in_tile),
+        "dram_gather": gather, "gather_bursts": bursts, "window_reads": reads, "tile": list(tile), "input_tile": list(in_tile),
     }
 
 

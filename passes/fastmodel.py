@@ -3,13 +3,11 @@ quantities that do not depend on the unroll factors are gathered once
 (:class:`LayerTable`), then :func:`latencies` evaluates many unroll
 configurations at once — what design-space exploration and the pruning
 search need.  It must agree with the ``cost`` pass number for number
-(tested).  Deformable layers follow ``dconv_cost.py``: the sampler bounds the
-pipeline at max(PE, sampler) per window, and gathered words count as compute
-time.
-
-Eq. 5 with calibration: a layer takes max(c, m) + (1 − φ)·min(c, m) plus
-its rule's fixed cost, where c = cycles / clock and m = words · word bytes /
-bandwidth.
+(tested): the engines of ``engines.py`` (PE array by Eq. 2-4, depthwise
+engine, elementwise unit or P_of lanes), the deformable rules of
+``dconv_cost.py`` (the sampler bounds the pipeline at max(PE, sampler) per
+window; gathered words and bursts count as compute time) and the times of
+``timing.py``.
 """
 
 from __future__ import annotations
@@ -23,6 +21,7 @@ from .cost import Calibration
 from .dconv_cost import offset_branch
 from .deform import current_plan
 from .hwmodel import ConvGeometry
+from .timing import layer_times
 
 __all__ = ["LayerTable", "latencies"]
 
@@ -35,6 +34,9 @@ class LayerTable:
     names: tuple[str, ...]
     rules: tuple[str, ...]
     is_conv: np.ndarray
+    on_depthwise: np.ndarray  # on the target's depthwise engine
+    on_unit: np.ndarray  # streamed on the elementwise unit (else on the P_of lanes)
+    invocations: np.ndarray
     ci: np.ndarray  # per group
     co: np.ndarray  # per group
     groups: np.ndarray
@@ -51,21 +53,22 @@ class LayerTable:
     off_ky: np.ndarray
     is_dconv: np.ndarray  # deformable rows (dconv_cost.py): the Eq. 3 term is the offset branch's
     reads: np.ndarray  # sampler reads per window (dconv; 0 otherwise)
-    stream_per_channel: np.ndarray  # bounded dconv: input words per input channel, H_i·W_i
-    gather_per_channel: np.ndarray  # unbounded dconv: gathered words per input channel, P·reads
+    stream_per_channel: np.ndarray  # input read once (bounded dconv, depthwise engine): H_i·W_i per channel
+    gather_per_channel: np.ndarray  # unbounded dconv: gathered words per input channel, P·reads (= bursts)
     branch_reads: np.ndarray  # 1: the offset branch reads its input by Eq. 3 (unbounded dconv)
     macs: int
 
     @classmethod
     def of(cls, graph: Graph) -> LayerTable:
         rows = [n for n in graph.nodes() if n.annotations["cost"]["rule"] not in ("free", "fused")]
-        keys = ("ci", "co", "groups", "kx", "ky", "pixels", "tiles", "in_area", "other_words", "stream_work",
-                "off_ci", "off_co", "off_kx", "off_ky", "is_dconv", "reads", "stream_per_channel",
-                "gather_per_channel", "branch_reads")
+        keys = ("on_depthwise", "on_unit", "invocations", "ci", "co", "groups", "kx", "ky", "pixels", "tiles",
+                "in_area", "other_words", "stream_work", "off_ci", "off_co", "off_kx", "off_ky", "is_dconv", "reads",
+                "stream_per_channel", "gather_per_channel", "branch_reads")
         columns: dict[str, list] = {k: [] for k in keys}
         for node in rows:
             _fill(graph, node, columns)
-        arrays = {k: np.asarray(v, dtype=bool if k == "is_dconv" else np.int64) for k, v in columns.items()}
+        flags = ("is_dconv", "on_depthwise", "on_unit")
+        arrays = {k: np.asarray(v, dtype=bool if k in flags else np.int64) for k, v in columns.items()}
         macs = sum(n.annotations["cost"]["macs"] for n in graph.nodes())
         return cls(tuple(n.name for n in rows), tuple(n.annotations["cost"]["rule"] for n in rows),
                    np.asarray([n.annotations["cost"]["rule"] == "conv" for n in rows]), macs=macs, **arrays)
@@ -74,7 +77,8 @@ class LayerTable:
 def _fill(graph: Graph, node, columns: dict[str, list]) -> None:
     cost = node.annotations["cost"]
     values = dict.fromkeys(columns, 0)
-    values.update(groups=1, kx=1, ky=1)
+    values.update(groups=1, kx=1, ky=1, invocations=cost["invocations"], on_depthwise=cost["engine"] == "depthwise",
+                  on_unit=cost["engine"] == "elementwise")
     if cost["rule"] == "conv":
         geom = ConvGeometry.of(graph, node)
         tox, toy = cost["tile"]
@@ -87,8 +91,11 @@ def _fill(graph: Graph, node, columns: dict[str, list]) -> None:
         )
         if node.op == "dconv":
             values.update(_dconv_columns(graph, node, geom))
+        elif cost["engine"] == "depthwise":
+            x = graph.input_shapes(node)[0]
+            values.update(stream_per_channel=x.h * x.w)
     else:
-        values.update(other_words=cost["dram_in"] + cost["dram_out"], stream_work=_stream_work(cost, graph.target))
+        values.update(other_words=cost["dram_in"] + cost["dram_out"], stream_work=cost.get("stream_work", 0))
     for key, value in values.items():
         columns[key].append(value)
 
@@ -107,13 +114,28 @@ def _dconv_columns(graph: Graph, node, geom: ConvGeometry) -> dict[str, int]:
     }
 
 
-def _stream_work(cost: dict, target: Target) -> int:
-    """Elements × taps, recovered from the cycles at the graph's P_of."""
-    return cost["cycles_compute"] * target.unroll.pof if cost["rule"] == "stream" else 0
-
-
 def _ceil(a, b):
     return -(-a // b)
+
+
+def _conv_cycles(table: LayerTable, target: Target, unrolls: np.ndarray, ci, co, groups) -> np.ndarray:
+    """Eq. 2 (or the depthwise engine's rule) with the deformable sampler and offset branch."""
+    pif, pof, pkx, pky = (unrolls[:, i:i + 1] for i in range(4))
+    window = np.maximum(_ceil(table.kx, pkx) * _ceil(co, pof) * _ceil(table.ky, pky), _ceil(table.reads, pkx * pky))
+    cycles = groups * _ceil(ci, pif) * window * table.pixels
+    if target.depthwise is not None:
+        lanes, taps = target.depthwise.lanes, target.depthwise.taps
+        engine = np.maximum(_ceil(table.kx * table.ky, taps), _ceil(table.reads, taps))
+        cycles = np.where(table.on_depthwise, _ceil(groups, lanes) * engine * table.pixels, cycles)
+    return cycles + _ceil(table.off_ci, pif) * _ceil(table.off_kx, pkx) * _ceil(table.off_co, pof) \
+        * _ceil(table.off_ky, pky) * table.pixels
+
+
+def _stream_cycles(table: LayerTable, target: Target, pof: np.ndarray) -> np.ndarray:
+    lanes = _ceil(table.stream_work, pof)
+    if target.elementwise is None:
+        return lanes
+    return np.where(table.on_unit, np.ceil(table.stream_work / target.elementwise.width), lanes)
 
 
 def latencies(table: LayerTable, target: Target, unrolls: np.ndarray, calibration: Calibration | None = None,
@@ -128,26 +150,20 @@ def latencies(table: LayerTable, target: Target, unrolls: np.ndarray, calibratio
     other column of the table the same way (configurations × layers), as
     the pruning search does for groups, tiles and streamed words.
     """
-    cal = calibration or Calibration()
-    pif, pof, pkx, pky = (unrolls[:, i:i + 1] for i in range(4))
+    target = (calibration or Calibration()).apply(target)
+    pof = unrolls[:, 1:2]
     table = replace(table, **(columns or {}))
     ci = table.ci if ci is None else ci
     co = table.co if co is None else co
-    window = np.maximum(_ceil(table.kx, pkx) * _ceil(co, pof) * _ceil(table.ky, pky), _ceil(table.reads, pkx * pky))
-    conv_cycles = table.groups * _ceil(ci, pif) * window * table.pixels
-    conv_cycles = conv_cycles + _ceil(table.off_ci, pif) * _ceil(table.off_kx, pkx) * _ceil(table.off_co, pof) \
-        * _ceil(table.off_ky, pky) * table.pixels
     channels = table.groups * ci
     gather = table.gather_per_channel * channels
-    dconv_in = table.branch_reads * table.tiles * _ceil(table.off_co, pof) * table.in_area * table.off_ci \
-        + table.stream_per_channel * channels + gather
-    dram_in = np.where(table.is_dconv, dconv_in, table.groups * table.tiles * _ceil(co, pof) * table.in_area * ci)
-    stream_cycles = _ceil(table.stream_work, pof)
-    cycles = np.where(table.is_conv, conv_cycles, stream_cycles)
+    dconv_in = table.branch_reads * table.tiles * _ceil(table.off_co, pof) * table.in_area * table.off_ci + gather
+    eq3_in = np.where(table.stream_per_channel > 0, 0, table.groups * table.tiles * _ceil(co, pof) * table.in_area * ci)
+    dram_in = np.where(table.is_dconv, dconv_in, eq3_in) + table.stream_per_channel * channels
+    cycles = np.where(table.is_conv, _conv_cycles(table, target, unrolls, ci, co, table.groups),
+                      _stream_cycles(table, target, pof))
     weights = table.groups * table.kx * table.ky * ci * co
     outputs = table.groups * table.pixels * co
-    words = np.where(table.is_conv, dram_in + weights + outputs, 0) + table.other_words - gather
-    compute = cycles / target.clock_hz + gather * target.word_bytes / target.bandwidth
-    memory = words * target.word_bytes / target.bandwidth
-    fixed = np.asarray([cal.fixed_s.get(rule, 0.0) for rule in table.rules])
-    return np.maximum(compute, memory) + (1 - cal.overlap) * np.minimum(compute, memory) + fixed
+    words = np.where(table.is_conv, dram_in + weights + outputs, 0) + table.other_words
+    bursts = np.where(gather > 0, table.gather_per_channel, 0)
+    return layer_times(target, cycles, words, gather, bursts, table.invocations)[3]

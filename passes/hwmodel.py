@@ -83,6 +83,11 @@ class ConvGeometry:
         )
 
     @property
+    def depthwise(self) -> bool:
+        """One input and one output channel per group (and more than one group)."""
+        return 1 < self.groups == self.ci == self.co
+
+    @property
     def dilated(self) -> bool:
         return self.dx > 1 or self.dy > 1
 

@@ -9,6 +9,9 @@ with the real footprint of dilated tiles), ``none`` (T = 1 everywhere) and
 output, the largest that fits the input buffer for all of them; dilated
 layers keep T = 1 as in the paper's Fig. 4).
 
+Layers on the target's depthwise engine stream their input through its
+line buffer: the tile is one output row, [W_o, 1], reading [W_i, rows].
+
 Deformable layers (dconv) read input positions that depend on the data
 (``dconv_cost.py``).  Bounded (the variant ``deform.current_plan`` gives),
 the input streams through a line buffer: the tile is one output row,
@@ -24,6 +27,7 @@ from dataclasses import dataclass, replace
 from ..ir import Diagnostic, Graph, Node, SegError
 from .base import Pass, PassResult
 from .dconv_cost import offset_branch
+from .engines import on_depthwise_engine
 from .deform import current_plan
 from .hwmodel import TILING_MODES, ConvGeometry, TileError, best_tile, input_tile
 
@@ -49,7 +53,14 @@ def _geometry(graph: Graph, node: Node) -> ConvGeometry:
 
 
 def _line_buffer_tiling(graph: Graph, node: Node, mode: str) -> dict | None:
-    """A bounded dconv's tiling: one output row from the rows its bound needs."""
+    """A bounded dconv's tiling: one output row from the rows its bound
+    needs; a depthwise conv on the depthwise engine: one output row from
+    the rows its kernel spans, (k_y − 1)·d + 1."""
+    if node.op == "conv":
+        if not on_depthwise_engine(graph, node, graph.target):
+            return None
+        rows = (node.attrs["k"][0] - 1) * node.attrs["dilation"][0] + 1
+        return {"mode": mode, "tile": [node.shape.w, 1], "input_tile": [graph.input_shapes(node)[0].w, rows]}
     rows = current_plan(graph, node)["rows"]
     if rows is None:
         return None
@@ -106,7 +117,7 @@ class TilePass(Pass):
         if self.mode != "static":
             tile, (tix, tiy) = retile(graph, node, self.mode)
             return {"mode": self.mode, "tile": [tile[0], tile[1]], "input_tile": [tix, tiy]}
-        if node.op == "dconv" and (line := _line_buffer_tiling(graph, node, self.mode)) is not None:
+        if node.op != "linear" and (line := _line_buffer_tiling(graph, node, self.mode)) is not None:
             return line
         geom = _geometry(graph, node)
         tile = best_tile(geom, words, pof, "none")  # checks that 1×1 fits
@@ -123,7 +134,7 @@ def retile(graph: Graph, node: Node, mode: str, ci: int | None = None,
     Eq. 1 depends on them only through the buffer constraint.  A deformable
     layer is tiled by its offset branch, which reads all ``ci`` channels, or,
     when bounded, by the line-buffer rows its bound needs."""
-    if node.op == "dconv" and (line := _line_buffer_tiling(graph, node, mode)) is not None:
+    if node.op != "linear" and (line := _line_buffer_tiling(graph, node, mode)) is not None:
         return tuple(line["tile"]), tuple(line["input_tile"])
     geom = _geometry(graph, node)
     if ci is not None:

@@ -1,0 +1,136 @@
+"""The engines of an accelerator and the work each does for a layer: one
+table, keyed by engine, as ops are in ``ir/ops.py``; a new engine is one
+entry here (its cost) plus its fields in ``ir/target.py``.
+
+* ``pe`` — the PE array of Mori et al.: convolutions and linear layers by
+  Eq. 2 (cycles) and Eq. 3–4 (DRAM words, tiles from the ``tile`` pass);
+  deformable layers by ``dconv_cost.py``.
+* ``depthwise`` — a depthwise engine of L lanes × T taps (CoDeNet's
+  released design: 16 × 9), when the target has one, for convolutions with
+  one input and one output channel per group:
+  ⌈C/L⌉ · ⌈k_x·k_y/T⌉ · W_o·H_o cycles, the input streamed once through its
+  line buffer (C·H_i·W_i words), weights C·k_x·k_y, outputs C·W_o·H_o.
+  Deformable ones sample through the same T taps (``dconv_cost.py``).
+* ``elementwise`` — a unit of width w taps per cycle, when the target has
+  one, for upsampling, pooling, unfused adds, batch norm and activations:
+  ⌈work / w⌉ cycles, work = elements × taps.
+* ``lanes`` — without such a unit the same ops stream through the PE
+  array's P_of lanes: ⌈work / P_of⌉ cycles.
+
+Streamed ops read their inputs from DRAM and write their output back; the
+taps of an element are the pooling window, 4 for bilinear, 1 for nearest,
+the number of inputs for add; a global average reads every input element.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from ..ir import Graph, Node, Target
+from .dconv_cost import dconv_cost, dconv_reason
+from .deform import current_plan
+from .hwmodel import ConvGeometry, compute_cycles, dram_accesses
+
+__all__ = ["ENGINES", "Engine", "conv_engine", "elements", "on_depthwise_engine", "stream_engine"]
+
+
+@dataclass(frozen=True)
+class Engine:
+    name: str
+    doc: str
+    cost: Callable[[Graph, Node, Target], dict]
+
+
+def elements(shape) -> int:
+    return shape.c * shape.h * shape.w
+
+
+def on_depthwise_engine(graph: Graph, node: Node, target: Target) -> bool:
+    """Whether a layer runs on the target's depthwise engine."""
+    return target.depthwise is not None and node.op in ("conv", "dconv") and ConvGeometry.of(graph, node).depthwise
+
+
+def _tiling(node: Node) -> dict:
+    tiling = node.annotations.get("tiling")
+    if tiling is None:
+        raise KeyError(node.name)
+    return tiling
+
+
+def _on_pe(graph: Graph, node: Node, target: Target) -> dict:
+    tiling = _tiling(node)
+    if node.op == "dconv":
+        plan = current_plan(graph, node)
+        return {**dconv_cost(graph, node, target, plan, tiling), "reason": dconv_reason(plan)}
+    geom = ConvGeometry.of(graph, node)
+    tile, in_tile = tuple(tiling["tile"]), tuple(tiling["input_tile"])
+    dram_in, dram_w, dram_out = dram_accesses(geom, tile, in_tile, target.unroll.pof)
+    return {"cycles_compute": compute_cycles(geom, target.unroll), "dram_in": dram_in, "dram_weight": dram_w,
+            "dram_out": dram_out, "tile": list(tile), "input_tile": list(in_tile), "reason": "Eq. 2-5"}
+
+
+def _on_depthwise(graph: Graph, node: Node, target: Target) -> dict:
+    if node.op == "dconv":
+        return _on_pe(graph, node, target)  # dconv_cost.py samples through the engine's taps
+    tiling = _tiling(node)
+    geom, engine = ConvGeometry.of(graph, node), target.depthwise
+    x = graph.input_shapes(node)[0]
+    cycles = -(-geom.groups // engine.lanes) * -(-(geom.kx * geom.ky) // engine.taps) * geom.wo * geom.ho
+    return {"cycles_compute": cycles, "dram_in": elements(x), "dram_weight": geom.groups * geom.kx * geom.ky,
+            "dram_out": elements(node.shape), "tile": list(tiling["tile"]), "input_tile": list(tiling["input_tile"]),
+            "reason": f"depthwise engine {engine.lanes}×{engine.taps}, input streamed once"}
+
+
+def _taps(graph: Graph, node: Node) -> int:
+    a = node.attrs
+    if node.op in ("maxpool", "avgpool"):
+        if a.get("global"):
+            x = graph.input_shapes(node)[0]
+            return x.h * x.w
+        return a["k"][0] * a["k"][1]
+    if node.op == "upsample":
+        return 4 if a["mode"] == "bilinear" else 1
+    if node.op == "add":
+        return len(node.inputs)
+    return 1
+
+
+def _streamed(graph: Graph, node: Node, cycles: int, reason: str) -> dict:
+    shapes = graph.input_shapes(node)
+    read = sum(elements(shapes[i]) for i in range(len(shapes)) if i not in node.opdef.shape_only)
+    return {"cycles_compute": cycles, "dram_in": read, "dram_weight": 0, "dram_out": elements(node.shape),
+            "stream_work": stream_work(graph, node), "reason": reason}
+
+
+def stream_work(graph: Graph, node: Node) -> int:
+    """Elements × taps of a streamed layer."""
+    return elements(node.shape) * _taps(graph, node)
+
+
+def _on_unit(graph: Graph, node: Node, target: Target) -> dict:
+    width = target.elementwise.width
+    cycles = math.ceil(stream_work(graph, node) / width)
+    return _streamed(graph, node, cycles, f"elementwise unit, {width:g} taps per cycle")
+
+
+def _on_lanes(graph: Graph, node: Node, target: Target) -> dict:
+    cycles = -(-stream_work(graph, node) // target.unroll.pof)
+    return _streamed(graph, node, cycles, "streams its inputs and output through DRAM on the P_of lanes")
+
+
+ENGINES: dict[str, Engine] = {e.name: e for e in (
+    Engine("pe", "the PE array (Eq. 2-4)", _on_pe),
+    Engine("depthwise", "the depthwise engine", _on_depthwise),
+    Engine("elementwise", "the elementwise/upsampling unit", _on_unit),
+    Engine("lanes", "the PE array's P_of lanes, streaming", _on_lanes),
+)}
+
+
+def conv_engine(graph: Graph, node: Node, target: Target) -> str:
+    return "depthwise" if on_depthwise_engine(graph, node, target) else "pe"
+
+
+def stream_engine(target: Target) -> str:
+    return "elementwise" if target.elementwise is not None else "lanes"
