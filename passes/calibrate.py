@@ -1,98 +1,160 @@
-"""Calibrating the latency model against measurements.
+"""Calibrating the latency model against measurements, by physical
+parameters only: the target fields of ``cost.CALIBRATED_FIELDS`` —
+overlap φ, effective bandwidth, layer overhead, access latency of a
+scattered access, width of the elementwise unit — each within physical
+bounds.
 
-The model of a network is Σ_layers [max(c, m) + (1 − φ)·min(c, m) + f_rule]
-(``cost.py``): linear in the parameters θ = (1 − φ, f_conv, f_stream,
-f_residual), given the uncalibrated compute and memory times c, m of every
-layer.  For measurements y_i (one network and unroll configuration each, or
-one layer), least squares finds θ minimising Σ (y_i − A_i − B_i·θ)² with
-A_i = Σ max(c, m) and B_i = [Σ min(c, m), N_conv, N_stream, N_residual],
-each row divided by y_i so that the relative errors are minimised (a 16 ms
-and a 1.6 s measurement count alike), subject to 0 ≤ 1 − φ ≤ 1 and f ≥ 0 (every active set is solved with numpy's
-lstsq; the best feasible one wins).  Only the parameters asked for are
-fitted; the rest keep their defaults (φ = 1, f = 0).
+A measurement (a network at one unroll configuration, or one layer) is
+reduced to per-layer arrays that do not depend on these parameters
+(cycles, DRAM words, gathered words and bursts, invocations, streamed work;
+:class:`Features`).  Its prediction is then ``timing.layer_times`` summed
+over the layers, on the target with the parameters applied.  The fit is
+nonlinear least squares on relative errors (prediction / measured − 1, so
+a 16 ms and a 1.6 s measurement count alike), by scipy's trust-region
+reflective method within the bounds, from a fixed set of starting points
+(deterministic); the best fit wins.  For the fit the streamed cycles
+⌈work/w⌉ of the elementwise unit are taken as work/w (less than a cycle
+per layer apart), which keeps the objective smooth.
 
-The fit is reported with its error on the data held out from it.
+What the fit says about itself (:class:`Fit`): the parameters at a bound,
+those no training row depends on (their column of the Jacobian is zero)
+and the directions the rows cannot resolve (near-zero singular values of
+the Jacobian: parameters that trade off against each other), and a warning
+when there are at least as many parameters as training points.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from .cost import Calibration
+from ..ir import Diagnostic, SegError, Target
+from .cost import CALIBRATED_FIELDS, Calibration
+from .timing import layer_times
 
-__all__ = ["PARAMETERS", "Features", "fit", "predict"]
+__all__ = ["PARAMETERS", "Features", "Fit", "bounds", "features", "fit", "predict"]
 
-PARAMETERS = ("overlap", "conv", "stream", "residual")
+PARAMETERS = tuple(CALIBRATED_FIELDS)
+_LOG_SCALE = ("effective_bandwidth", "elementwise_width")
 
 
 @dataclass(frozen=True)
 class Features:
-    """What one measurement's prediction is made of (uncalibrated)."""
+    """One measurement's layers, reduced to what the parameters act on."""
 
-    slow_s: float  # Σ max(c, m)
-    fast_s: float  # Σ min(c, m)
-    counts: dict  # rule -> layers
+    target: Target  # uncalibrated
+    cycles: np.ndarray  # cycles of layers not on the elementwise unit
+    stream_work: np.ndarray  # elements × taps of streamed layers (0 elsewhere)
+    words: np.ndarray
+    gather: np.ndarray
+    bursts: np.ndarray
+    invocations: np.ndarray
 
-    def column(self, parameter: str) -> float:
-        return self.fast_s if parameter == "overlap" else float(self.counts.get(parameter, 0))
+    def seconds(self, cal: Calibration, smooth: bool = False) -> float:
+        target = cal.apply(self.target)
+        cycles = self.cycles
+        if target.elementwise is not None:
+            work = self.stream_work / target.elementwise.width
+            cycles = np.where(self.stream_work > 0, work if smooth else np.ceil(work), cycles)
+        return float(layer_times(target, cycles, self.words, self.gather, self.bursts, self.invocations)[3].sum())
 
 
-def features(layers: list[dict]) -> Features:
-    """Features of a set of ``cost`` annotations (layers of one run)."""
-    counts: dict[str, int] = {}
-    for cost in layers:
-        counts[cost["rule"]] = counts.get(cost["rule"], 0) + 1
-    return Features(
-        sum(max(c["latency_compute_s"], c["latency_memory_s"]) for c in layers),
-        sum(min(c["latency_compute_s"], c["latency_memory_s"]) for c in layers),
-        counts,
-    )
+def features(target: Target, layers: list[dict]) -> Features:
+    """Features of a set of ``cost`` annotations (layers of one run on ``target``)."""
+    def column(key):
+        return np.asarray([c.get(key, 0) for c in layers], dtype=float)
+
+    stream = np.asarray([c["rule"] == "stream" for c in layers])
+    words = column("dram_in") + column("dram_weight") + column("dram_out")
+    return Features(target, column("cycles_compute"), np.where(stream, column("stream_work"), 0.0), words,
+                    column("dram_gather"), column("gather_bursts"), column("invocations"))
 
 
 def predict(feature: Features, cal: Calibration) -> float:
-    fixed = sum(cal.fixed_s.get(rule, 0.0) * n for rule, n in feature.counts.items())
-    return feature.slow_s + (1 - cal.overlap) * feature.fast_s + fixed
+    return feature.seconds(cal)
 
 
-def _solve(matrix: np.ndarray, target: np.ndarray, active: tuple[int, ...]) -> np.ndarray | None:
-    theta = np.zeros(matrix.shape[1])
-    if active:
-        theta[list(active)] = np.linalg.lstsq(matrix[:, list(active)], target, rcond=None)[0]
-    return theta
+def bounds(name: str, target: Target) -> tuple[float, float]:
+    """Physical bounds of a parameter: the effective bandwidth between 1 %
+    of the peak and the peak (at most the port), the others as in
+    ``CALIBRATED_FIELDS``."""
+    if name == "effective_bandwidth":
+        peak = dataclasses.replace(target, effective_bandwidth=None).stream_bandwidth
+        return 0.01 * peak, peak
+    return CALIBRATED_FIELDS[name][2]
 
 
-def fit(data: list[tuple[Features, float]], parameters: tuple[str, ...], source: str) -> Calibration:
+@dataclass(frozen=True)
+class Fit:
+    calibration: Calibration
+    at_bound: dict  # parameter -> "lower" or "upper"
+    unused: tuple  # parameters no training row depends on
+    confounded: tuple  # groups of parameters the rows cannot tell apart
+    warnings: tuple
+    residual: float  # root mean square of the relative training errors
+
+
+def _to_value(name: str, u: float, low: float, high: float) -> float:
+    """Normalised u in [0, 1] -> the parameter (log scale for rates and widths)."""
+    if name in _LOG_SCALE:
+        return float(math.exp(math.log(low) + u * (math.log(high) - math.log(low))))
+    return float(low + u * (high - low))
+
+
+def fit(data: list[tuple[Features, float]], parameters: tuple[str, ...], source: str) -> Fit:
     """Least-squares calibration of ``parameters`` to (features, measured s)."""
-    weights = np.asarray([1.0 / y for _, y in data])
-    matrix = np.asarray([[f.column(p) for p in parameters] for f, _ in data], dtype=float) * weights[:, None]
-    target = np.asarray([y - f.slow_s for f, y in data], dtype=float) * weights
-    overlap_index = parameters.index("overlap") if "overlap" in parameters else None
-    best, best_error = np.zeros(len(parameters)), np.inf
-    for size in range(len(parameters) + 1):
-        for active in itertools.combinations(range(len(parameters)), size):
-            for cap in (False, True):
-                theta = _capped(matrix, target, active, overlap_index) if cap else _solve(matrix, target, active)
-                if theta is None or np.any(theta < -1e-12):
-                    continue
-                if overlap_index is not None and theta[overlap_index] > 1 + 1e-12:
-                    continue
-                error = float(np.sum((matrix @ theta - target) ** 2))
-                if error < best_error - 1e-18:
-                    best, best_error = theta, error
-    best = np.clip(best, 0.0, None)
-    overlap = 1.0 - float(best[overlap_index]) if overlap_index is not None else 1.0
-    fixed = {p: float(v) for p, v in zip(parameters, best) if p != "overlap"}
-    return Calibration(max(0.0, min(1.0, overlap)), fixed, source)
+    from scipy.optimize import least_squares
+
+    target = data[0][0].target
+    limits = [bounds(p, target) for p in parameters]
+
+    def calibration(u) -> Calibration:
+        return Calibration({p: _to_value(p, x, *lim) for p, x, lim in zip(parameters, u, limits)}, source)
+
+    def residuals(u) -> np.ndarray:
+        cal = calibration(u)
+        return np.asarray([f.seconds(cal, smooth=True) / y - 1 for f, y in data])
+
+    best = None
+    for start in itertools.product((0.2, 0.8), repeat=len(parameters)):
+        result = least_squares(residuals, start, bounds=(0.0, 1.0), method="trf", x_scale=1.0)
+        if result.status > 0 and (best is None or result.cost < best.cost - 1e-15):
+            best = result
+    if best is None:
+        raise SegError(Diagnostic(f"the calibration fit of {', '.join(parameters)} did not converge"))
+    snapped = np.where(best.x <= 1e-6, 0.0, np.where(best.x >= 1 - 1e-6, 1.0, best.x))  # on a bound: exactly
+    return _diagnose(best, parameters, len(data), calibration(snapped))
 
 
-def _capped(matrix: np.ndarray, target: np.ndarray, active: tuple[int, ...], overlap: int | None):
-    """The solution with 1 − φ held at its bound 1 (fully serial)."""
-    if overlap is None or overlap not in active:
-        return None
-    rest = tuple(i for i in active if i != overlap)
-    theta = _solve(matrix, target - matrix[:, overlap], rest)
-    theta[overlap] = 1.0
-    return theta
+def _diagnose(result, parameters: tuple[str, ...], points: int, cal: Calibration) -> Fit:
+    at_bound = {p: ("lower" if u <= 1e-6 else "upper") for p, u in zip(parameters, result.x) if min(u, 1 - u) <= 1e-6}
+    jac = np.asarray(result.jac)
+    scale = np.abs(jac).max() if jac.size else 0.0
+    unused = tuple(p for p, col in zip(parameters, jac.T) if not np.any(np.abs(col) > 1e-9 * max(scale, 1e-300)))
+    confounded = _confounded(jac, parameters, unused)
+    warnings = []
+    if len(parameters) >= points:
+        warnings.append(f"{len(parameters)} parameters fitted to {points} points: the fit can pass through every "
+                        "point; only held-out errors mean anything")
+    rms = float(np.sqrt(np.mean(result.fun ** 2)))
+    return Fit(cal, at_bound, unused, confounded, tuple(warnings), rms)
+
+
+def _confounded(jac: np.ndarray, parameters: tuple[str, ...], unused: tuple) -> tuple:
+    """Groups of used parameters along near-null directions of the Jacobian."""
+    used = [i for i, p in enumerate(parameters) if p not in unused]
+    if len(used) < 2:
+        return ()
+    _, singular, vt = np.linalg.svd(jac[:, used], full_matrices=True)
+    singular = np.concatenate([singular, np.zeros(len(used) - len(singular))])
+    groups = []
+    for value, vector in zip(singular, vt):
+        if value <= 1e-6 * singular[0]:
+            members = tuple(parameters[used[i]] for i in np.flatnonzero(np.abs(vector) > 0.1))
+            if len(members) > 1:
+                groups.append(members)
+    return tuple(groups)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 import math
 import os
 
@@ -22,7 +21,7 @@ from . import api, hardware
 from .dsl.loader import read_source
 from .ir import Diagnostic, SegError, SourceFile, Unroll, target_problems
 from .passes.calibrate import PARAMETERS, Features, features, fit, predict
-from .passes.cost import Calibration
+from .passes.cost import CALIBRATED_FIELDS, Calibration
 
 __all__ = ["Measurement", "calibrate", "fit_table", "read_measurements"]
 
@@ -113,7 +112,7 @@ def _features(rows: list[Measurement], tiling: str) -> list[Features]:
         if row.layer is not None and row.layer not in annotated:
             raise SegError(Diagnostic(f"line {row.line}: network has no layer '{row.layer}'"))
         nodes = [annotated.node(row.layer)] if row.layer else annotated.nodes()
-        result.append(features([n.annotations["cost"] for n in nodes]))
+        result.append(features(annotated.target, [n.annotations["cost"] for n in nodes]))
     return result
 
 
@@ -132,27 +131,45 @@ def _mean_abs(rows: list[dict], key: str) -> float | None:
     return sum(abs(r[key]) for r in rows) / len(rows) if rows else None
 
 
-def calibrate(path: str, parameters: tuple[str, ...], train: str | None, tiling: str) -> dict:
-    """Fit on rows whose network file name contains ``train`` (all rows if
-    None); the calibration file's content, with the fit report."""
-    unknown = [p for p in parameters if p not in PARAMETERS]
-    if unknown or not parameters:
-        raise SegError(Diagnostic(f"--fit takes some of {', '.join(PARAMETERS)}, got '{','.join(parameters)}'"))
+def recommended(feats: list[Features]) -> tuple[str, ...]:
+    """The physical parameters the measured layers exercise: the overlap,
+    the effective bandwidth and the layer overhead always; the access
+    latency when some layer gathers, the elementwise width when some layer
+    streams through an elementwise unit or could (a streamed layer)."""
+    chosen = ["overlap", "effective_bandwidth", "layer_overhead"]
+    if any(f.bursts.any() for f in feats):
+        chosen.append("access_latency")
+    if any(f.stream_work.any() for f in feats):
+        chosen.append("elementwise_width")
+    return tuple(chosen)
+
+
+def calibrate(path: str, parameters: tuple[str, ...] | None, train: str | None, tiling: str) -> dict:
+    """Fit on rows whose network (file or ``FILE.seg:NAME``) contains
+    ``train`` (all rows if None); the calibration file's content, with the
+    fit report.  ``parameters`` None: the :func:`recommended` set."""
+    unknown = [p for p in parameters or () if p not in PARAMETERS]
+    if unknown or parameters == ():
+        raise SegError(Diagnostic(f"--fit takes some of {', '.join(PARAMETERS)}, got '{','.join(parameters or ())}'"))
     rows = read_measurements(path)
     feats = _features(rows, tiling)
+    parameters = parameters or recommended(feats)
     is_train = [train is None or train in os.path.basename(r.network) for r in rows]
     if not any(is_train):
         raise SegError(Diagnostic(f"--train '{train}' matches no measured network"))
     training = [(f, r.latency_s) for f, r, t in zip(feats, rows, is_train) if t]
-    cal = fit(training, parameters, f"calibrated on {os.path.basename(path)}")
+    result = fit(training, parameters, f"calibrated on {os.path.basename(path)}")
+    cal = result.calibration
     report = [_row_report(r, f, cal, "train" if t else "held-out") for r, f, t in zip(rows, feats, is_train)]
     held = [r for r in report if r["split"] == "held-out"]
     trained = [r for r in report if r["split"] == "train"]
     return {
-        "format": "segc.calibration", "version": 1, "overlap": cal.overlap, "fixed_s": cal.fixed_s,
+        "format": "segc.calibration", "version": 2, "target": feats[0].target.name, "values": cal.values,
         "fit": {
             "parameters": list(parameters), "tiling": tiling, "measurements": os.path.basename(path),
-            "train": train or "all", "rows": report,
+            "train": train or "all", "training_points": len(training), "at_bound": result.at_bound,
+            "unused": list(result.unused), "confounded": [list(g) for g in result.confounded],
+            "warnings": list(result.warnings), "rows": report,
             "train_mean_abs_error": _mean_abs(trained, "calibrated_error"),
             "held_out_mean_abs_error": _mean_abs(held, "calibrated_error"),
             "uncalibrated_mean_abs_error": _mean_abs(report, "uncalibrated_error"),
@@ -164,18 +181,38 @@ def _percent(share: float) -> str:
     return f"{100 * share:+.1f}%"
 
 
+def format_value(name: str, value: float) -> str:
+    """A fitted value with its unit, for people."""
+    unit = CALIBRATED_FIELDS[name][1]
+    if unit == "s":
+        return f"{value * 1e6:.4g} us"
+    if unit == "B/s":
+        return f"{value / 1e9:.4g} GB/s"
+    return f"{value:.4g} {unit}".rstrip()
+
+
+def fit_notes(fit_: dict) -> list[str]:
+    """What the fit says about itself: bounds, unused and confounded parameters, warnings."""
+    notes = [f"{p} sits on its {side} bound" for p, side in fit_["at_bound"].items()]
+    notes += [f"{p}: no training row depends on it; it keeps the value it started from" for p in fit_["unused"]]
+    notes += [f"{' and '.join(g)} cannot be told apart on the training rows (they trade off)" for g in fit_["confounded"]]
+    return notes + [f"warning: {w}" for w in fit_["warnings"]]
+
+
 def fit_table(result: dict) -> tuple[str, list[str], list[list[str]], list[str]]:
     """The fit report as a table: (title, headers, rows, lines to print under it)."""
     fit_ = result["fit"]
-    title = (f"fitted {', '.join(fit_['parameters'])} on {fit_['train']} ({fit_['tiling']} tiling): "
-             f"overlap {result['overlap']:.3f}, fixed {json.dumps(result['fixed_s'], allow_nan=False)}")
+    values = ", ".join(f"{p} {format_value(p, v)}" for p, v in result["values"].items())
+    title = (f"fitted on {fit_['train']} ({fit_['training_points']} points, {len(fit_['parameters'])} parameters, "
+             f"{fit_['tiling']} tiling): {values}")
     headers = ["network", "unroll", "split", "measured", "model", "error", "calibrated", "error"]
-    rows = [[r["network"] + (f":{r['layer']}" if r["layer"] else ""), ",".join(str(v) for v in r["unroll"][:3]),
+    rows = [[r["network"] + (f":{r['layer']}" if r["layer"] else ""), ",".join(str(v) for v in r["unroll"][: 3 if r["unroll"][3] == 1 else 4]),
              r["split"], f"{r['measured_s']:.4f}", f"{r['uncalibrated_s']:.4f}", _percent(r["uncalibrated_error"]),
              f"{r['calibrated_s']:.4f}", _percent(r["calibrated_error"])]
             for r in fit_["rows"]]
     notes = [f"mean absolute error, {label}: {100 * fit_[key]:.1f}%"
-             for key, label in (("train_mean_abs_error", "training"), ("held_out_mean_abs_error", "held-out"),
+             for key, label in (("train_mean_abs_error", "training (not a test of the model)"),
+                                ("held_out_mean_abs_error", "held-out"),
                                 ("uncalibrated_mean_abs_error", "uncalibrated, all rows"))
              if fit_[key] is not None]
-    return title, headers, rows, notes
+    return title, headers, rows, notes + fit_notes(fit_)

@@ -4,14 +4,13 @@ factors, run ``deform``, ``tile`` and ``cost``, build the latency report."""
 from __future__ import annotations
 
 import dataclasses
-import math
 
 from .dsl import load_file, named_target
 from .dsl.loader import read_source
 from .ir import Diagnostic, Graph, SegError, Target, Unroll, target_problems
 from .ir.serialize import decode_json
 from .passes.base import run_pipeline
-from .passes.cost import Calibration, CostPass
+from .passes.cost import CALIBRATED_FIELDS, Calibration, CostPass
 from .passes.deform import DeformPass
 from .passes.tile import TilePass
 
@@ -38,26 +37,41 @@ def with_unroll(target: Target, text: str) -> Target:
 
 
 def load_calibration(path: str) -> Calibration:
-    """A calibration file written by ``segc calibrate``."""
+    """A calibration file written by ``segc calibrate`` (version 2: fitted
+    target fields)."""
     text = read_source(path)
     try:
         data = decode_json(text)
-        if data.get("format") != "segc.calibration" or data.get("version") != 1:
-            raise ValueError("not a segc calibration file (format 'segc.calibration', version 1)")
-        overlap = float(data["overlap"])
-        fixed = {str(k): float(v) for k, v in data["fixed_s"].items()}
-        if not 0 <= overlap <= 1 or not all(0 <= v < math.inf for v in fixed.values()):  # NaN fails both
-            raise ValueError("overlap must be in [0, 1] and fixed costs finite and non-negative")
+        if data.get("format") != "segc.calibration":
+            raise ValueError("not a segc calibration file (format 'segc.calibration')")
+        if data.get("version") != 2:
+            raise ValueError(f"version {data.get('version')} is not read by this segc (version 2: fitted target "
+                             "fields); run 'segc calibrate' again")
+        values = {str(k): float(v) for k, v in data["values"].items()}
+        for name, value in values.items():
+            _check_value(name, value)
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         reason = f"missing {err}" if isinstance(err, KeyError) else str(err)
         raise SegError(Diagnostic(f"bad calibration file: {reason}", path=path)) from None
-    return Calibration(overlap, fixed, f"calibrated ({path})")
+    return Calibration(values, f"calibrated ({path})")
+
+
+def _check_value(name: str, value: float) -> None:
+    if name not in CALIBRATED_FIELDS:
+        raise ValueError(f"unknown parameter '{name}' (known: {', '.join(CALIBRATED_FIELDS)})")
+    limits = CALIBRATED_FIELDS[name][2] or (1e3, 1e13)
+    if not limits[0] <= value <= limits[1]:  # NaN fails too
+        raise ValueError(f"{name} = {value:g} is outside [{limits[0]:g}, {limits[1]:g}]")
 
 
 def analyse(graph: Graph, tiling: str = "paper", calibration: Calibration | None = None) -> Graph:
     """A copy of the graph with ``deform`` (deformable layers), ``tiling`` and
     ``cost`` annotations."""
-    passes = [DeformPass(), TilePass(tiling), CostPass(calibration or Calibration())]
+    calibration = calibration or Calibration()
+    if graph.target is not None:
+        graph = graph.copy()
+        graph.target = calibration.apply(graph.target)
+    passes = [DeformPass(), TilePass(tiling), CostPass()]
     return run_pipeline(graph, passes)[0]
 
 

@@ -188,9 +188,9 @@ def test_a_front_displays_its_points():
 
 
 def test_report_with_a_calibration_file(two, tmp_path):
-    """overlap 0: each layer costs compute + memory; plus 1 ms per conv layer (two convs)."""
+    """overlap 0: each layer costs compute + memory; plus 1 ms per invocation (two convs)."""
     path = tmp_path / "cal.json"
-    path.write_text('{"format": "segc.calibration", "version": 1, "overlap": 0.0, "fixed_s": {"conv": 0.001}}')
+    path.write_text('{"format": "segc.calibration", "version": 2, "values": {"overlap": 0.0, "layer_overhead": 0.001}}')
     net = segc.load(str(two))
     plain, fitted = net.report(), net.report(calibration=str(path))
     expected = sum(r["latency_compute_s"] + r["latency_memory_s"] + (0.001 if r["rule"] == "conv" else 0.0)

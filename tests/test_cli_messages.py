@@ -161,7 +161,7 @@ def test_search_names_its_files_after_the_front(capsys, tmp_path: Path) -> None:
 def test_calibrate_names_its_file(capsys, tmp_path: Path) -> None:
     target = tmp_path / "cal.json"
     code, out, err = run(capsys, "calibrate", EXAMPLES / "measurements" / "mori2022_table1.csv", "-o", target)
-    assert code == 0 and out.startswith("fitted overlap on all") and err == f"wrote {target}\n"
+    assert code == 0 and out.startswith("fitted on all (8 points") and err == f"wrote {target}\n"
 
 
 # ---------------------------------------------------------------- import

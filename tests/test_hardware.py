@@ -92,22 +92,11 @@ def test_calibration_fits_and_reports_held_out_error():
     rows = result["fit"]["rows"]
     assert {r["split"] for r in rows if "resnet18" in r["network"]} == {"train"}
     assert {r["split"] for r in rows if "deeplab" in r["network"]} == {"held-out"}
-    assert 0 <= result["overlap"] <= 1
+    assert 0 <= result["values"]["overlap"] <= 1
     # calibrating can only improve the training error over Eq. 5 alone
     trained = [r for r in rows if r["split"] == "train"]
     assert sum(abs(r["calibrated_error"]) for r in trained) <= sum(abs(r["uncalibrated_error"]) for r in trained)
     assert result["fit"]["held_out_mean_abs_error"] is not None
-
-
-def test_calibration_recovers_known_parameters():
-    from segc.passes.calibrate import Features, fit, predict
-    from segc.passes.cost import Calibration
-
-    truth = Calibration(overlap=0.25, fixed_s={"conv": 1e-4})
-    data = [Features(s, f, {"conv": n}) for s, f, n in [(1.0, 0.2, 10), (2.0, 0.9, 30), (0.5, 0.1, 5), (3, 2, 8)]]
-    fitted = fit([(x, predict(x, truth)) for x in data], ("overlap", "conv"), "synthetic")
-    assert fitted.overlap == pytest.approx(0.25)
-    assert fitted.fixed_s["conv"] == pytest.approx(1e-4)
 
 
 def test_hls_header_compiles_and_matches_golden(golden, tmp_path):
@@ -190,16 +179,28 @@ def test_buffer_too_small_is_located(tmp_path, capsys):
     assert "layer 'conv1': even a 1×1 tile needs 147 words" in capsys.readouterr().err  # 7·7·3
 
 
-@pytest.mark.parametrize(("overlap", "fixed"), [
-    ("3", "{}"), ("NaN", "{}"), ("0.5", '{"conv": NaN}'), ("0.5", '{"conv": Infinity}'), ("0.5", '{"conv": -1e-3}'),
+@pytest.mark.parametrize(("values", "message"), [
+    ('{"overlap": 3}', "overlap = 3 is outside [0, 1]"),
+    ('{"overlap": NaN}', "overlap = nan is outside [0, 1]"),
+    ('{"layer_overhead": Infinity}', "layer_overhead = inf is outside [0, 0.1]"),
+    ('{"access_latency": -1e-3}', "access_latency = -0.001 is outside [0, 0.0001]"),
+    ('{"effective_bandwidth": 0}', "effective_bandwidth = 0 is outside [1000, 1e+13]"),
+    ('{"fixed_conv": 1}', "unknown parameter 'fixed_conv' (known: overlap, effective_bandwidth, layer_overhead, "
+                          "access_latency, elementwise_width)"),
 ])
-def test_bad_calibration_file(overlap, fixed, tmp_path, capsys):
+def test_bad_calibration_file(values, message, tmp_path, capsys):
     """Python's JSON reader accepts NaN and Infinity: refused like any value out of range."""
     cal = tmp_path / "cal.json"
-    cal.write_text(f'{{"format": "segc.calibration", "version": 1, "overlap": {overlap}, "fixed_s": {fixed}}}')
+    cal.write_text(f'{{"format": "segc.calibration", "version": 2, "values": {values}}}')
     assert main(["report", str(EXAMPLES / "tiny.seg"), "--calibration", str(cal), "--format", "json"]) == 1
-    assert capsys.readouterr().err == (f"{cal}: error: bad calibration file: overlap must be in [0, 1] and fixed "
-                                       "costs finite and non-negative\n")
+    assert capsys.readouterr().err == f"{cal}: error: bad calibration file: {message}\n"
+
+
+def test_calibration_file_of_an_older_version_is_refused(tmp_path, capsys):
+    cal = tmp_path / "cal.json"
+    cal.write_text('{"format": "segc.calibration", "version": 1, "overlap": 0.5, "fixed_s": {}}')
+    assert main(["report", str(EXAMPLES / "tiny.seg"), "--calibration", str(cal)]) == 1
+    assert "version 1 is not read by this segc" in capsys.readouterr().err
 
 
 def test_bad_measurements(tmp_path, capsys):
@@ -251,6 +252,6 @@ def test_per_layer_measurements(tmp_path):
         rows.append(f"{EXAMPLES / 'resnet18.seg'},16,32,4,{2 * cost['latency_s']},{name}")
     (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
     result = calibrate(str(tmp_path / "m.csv"), ("overlap",), None, "paper")
-    assert result["overlap"] == 0.0
+    assert result["values"]["overlap"] == 0.0 and result["fit"]["at_bound"] == {"overlap": "lower"}
     assert [r["layer"] for r in result["fit"]["rows"]] == ["conv1", "layer1.0.conv1"]
     assert all(r["calibrated_s"] >= r["uncalibrated_s"] for r in result["fit"]["rows"])

@@ -50,8 +50,9 @@ def add_commands(commands) -> None:
 
     cal = commands.add_parser("calibrate", help="fit the latency model to measured latencies (CSV)")
     cal.add_argument("measurements", help="CSV: network,pif,pof,pkx,latency_s[,pky][,layer]")
-    cal.add_argument("--fit", default="overlap", metavar="PARAMS",
-                     help="parameters to fit, of overlap,conv,stream,residual (default: overlap)")
+    cal.add_argument("--fit", metavar="PARAMS",
+                     help="physical parameters to fit, of overlap, effective_bandwidth, layer_overhead, "
+                          "access_latency, elementwise_width (default: those the measured layers exercise)")
     cal.add_argument("--train", metavar="NAME", help="fit on the networks whose file name contains NAME; "
                                                       "report the error on the others (default: fit on all)")
     cal.add_argument("--tiling", choices=TILING_MODES, default="paper")
@@ -153,7 +154,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     from ..calibration import calibrate, fit_table
     from .table import print_table
 
-    parameters = tuple(p.strip() for p in args.fit.split(",") if p.strip())
+    parameters = None if args.fit is None else tuple(p.strip() for p in args.fit.split(",") if p.strip())
     result = calibrate(args.measurements, parameters, args.train, args.tiling)
     title, headers, rows, notes = fit_table(result)
     print_table(title, headers, rows)
