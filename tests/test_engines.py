@@ -1,0 +1,198 @@
+"""The machine beside the PE array (ir/target.py, passes/engines.py,
+passes/timing.py): the depthwise engine, the elementwise unit, the layer
+overhead, effective bandwidth and port, the access latency of gathers and
+the overlap; worked out by hand on one-layer networks, and the vectorised
+and pruned-latency models against re-annotation on a target that has all
+of them."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from conftest import EXAMPLES
+
+import segc
+from segc.hardware import analyse
+from segc.ir import DepthwiseEngine, ElementwiseUnit, SegError, Unroll
+from segc.passes.channels import channel_groups, kept_channels
+from segc.passes.fastmodel import LayerTable, latencies
+from segc.passes.prune import prune
+from segc.passes.pruned_cost import PrunedCost
+
+MACHINE = """
+target m {
+    clock = 100 MHz
+    bandwidth = 8 GB/s
+    effective_bandwidth = 4 GB/s
+    port = 128 bit
+    access_latency = 300 ns
+    bursts_in_flight = 2
+    layer_overhead = 10 us
+    overlap = 0.5
+    dsp = 1000
+    bram = 1000
+    bram_block = 36 Kibit
+    input_buffer = 64 KiB
+    line_buffer = 15
+    word = 8 bit
+    macs_per_dsp = 2
+    unroll = {pif: 4, pof: 4, pkx: 3, pky: 3}
+    depthwise = {lanes: 16, taps: 4}
+    elementwise = {width: 3}
+    fixed_dsp = 100
+}
+"""
+
+
+def one_layer(layer: str, shape=(32, 16, 16), target: str = MACHINE) -> segc.Graph:
+    c, h, w = shape
+    return segc.loads(target + f"network n on m {{\n input x: [{c}, {h}, {w}]\n output y = x -> {layer}\n}}\n")
+
+
+def cost_of(graph: segc.Graph, name: str = "y") -> dict:
+    annotated = analyse(graph)
+    node = next(n for n in annotated.nodes() if n.name == name or n.name.startswith(name))
+    return node.annotations["cost"]
+
+
+def test_depthwise_layer_runs_on_the_depthwise_engine():
+    # 32 channels on 16 lanes, 9 taps on 4 per cycle: ⌈32/16⌉·⌈9/4⌉·16·16 = 2·3·256 cycles
+    cost = cost_of(one_layer("conv(32, k=3, groups=32)"))
+    assert (cost["engine"], cost["rule"]) == ("depthwise", "conv")
+    assert cost["cycles_compute"] == 2 * 3 * 256
+    # the input streams once through the line buffer; weights 32·9; outputs 32·256
+    assert (cost["dram_in"], cost["dram_weight"], cost["dram_out"]) == (32 * 256, 32 * 9, 32 * 256)
+    assert cost["tile"] == [16, 1] and cost["input_tile"] == [16, 3]
+
+
+def test_times_follow_the_machine():
+    cost = cost_of(one_layer("conv(32, k=3, groups=32)"))
+    rate = min(4e9, 128 / 8 * 100e6)  # the port caps the effective bandwidth: 1.6 GB/s
+    compute, memory = 1536 / 100e6, (32 * 256 * 2 + 32 * 9) / rate
+    assert cost["latency_compute_s"] == pytest.approx(compute, rel=1e-12)
+    assert cost["latency_memory_s"] == pytest.approx(memory, rel=1e-12)
+    overhead = 10e-6
+    assert cost["latency_s"] == pytest.approx(max(compute, memory) + 0.5 * min(compute, memory) + overhead, rel=1e-12)
+
+
+def test_channel_multiplier_stays_on_the_pe_array():
+    assert cost_of(one_layer("conv(64, k=3, groups=32)"))["engine"] == "pe"
+    assert cost_of(one_layer("conv(32, k=3)"))["engine"] == "pe"
+
+
+def test_upsampling_runs_on_the_elementwise_unit():
+    # 8 × 8 × 8 bilinear outputs of 4 taps each at 3 taps per cycle
+    cost = cost_of(one_layer('upsample(scale=2, mode="bilinear")', shape=(8, 4, 4)))
+    assert (cost["engine"], cost["rule"]) == ("elementwise", "stream")
+    assert cost["cycles_compute"] == -(-(8 * 8 * 8 * 4) // 3)
+    assert (cost["dram_in"], cost["dram_out"]) == (8 * 16, 8 * 64)
+
+
+def test_without_a_unit_streams_use_the_pe_lanes():
+    plain = MACHINE.replace("    elementwise = {width: 3}\n", "")
+    cost = cost_of(one_layer('upsample(scale=2, mode="bilinear")', shape=(8, 4, 4), target=plain))
+    assert cost["engine"] == "lanes" and cost["cycles_compute"] == 8 * 8 * 8 * 4 // 4
+
+
+def test_fused_layers_share_their_convolutions_overhead():
+    graph = analyse(one_layer("conv(8, k=3) -> bn -> relu -> conv(8, k=1)", shape=(8, 8, 8)))
+    costs = [n.annotations["cost"] for n in graph.nodes()]
+    assert sum(c["invocations"] for c in costs) == 2
+    assert sum(c["latency_overhead_s"] for c in costs) == pytest.approx(2 * 10e-6, rel=1e-12)
+
+
+def test_gathers_cost_latency_per_scattered_access():
+    # unbounded, rounded: P·9 sampled positions, each one access of all 32 channels
+    cost = cost_of(one_layer("dconv(32, k=3, round=true)", shape=(32, 16, 16)))
+    bursts, words = 256 * 9, 256 * 9 * 32
+    assert (cost["gather_bursts"], cost["dram_gather"]) == (bursts, words)
+    no_latency = cost_of(one_layer("dconv(32, k=3, round=true)", target=MACHINE.replace("300 ns", "0 ns")))
+    extra = cost["latency_compute_s"] - no_latency["latency_compute_s"]
+    assert extra == pytest.approx(bursts * 300e-9 / 2, rel=1e-9)
+
+
+def test_depthwise_deformable_samples_through_the_engines_taps():
+    # bilinear full shape: 36 reads per window through 4 taps: 9 cycles; ⌈32/16⌉·256 windows
+    cost = cost_of(one_layer("dconv(32, k=3, groups=32, bound=2)"))
+    assert cost["engine"] == "depthwise"
+    branch = -(-32 // 4) * 1 * -(-18 // 4) * 1 * 256  # 3×3 offset branch to 18 offsets on the PE array
+    assert cost["cycles_compute"] == 2 * 256 * 9 + branch
+
+
+# ---------------------------------------------------------------- the vectorised models
+def _machine(graph: segc.Graph) -> segc.Graph:
+    graph = graph.copy()
+    graph.target = dataclasses.replace(
+        graph.target, effective_bandwidth=graph.target.bandwidth / 2, port_bits=256, access_latency_s=4e-7,
+        bursts_in_flight=3, layer_overhead_s=2e-5, overlap=0.3, depthwise=DepthwiseEngine(16, 9, 0),
+        elementwise=ElementwiseUnit(2.5, 0), fixed_dsp=0)
+    return graph
+
+
+def _with_unroll(graph: segc.Graph, unroll) -> segc.Graph:
+    graph = graph.copy()
+    graph.target = dataclasses.replace(graph.target, unroll=Unroll(*unroll))
+    return graph
+
+
+@pytest.mark.parametrize("name", ["codenet_shufflenet", "tiny_seg", "deeplabv3plus_r18"])
+def test_vectorised_model_agrees_on_the_machine(name):
+    graph = analyse(_machine(segc.load(str(EXAMPLES / f"{name}.seg"))))
+    table = LayerTable.of(graph)
+    assert table.on_depthwise.any() or table.on_unit.any()
+    for other in [(8, 8, 3, 3), (4, 16, 1, 1)]:
+        rerun = analyse(_with_unroll(graph, other))
+        expected = [rerun.node(n).annotations["cost"]["latency_s"] for n in table.names]
+        assert latencies(table, graph.target, np.array([other]))[0].tolist() == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["codenet_shufflenet", "tiny_seg"])
+def test_pruned_latency_equals_reannotation_on_the_machine(name):
+    graph = _machine(segc.load(str(EXAMPLES / f"{name}.seg")))
+    groups = channel_groups(graph)
+    model = PrunedCost(analyse(graph), groups)
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        rates = {g.name: float(rng.choice([0.0, 0.25, 0.5])) for g in groups if g.prunable}
+        kept = np.asarray([[kept_channels(g, rates.get(g.name, 0.0)) for g in groups]])
+        pruned = analyse(prune(graph, rates, strict=False)[0])
+        expected = sum(n.annotations["cost"]["latency_s"] for n in pruned.nodes())
+        assert model.latency(kept)[0] == pytest.approx(expected, rel=1e-12)
+
+
+# ---------------------------------------------------------------- the target's fields
+def _error(text: str) -> str:
+    with pytest.raises(SegError) as err:
+        one_layer("relu", target=text)
+    return str(err.value)
+
+
+def test_engines_count_in_the_fit_check():
+    text = MACHINE.replace("dsp = 1000", "dsp = 130")
+    # PE 4·4·3·3/2 = 72, depthwise 16·4/2 = 32, elementwise ⌈3/2⌉ = 2, fixed 100: 206
+    assert ("needs 72 DSP blocks; with the depthwise engine 32 + elementwise unit 2 + fixed units 100 that is 206, "
+            "but the target has 130") in _error(text)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("access_latency", "3 MHz", "'access_latency' must be a time (s, ms, us, ns), got a frequency (3 MHz)"),
+    ("layer_overhead", "2 s", "'layer_overhead' must be between 0 s and 1 s, got 2 s"),
+    ("overlap", "1.5", "'overlap' must be between 0 and 1, got 1.5"),
+    ("depthwise", "{lanes: 16}", "'depthwise' needs taps"),
+    ("depthwise", "{lanes: 16, taps: 9, ports: 2}", "'depthwise' has no field 'ports' (it has: lanes, taps, dsp)"),
+    ("elementwise", "{width: 0}", "'elementwise.width' must be between 0.015625 and 4096, got 0"),
+    ("effective_bandwidth", "9 GB/s", "the effective bandwidth (9e+09 B/s) exceeds the peak (8e+09 B/s)"),
+])
+def test_bad_fields_are_located_errors(field, value, message):
+    lines = [line for line in MACHINE.splitlines() if not line.strip().startswith(f"{field} =")]
+    text = "\n".join(lines[:-1] + [f"    {field} = {value}", "}"]) + "\n"
+    assert message in _error(text)
+
+
+def test_defaults_give_equations_1_to_5():
+    graph = segc.load(str(EXAMPLES / "resnet18.seg"))
+    target = graph.target
+    assert (target.overlap, target.layer_overhead_s, target.access_latency_s) == (1.0, 0.0, 0.0)
+    assert target.depthwise is None and target.elementwise is None
