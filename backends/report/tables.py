@@ -39,10 +39,12 @@ def _row(graph: Graph, node: Node, total_s: float) -> dict[str, Any]:
         raise SegError(Diagnostic(f"layer '{node.name}' has no cost; run the 'tile' and 'cost' passes first"))
     return {
         "name": node.name, "op": node.op, "shape": list(node.shape), **_geometry(graph, node),
-        "macs": cost["macs"], "tile": cost.get("tile"), "rule": cost["rule"], "reason": cost["reason"],
-        "cycles_compute": cost["cycles_compute"], "dram_in": cost["dram_in"], "dram_weight": cost["dram_weight"],
-        "dram_out": cost["dram_out"], "latency_compute_s": cost["latency_compute_s"],
-        "latency_memory_s": cost["latency_memory_s"], "latency_s": cost["latency_s"], "bound": cost["bound"],
+        "macs": cost["macs"], "tile": cost.get("tile"), "rule": cost["rule"], "engine": cost["engine"],
+        "reason": cost["reason"], "cycles_compute": cost["cycles_compute"], "dram_in": cost["dram_in"],
+        "dram_weight": cost["dram_weight"], "dram_out": cost["dram_out"], "dram_gather": cost.get("dram_gather", 0),
+        "gather_bursts": cost.get("gather_bursts", 0), "latency_compute_s": cost["latency_compute_s"],
+        "latency_memory_s": cost["latency_memory_s"], "latency_overhead_s": cost["latency_overhead_s"],
+        "latency_s": cost["latency_s"], "bound": cost["bound"],
         "share": cost["latency_s"] / total_s if total_s else 0.0,
     }
 
@@ -59,8 +61,9 @@ def build_report(graph: Graph, tiling: str, calibration: str) -> dict[str, Any]:
     u = target.unroll
     return {
         "format": FORMAT, "version": VERSION, "network": graph.name,
-        "target": {"name": target.name, "device": target.device, "clock_hz": target.clock_hz,
-                   "bandwidth_bytes_per_s": target.bandwidth, "word_bits": target.word_bits,
+        "target": {"name": target.name, "device": target.device, "part": target.part, "clock_hz": target.clock_hz,
+                   "bandwidth_bytes_per_s": target.bandwidth, "stream_bandwidth_bytes_per_s": target.stream_bandwidth,
+                   "word_bits": target.word_bits, "dsp_used": target.dsps_used, "dsp": target.dsp,
                    "unroll": {"pif": u.pif, "pof": u.pof, "pkx": u.pkx, "pky": u.pky}},
         "tiling": tiling, "calibration": calibration,
         "layers": layers,
@@ -87,7 +90,7 @@ def to_json(report: dict) -> str:
 
 
 COLUMNS = ("name", "op", "shape", "tile", "cycles_compute", "dram_in", "dram_weight", "dram_out", "bound",
-            "latency_s", "share", "rule")
+            "latency_s", "share", "rule", "engine")
 
 
 def _cell(key: str, value: Any) -> str:
