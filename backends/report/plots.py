@@ -157,11 +157,37 @@ def search_plot(result: dict, fmt: str = "png") -> bytes:
     if base is not None:
         ax.scatter([base * scale], [result["baseline"]["accuracy"]], s=90, marker="*", color="tab:blue",
                    zorder=3, label="unpruned network (baseline)")
+    _speedups(ax, result, front, scale)
     ax.set_xlabel(labels.get(cost["name"], cost["name"]))
     ax.set_ylabel(result["accuracy"]["name"])
     ax.set_title(f"{result['network']}: NSGA-II, population {result['pop']}, {result['gen']} generations")
     _legend_below(ax)
     return _save(fig, fmt)
+
+
+SPEEDUP_LABELS = 8  # front points whose speed-up is written beside them, spread along the front
+
+
+def _speedups(ax, result: dict, front: list[dict], scale: float) -> None:
+    """Each front point's speed-up over the unpruned network written beside
+    it (up to 8, spread along the front); on a latency axis, also a top axis
+    of speed-up (unpruned latency / latency)."""
+    chosen = {round(i * (len(front) - 1) / max(1, SPEEDUP_LABELS - 1)) for i in range(min(len(front), SPEEDUP_LABELS))}
+    for i in sorted(chosen):
+        point = front[i]
+        if "speedup" in point:
+            ax.annotate(f"{point['speedup']:.2f}×", (point["cost"] * scale, point["accuracy"]), xytext=(4, 4),
+                        textcoords="offset points", fontsize=7, color="tab:red")
+    base = result.get("baseline_latency_s")
+    if result["cost"]["name"] == "latency" and base:
+        import numpy as np
+
+        def invert(values):
+            values = np.asarray(values, dtype=float)
+            return np.divide(base * scale, values, out=np.full_like(values, np.inf), where=values > 0)
+
+        top = ax.secondary_xaxis("top", functions=(invert, invert))
+        top.set_xlabel("speed-up over the unpruned network (×)")
 
 
 def _legend_below(ax) -> None:
