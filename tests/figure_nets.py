@@ -9,6 +9,10 @@ output."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from segc.cli import main
+
 TWO_LAYERS = """\
 target small {
     clock        = 100 MHz
@@ -56,3 +60,18 @@ def conv_latency(ci: int, co: int, k: int, size: int, tile: tuple[int, int]) -> 
     """Eq. 5, uncalibrated: the larger of compute (Eq. 2) and memory time."""
     cycles = ceil(ci, PIF) * k * ceil(co, POF) * k * size * size  # P_kx = P_ky = 1
     return max(cycles / CLOCK_HZ, conv_dram(ci, co, k, size, tile) * WORD_BYTES / BANDWIDTH)
+
+
+def write_nets(folder: Path) -> Path:
+    """two.seg (TWO_LAYERS) and bare.seg (NO_TARGET) in ``folder``."""
+    (folder / "two.seg").write_text(TWO_LAYERS, encoding="utf-8")
+    (folder / "bare.seg").write_text(NO_TARGET, encoding="utf-8")
+    return folder
+
+
+def run(argv: list[str], capsys) -> tuple[int, str, str]:
+    """(exit status, standard output, standard error) of ``segc ARGV``."""
+    status = main(argv)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return status, out, err

@@ -8,9 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from figure_nets import NO_TARGET, TWO_LAYERS, conv_latency
-
-from segc.cli import main
+from figure_nets import TWO_LAYERS, conv_latency, run, write_nets
 
 # Pruning layer a from 16 to 8 output channels (rate 0.5; y is the output and
 # keeps its 2).  Tiles by Eq. 1 on the 100-word buffer: a is 3×3 either way
@@ -22,17 +20,8 @@ AFTER_S = conv_latency(4, 8, 3, 8, (3, 3)) + conv_latency(8, 2, 1, 8, (1, 1))
 
 @pytest.fixture
 def two(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "two.seg").write_text(TWO_LAYERS, encoding="utf-8")
-    (tmp_path / "bare.seg").write_text(NO_TARGET, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def run(argv: list[str], capsys) -> tuple[int, str, str]:
-    status = main(argv)
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return status, out, err
+    return write_nets(tmp_path)
 
 
 def test_hand_latencies() -> None:

@@ -8,9 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from figure_nets import NO_TARGET, TWO_LAYERS, conv_dram, conv_latency
-
-from segc.cli import main
+from figure_nets import conv_dram, conv_latency, run, write_nets
 
 # Tiles by hand (buffer 100 words):
 # - none: 1×1 everywhere.
@@ -35,17 +33,8 @@ LATENCY = {
 
 @pytest.fixture
 def two(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "two.seg").write_text(TWO_LAYERS, encoding="utf-8")
-    (tmp_path / "bare.seg").write_text(NO_TARGET, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def run(argv: list[str], capsys) -> tuple[int, str, str]:
-    status = main(argv)
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return status, out, err
+    return write_nets(tmp_path)
 
 
 def test_the_hand_figures_are_what_eq_3_gives() -> None:
