@@ -7,6 +7,10 @@ target (default), ``ops`` (2 × MACs, the paper's OPs-driven search), or
 configuration within the target's DSP budget, per candidate).  Accuracy
 (maximised): the L1-importance proxy (``passes/proxy.py``) without data,
 else mIoU or top-1 on random training samples of ``data``.
+
+Every front point records its ``speedup``: the unpruned network's latency
+(``baseline_latency_s``) over the point's ``latency_s``, whatever the
+objective (Mori et al.'s 2.44×).
 """
 
 from __future__ import annotations
@@ -133,6 +137,11 @@ def search(graph: Graph, arrays: dict, options: SearchOptions,
     return _document(graph, space, options, result, objectives, metric, base)
 
 
+def _unpruned_latency(objectives: _Objectives, space: SearchSpace) -> float:
+    """The unpruned network's latency (the speed-ups' baseline), whatever the rates."""
+    return float(objectives.model.latency(np.array([[g.channels for g in space.groups]], dtype=np.int64))[0])
+
+
 def _baseline(objectives: _Objectives, genome: np.ndarray | None) -> dict | None:
     """The unpruned network's figures (when rate 0 is among the choices)."""
     if genome is None:
@@ -147,11 +156,12 @@ def _document(graph: Graph, space: SearchSpace, options: SearchOptions, result: 
               objectives: _Objectives, metric: str, baseline: dict | None) -> dict:
     front = result.front
     figures = objectives.figures(front.genomes)
+    base_latency = _unpruned_latency(objectives, space)
     points = []
     for i, genome in enumerate(front.genomes):
         point = {"genome": [int(v) for v in genome], "accuracy": float(front.accuracy[i]),
                  "cost": float(front.cost[i]), "latency_s": float(figures["latency_s"][i]),
-                 "ops": int(figures["ops"][i])}
+                 "ops": int(figures["ops"][i]), "speedup": base_latency / float(figures["latency_s"][i])}
         if "unroll" in figures:
             point["unroll"] = [int(v) for v in objectives.grid[figures["unroll"][i]][:3]]
         point["group_rates"] = space.group_rates(genome)
@@ -163,7 +173,8 @@ def _document(graph: Graph, space: SearchSpace, options: SearchOptions, result: 
         "cost": {"name": options.objective, "unit": unit}, "accuracy": {"name": metric, "data": options.data},
         "pop": options.pop, "gen": options.gen, "seed": options.seed, "p_c": 1.0, "p_m": 0.4,
         "rates": list(space.rates), "siblings": options.siblings, "snap": options.snap, "tiling": options.tiling,
-        "evaluations": result.evaluations, "baseline": baseline, "loci": [list(names) for names in space.loci],
+        "evaluations": result.evaluations, "baseline": baseline,
+        "baseline_latency_s": base_latency, "loci": [list(names) for names in space.loci],
         "front": points,
         "generations": [[[float(a), float(c)] for a, c in zip(g.accuracy, g.cost)] for g in result.generations],
     }

@@ -100,8 +100,10 @@ class Pruned:
 @dataclass(frozen=True)
 class Front:
     """The Pareto front of a pruning search.  ``points``: one dict per front
-    point (accuracy, latency_s, ops, cost, group_rates, layer_rates);
-    ``baseline``: the unpruned network's figures (or None)."""
+    point (accuracy, latency_s, ops, cost, speedup, group_rates,
+    layer_rates); ``baseline``: the unpruned network's figures (or None,
+    when rate 0 was not searched); ``baseline_latency_s``: its latency,
+    which every point's ``speedup`` divides by the point's."""
 
     document: dict[str, Any]
     network: Network = field(repr=False, compare=False)
@@ -114,6 +116,10 @@ class Front:
     @property
     def baseline(self) -> dict[str, Any] | None:
         return self.document["baseline"]
+
+    @property
+    def baseline_latency_s(self) -> float:
+        return self.document["baseline_latency_s"]
 
     def __len__(self) -> int:
         return len(self.points)

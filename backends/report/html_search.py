@@ -44,24 +44,33 @@ def _baseline_totals(document: dict, baseline: dict | None) -> list[tuple[str, s
 
 def front_table(document: dict) -> str:
     base = document.get("baseline")
-    headers = ["point", "accuracy", "latency_ms", "GOPs"]
+    headers = ["point", "accuracy", "latency_ms", "speed-up", "GOPs"]
     if base:
-        headers += ["speed-up", "OPs kept"]
+        headers += ["OPs kept"]
     if document["objective"] == "dsp-latency":
         headers += ["best unroll", "its latency_ms"]
     rows = [_front_row(i, point, base, document["objective"]) for i, point in enumerate(document["front"])]
-    return sortable_table(headers, rows, caption="speed-up and OPs kept relative to the unpruned network; "
-                                                 "click a header to sort")
+    return sortable_table(headers, rows, caption="speed-up (latency of the unpruned network over the point's) and "
+                                                 "OPs kept relative to the unpruned network; click a header to sort")
+
+
+def _speedup(point: dict, base: dict | None) -> float | None:
+    """The point's speed-up over the unpruned network (documents before
+    ``speedup`` was recorded: from the baseline, where they have one)."""
+    if "speedup" in point:
+        return point["speedup"]
+    return base["latency_s"] / point["latency_s"] if base else None
 
 
 def _front_row(index: int, point: dict, base: dict | None, objective: str) -> list[Cell]:
+    speedup = _speedup(point, base)
     row: list[Cell] = [(str(index), index), (f"{point['accuracy']:.4f}", point["accuracy"]),
                        (f"{point['latency_s'] * 1e3:.4f}", point["latency_s"]),
+                       (f"{speedup:.2f}×" if speedup else "", speedup),
                        (f"{point['ops'] / 1e9:.4f}", point["ops"])]
     if base:
-        speedup = base["latency_s"] / point["latency_s"]
         kept = point["ops"] / base["ops"]
-        row += [(f"{speedup:.2f}×", speedup), (f"{100 * kept:.1f}%", kept)]
+        row += [(f"{100 * kept:.1f}%", kept)]
     if objective == "dsp-latency":
         row += [("×".join(str(u) for u in point["unroll"]), None), (f"{point['cost'] * 1e3:.4f}", point["cost"])]
     return row

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 
 __all__ = ["FORMATS", "baseline_cost", "latency_plot", "pareto_plot", "roofline_labels", "roofline_plot",
-           "roofline_points", "search_plot"]
+           "roofline_points", "search_plot", "tiling_plot"]
 
 FORMATS = ("png", "svg")
 ROOFLINE_ALL, ROOFLINE_LABELS = 8, 5  # a roofline names all its points up to 8, else the 5 slowest
@@ -157,11 +157,37 @@ def search_plot(result: dict, fmt: str = "png") -> bytes:
     if base is not None:
         ax.scatter([base * scale], [result["baseline"]["accuracy"]], s=90, marker="*", color="tab:blue",
                    zorder=3, label="unpruned network (baseline)")
+    _speedups(ax, result, front, scale)
     ax.set_xlabel(labels.get(cost["name"], cost["name"]))
     ax.set_ylabel(result["accuracy"]["name"])
     ax.set_title(f"{result['network']}: NSGA-II, population {result['pop']}, {result['gen']} generations")
     _legend_below(ax)
     return _save(fig, fmt)
+
+
+SPEEDUP_LABELS = 8  # front points whose speed-up is written beside them, spread along the front
+
+
+def _speedups(ax, result: dict, front: list[dict], scale: float) -> None:
+    """Each front point's speed-up over the unpruned network written beside
+    it (up to 8, spread along the front); on a latency axis, also a top axis
+    of speed-up (unpruned latency / latency)."""
+    chosen = {round(i * (len(front) - 1) / max(1, SPEEDUP_LABELS - 1)) for i in range(min(len(front), SPEEDUP_LABELS))}
+    for i in sorted(chosen):
+        point = front[i]
+        if "speedup" in point:
+            ax.annotate(f"{point['speedup']:.2f}×", (point["cost"] * scale, point["accuracy"]), xytext=(4, 4),
+                        textcoords="offset points", fontsize=7, color="tab:red")
+    base = result.get("baseline_latency_s")
+    if result["cost"]["name"] == "latency" and base:
+        import numpy as np
+
+        def invert(values):
+            values = np.asarray(values, dtype=float)
+            return np.divide(base * scale, values, out=np.full_like(values, np.inf), where=values > 0)
+
+        top = ax.secondary_xaxis("top", functions=(invert, invert))
+        top.set_xlabel("speed-up over the unpruned network (×)")
 
 
 def _legend_below(ax) -> None:
@@ -173,3 +199,37 @@ def _candidates_label(generations: int) -> str:
     if generations == 1:
         return "evaluated candidates"
     return f"evaluated candidates, generations 1 (light) to {generations} (black)"
+
+
+_SCHEME_LABELS = {"none": "no tiling", "static": "static tiling", "paper": "dynamic tiling (Eq. 1)",
+                  "dilation-aware": "dilation-aware tiling"}
+
+
+def tiling_plot(document: dict, fmt: str = "png") -> bytes:
+    """Mori et al. Fig. 4: DRAM accesses (bars) and latency (lines, right
+    axis) of every convolution layer under each tiling scheme of a
+    ``segc.tiling`` document."""
+    plt = _pyplot()
+    layers, modes = document["layers"], document["modes"]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.3 * len(layers)), 4.5))
+    xs = range(len(layers))
+    width = 0.8 / len(modes)
+    colors = ("tab:grey", "tab:orange", "tab:blue", "tab:green")
+    for i, (mode, color) in enumerate(zip(modes, colors)):
+        offset = (i - (len(modes) - 1) / 2) * width
+        ax.bar([x + offset for x in xs], [layer["schemes"][mode]["dram"] / 1e6 for layer in layers], width,
+               color=color, label=f"DRAM, {_SCHEME_LABELS.get(mode, mode)}")
+    ax.set_ylabel("DRAM accesses (million words)")
+    ax.set_xticks(list(xs), [layer["name"] for layer in layers], rotation=90, fontsize=6)
+    right = ax.twinx()
+    for mode, color in zip(modes, colors):
+        right.plot(list(xs), [layer["schemes"][mode]["latency_s"] * 1e3 for layer in layers], "o-", ms=3,
+                   color=color, label=f"latency, {_SCHEME_LABELS.get(mode, mode)}")
+    right.set_ylabel("latency (ms)")
+    ratios = ", ".join(f"{key.partition('/')[0]}/dynamic {value['dram']:.2f}×"
+                       for key, value in document["ratios"].items() if value["dram"])
+    ax.set_title(f"{document['network']}: tiling schemes (DRAM {ratios})")
+    handles = [h for a in (ax, right) for h in a.get_legend_handles_labels()[0]]
+    ax.legend(handles, [h.get_label() for h in handles], loc="upper left", bbox_to_anchor=(1.1, 1.0),
+              fontsize=8, frameon=False)  # beside the right axis: hides no bar
+    return _save(fig, fmt)

@@ -83,13 +83,15 @@ def protected(args: argparse.Namespace) -> tuple[str, ...]:
     return (args.file, *getattr(args, "sources", ()), *extra)
 
 
-def hardware_options(command: argparse.ArgumentParser) -> None:
+def hardware_options(command: argparse.ArgumentParser, tiling: bool = True) -> None:
+    """FILE, --network, --target, --unroll, --calibration and (if ``tiling``) --tiling."""
     command.add_argument("file", help="a .seg file (or a segc .json graph)")
     command.add_argument("--network", metavar="NAME", help="the network to use when the file defines several")
     command.add_argument("--target", metavar="T", help="a target NAME the file defines or imports, FILE.seg, or "
                                                          "FILE.seg:NAME (default: the network's 'on' target)")
     command.add_argument("--unroll", metavar="PIF,POF,PKX", help="override the target's unroll factors")
-    command.add_argument("--tiling", choices=TILING_MODES, default="paper", help="tiling mode (default: paper)")
+    if tiling:
+        command.add_argument("--tiling", choices=TILING_MODES, default="paper", help="tiling mode (default: paper)")
     command.add_argument("--calibration", metavar="FILE", help="a calibration file from 'segc calibrate'")
 
 

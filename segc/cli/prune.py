@@ -8,7 +8,8 @@ import os
 
 from .. import api, outputs
 from ..ir import Diagnostic, SegError, summarize
-from .common import load_graph, protected, say_written, seed
+from ..passes.modes import TILING_MODES
+from .common import calibration_option, load_graph, protected, say_written, seed
 
 __all__ = ["COMMANDS", "add_commands"]
 
@@ -29,6 +30,10 @@ def add_commands(commands) -> None:
                                                            "P_of")
     prune.add_argument("--siblings", action="store_true", help="one rate for groups whose layers read the same input "
                                                                "(ASPP branches, shortcut projections)")
+    prune.add_argument("--tiling", choices=TILING_MODES, default="paper",
+                       help="tiling mode of the latency before and after (default: paper)")
+    prune.add_argument("--calibration", metavar="FILE", help="a calibration file from 'segc calibrate' for the "
+                                                             "latency before and after")
 
 
 def _totals(graph) -> tuple[int, int]:
@@ -43,7 +48,7 @@ def _change(before: int, after: int) -> str:
     return f"{si(before)} → {si(after)}{share}"
 
 
-def _print_summary(result, source, output: str) -> None:
+def _print_summary(result, source, output: str, change) -> None:
     from .table import print_table
 
     rows = []
@@ -59,6 +64,10 @@ def _print_summary(result, source, output: str) -> None:
     print_table(title, ["group", "producers", "channels", "kept", "rate", "not pruned because"], rows, footer)
     (macs0, params0), (macs1, params1) = _totals(source), _totals(result.graph)
     print(f"MACs {_change(macs0, macs1)}, parameters {_change(params0, params1)}")
+    if change is None:
+        print(f"latency: network '{source.name}' has no target (write 'network {source.name} on TARGET')")
+    else:
+        print(change.line())
     say_written([output, _weights_path(output)])
 
 
@@ -70,13 +79,16 @@ def _prune(args: argparse.Namespace) -> int:
     from safetensors.numpy import save
 
     from ..pruning import prune_network
+    from ..speedup import pruning_speedup
 
     if not args.output.endswith(".seg"):
         raise SegError(Diagnostic(f"the output must be a .seg file, got '{args.output}'"))
     graph = load_graph(args)
+    calibration = calibration_option(args)
     arrays = api.weight_arrays(graph, args.weights, args.seed)
     result = prune_network(graph, args.rates, arrays, args.snap, args.siblings)
     weights = dict(sorted(result.weights.items()))
+    change = pruning_speedup(graph, result.graph, args.tiling, calibration)  # before writing: its errors stop all
     api.to_torch(result.graph, weights)  # the weights written must fit the network written
     inputs = (*protected(args), *(p for p in (args.weights, args.rates) if p))
     rates = f"--rates {os.path.basename(args.rates)}" if args.rates else "its prune section"
@@ -89,7 +101,7 @@ def _prune(args: argparse.Namespace) -> int:
         outputs.check_file(path, inputs)
     api.write_atomic(_weights_path(args.output), payload, inputs)
     api.write_atomic(args.output, text, inputs)
-    _print_summary(result, graph, args.output)
+    _print_summary(result, graph, args.output, change)
     return 0
 
 

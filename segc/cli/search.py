@@ -136,8 +136,8 @@ def _export_points(graph, arrays: dict, document: dict, args: argparse.Namespace
 def _print_front(document: dict) -> None:
     from .table import print_table, si
 
-    headers = ["point", "accuracy", "latency (ms)", "OPs"]
-    rows = [[str(i), f"{p['accuracy']:.4f}", f"{p['latency_s'] * 1e3:.3f}", si(p["ops"])]
+    headers = ["point", "accuracy", "latency (ms)", "speed-up (×)", "OPs"]
+    rows = [[str(i), f"{p['accuracy']:.4f}", f"{p['latency_s'] * 1e3:.3f}", f"{p['speedup']:.2f}", si(p["ops"])]
             for i, p in enumerate(document["front"])]
     if document["objective"] == "dsp-latency":
         headers += ["best unroll", "its latency (ms)"]
@@ -146,6 +146,8 @@ def _print_front(document: dict) -> None:
     title = (f"{document['network']}: Pareto front after {document['gen']} generations of {document['pop']} "
              f"({document['evaluations']} candidates; accuracy = {document['accuracy']['name']})")
     print_table(title, headers, rows)
+    print(f"speed-up: the unpruned network's latency ({document['baseline_latency_s'] * 1e3:.3f} ms) over the "
+          "point's, same target, unroll, tiling and calibration")
 
 
 COMMANDS = {"search": _search}
