@@ -108,21 +108,17 @@ def test_semicolons_are_not_commas(folder: Path) -> None:
 
 
 # ---------------------------------------------------------------- the rows
-@pytest.mark.parametrize(("row", "column", "at", "noun"), [
-    ("tiny.seg,4,2.5,1,0.1", "pof", 12, "a positive integer"),
-    ("tiny.seg,4,16.0,1,0.1", "pof", 12, "a positive integer"),
-    ("tiny.seg,4,four,1,0.1", "pof", 12, "a positive integer"),
-    ("tiny.seg,4,-4,1,0.1", "pof", 12, "a positive integer"),
-    ("tiny.seg,0,4,1,0.1", "pif", 10, "a positive integer"),
-    ("tiny.seg,4,4,1e1,0.1", "pkx", 14, "a positive integer"),
-    ("tiny.seg,4,4,1,fast", "latency_s", 16, "a positive finite number"),
-    ("tiny.seg,4,4,1,0", "latency_s", 16, "a positive finite number"),
-    ("tiny.seg,4,4,1,-0.5", "latency_s", 16, "a positive finite number"),
-    ("tiny.seg,4,4,1,nan", "latency_s", 16, "a positive finite number"),
-    ("tiny.seg,4,4,1,inf", "latency_s", 16, "a positive finite number"),
-    ("tiny.seg,4,4,1,1e999", "latency_s", 16, "a positive finite number"),
-    ("tiny.seg,4,4,1,1_000", "latency_s", 16, "a positive finite number"),
-])
+INTEGER, DECIMAL = "a positive integer", "a positive finite number"
+BAD_NUMBERS = [
+    *((f"tiny.seg,4,{text},1,0.1", "pof", 12, INTEGER) for text in ("2.5", "16.0", "four", "-4")),
+    ("tiny.seg,0,4,1,0.1", "pif", 10, INTEGER),
+    ("tiny.seg,4,4,1e1,0.1", "pkx", 14, INTEGER),
+    *((f"tiny.seg,4,4,1,{text}", "latency_s", 16, DECIMAL)
+      for text in ("fast", "0", "-0.5", "nan", "inf", "1e999", "1_000")),
+]
+
+
+@pytest.mark.parametrize(("row", "column", "at", "noun"), BAD_NUMBERS)
 def test_bad_numbers_are_located(folder: Path, row: str, column: str, at: int, noun: str) -> None:
     path = write(folder, HEADER + row + "\n")
     text = row[at - 1:].split(",")[0]
