@@ -104,12 +104,12 @@ def _cells(source: SourceFile, line: int) -> list[Cell]:
 
 def _header(source: SourceFile, line: int) -> dict[str, int]:
     """Column name -> field index, or an error for every unknown or repeated column."""
-    cells = _cells(source, line)
+    try:
+        cells = _cells(source, line)
+    except SegError:
+        cells = []
     if not any(cell.text in COLUMNS for cell in cells):
-        separator = next((f" ({name}s separate its fields; CSV takes commas)" for char, name in
-                          ((";", "semicolon"), ("\t", "tab")) if char in source.line_text(line)), "")
-        raise SegError(Diagnostic(f"not a measurements header: no field names a column{separator}; {COLUMNS_HELP}",
-                                  _line_span(source, line)))
+        raise _not_a_header(source, line)
     columns: dict[str, int] = {}
     problems = []
     for index, cell in enumerate(cells):
@@ -130,6 +130,15 @@ def _header(source: SourceFile, line: int) -> dict[str, int]:
         raise SegError(Diagnostic(f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
                                   f"{COLUMNS_HELP}", _line_span(source, line)))
     return columns
+
+
+def _not_a_header(source: SourceFile, line: int) -> SegError:
+    """The error for a first line that names no column: perhaps not a CSV at
+    all, so none of its text is shown."""
+    separator = next((f" ({name}s separate its fields; CSV takes commas)" for char, name in
+                      ((";", "semicolon"), ("\t", "tab")) if char in source.line_text(line)), "")
+    return SegError(Diagnostic(f"not a measurements header (its text is not shown): no field names a column"
+                               f"{separator}; {COLUMNS_HELP}", path=f"{source.path}:{line}:1"))
 
 
 def _positive(cell: Cell, column: str, integer: bool) -> float:

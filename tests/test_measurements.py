@@ -103,8 +103,16 @@ def test_a_comma_too_many_in_the_header(folder: Path) -> None:
 
 def test_semicolons_are_not_commas(folder: Path) -> None:
     path = write(folder, "network;pif;pof;pkx;latency_s\ntiny.seg;4;4;1;0.1\n")
-    assert error_of(path).startswith(located(path, 1, 1, "not a measurements header: no field names a column "
-                                                         "(semicolons separate its fields; CSV takes commas)"))
+    assert error_of(path) == located(path, 1, 1, "not a measurements header (its text is not shown): no field names "
+                                                 f"a column (semicolons separate its fields; CSV takes commas); "
+                                                 f"{COLUMNS_HELP}")
+
+
+@pytest.mark.parametrize("first", ["root:x:0:0:secret:/root:/bin/bash", 'a "secret, never closed'])
+def test_a_file_that_is_not_a_measurements_csv_is_not_shown(folder: Path, first: str) -> None:
+    path = write(folder, f"# comment\n{first}\n")
+    assert error_of(path).startswith(located(path, 2, 1, "not a measurements header (its text is not shown): "))
+    assert "secret" not in error_of(path)
 
 
 # ---------------------------------------------------------------- the rows
