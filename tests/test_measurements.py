@@ -157,6 +157,13 @@ def test_an_unclosed_quote(folder: Path) -> None:
     assert error_of(path).startswith(located(path, 2, 12, "this quote is not closed"))
 
 
+def test_quotes_in_the_middle_of_fields(folder: Path) -> None:
+    path = write(folder, HEADER + 'tiny.seg,4,4",1,0.1"\n')
+    assert error_of(path).startswith(located(path, 2, 1, "not a CSV line: a quote in the middle of a field"))
+    path = write(folder, HEADER + 'tiny.seg,"4"4,4,1,0.1\n')
+    assert error_of(path).startswith(located(path, 2, 1, "not a CSV line: ',' expected after '\"'"))
+
+
 # ---------------------------------------------------------------- no rows, no text
 def test_a_header_without_rows(folder: Path) -> None:
     path = write(folder, "# nothing measured yet\n" + HEADER + "\n# later\n")
