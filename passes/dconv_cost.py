@@ -120,7 +120,8 @@ def dconv_cost(graph: Graph, node: Node, target: Target, plan: dict, tiling: dic
     return {
         "rule": "conv", "cycles_compute": sampling_cycles(geom, reads, target) + compute_cycles(branch, target.unroll),
         "dram_in": main_in + offsets, "dram_weight": main_w + branch_w, "dram_out": main_out + offsets,
-        "dram_gather": gather, "gather_bursts": bursts, "window_reads": reads, "tile": list(tile), "input_tile": list(in_tile),
+        "dram_gather": gather, "gather_bursts": bursts, "window_reads": reads, "tile": list(tile),
+        "input_tile": list(in_tile),
     }
 
 

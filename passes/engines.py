@@ -25,8 +25,8 @@ the number of inputs for add; a global average reads every input element.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..ir import Graph, Node, Target
 from .dconv_cost import dconv_cost, dconv_reason

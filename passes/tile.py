@@ -27,8 +27,8 @@ from dataclasses import dataclass, replace
 from ..ir import Diagnostic, Graph, Node, SegError
 from .base import Pass, PassResult
 from .dconv_cost import offset_branch
-from .engines import on_depthwise_engine
 from .deform import current_plan
+from .engines import on_depthwise_engine
 from .hwmodel import TILING_MODES, ConvGeometry, TileError, best_tile, input_tile
 
 __all__ = ["TILED_OPS", "TilePass", "require_target", "retile"]

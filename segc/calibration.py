@@ -2,96 +2,21 @@
 with the uncalibrated model, fit the calibration parameters on the training
 rows and report the error on the rest.
 
-The CSV has a header and one row per measurement; lines starting with '#'
-are comments.  Columns: ``network`` (a .seg file, relative to the CSV, or
-``FILE.seg:NAME`` for one of several networks the file defines),
-``pif``, ``pof``, ``pkx`` (and optionally ``pky``), ``latency_s``, and
-optionally ``layer`` (the measurement is of that layer alone).
+The CSV and its checks are in :mod:`segc.measurements`.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import math
 import os
 
 from . import api, hardware
-from .dsl.loader import read_source
-from .ir import Diagnostic, SegError, SourceFile, Unroll, target_problems
+from .ir import Diagnostic, SegError, target_problems
+from .measurements import Measurement, _network, read_measurements
 from .passes.calibrate import PARAMETERS, Features, features, fit, predict
 from .passes.cost import CALIBRATED_FIELDS, Calibration
 
 __all__ = ["Measurement", "calibrate", "fit_table", "read_measurements"]
-
-REQUIRED = ("network", "pif", "pof", "pkx", "latency_s")
-
-
-@dataclasses.dataclass(frozen=True)
-class Measurement:
-    network: str  # path as resolved
-    unroll: Unroll
-    latency_s: float
-    layer: str | None
-    line: int
-
-
-def _field_spans(line: str) -> list[tuple[int, int]]:
-    """(start, end) of each comma-separated field of a CSV line (quotes respected)."""
-    spans, start, quoted = [], 0, False
-    for i, char in enumerate(line):
-        if char == '"':
-            quoted = not quoted
-        elif char == "," and not quoted:
-            spans.append((start, i))
-            start = i + 1
-    return [*spans, (start, len(line))]
-
-
-def _number(source: SourceFile, line: int, field: int, column: str, text: str, kind: type):
-    """A positive finite int or float from a CSV field; else an error at file:line:column."""
-    try:
-        value = kind(text)
-    except ValueError:
-        value = None
-    if value is None or not math.isfinite(value) or value <= 0:
-        noun = "a positive integer" if kind is int else "a positive finite number"
-        start, end = _field_spans(source.line_text(line))[field]
-        offset = source.line_starts[line - 1]
-        raise SegError(Diagnostic(f"column '{column}': expected {noun}, got '{text}'",
-                                  source.span(offset + start, offset + max(end, start + 1))))
-    return value
-
-
-def read_measurements(path: str) -> list[Measurement]:
-    text = read_source(path)
-    lines = [(i, line) for i, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")]
-    if not lines:
-        raise SegError(Diagnostic("no measurements (expected a CSV header and rows)", path=path))
-    reader = csv.DictReader(io.StringIO("\n".join(line for _, line in lines)))
-    missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-    if missing:
-        raise SegError(Diagnostic(f"line {lines[0][0]}: missing column(s) {', '.join(missing)}", path=path))
-    base, source, fields = os.path.dirname(path), SourceFile(path, text), list(reader.fieldnames or [])
-    rows = []
-    for (number, _), row in zip(lines[1:], reader):
-        if any(row.get(c) in (None, "") for c in REQUIRED):
-            raise SegError(Diagnostic(f"line {number}: every row needs {', '.join(REQUIRED)}", path=path))
-        numbers = {c: _number(source, number, fields.index(c), c, row[c], float if c == "latency_s" else int)
-                   for c in (*REQUIRED[1:], "pky") if row.get(c)}
-        unroll = Unroll(numbers["pif"], numbers["pof"], numbers["pkx"], numbers.get("pky", 1))
-        rows.append(Measurement(os.path.normpath(os.path.join(base, row["network"])), unroll, numbers["latency_s"],
-                                row.get("layer") or None, number))
-    return rows
-
-
-def _network(spec: str) -> tuple[str, str | None]:
-    """(path, network name or None) of a ``network`` column."""
-    if ".seg:" not in spec:
-        return spec, None
-    cut = spec.rindex(".seg:") + len(".seg")
-    return spec[:cut], spec[cut + 1:]
 
 
 def _features(rows: list[Measurement], tiling: str) -> list[Features]:
@@ -195,8 +120,13 @@ def fit_notes(fit_: dict) -> list[str]:
     """What the fit says about itself: bounds, unused and confounded parameters, warnings."""
     notes = [f"{p} sits on its {side} bound" for p, side in fit_["at_bound"].items()]
     notes += [f"{p}: no training row depends on it; it keeps the value it started from" for p in fit_["unused"]]
-    notes += [f"{' and '.join(g)} cannot be told apart on the training rows (they trade off)" for g in fit_["confounded"]]
+    notes += [f"{' and '.join(g)} cannot be told apart on the training rows (they trade off)"
+              for g in fit_["confounded"]]
     return notes + [f"warning: {w}" for w in fit_["warnings"]]
+
+
+def _unroll_text(unroll: list[int]) -> str:
+    return ",".join(str(v) for v in unroll[: 3 if unroll[3] == 1 else 4])
 
 
 def fit_table(result: dict) -> tuple[str, list[str], list[list[str]], list[str]]:
@@ -206,7 +136,7 @@ def fit_table(result: dict) -> tuple[str, list[str], list[list[str]], list[str]]
     title = (f"fitted on {fit_['train']} ({fit_['training_points']} points, {len(fit_['parameters'])} parameters, "
              f"{fit_['tiling']} tiling): {values}")
     headers = ["network", "unroll", "split", "measured", "model", "error", "calibrated", "error"]
-    rows = [[r["network"] + (f":{r['layer']}" if r["layer"] else ""), ",".join(str(v) for v in r["unroll"][: 3 if r["unroll"][3] == 1 else 4]),
+    rows = [[r["network"] + (f":{r['layer']}" if r["layer"] else ""), _unroll_text(r["unroll"]),
              r["split"], f"{r['measured_s']:.4f}", f"{r['uncalibrated_s']:.4f}", _percent(r["uncalibrated_error"]),
              f"{r['calibrated_s']:.4f}", _percent(r["calibrated_error"])]
             for r in fit_["rows"]]

@@ -187,7 +187,7 @@ def test_engines_count_in_the_fit_check():
 ])
 def test_bad_fields_are_located_errors(field, value, message):
     lines = [line for line in MACHINE.splitlines() if not line.strip().startswith(f"{field} =")]
-    text = "\n".join(lines[:-1] + [f"    {field} = {value}", "}"]) + "\n"
+    text = "\n".join([*lines[:-1], f"    {field} = {value}", "}"]) + "\n"
     assert message in _error(text)
 
 

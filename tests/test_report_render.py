@@ -23,8 +23,9 @@ TARGET = {"name": "t", "device": "d", "clock_hz": 200e6, "bandwidth_bytes_per_s"
 def _layer(name: str, words: tuple[int, int, int], latency_s: float, macs: int = 1000, bound: str = "memory") -> dict:
     dram_in, dram_weight, dram_out = words
     return {"name": name, "op": "conv", "shape": [4, 2, 2], "ci": 4, "co": 4, "k": [1, 1], "stride": [1, 1],
-            "dilation": [1, 1], "groups": 1, "h_out": 2, "w_out": 2, "macs": macs, "tile": [2, 2], "rule": "conv", "engine": "pe",
-            "reason": "", "cycles_compute": 10, "dram_in": dram_in, "dram_weight": dram_weight, "dram_out": dram_out,
+            "dilation": [1, 1], "groups": 1, "h_out": 2, "w_out": 2, "macs": macs, "tile": [2, 2], "rule": "conv",
+            "engine": "pe", "reason": "", "cycles_compute": 10, "dram_in": dram_in, "dram_weight": dram_weight,
+            "dram_out": dram_out,
             "latency_compute_s": latency_s / 2, "latency_memory_s": latency_s, "latency_s": latency_s,
             "bound": bound, "share": 0.5}
 

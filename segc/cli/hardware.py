@@ -8,7 +8,8 @@ import argparse
 import sys
 
 from .. import api
-from ..ir import Diagnostic, Graph, SegError
+from ..calibration_cv import CV_MODES
+from ..ir import Diagnostic, Graph, SegError, render
 from ..passes.modes import TILING_MODES
 from .common import (
     calibration_option,
@@ -56,7 +57,12 @@ def add_commands(commands) -> None:
     cal.add_argument("--train", metavar="NAME", help="fit on the networks whose file name contains NAME; "
                                                       "report the error on the others (default: fit on all)")
     cal.add_argument("--tiling", choices=TILING_MODES, default="paper")
-    cal.add_argument("-o", "--output", metavar="FILE", help="write the calibration file here")
+    cal.add_argument("--cv", choices=CV_MODES,
+                     help="also cross-validate the fit: hold out each unroll configuration (config) or each network "
+                          "(network) in turn, fit on the other rows (all of them, whatever --train says) and report "
+                          "the error on the rows held out")
+    cal.add_argument("-o", "--output", metavar="FILE", help="write the calibration file here (with --cv, the "
+                                                            "cross-validation too, under \"cv\")")
 
     compile_ = commands.add_parser("compile", help="run a pass pipeline and emit artifacts")
     hardware_options(compile_)
@@ -152,17 +158,31 @@ def _print_front(data: dict) -> None:
 
 def _calibrate(args: argparse.Namespace) -> int:
     from ..calibration import calibrate, fit_table
-    from .table import print_table
+    from ..calibration_cv import cross_validation, cv_table
+    from ..measurements import read_measurements
 
+    warnings: list[Diagnostic] = []
+    read_measurements(args.measurements, warnings)
+    for warning in warnings:
+        print(render(warning), file=sys.stderr)
     parameters = None if args.fit is None else tuple(p.strip() for p in args.fit.split(",") if p.strip())
     result = calibrate(args.measurements, parameters, args.train, args.tiling)
-    title, headers, rows, notes = fit_table(result)
-    print_table(title, headers, rows)
-    print("\n".join(notes))
+    _print_table_and_notes(*fit_table(result))
+    if args.cv:
+        result["cv"] = cross_validation(args.measurements, args.cv, parameters, args.tiling)
+        print()
+        _print_table_and_notes(*cv_table(result["cv"]))
     if args.output:
         api.write_atomic(args.output, json_text(result) + "\n", (args.measurements,))
         say_written([args.output])
     return 0
+
+
+def _print_table_and_notes(title: str, headers: list[str], rows: list[list[str]], notes: list[str]) -> None:
+    from .table import print_table
+
+    print_table(title, headers, rows)
+    print("\n".join(notes))
 
 
 def _compile(args: argparse.Namespace) -> int:
