@@ -17,7 +17,8 @@ reflective method within the bounds, from a fixed set of starting points
 per layer apart), which keeps the objective smooth.
 
 What the fit says about itself (:class:`Fit`): the parameters at a bound,
-those no training row depends on (their column of the Jacobian is zero)
+those no training row depends on (moved over their whole range, no
+prediction changes by 0.1 %)
 and the directions the rows cannot resolve (near-zero singular values of
 the Jacobian: parameters that trade off against each other), and a warning
 when there are at least as many parameters as training points.
@@ -127,14 +128,24 @@ def fit(data: list[tuple[Features, float]], parameters: tuple[str, ...], source:
     if best is None:
         raise SegError(Diagnostic(f"the calibration fit of {', '.join(parameters)} did not converge"))
     snapped = np.where(best.x <= 1e-6, 0.0, np.where(best.x >= 1 - 1e-6, 1.0, best.x))  # on a bound: exactly
-    return _diagnose(best, parameters, len(data), calibration(snapped))
+    unused = tuple(p for i, p in enumerate(parameters) if not _moves(data, calibration, snapped, i))
+    return _diagnose(best, parameters, len(data), calibration(snapped), unused)
 
 
-def _diagnose(result, parameters: tuple[str, ...], points: int, cal: Calibration) -> Fit:
+def _moves(data, calibration, u: np.ndarray, index: int) -> bool:
+    """Whether moving parameter ``index`` over its whole range changes some
+    training prediction by more than 0.1 %."""
+    ends = []
+    for end in (0.0, 1.0):
+        moved = u.copy()
+        moved[index] = end
+        ends.append(np.asarray([f.seconds(calibration(moved), smooth=True) for f, _ in data]))
+    return bool(np.any(np.abs(ends[0] - ends[1]) > 1e-3 * np.maximum(ends[0], ends[1])))
+
+
+def _diagnose(result, parameters: tuple[str, ...], points: int, cal: Calibration, unused: tuple) -> Fit:
     at_bound = {p: ("lower" if u <= 1e-6 else "upper") for p, u in zip(parameters, result.x) if min(u, 1 - u) <= 1e-6}
     jac = np.asarray(result.jac)
-    scale = np.abs(jac).max() if jac.size else 0.0
-    unused = tuple(p for p, col in zip(parameters, jac.T) if not np.any(np.abs(col) > 1e-9 * max(scale, 1e-300)))
     confounded = _confounded(jac, parameters, unused)
     warnings = []
     if len(parameters) >= points:

@@ -119,7 +119,8 @@ def format_value(name: str, value: float) -> str:
 def fit_notes(fit_: dict) -> list[str]:
     """What the fit says about itself: bounds, unused and confounded parameters, warnings."""
     notes = [f"{p} sits on its {side} bound" for p, side in fit_["at_bound"].items()]
-    notes += [f"{p}: no training row depends on it; it keeps the value it started from" for p in fit_["unused"]]
+    notes += [f"{p}: no training row depends on it (over its whole range); its value means nothing"
+              for p in fit_["unused"]]
     notes += [f"{' and '.join(g)} cannot be told apart on the training rows (they trade off)"
               for g in fit_["confounded"]]
     return notes + [f"warning: {w}" for w in fit_["warnings"]]

@@ -237,17 +237,29 @@ def test_deform_command_without_a_target(tmp_path, capsys):
     assert "Traceback" not in err
 
 
-def test_codenet_calibration_on_the_full_layers_does_not_transfer_to_depthwise():
-    """docs/deformable.md: a fixed cost per layer fitted on the four full-conv measurements (the model
-    under-predicts them by about 60 %) makes the held-out depthwise ones (over-predicted) far worse."""
+MEASURED_DW_MS = {"dw_plain": 1.9, "dw_deform": 20.5, "dw_bounded": 3.0, "dw_square": 2.1}  # CoDeNet, no LLC
+
+
+def test_codenet_calibration_on_the_full_layers_predicts_the_depthwise_ones():
+    """Physical parameters fitted on the four full-conv measurements only
+    (effective bandwidth, access latency) lower the error on the depthwise
+    layers, which the fit never saw: from the uncalibrated model's to below
+    20 % on average (the measured figures are the paper's)."""
     from segc.calibration import calibrate
 
-    result = calibrate(str(EXAMPLES / "measurements" / "codenet_layer.csv"), ("overlap", "conv"), "full", "paper")
-    fit = result["fit"]
-    assert {r["split"] for r in fit["rows"] if ":full_" in r["network"]} == {"train"}
-    assert result["fixed_s"]["conv"] == pytest.approx(0.0279, abs=5e-4)
-    assert fit["train_mean_abs_error"] == pytest.approx(0.085, abs=0.005)
-    assert fit["held_out_mean_abs_error"] > 10 * fit["uncalibrated_mean_abs_error"]
+    path = str(EXAMPLES / "measurements" / "codenet_layer.csv")
+    result = calibrate(path, ("effective_bandwidth", "access_latency"), "full", "paper")
+    rows = {r["network"].split(":")[1]: r for r in result["fit"]["rows"]}
+    assert {n for n, r in rows.items() if r["split"] == "train"} == {"full_plain", "full_deform", "full_bounded",
+                                                                       "full_square"}
+    held = [rows[n] for n in MEASURED_DW_MS]
+    assert all(r["split"] == "held-out" and r["measured_s"] == pytest.approx(MEASURED_DW_MS[n] / 1e3)
+               for n, r in zip(MEASURED_DW_MS, held))
+    calibrated = sum(abs(r["calibrated_s"] / r["measured_s"] - 1) for r in held) / 4
+    uncalibrated = sum(abs(r["uncalibrated_s"] / r["measured_s"] - 1) for r in held) / 4
+    assert calibrated < 0.20 < uncalibrated
+    # the scattered accesses of full_deform fix the access latency: a fraction of a microsecond
+    assert 0.05e-6 < result["values"]["access_latency"] < 1e-6
 
 
 def test_even_square_kernel_rows_and_largest_bound():

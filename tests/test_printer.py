@@ -159,9 +159,12 @@ def test_example_target_prints_in_units() -> None:
     fields = field_lines(segc.to_seg(segc.load(str(EXAMPLES / "resnet18.seg"))))
     assert fields == {
         "device": '"Intel Arria 10 GX 1150 (10AX115)"',
+        "part": '"10AX115S2F45I1SG"',
         "clock": "200 MHz",
-        "bandwidth": "9.5 GB/s",
+        "bandwidth": "17 GB/s",
+        "effective_bandwidth": "9.5 GB/s",
         "dsp": "1518",
+        "fixed_dsp": "266",
         "bram": "2713",
         "bram_block": "20 Kibit",
         "input_buffer": "128 KiB",
