@@ -20,7 +20,8 @@ What the fit says about itself (:class:`Fit`): the parameters at a bound,
 those no training row depends on (moved over their whole range, no
 prediction changes by 0.1 %)
 and the directions the rows cannot resolve (near-zero singular values of
-the Jacobian: parameters that trade off against each other), and a warning
+the Jacobian, at the fit and at the middle of the bounds: parameters that
+trade off against each other), and a warning
 when there are at least as many parameters as training points.
 """
 
@@ -129,7 +130,18 @@ def fit(data: list[tuple[Features, float]], parameters: tuple[str, ...], source:
         raise SegError(Diagnostic(f"the calibration fit of {', '.join(parameters)} did not converge"))
     snapped = np.where(best.x <= 1e-6, 0.0, np.where(best.x >= 1 - 1e-6, 1.0, best.x))  # on a bound: exactly
     unused = tuple(p for i, p in enumerate(parameters) if not _moves(data, calibration, snapped, i))
-    return _diagnose(best, parameters, len(data), calibration(snapped), unused)
+    jacobians = [np.asarray(best.jac), _jacobian(residuals, np.full(len(parameters), 0.5))]
+    return _diagnose(best, parameters, len(data), calibration(snapped), unused, jacobians)
+
+
+def _jacobian(residuals, u: np.ndarray, step: float = 1e-4) -> np.ndarray:
+    """Central differences of the residuals in normalised parameters."""
+    columns = []
+    for i in range(len(u)):
+        up, down = u.copy(), u.copy()
+        up[i], down[i] = u[i] + step, u[i] - step
+        columns.append((residuals(up) - residuals(down)) / (2 * step))
+    return np.stack(columns, axis=1)
 
 
 def _moves(data, calibration, u: np.ndarray, index: int) -> bool:
@@ -143,10 +155,10 @@ def _moves(data, calibration, u: np.ndarray, index: int) -> bool:
     return bool(np.any(np.abs(ends[0] - ends[1]) > 1e-3 * np.maximum(ends[0], ends[1])))
 
 
-def _diagnose(result, parameters: tuple[str, ...], points: int, cal: Calibration, unused: tuple) -> Fit:
+def _diagnose(result, parameters: tuple[str, ...], points: int, cal: Calibration, unused: tuple,
+              jacobians: list[np.ndarray]) -> Fit:
     at_bound = {p: ("lower" if u <= 1e-6 else "upper") for p, u in zip(parameters, result.x) if min(u, 1 - u) <= 1e-6}
-    jac = np.asarray(result.jac)
-    confounded = _confounded(jac, parameters, unused)
+    confounded = tuple(dict.fromkeys(g for jac in jacobians for g in _confounded(jac, parameters, unused)))
     warnings = []
     if len(parameters) >= points:
         warnings.append(f"{len(parameters)} parameters fitted to {points} points: the fit can pass through every "
@@ -160,7 +172,11 @@ def _confounded(jac: np.ndarray, parameters: tuple[str, ...], unused: tuple) -> 
     used = [i for i, p in enumerate(parameters) if p not in unused]
     if len(used) < 2:
         return ()
-    _, singular, vt = np.linalg.svd(jac[:, used], full_matrices=True)
+    columns = jac[:, used]
+    norms = np.linalg.norm(columns, axis=0)
+    if np.any(norms == 0):
+        return ()
+    _, singular, vt = np.linalg.svd(columns / norms, full_matrices=True)  # unit columns: scale-free directions
     singular = np.concatenate([singular, np.zeros(len(used) - len(singular))])
     groups = []
     for value, vector in zip(singular, vt):
