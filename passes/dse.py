@@ -94,8 +94,12 @@ def _kernel_pairs(table: LayerTable, budget: int) -> np.ndarray:
         return (tuple(-(-widths // pkx)), tuple(-(-heights // pky)), tuple(-(-reads // (pkx * pky))))
 
     top = int(max(widths.max(initial=1), heights.max(initial=1), reads.max(initial=1)))
-    pairs = [(a, b) for a in range(1, top + 1) for b in range(1, top + 1) if a * b <= budget
-             if (a == 1 or signature(a - 1, b) != signature(a, b)) and (b == 1 or signature(a, b - 1) != signature(a, b))]
+
+    def kept(pkx: int, pky: int) -> bool:
+        own = signature(pkx, pky)
+        return (pkx == 1 or signature(pkx - 1, pky) != own) and (pky == 1 or signature(pkx, pky - 1) != own)
+
+    pairs = [(a, b) for a in range(1, top + 1) for b in range(1, top + 1) if a * b <= budget and kept(a, b)]
     return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
 
 
@@ -165,7 +169,7 @@ class Exploration:
     def front(self) -> list[DsePoint]:
         """:func:`pareto_front` of every point, computed on the arrays."""
         u = self.unrolls
-        order = np.lexsort((u[:, 0], u[:, 1], u[:, 3], u[:, 2], self.buffer_bits, self.latency_s, self.dsp_total))
+        order = np.lexsort((u[:, 0], u[:, 1], u[:, 2], u[:, 3], self.buffer_bits, self.latency_s, self.dsp_total))
         ordered = self.latency_s[order]
         best_before = np.concatenate(([np.inf], np.minimum.accumulate(ordered)[:-1]))
         return [self.point(i) for i in order[ordered < best_before].tolist()]
@@ -189,8 +193,9 @@ def explore(graph: Graph, target: Target, tiling: str = "paper", calibration: Ca
     latency = np.concatenate([totals for _, _, totals in parts] or [[]])
     macs_per_cycle = unrolls.prod(axis=1)
     dsp_pe = -(-macs_per_cycle // target.macs_per_dsp)
-    return Exploration(target, unrolls, buffer_bits.astype(np.int64), latency, macs / (macs_per_cycle * target.clock_hz),
-                       dsp_pe, dsp_pe + sum(target.unit_dsps.values()))
+    roofline = macs / (macs_per_cycle * target.clock_hz)
+    return Exploration(target, unrolls, buffer_bits.astype(np.int64), latency, roofline, dsp_pe,
+                       dsp_pe + sum(target.unit_dsps.values()))
 
 
 def _layer_table(graph: Graph, target: Target, tiling: str, calibration: Calibration | None) -> LayerTable | None:
@@ -252,8 +257,8 @@ def _layer_sums(table: LayerTable, target: Target, rows: np.ndarray, calibration
 
 def pareto_front(points: list[DsePoint]) -> list[DsePoint]:
     """Points no other point beats on both latency and DSPs in all (ties:
-    the smaller buffer, then the smaller P_kx, P_ky, P_of, P_if)."""
-    ordered = sorted(points, key=lambda p: (p.dsp_total, p.latency_s, p.input_buffer_bits, p.pkx, p.pky, p.pof,
+    the smaller buffer, then the smaller P_ky, P_kx, P_of, P_if)."""
+    ordered = sorted(points, key=lambda p: (p.dsp_total, p.latency_s, p.input_buffer_bits, p.pky, p.pkx, p.pof,
                                             p.pif))
     front: list[DsePoint] = []
     for point in ordered:
