@@ -29,12 +29,13 @@ constant factor of Eq. 1), so they are chosen once per buffer size.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import Graph, Target
+from ..ir import Diagnostic, Graph, SegError, Target
 from .base import run_pipeline
 from .cost import Calibration, CostPass
 from .deform import DeformPass
@@ -46,6 +47,7 @@ __all__ = ["DsePoint", "Exploration", "breakpoints", "buffer_sizes", "explore", 
 
 KIB = 8 * 1024  # bits
 CHUNK = 1 << 18  # configurations × layers costed at once (bounded memory)
+MAX_UNROLLS = 4_000_000  # per buffer size
 Grid = Callable[[Target, LayerTable], np.ndarray]
 
 
@@ -73,12 +75,16 @@ def pe_budget(target: Target) -> int:
 
 def breakpoints(counts: Iterable[int], cap: int) -> np.ndarray:
     """The v in 1..cap at which ⌈n/v⌉ takes a new value for some n in
-    ``counts`` (v = 1 always; counts ≤ 0 change nothing), sorted."""
-    values = np.arange(2, max(cap, 1) + 1)
-    changes = np.zeros(len(values), dtype=bool)
+    ``counts`` (v = 1 always; counts ≤ 0 change nothing), sorted: the values
+    ⌈n/q⌉, q = 1..n, found in O(√n) as every v with v(v−1) ≤ n (there
+    n/(v−1) − n/v ≥ 1) and ⌈n/q⌉ for q ≤ √n + 1 (every larger breakpoint)."""
+    found = [np.ones(1 if cap >= 1 else 0, dtype=np.int64)]
     for n in {int(c) for c in counts if c > 0}:
-        changes |= -(-n // values) < -(-n // (values - 1))
-    return np.concatenate(([1], values[changes])) if cap >= 1 else np.empty(0, dtype=np.int64)
+        root = math.isqrt(n)
+        small = np.arange(1, min(root + 1, cap) + 1, dtype=np.int64)
+        large = -(-n // np.arange(1, root + 2, dtype=np.int64))
+        found += [small[small * (small - 1) <= n], large[large <= cap]]
+    return np.unique(np.concatenate(found))
 
 
 def _kernel_pairs(table: LayerTable, budget: int) -> np.ndarray:
@@ -118,6 +124,10 @@ def unroll_grid(target: Target, table: LayerTable) -> np.ndarray:
     kx, ky = np.repeat(pairs[:, 0], len(pifs)), np.repeat(pairs[:, 1], len(pifs))
     pif = np.tile(pifs, len(pairs))
     counts = np.searchsorted(pofs, budget // (pif * kx * ky), side="right")  # the P_of values that fit
+    if counts.sum() > MAX_UNROLLS:
+        raise SegError(Diagnostic(
+            f"target '{target.name}': {int(counts.sum()):,} unroll configurations fit its DSP blocks for this network, "
+            f"more than dse explores ({MAX_UNROLLS:,}); the PE array may have {budget:,} MACs a cycle"))
     within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     return np.column_stack([np.repeat(pif, counts), pofs[within], np.repeat(kx, counts), np.repeat(ky, counts)])
 
@@ -200,8 +210,6 @@ def explore(graph: Graph, target: Target, tiling: str = "paper", calibration: Ca
 
 def _layer_table(graph: Graph, target: Target, tiling: str, calibration: Calibration | None) -> LayerTable | None:
     """The network annotated for ``target``; None when a layer does not fit its buffer."""
-    from ..ir import SegError
-
     candidate = graph.copy()
     candidate.target = target
     try:
@@ -234,9 +242,10 @@ def _total_latencies(table: LayerTable, target: Target, rows: np.ndarray,
 
 def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """np.unique(rows, axis=0, return_inverse=True) through one integer key
-    per row (sorting rows of four is slower)."""
-    base = int(rows.max()) + 1
-    keys = ((rows[:, 0] * base + rows[:, 1]) * base + rows[:, 2]) * base + rows[:, 3]
+    per row, a number in the radices of the columns (sorting rows is slower)."""
+    keys = np.zeros(len(rows), dtype=np.int64)
+    for column in rows.T:
+        keys = keys * (int(column.max()) + 1) + column
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     return rows[first], inverse
 

@@ -70,6 +70,12 @@ def mixed(bandwidth: str, unit: str = ""):
     return load(MIXED.replace("BANDWIDTH", bandwidth).replace("UNIT", unit), "mixed")
 
 
+# By hand: ⌈8/v⌉ changes at P_if ∈ {1, 2, 3, 4, 8}; ⌈16/v⌉ at P_of ∈ {1, 2, 3, 4, 6, 8, 16};
+# ⌈3/v⌉ at P_kx, P_ky ∈ {1, 2, 3}; the product at most 2 × (100 − 20) = 160.
+ONE_CONV_GRID = {(a, b, c, d) for a in (1, 2, 3, 4, 8) for b in (1, 2, 3, 4, 6, 8, 16) for c in (1, 2, 3)
+                 for d in (1, 2, 3) if a * b * c * d <= 160}
+
+
 def load(text: str, name: str):
     return segc.loads(text, str(EXAMPLES / f"{name}.seg"))
 
@@ -92,14 +98,32 @@ def test_breakpoints_of_ceil_division() -> None:
     assert breakpoints([0], 5).tolist() == [1]  # nothing to divide
 
 
+@pytest.mark.parametrize("cap", [1, 5, 40, 400])
+def test_breakpoints_are_where_the_ceiling_changes(cap: int) -> None:
+    """Against the definition, v by v, for every n up to 300."""
+    for n in range(1, 301):
+        expected = [v for v in range(1, cap + 1) if v == 1 or -(-n // v) < -(-n // (v - 1))]
+        assert breakpoints([n], cap).tolist() == expected, n
+    assert breakpoints([3, 0, 7, 3], 100).tolist() == [1, 2, 3, 4, 7]
+
+
+def test_a_design_space_too_large_is_an_error(capsys, tmp_path, monkeypatch) -> None:
+    from segc.passes import dse
+
+    monkeypatch.setattr(dse, "MAX_UNROLLS", 100)
+    source = tmp_path / "one_conv.seg"
+    source.write_text(ONE_CONV)
+    assert main(["dse", str(source)]) == 1
+    err = capsys.readouterr().err
+    assert f"target 'budget': {len(ONE_CONV_GRID)} unroll configurations fit its DSP blocks for this network, " \
+           "more than dse explores (100); the PE array may have 160 MACs a cycle" in err
+    assert "Traceback" not in err
+
+
 def test_grid_keeps_within_the_dsps_the_fixed_units_leave() -> None:
     graph = analyse(load(ONE_CONV, "one_conv"))
     rows = {tuple(r) for r in unroll_grid(graph.target, LayerTable.of(graph)).tolist()}
-    # by hand: ⌈8/v⌉ changes at P_if ∈ {1, 2, 3, 4, 8}; ⌈16/v⌉ at P_of ∈ {1, 2, 3, 4, 6, 8, 16};
-    # ⌈3/v⌉ at P_kx, P_ky ∈ {1, 2, 3}; the product at most 2 × (100 − 20) = 160
-    expected = {(a, b, c, d) for a in (1, 2, 3, 4, 8) for b in (1, 2, 3, 4, 6, 8, 16) for c in (1, 2, 3)
-                for d in (1, 2, 3) if a * b * c * d <= 160}
-    assert rows == expected
+    assert rows == ONE_CONV_GRID
     assert (8, 16, 1, 1) in rows  # 128 MACs: 64 DSPs + 20 = 84
     assert (4, 4, 3, 3) in rows  # 144 MACs: 72 DSPs + 20 = 92
     assert (3, 6, 3, 3) not in rows  # 162 MACs: 81 DSPs + 20 = 101 > 100
