@@ -23,7 +23,7 @@ import numpy as np
 from . import api
 from .ir import Diagnostic, Graph, SegError, serialize
 from .passes.cost import Calibration
-from .passes.dse import unroll_grid
+from .passes.dse import power_of_two_grid
 from .passes.modes import SEARCH_OBJECTIVES
 from .passes.prune import prune, snap_pof
 from .passes.pruned_cost import PrunedCost
@@ -79,7 +79,7 @@ class _Objectives:
         self.space, self.options, self.accuracy = space, options, accuracy
         self.model = PrunedCost(analyse(graph, options.tiling, options.calibration), list(space.groups),
                                 options.tiling, options.calibration)
-        self.grid = unroll_grid(graph.target) if options.objective == "dsp-latency" else None
+        self.grid = power_of_two_grid(graph.target) if options.objective == "dsp-latency" else None
 
     def figures(self, genomes: np.ndarray) -> dict[str, np.ndarray]:
         columns = self.model.columns(self.space.kept(genomes))  # once for every figure

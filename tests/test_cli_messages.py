@@ -198,13 +198,14 @@ def test_dse_explains_its_roofline_column(capsys) -> None:
     code, out, _ = run(capsys, "dse", TINY)
     assert code == 0 and "of_limit" not in out
     lines = out.splitlines()
-    assert lines[1].split() == ["P_if", "P_of", "P_kx", "buffer_KiB", "DSPs", "latency_ms", "roofline_ms",
-                                "roofline/latency"]
+    assert lines[1].split() == ["P_if", "P_of", "P_kx", "P_ky", "buffer_KiB", "DSPs_PE", "DSPs_total", "latency_ms",
+                                "roofline_ms", "roofline/latency"]
     assert lines[-1].startswith("roofline/latency: the compute-only bound") and "100% = compute-bound" in lines[-1]
-    first = lines[3].split()  # P_if = 1, P_of = 2, P_kx = 1: two MACs a cycle
-    assert first[:3] == ["1", "2", "1"]
-    assert first[6] == f"{TINY_MACS / 2 / ULTRA96_CLOCK * 1e3:.3f}" == "3.654"
-    assert first[7] == f"{float(first[6]) / float(first[5]):.0%}"
+    assert lines[-2].startswith("DSPs_PE: the PE array's")
+    first = lines[3].split()  # P_if = 1, P_of = 2, P_kx = P_ky = 1: two MACs a cycle, one DSP block
+    assert first[:4] == ["1", "2", "1", "1"] and first[5:7] == ["1", "1"]
+    assert first[8] == f"{TINY_MACS / 2 / ULTRA96_CLOCK * 1e3:.3f}" == "3.654"
+    assert first[9] == f"{float(first[8]) / float(first[7]):.0%}"
     assert "roofline/latency: the compute-only bound" in " ".join(usage_help(capsys, "dse").split())
 
 

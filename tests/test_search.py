@@ -19,7 +19,7 @@ from segc.cli import main
 from segc.hardware import analyse
 from segc.ir import SegError
 from segc.passes.channels import channel_groups, kept_channels
-from segc.passes.dse import unroll_grid
+from segc.passes.dse import power_of_two_grid
 from segc.passes.prune import prune
 from segc.passes.pruned_cost import PrunedCost
 from segc.passes.search import _non_dominated, run_search
@@ -114,7 +114,7 @@ def test_dsp_constrained_latency_is_the_fastest_unroll_within_budget() -> None:
     graph = graph_of("tiny_seg")
     groups = channel_groups(graph)
     model = PrunedCost(analyse(graph), groups)
-    grid = unroll_grid(graph.target)[::37]  # a handful of configurations
+    grid = power_of_two_grid(graph.target)[::37]  # a handful of configurations
     rates = {g.name: 0.5 for g in groups if g.prunable}
     kept = np.asarray([[kept_channels(g, rates.get(g.name, 0.0)) for g in groups]])
     best, which = model.best_latency(kept, grid)

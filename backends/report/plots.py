@@ -102,23 +102,37 @@ def roofline_plot(report: dict, fmt: str = "png") -> bytes:
     return _save(fig, fmt)
 
 
-def pareto_plot(points: list[dict], front: list[dict], title: str, fmt: str = "png") -> bytes:
-    """Latency against PE-array DSPs for every explored design, front marked."""
+def pareto_plot(dsps, latencies_s, front: list[dict], title: str, fmt: str = "png") -> bytes:
+    """Latency against all the DSP blocks used (PE array + other units) for
+    every explored design (``dsps``, ``latencies_s``: equal-length
+    sequences), the front marked.  Designs that would land on the same spot
+    (same DSPs, latency within 0.1 %) are drawn once."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 4.5))
-    ax.scatter([p["dsp_pe"] for p in points], [p["latency_s"] * 1e3 for p in points], s=10, color="grey",
-               label="explored")
-    ordered = sorted(front, key=lambda p: p["dsp_pe"])
-    ax.plot([p["dsp_pe"] for p in ordered], [p["latency_s"] * 1e3 for p in ordered], "o-", color="tab:red",
+    x, y = _distinct_spots(dsps, latencies_s)
+    ax.scatter(x, y * 1e3, s=10, color="grey", label="explored")
+    ordered = sorted(front, key=lambda p: p["dsp_total"])
+    ax.plot([p["dsp_total"] for p in ordered], [p["latency_s"] * 1e3 for p in ordered], "o-", color="tab:red",
             label="Pareto front")
-    ax.plot([p["dsp_pe"] for p in ordered], [p["roofline_s"] * 1e3 for p in ordered], "--", color="tab:blue",
+    ax.plot([p["dsp_total"] for p in ordered], [p["roofline_s"] * 1e3 for p in ordered], "--", color="tab:blue",
             label="compute-only bound")
     ax.set_yscale("log")
-    ax.set_xlabel("PE-array DSP blocks")
+    ax.set_xlabel("DSP blocks (PE array + other units)")
     ax.set_ylabel("latency (ms)")
     ax.set_title(title)
     ax.legend()
     return _save(fig, fmt)
+
+
+def _distinct_spots(dsps, latencies_s):
+    """The (DSPs, latency) pairs, one per DSP count and 0.1 % latency band."""
+    import numpy as np
+
+    x, y = np.asarray(dsps, dtype=np.int64), np.asarray(latencies_s, dtype=np.float64)
+    bands = np.round(np.log(np.maximum(y, 1e-300)) / np.log1p(1e-3)).astype(np.int64)
+    _, first = np.unique(np.column_stack((x, bands)), axis=0, return_index=True)
+    first.sort()
+    return x[first], y[first]
 
 
 def baseline_cost(result: dict) -> float | None:

@@ -25,8 +25,10 @@ from .common import (
 __all__ = ["COMMANDS", "add_commands"]
 
 REPORT_FORMATS = ("terminal", "json", "markdown", "csv", "html")
-ROOFLINE_NOTE = ("roofline/latency: the compute-only bound (MACs / (P_if·P_of·P_kx·clock), a PE array that never "
-                 "waits for memory nor wastes a lane) over the model's latency; 100% = compute-bound")
+ROOFLINE_NOTE = ("roofline/latency: the compute-only bound (MACs / (P_if·P_of·P_kx·P_ky·clock), a PE array that "
+                 "never waits for memory nor wastes a lane) over the model's latency; 100% = compute-bound")
+DSE_NOTE = ("DSPs_PE: the PE array's ⌈P_if·P_of·P_kx·P_ky / macs_per_dsp⌉; DSPs_total: with the target's other units "
+            "(depthwise engine, elementwise unit, fixed units), the budget the front is drawn against")
 
 
 def add_commands(commands) -> None:
@@ -41,8 +43,10 @@ def add_commands(commands) -> None:
     force_option(report)
 
     dse = commands.add_parser("dse", help="explore unroll factors and input-buffer sizes; print the Pareto front",
-                              description="Explore unroll factors and input-buffer sizes; print the Pareto front "
-                                          "of latency against DSPs.  " + ROOFLINE_NOTE + ".")
+                              description="Explore every unroll (P_if, P_of, P_kx, P_ky) the DSP blocks left by the "
+                                          "target's other units allow, pruned to the values that change the "
+                                          "network's latency, and every input-buffer size; print the Pareto front of "
+                                          "latency against DSPs.  " + DSE_NOTE + ".  " + ROOFLINE_NOTE + ".")
     hardware_options(dse)
     dse.add_argument("--format", choices=("terminal", "json"), default="terminal")
     dse.add_argument("-o", "--output", metavar="DIR", help="write dse.json and pareto.png as the folder DIR "
@@ -121,21 +125,22 @@ def _write_report_folder(args: argparse.Namespace, data: dict, graph: Graph) -> 
 
 
 def _dse(args: argparse.Namespace) -> int:
-    from ..passes.dse import explore, pareto_front
+    from ..passes.dse import explore
 
     graph = load_for_hardware(args)
     if args.output:
         check_output_folder(args)
-    points = explore(graph, graph.target, args.tiling, calibration_option(args))
-    if not points:
+    explored = explore(graph, graph.target, args.tiling, calibration_option(args))
+    if not len(explored):
         raise SegError(Diagnostic("no configuration fits: every input buffer tried is too small for some layer"))
-    front = pareto_front(points)
-    data = {"format": "segc.dse", "version": 1, "network": graph.name, "target": graph.target.name,
-            "tiling": args.tiling, "explored": len(points), "front": [p.to_json() for p in front]}
+    target = graph.target
+    data = {"format": "segc.dse", "version": 1, "network": graph.name, "target": target.name,
+            "tiling": args.tiling, "explored": len(explored), "dsp": target.dsp, "unit_dsps": target.unit_dsps,
+            "front": [p.to_json() for p in explored.front()]}
     if args.output:
         from ..backends.report.plots import pareto_plot
 
-        png = pareto_plot([p.to_json() for p in points], data["front"], f"{graph.name} on {graph.target.name}")
+        png = pareto_plot(explored.dsp_total, explored.latency_s, data["front"], f"{graph.name} on {target.name}")
         write_output_folder(args, {"dse.json": json_text(data) + "\n", "pareto.png": png})
     elif args.format == "json":
         print(json_text(data))
@@ -147,12 +152,16 @@ def _dse(args: argparse.Namespace) -> int:
 def _print_front(data: dict) -> None:
     from .table import print_table
 
-    headers = ["P_if", "P_of", "P_kx", "buffer_KiB", "DSPs", "latency_ms", "roofline_ms", "roofline/latency"]
-    rows = [[str(p["pif"]), str(p["pof"]), str(p["pkx"]), f"{p['input_buffer_kib']:g}", str(p["dsp_pe"]),
-             f"{p['latency_s'] * 1e3:.3f}", f"{p['roofline_s'] * 1e3:.3f}", f"{p['roofline_s'] / p['latency_s']:.0%}"]
-            for p in data["front"]]
-    title = f"Pareto front of {data['network']} on {data['target']} ({data['explored']} designs explored)"
+    headers = ["P_if", "P_of", "P_kx", "P_ky", "buffer_KiB", "DSPs_PE", "DSPs_total", "latency_ms", "roofline_ms",
+               "roofline/latency"]
+    rows = [[str(p["pif"]), str(p["pof"]), str(p["pkx"]), str(p["pky"]), f"{p['input_buffer_kib']:g}",
+             str(p["dsp_pe"]), str(p["dsp_total"]), f"{p['latency_s'] * 1e3:.3f}", f"{p['roofline_s'] * 1e3:.3f}",
+             f"{p['roofline_s'] / p['latency_s']:.0%}"] for p in data["front"]]
+    units = ", ".join(f"{name} {dsps}" for name, dsps in data["unit_dsps"].items()) or "none"
+    title = (f"Pareto front of {data['network']} on {data['target']} ({data['explored']} designs explored; "
+             f"{data['dsp']} DSP blocks, other units: {units})")
     print_table(title, headers, rows)
+    print(DSE_NOTE)
     print(ROOFLINE_NOTE)
 
 
