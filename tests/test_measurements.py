@@ -24,7 +24,7 @@ COLUMNS_HELP = ("the columns are network, pif, pof, pkx, latency_s (required) an
 def folder(tmp_path: Path) -> Path:
     """tiny.seg and codenet_layer.seg (eight networks) with their target, in a fresh folder."""
     (tmp_path / "targets").mkdir()
-    for name in ("tiny.seg", "codenet_layer.seg", "targets/ultra96.seg"):
+    for name in ("tiny.seg", "codenet_layer.seg", "targets/ultra96.seg", "targets/codenet_ultra96.seg"):
         shutil.copy(EXAMPLES / name, tmp_path / name)
     return tmp_path
 
