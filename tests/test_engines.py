@@ -196,3 +196,13 @@ def test_defaults_give_equations_1_to_5():
     target = graph.target
     assert (target.overlap, target.layer_overhead_s, target.access_latency_s) == (1.0, 0.0, 0.0)
     assert target.depthwise is None and target.elementwise is None
+
+
+def test_every_target_field_is_documented():
+    from segc.ir import TARGET_FIELDS
+
+    text = (EXAMPLES.parent / "docs" / "targets.md").read_text(encoding="utf-8")
+    documented = {line.split("`")[1] for line in text.splitlines() if line.startswith("| `")}
+    names = {s.name for s in TARGET_FIELDS.values()}
+    names |= {f"{s.name}.{m.name}" for s in TARGET_FIELDS.values() for m in s.members}
+    assert names <= documented
