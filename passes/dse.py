@@ -144,13 +144,15 @@ def power_of_two_grid(target: Target, table: LayerTable | None = None, max_facto
 
 def buffer_sizes(target: Target, smallest_kib: int = 8) -> list[int]:
     """Power-of-two input buffers (bits) from ``smallest_kib`` KiB up to the
-    on-chip RAM, plus the target's own size."""
+    on-chip RAM the other buffers and the fixed units leave, plus the
+    target's own size."""
+    room = target.bram_bits - (target.buffer_bits - target.input_buffer_bits)
     sizes = {target.input_buffer_bits}
     size = smallest_kib * KIB
-    while size <= target.bram_bits:
+    while size <= room:
         sizes.add(size)
         size *= 2
-    return sorted(s for s in sizes if s <= target.bram_bits)
+    return sorted(s for s in sizes if s <= room)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ table and JSON.  Expected values are worked out by hand in each test."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -14,7 +15,7 @@ from conftest import EXAMPLES
 import segc
 from segc.cli import main
 from segc.hardware import analyse
-from segc.passes.dse import breakpoints, explore, pareto_front, unroll_grid
+from segc.passes.dse import breakpoints, buffer_sizes, explore, pareto_front, unroll_grid
 from segc.passes.fastmodel import LayerTable, latencies
 
 KIB = 8 * 1024
@@ -211,3 +212,10 @@ def test_dse_command_prints_p_ky_and_both_dsp_figures(capsys, tmp_path) -> None:
     macs = 8 * 16 * 9 * 256
     unroll = point["pif"] * point["pof"] * point["pkx"] * point["pky"]
     assert point["roofline_s"] == pytest.approx(macs / (unroll * 1e6))
+
+
+def test_buffer_sizes_leave_the_fixed_units_ram():
+    # 100 blocks of 16 Kibit = 1600 Kibit = 200 KiB; the fixed units take 60 blocks (120 KiB): 80 KiB left
+    target = dataclasses.replace(segc.load(str(EXAMPLES / "resnet18.seg")).target, bram=100,
+                                 bram_block_bits=16 * 1024, input_buffer_bits=16 * 1024 * 8, fixed_bram=60)
+    assert buffer_sizes(target) == [8 * 1024 * 8, 16 * 1024 * 8, 32 * 1024 * 8, 64 * 1024 * 8]
