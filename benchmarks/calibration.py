@@ -69,7 +69,7 @@ def across_networks() -> None:
 
 
 def codenet() -> bool:
-    result = calibrate(CODENET, ("effective_bandwidth", "access_latency"), "full", "paper")
+    result = calibrate(CODENET, ("overlap", "access_latency"), "full", "paper")
     rows = {r["network"].split(":")[1]: r for r in result["fit"]["rows"]}
     print("3. CoDeNet layer, fitted on the full 3x3 layers: "
           + ", ".join(f"{k} {v:.4g}" for k, v in result["values"].items()))

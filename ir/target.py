@@ -9,6 +9,13 @@ measured machines have beside it:
   of a scattered (data-dependent) access and the ``bursts_in_flight`` the
   memory system overlaps (CoDeNet's unbounded gathers: about 0.45 µs per
   gathered pixel, a latency, not a bandwidth, figure);
+* ``conv_input``: convolutions read their input tiled by Eq. 1 and 3
+  (Mori et al.), or ``"streamed"`` once through the line buffer, as
+  CoDeNet's engine does (a plain 3×3 is a deformable window of offset 1);
+* the ``line_buffer_ports``: reads per cycle the line buffer serves at
+  scattered positions — the taps of a full-shape bounded deformable window
+  each address their own row and column, where a plain or square window
+  reads whole rows (CoDeNet's "multi-ported" square shape);
 * the ``layer_overhead`` of each layer invocation (start-up, drain,
   descriptor set-up; fused layers share their convolution's) and the
   ``overlap`` φ of compute and memory time (1 is Eq. 5: a layer takes
@@ -98,6 +105,8 @@ class Target:
     weight_buffer_bits: int | None = None
     output_buffer_bits: int | None = None
     line_buffer_rows: int | None = None
+    line_buffer_ports: int | None = None
+    conv_input: str = "tiled"
     device: str = ""
     part: str = ""
     effective_bandwidth: float | None = None  # bytes per second; default: the peak
@@ -208,6 +217,11 @@ TARGET_FIELDS: dict[str, FieldSpec] = {
         FieldSpec("weight_buffer", "size", "weight_buffer_bits", False, 1, 2**40, "weight buffer"),
         FieldSpec("output_buffer", "size", "output_buffer_bits", False, 1, 2**40, "output buffer"),
         FieldSpec("line_buffer", "count", "line_buffer_rows", False, 1, 10**5, "line buffer rows"),
+        FieldSpec("conv_input", "string", "conv_input", False,
+                  doc='how convolutions read their input: "tiled" by Eq. 1 and 3 (default), or "streamed" once '
+                      "through the line buffer (CoDeNet: a plain 3x3 is a deformable window with offset 1)"),
+        FieldSpec("line_buffer_ports", "count", "line_buffer_ports", False, 1, 1024,
+                  "line-buffer reads per cycle at scattered positions (default: a whole window per cycle)"),
         FieldSpec("word", "size", "word_bits", True, 1, 64, "bits per activation/weight word"),
         FieldSpec(
             "macs_per_dsp", "count", "macs_per_dsp", True, 1, 64,
@@ -224,6 +238,7 @@ TARGET_FIELDS: dict[str, FieldSpec] = {
 }
 
 UNROLL_KEYS = ("pif", "pof", "pkx", "pky")
+CONV_INPUTS = ("tiled", "streamed")
 
 
 def target_problems(target: Target) -> list[tuple[str, str]]:
@@ -242,6 +257,11 @@ def target_problems(target: Target) -> list[tuple[str, str]]:
         ))
     if target.input_buffer_bits < target.word_bits:
         problems.append(("input_buffer", "the input buffer must hold at least one word"))
+    if target.conv_input not in CONV_INPUTS:
+        problems.append(("conv_input", f"'conv_input' must be one of {', '.join(CONV_INPUTS)}, "
+                                       f"got '{target.conv_input}'"))
+    elif target.conv_input == "streamed" and target.line_buffer_rows is None:
+        problems.append(("conv_input", "'conv_input = \"streamed\"' needs a line buffer: give 'line_buffer' rows"))
     if target.effective_bandwidth is not None and target.effective_bandwidth > target.bandwidth:
         problems.append(("effective_bandwidth", f"the effective bandwidth ({target.effective_bandwidth:.4g} B/s) "
                                                 f"exceeds the peak ({target.bandwidth:.4g} B/s)"))

@@ -66,7 +66,10 @@ class Features:
 
 
 def features(target: Target, layers: list[dict]) -> Features:
-    """Features of a set of ``cost`` annotations (layers of one run on ``target``)."""
+    """Features of a set of ``cost`` annotations (layers of one run on
+    ``target``); a layer of several invocations counts as its ``parts``."""
+    layers = [item for cost in layers for item in (
+        [{**part, "rule": "conv", "invocations": 1} for part in cost["parts"].values()] if "parts" in cost else [cost])]
     def column(key):
         return np.asarray([c.get(key, 0) for c in layers], dtype=float)
 

@@ -21,7 +21,9 @@ Rules:
   their channel slices of one buffer) and flatten (a view) take no time.
 
 ``conv`` and ``stream`` layers are invocations: each pays the target's
-layer overhead once (the layers fused into a convolution share its one).
+layer overhead once (the layers fused into a convolution share its one); a
+deformable layer is two, its offset branch and its sampling convolution
+(``dconv_cost.py``), and takes the sum of their times.
 
 A :class:`Calibration` (``segc calibrate``) is a set of fitted target
 fields (overlap, effective bandwidth, layer overhead, access latency,
@@ -104,15 +106,27 @@ def _work(graph: Graph, node: Node, target: Target, pipelined: set[str]) -> dict
             "dram_weight": 0, "dram_out": 0, "reason": reason}
 
 
+def _times(target: Target, work: dict, invocations: int) -> tuple[float, float, float, float]:
+    """(compute, memory, overhead, latency) seconds of one invocation's work (``timing.py``)."""
+    words = work["dram_in"] + work["dram_weight"] + work["dram_out"]
+    times = layer_times(target, work["cycles_compute"], words, work.get("dram_gather", 0),
+                        work.get("gather_bursts", 0), invocations)
+    return tuple(float(t) for t in times)  # type: ignore[return-value]
+
+
 def layer_cost(graph: Graph, node: Node, target: Target, pipelined: set[str]) -> dict:
     """The ``cost`` annotation of one layer (``pipelined``: layers whose
-    output leaves a convolution pipeline, updated here)."""
+    output leaves a convolution pipeline, updated here).  A layer of several
+    invocations (a deformable layer's ``parts``) takes the sum of theirs."""
     cost = _work(graph, node, target, pipelined)
-    gather, bursts = cost.get("dram_gather", 0), cost.get("gather_bursts", 0)
-    words = cost["dram_in"] + cost["dram_weight"] + cost["dram_out"]
-    invocations = 1 if cost["rule"] in ("conv", "stream") else 0
-    compute_s, memory_s, overhead_s, latency = (
-        float(t) for t in layer_times(target, cost["cycles_compute"], words, gather, bursts, invocations))
+    if "parts" in cost:
+        parts = {name: {**part, "latency_s": _times(target, part, 1)[3]} for name, part in cost["parts"].items()}
+        timed = [_times(target, part, 1) for part in parts.values()]
+        compute_s, memory_s, overhead_s, latency = (sum(t[i] for t in timed) for i in range(4))
+        cost, invocations = {**cost, "parts": parts}, len(parts)
+    else:
+        invocations = 1 if cost["rule"] in ("conv", "stream") else 0
+        compute_s, memory_s, overhead_s, latency = _times(target, cost, invocations)
     bound = "none" if latency == 0 else ("compute" if compute_s >= memory_s else "memory")
     macs = node.opdef.macs(node.attrs, graph.input_shapes(node), node.shape)
     return {**cost, "invocations": invocations, "macs": macs, "latency_compute_s": compute_s,

@@ -4,10 +4,14 @@ square, rounded, depthwise).  Geometry as in ``hwmodel.py``: C_i, C_o, g
 groups, k_y × k_x kernel, P = H_o·W_o output pixels; unroll P_if, P_of,
 P_kx, P_ky.
 
-1. Offset branch: an ordinary convolution — k × k to 2·k²·G offsets for
-   shape "full", 1 × 1 to G scales for "square" (``ir/ops.py``) — costed
-   by Eq. 2 and Eq. 4.  Its offset map (n_off·P words) is written to DRAM
-   and read back by the sampler, as CoDeNet's engine streams offsets in.
+A deformable layer is two invocations (the ``parts`` of its cost, each
+with its own time and overhead; the layer takes their sum):
+
+1. Offset branch (``offsets``): an ordinary convolution — k × k to 2·k²·G
+   offsets for shape "full", 1 × 1 to G scales for "square" (``ir/ops.py``)
+   — costed by Eq. 2 and Eq. 4.  It writes its offset map (n_off·P words)
+   to DRAM, and the sampling convolution reads it back, as CoDeNet's engine
+   takes its offsets as an input stream (hls/top/deform.h: ``offsets``).
 2. Sampling and the main convolution run as a two-stage pipeline per output
    pixel and block of P_if input channels (per group).  The PE array takes
    ⌈k_x/P_kx⌉·⌈(C_o/g)/P_of⌉·⌈k_y/P_ky⌉ cycles (Eq. 2's inner factors); the
@@ -30,12 +34,16 @@ P_kx, P_ky.
    the layer (4× for "full"); a full convolution's 256 output channels hide
    it (PE 32 cycles against at most 4).  On a target with a depthwise
    engine of L lanes × T taps, depthwise layers sample through its taps:
-   ⌈C/L⌉·P·max(⌈k_x·k_y/T⌉, ⌈reads/T⌉) cycles.
+   ⌈C/L⌉·P·max(⌈k_x·k_y/T⌉, ⌈reads/T⌉) cycles.  A bounded full-shape
+   window's taps each address their own line-buffer row and column; where
+   the target gives ``line_buffer_ports``, they are read that many per cycle,
+   ⌈reads/ports⌉ (a plain or square window reads whole rows: CoDeNet's
+   "multi-ported" square shape).
 3. Input, bounded (a line buffer, ``ir/linebuffer.py``): the input streams
    through the buffer once, C_i·H_i·W_i words, every output channel computed
    from the buffered rows with the weights on chip ("Buffers inputs in the
    on-chip line buffer to allow spatial reuse", CoDeNet).  The offset branch
-   reads the same stream.
+   streams it too, in its own invocation.
 4. Input, unbounded: no reuse — each output pixel gathers its window's
    samples (all C_i channels, each neighbour a separate DRAM read),
    P·reads·C_i words, once for all output channels; the offset branch is an
@@ -57,7 +65,8 @@ from __future__ import annotations
 from ..ir import Graph, Node, Target, offset_channels
 from .hwmodel import ConvGeometry, compute_cycles, dram_accesses
 
-__all__ = ["dconv_cost", "dconv_reason", "offset_branch", "sampling_cycles", "window_reads"]
+__all__ = ["dconv_cost", "dconv_reason", "is_scattered", "offset_branch", "sampler_ports", "sampling_cycles",
+           "window_reads"]
 
 
 def _ceil(a: int, b: int) -> int:
@@ -85,24 +94,44 @@ def window_reads(kh: int, kw: int, shape: str, rounded: bool) -> int:
     return 4 * kh * kw
 
 
-def sampling_cycles(geom: ConvGeometry, reads: int, target: Target) -> int:
+def sampler_ports(target: Target, depthwise: bool, scattered: bool) -> int:
+    """Reads per cycle of the sampler: the line buffer's ports when the taps
+    are scattered (and the target says how many), else a window's worth —
+    the P_kx·P_ky ports that feed a plain convolution, or the depthwise
+    engine's taps."""
+    if scattered and target.line_buffer_ports is not None:
+        return target.line_buffer_ports
+    if depthwise:
+        return target.depthwise.taps
+    return target.unroll.pkx * target.unroll.pky
+
+
+def sampling_cycles(geom: ConvGeometry, reads: int, target: Target, scattered: bool = False) -> int:
     """Cycles of the sampler → PE array pipeline (rule 2), or, for a
     depthwise layer on the target's depthwise engine of L lanes × T taps,
-    ⌈C/L⌉·P·max(⌈k_x·k_y/T⌉, ⌈reads/T⌉)."""
+    ⌈C/L⌉·P·max(⌈k_x·k_y/T⌉, ⌈reads/ports⌉)."""
     engine = target.depthwise
-    if engine is not None and geom.depthwise:
-        window = max(_ceil(geom.kx * geom.ky, engine.taps), _ceil(reads, engine.taps))
+    on_engine = engine is not None and geom.depthwise
+    sampler = _ceil(reads, sampler_ports(target, on_engine, scattered))
+    if on_engine:
+        window = max(_ceil(geom.kx * geom.ky, engine.taps), sampler)
         return _ceil(geom.groups, engine.lanes) * geom.wo * geom.ho * window
     u = target.unroll
     ci, co = geom.ci // geom.groups, geom.co // geom.groups
     pe = _ceil(geom.kx, u.pkx) * _ceil(co, u.pof) * _ceil(geom.ky, u.pky)
-    sampler = _ceil(reads, u.pkx * u.pky)
     return geom.groups * _ceil(ci, u.pif) * geom.wo * geom.ho * max(pe, sampler)
+
+
+def is_scattered(plan: dict) -> bool:
+    """A bounded full-shape window: its taps address the line buffer one by one."""
+    return plan["rows"] is not None and plan["shape"] == "full"
 
 
 def dconv_cost(graph: Graph, node: Node, target: Target, plan: dict, tiling: dict) -> dict:
     """The ``cost`` fields of a dconv under the variant ``plan`` (a ``deform``
-    annotation); ``tiling``: the offset branch's tile when unbounded."""
+    annotation); ``tiling``: the offset branch's tile when unbounded.  Two
+    invocations (``parts``): the offset branch, which writes the offset map,
+    and the sampling convolution, which reads it; the totals are their sums."""
     geom = ConvGeometry.of(graph, node)
     branch = offset_branch(geom, node, plan["shape"])
     reads = window_reads(geom.ky, geom.kx, plan["shape"], plan["round"])
@@ -113,16 +142,21 @@ def dconv_cost(graph: Graph, node: Node, target: Target, plan: dict, tiling: dic
     branch_in, branch_w, _ = dram_accesses(branch, tile, in_tile, target.unroll.pof)
     x = graph.input_shapes(node)[0]
     if plan["rows"] is not None:
-        gather, bursts, main_in = 0, 0, x.c * x.h * x.w
+        gather, bursts = 0, 0
+        branch_in = main_in = x.c * x.h * x.w  # each streams the input through the line buffer once
     else:
         gather, bursts = pixels * reads * geom.ci, pixels * reads
-        main_in = gather + branch_in
-    return {
-        "rule": "conv", "cycles_compute": sampling_cycles(geom, reads, target) + compute_cycles(branch, target.unroll),
-        "dram_in": main_in + offsets, "dram_weight": main_w + branch_w, "dram_out": main_out + offsets,
-        "dram_gather": gather, "gather_bursts": bursts, "window_reads": reads, "tile": list(tile),
-        "input_tile": list(in_tile),
+        main_in = gather
+    parts = {
+        "offsets": {"cycles_compute": compute_cycles(branch, target.unroll), "dram_in": branch_in,
+                    "dram_weight": branch_w, "dram_out": offsets, "dram_gather": 0, "gather_bursts": 0},
+        "sampling": {"cycles_compute": sampling_cycles(geom, reads, target, is_scattered(plan)),
+                     "dram_in": main_in + offsets, "dram_weight": main_w, "dram_out": main_out,
+                     "dram_gather": gather, "gather_bursts": bursts},
     }
+    totals = {key: sum(part[key] for part in parts.values()) for key in parts["offsets"]}
+    return {"rule": "conv", **totals, "parts": parts, "window_reads": reads, "tile": list(tile),
+            "input_tile": list(in_tile)}
 
 
 def dconv_reason(plan: dict) -> str:

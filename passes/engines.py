@@ -3,8 +3,10 @@ table, keyed by engine, as ops are in ``ir/ops.py``; a new engine is one
 entry here (its cost) plus its fields in ``ir/target.py``.
 
 * ``pe`` — the PE array of Mori et al.: convolutions and linear layers by
-  Eq. 2 (cycles) and Eq. 3–4 (DRAM words, tiles from the ``tile`` pass);
-  deformable layers by ``dconv_cost.py``.
+  Eq. 2 (cycles) and Eq. 3–4 (DRAM words, tiles from the ``tile`` pass;
+  on a target whose convolutions stream their input through the line
+  buffer, C·H_i·W_i words instead of Eq. 3); deformable layers by
+  ``dconv_cost.py``.
 * ``depthwise`` — a depthwise engine of L lanes × T taps (CoDeNet's
   released design: 16 × 9), when the target has one, for convolutions with
   one input and one output channel per group:
@@ -67,8 +69,11 @@ def _on_pe(graph: Graph, node: Node, target: Target) -> dict:
     geom = ConvGeometry.of(graph, node)
     tile, in_tile = tuple(tiling["tile"]), tuple(tiling["input_tile"])
     dram_in, dram_w, dram_out = dram_accesses(geom, tile, in_tile, target.unroll.pof)
+    reason = "Eq. 2-5"
+    if tiling.get("stream"):  # through the line buffer, once
+        dram_in, reason = elements(graph.input_shapes(node)[0]), "Eq. 2, 4-5, input streamed once"
     return {"cycles_compute": compute_cycles(geom, target.unroll), "dram_in": dram_in, "dram_weight": dram_w,
-            "dram_out": dram_out, "tile": list(tile), "input_tile": list(in_tile), "reason": "Eq. 2-5"}
+            "dram_out": dram_out, "tile": list(tile), "input_tile": list(in_tile), "reason": reason}
 
 
 def _on_depthwise(graph: Graph, node: Node, target: Target) -> dict:

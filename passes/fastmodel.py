@@ -18,7 +18,7 @@ import numpy as np
 
 from ..ir import Graph, Target
 from .cost import Calibration
-from .dconv_cost import offset_branch
+from .dconv_cost import is_scattered, offset_branch
 from .deform import current_plan
 from .hwmodel import ConvGeometry
 from .timing import layer_times
@@ -45,29 +45,30 @@ class LayerTable:
     pixels: np.ndarray  # W_o·H_o
     tiles: np.ndarray  # ⌈W_o/T_ox⌉·⌈H_o/T_oy⌉
     in_area: np.ndarray  # T_ix·T_iy
-    other_words: np.ndarray  # offset-branch traffic (dconv); reads + writes (stream, residual)
+    other_words: np.ndarray  # reads + writes (stream, residual)
     stream_work: np.ndarray  # elements × taps of streaming layers
     off_ci: np.ndarray  # deformable offset branch: input channels (0: no branch)
     off_co: np.ndarray
     off_kx: np.ndarray
     off_ky: np.ndarray
-    is_dconv: np.ndarray  # deformable rows (dconv_cost.py): the Eq. 3 term is the offset branch's
+    is_dconv: np.ndarray  # deformable rows (dconv_cost.py): two invocations, offset branch and sampling
+    scattered: np.ndarray  # bounded full-shape dconv: taps read through the line buffer's ports
     reads: np.ndarray  # sampler reads per window (dconv; 0 otherwise)
-    stream_per_channel: np.ndarray  # input read once (bounded dconv, depthwise engine): H_i·W_i per channel
+    stream_per_channel: np.ndarray  # input read once (line buffer): H_i·W_i per channel
     gather_per_channel: np.ndarray  # unbounded dconv: gathered words per input channel, P·reads (= bursts)
-    branch_reads: np.ndarray  # 1: the offset branch reads its input by Eq. 3 (unbounded dconv)
+    branch_reads: np.ndarray  # 1: the offset branch reads its input by Eq. 3 (unbounded dconv), else streams it
     macs: int
 
     @classmethod
     def of(cls, graph: Graph) -> LayerTable:
         rows = [n for n in graph.nodes() if n.annotations["cost"]["rule"] not in ("free", "fused")]
         keys = ("on_depthwise", "on_unit", "invocations", "ci", "co", "groups", "kx", "ky", "pixels", "tiles",
-                "in_area", "other_words", "stream_work", "off_ci", "off_co", "off_kx", "off_ky", "is_dconv", "reads",
-                "stream_per_channel", "gather_per_channel", "branch_reads")
+                "in_area", "other_words", "stream_work", "off_ci", "off_co", "off_kx", "off_ky", "is_dconv",
+                "scattered", "reads", "stream_per_channel", "gather_per_channel", "branch_reads")
         columns: dict[str, list] = {k: [] for k in keys}
         for node in rows:
             _fill(graph, node, columns)
-        flags = ("is_dconv", "on_depthwise", "on_unit")
+        flags = ("is_dconv", "scattered", "on_depthwise", "on_unit")
         arrays = {k: np.asarray(v, dtype=bool if k in flags else np.int64) for k, v in columns.items()}
         macs = sum(n.annotations["cost"]["macs"] for n in graph.nodes())
         return cls(tuple(n.name for n in rows), tuple(n.annotations["cost"]["rule"] for n in rows),
@@ -91,7 +92,7 @@ def _fill(graph: Graph, node, columns: dict[str, list]) -> None:
         )
         if node.op == "dconv":
             values.update(_dconv_columns(graph, node, geom))
-        elif cost["engine"] == "depthwise":
+        elif node.annotations["tiling"].get("stream"):  # depthwise engine, or conv_input "streamed"
             x = graph.input_shapes(node)[0]
             values.update(stream_per_channel=x.h * x.w)
     else:
@@ -103,14 +104,14 @@ def _fill(graph: Graph, node, columns: dict[str, list]) -> None:
 def _dconv_columns(graph: Graph, node, geom: ConvGeometry) -> dict[str, int]:
     cost, plan = node.annotations["cost"], current_plan(graph, node)
     branch = offset_branch(geom, node, plan["shape"])
-    branch_weights = branch.kx * branch.ky * branch.ci * branch.co
     x = graph.input_shapes(node)[0]
     bounded = plan["rows"] is not None
     return {
         "off_ci": branch.ci, "off_co": branch.co, "off_kx": branch.kx, "off_ky": branch.ky, "is_dconv": 1,
-        "reads": cost["window_reads"], "stream_per_channel": x.h * x.w if bounded else 0,
+        "scattered": is_scattered(plan), "reads": cost["window_reads"],
+        "stream_per_channel": x.h * x.w if bounded else 0,
         "gather_per_channel": 0 if bounded else geom.wo * geom.ho * cost["window_reads"],
-        "branch_reads": 0 if bounded else 1, "other_words": branch_weights + 2 * branch.co * geom.wo * geom.ho,
+        "branch_reads": 0 if bounded else 1, "other_words": 0,
     }
 
 
@@ -118,17 +119,25 @@ def _ceil(a, b):
     return -(-a // b)
 
 
+def _sampler(table: LayerTable, target: Target, window_ports) -> np.ndarray:
+    """Sampler cycles per window: reads through the line buffer's ports when
+    the taps are scattered (and the target gives them), else ``window_ports``."""
+    if target.line_buffer_ports is None:
+        return _ceil(table.reads, window_ports)
+    return np.where(table.scattered, _ceil(table.reads, target.line_buffer_ports), _ceil(table.reads, window_ports))
+
+
 def _conv_cycles(table: LayerTable, target: Target, unrolls: np.ndarray, ci, co, groups) -> np.ndarray:
-    """Eq. 2 (or the depthwise engine's rule) with the deformable sampler and offset branch."""
+    """Eq. 2 (or the depthwise engine's rule) with the deformable sampler."""
     pif, pof, pkx, pky = (unrolls[:, i:i + 1] for i in range(4))
-    window = np.maximum(_ceil(table.kx, pkx) * _ceil(co, pof) * _ceil(table.ky, pky), _ceil(table.reads, pkx * pky))
+    pe = _ceil(table.kx, pkx) * _ceil(co, pof) * _ceil(table.ky, pky)
+    window = np.maximum(pe, _sampler(table, target, pkx * pky))
     cycles = groups * _ceil(ci, pif) * window * table.pixels
     if target.depthwise is not None:
         lanes, taps = target.depthwise.lanes, target.depthwise.taps
-        engine = np.maximum(_ceil(table.kx * table.ky, taps), _ceil(table.reads, taps))
+        engine = np.maximum(_ceil(table.kx * table.ky, taps), _sampler(table, target, taps))
         cycles = np.where(table.on_depthwise, _ceil(groups, lanes) * engine * table.pixels, cycles)
-    return cycles + _ceil(table.off_ci, pif) * _ceil(table.off_kx, pkx) * _ceil(table.off_co, pof) \
-        * _ceil(table.off_ky, pky) * table.pixels
+    return cycles
 
 
 def _stream_cycles(table: LayerTable, target: Target, pof: np.ndarray) -> np.ndarray:
@@ -136,6 +145,20 @@ def _stream_cycles(table: LayerTable, target: Target, pof: np.ndarray) -> np.nda
     if target.elementwise is None:
         return lanes
     return np.where(table.on_unit, np.ceil(table.stream_work / target.elementwise.width), lanes)
+
+
+def _offset_branch(table: LayerTable, target: Target, unrolls: np.ndarray, channels) -> np.ndarray:
+    """Latency of the deformable rows' offset-branch invocation (0 elsewhere):
+    Eq. 2 cycles; its input by Eq. 3 (unbounded) or streamed once (bounded),
+    Eq. 4 weights, the offset map written."""
+    pif, pof, pkx, pky = (unrolls[:, i:i + 1] for i in range(4))
+    cycles = _ceil(table.off_ci, pif) * _ceil(table.off_kx, pkx) * _ceil(table.off_co, pof) \
+        * _ceil(table.off_ky, pky) * table.pixels
+    reads = np.where(table.branch_reads > 0, table.tiles * _ceil(table.off_co, pof) * table.in_area * table.off_ci,
+                     table.stream_per_channel * channels)
+    words = reads + table.off_ci * table.off_co * table.off_kx * table.off_ky + table.off_co * table.pixels
+    words = np.where(table.is_dconv, words, 0)
+    return layer_times(target, cycles, words, 0, 0, table.is_dconv.astype(np.int64))[3]
 
 
 def latencies(table: LayerTable, target: Target, unrolls: np.ndarray, calibration: Calibration | None = None,
@@ -157,13 +180,15 @@ def latencies(table: LayerTable, target: Target, unrolls: np.ndarray, calibratio
     co = table.co if co is None else co
     channels = table.groups * ci
     gather = table.gather_per_channel * channels
-    dconv_in = table.branch_reads * table.tiles * _ceil(table.off_co, pof) * table.in_area * table.off_ci + gather
     eq3_in = np.where(table.stream_per_channel > 0, 0, table.groups * table.tiles * _ceil(co, pof) * table.in_area * ci)
-    dram_in = np.where(table.is_dconv, dconv_in, eq3_in) + table.stream_per_channel * channels
+    dram_in = np.where(table.is_dconv, gather, eq3_in) + table.stream_per_channel * channels \
+        + table.off_co * table.pixels  # a deformable layer's sampling reads the offset map
     cycles = np.where(table.is_conv, _conv_cycles(table, target, unrolls, ci, co, table.groups),
                       _stream_cycles(table, target, pof))
     weights = table.groups * table.kx * table.ky * ci * co
     outputs = table.groups * table.pixels * co
     words = np.where(table.is_conv, dram_in + weights + outputs, 0) + table.other_words
     bursts = np.where(gather > 0, table.gather_per_channel, 0)
-    return layer_times(target, cycles, words, gather, bursts, table.invocations)[3]
+    invocations = table.invocations - table.is_dconv  # the offset branch is the other invocation
+    main = layer_times(target, cycles, words, gather, bursts, invocations)[3]
+    return _offset_branch(table, target, unrolls, channels) + main

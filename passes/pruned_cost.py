@@ -112,8 +112,7 @@ class PrunedCost:
         return {
             "ci": ci, "co": co, "groups": groups, "tiles": tiles, "in_area": in_area, "off_ci": off_ci,
             "stream_work": self.table.stream_work - removed @ self.d_work,
-            "other_words": self.table.other_words - removed @ self.d_words
-            - (self.table.off_ci - off_ci) * self.table.off_co * self.table.off_kx * self.table.off_ky,
+            "other_words": self.table.other_words - removed @ self.d_words,
         }
 
     def _retile(self, ci_total: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -54,17 +54,20 @@ def _geometry(graph: Graph, node: Node) -> ConvGeometry:
 
 def _line_buffer_tiling(graph: Graph, node: Node, mode: str) -> dict | None:
     """A bounded dconv's tiling: one output row from the rows its bound
-    needs; a depthwise conv on the depthwise engine: one output row from
-    the rows its kernel spans, (k_y − 1)·d + 1."""
+    needs; a conv on the depthwise engine, or on a target whose convolutions
+    stream their input (``conv_input``) when the line buffer holds its
+    kernel's rows: one output row from the rows the kernel spans,
+    (k_y − 1)·d + 1.  ``stream``: the input is read once."""
     if node.op == "conv":
-        if not on_depthwise_engine(graph, node, graph.target):
-            return None
         rows = (node.attrs["k"][0] - 1) * node.attrs["dilation"][0] + 1
-        return {"mode": mode, "tile": [node.shape.w, 1], "input_tile": [graph.input_shapes(node)[0].w, rows]}
-    rows = current_plan(graph, node)["rows"]
-    if rows is None:
+        target = graph.target
+        streamed = target.conv_input == "streamed" and rows <= (target.line_buffer_rows or 0)
+        if not (streamed or on_depthwise_engine(graph, node, target)):
+            return None
+    elif (rows := current_plan(graph, node)["rows"]) is None:
         return None
-    return {"mode": mode, "tile": [node.shape.w, 1], "input_tile": [graph.input_shapes(node)[0].w, rows]}
+    return {"mode": mode, "tile": [node.shape.w, 1], "input_tile": [graph.input_shapes(node)[0].w, rows],
+            "stream": True}
 
 
 def _static_side(graph: Graph, nodes: list[Node], buffer_words: int) -> int:
@@ -114,11 +117,11 @@ class TilePass(Pass):
         return PassResult(graph, bool(nodes), notes)
 
     def _tiling(self, graph: Graph, node: Node, words: int, pof: int, side: int) -> dict:
+        if node.op != "linear" and (line := _line_buffer_tiling(graph, node, self.mode)) is not None:
+            return line
         if self.mode != "static":
             tile, (tix, tiy) = retile(graph, node, self.mode)
             return {"mode": self.mode, "tile": [tile[0], tile[1]], "input_tile": [tix, tiy]}
-        if node.op != "linear" and (line := _line_buffer_tiling(graph, node, self.mode)) is not None:
-            return line
         geom = _geometry(graph, node)
         tile = best_tile(geom, words, pof, "none")  # checks that 1×1 fits
         if not geom.dilated:

@@ -37,8 +37,19 @@ def _features(rows: list[Measurement], tiling: str) -> list[Features]:
         if row.layer is not None and row.layer not in annotated:
             raise SegError(Diagnostic(f"line {row.line}: network has no layer '{row.layer}'"))
         nodes = [annotated.node(row.layer)] if row.layer else annotated.nodes()
-        result.append(features(annotated.target, [n.annotations["cost"] for n in nodes]))
+        costs = [n.annotations["cost"] for n in nodes]
+        if row.part is not None:
+            costs = [_part_of(costs[0], row)]
+        result.append(features(annotated.target, costs))
     return result
+
+
+def _part_of(cost: dict, row: Measurement) -> dict:
+    parts = cost.get("parts", {})
+    if row.part not in parts:
+        raise SegError(Diagnostic(f"line {row.line}: layer '{row.layer}' has no part '{row.part}' (it is one "
+                                  f"invocation{'' if not parts else ' of ' + ', '.join(parts)})"))
+    return {**parts[row.part], "rule": "conv", "invocations": 1}
 
 
 def _row_report(row: Measurement, feature: Features, cal: Calibration, split: str) -> dict:
@@ -46,7 +57,8 @@ def _row_report(row: Measurement, feature: Features, cal: Calibration, split: st
     calibrated = predict(feature, cal)
     u = row.unroll
     return {
-        "network": os.path.basename(row.network), "layer": row.layer, "unroll": [u.pif, u.pof, u.pkx, u.pky],
+        "network": os.path.basename(row.network), "layer": row.layer + (f"/{row.part}" if row.part else "")
+        if row.layer else None, "unroll": [u.pif, u.pof, u.pkx, u.pky],
         "split": split, "measured_s": row.latency_s, "uncalibrated_s": base, "calibrated_s": calibrated,
         "uncalibrated_error": base / row.latency_s - 1, "calibrated_error": calibrated / row.latency_s - 1,
     }

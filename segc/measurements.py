@@ -4,7 +4,9 @@ A header line naming the columns, then one row per measurement; blank lines
 and lines starting with '#' are skipped.  Columns: ``network`` (a .seg
 file, relative to the CSV, or ``FILE.seg:NAME`` for one of several networks
 the file defines), ``pif``, ``pof``, ``pkx``, ``latency_s``, and optionally
-``pky`` (default 1) and ``layer`` (the measurement is of that layer alone).
+``pky`` (default 1), ``layer`` (the measurement is of that layer alone)
+and ``part`` (of a layer of several invocations, only that one: a
+deformable layer's ``offsets`` branch or its ``sampling`` convolution).
 
 Every mistake is a SegError at ``file:line:column`` with the line and a
 caret under the field at fault.  A row that repeats another exactly is kept
@@ -25,10 +27,11 @@ from .dsl.evaluate import suggestion
 from .dsl.loader import load_text, read_source
 from .ir import Diagnostic, SegError, SourceFile, Span, Unroll, shown
 
-__all__ = ["COLUMNS", "OPTIONAL", "REQUIRED", "Measurement", "read_measurements"]
+__all__ = ["COLUMNS", "OPTIONAL", "PARTS", "REQUIRED", "Measurement", "read_measurements"]
 
 REQUIRED = ("network", "pif", "pof", "pkx", "latency_s")
-OPTIONAL = ("pky", "layer")
+OPTIONAL = ("pky", "layer", "part")
+PARTS = ("offsets", "sampling")
 COLUMNS = REQUIRED + OPTIONAL
 COLUMNS_HELP = f"the columns are {', '.join(REQUIRED)} (required) and {', '.join(OPTIONAL)} (optional)"
 _INTEGER = re.compile(r"\+?[0-9]+")
@@ -42,6 +45,7 @@ class Measurement:
     latency_s: float
     layer: str | None
     line: int
+    part: str | None = None
 
 
 class Cell(NamedTuple):
@@ -151,6 +155,18 @@ def _positive(cell: Cell, column: str, integer: bool) -> float:
     raise SegError(Diagnostic(f"column '{column}': expected {noun}, got {shown(cell.text)}", cell.span))
 
 
+def _part(cell: Cell | None, layer: Cell | None) -> str | None:
+    """The ``part`` column: empty, or one of PARTS of a named layer."""
+    if cell is None or not cell.text:
+        return None
+    if cell.text not in PARTS:
+        raise SegError(Diagnostic(f"column 'part': expected {' or '.join(PARTS)} (the invocations of a deformable "
+                                  f"layer), got {shown(cell.text)}", cell.span))
+    if layer is None or not layer.text:
+        raise SegError(Diagnostic("column 'part': a part is of a layer; name it in the 'layer' column", cell.span))
+    return cell.text
+
+
 class _Reader:
     """Rows of one measurements file, checked against its header."""
 
@@ -166,7 +182,9 @@ class _Reader:
         unroll = Unroll(*(_positive(values[c], c, True) for c in ("pif", "pof", "pkx")),
                         _positive(pky, "pky", True) if pky and pky.text else 1)
         latency = _positive(values["latency_s"], "latency_s", False)
-        return Measurement(self._network(values["network"]), unroll, latency, (layer and layer.text) or None, line)
+        part = _part(values.get("part"), layer)
+        return Measurement(self._network(values["network"]), unroll, latency, (layer and layer.text) or None, line,
+                           part)
 
     def _values(self, line: int) -> dict[str, Cell]:
         cells = _cells(self.source, line)

@@ -94,3 +94,31 @@ def test_a_fit_that_does_not_converge_says_so(measured, tmp_path, monkeypatch):
     monkeypatch.setattr(scipy.optimize, "least_squares", lambda *a, **k: Failed())
     with pytest.raises(SegError, match="the calibration fit of overlap did not converge"):
         calibrate(_csv(tmp_path, measured[:2]), ("overlap",), None, "paper")
+
+
+def _codenet_rows(tmp_path, rows: str) -> str:
+    layer = EXAMPLES / "codenet_layer.seg"
+    (tmp_path / "m.csv").write_text("network,pif,pof,pkx,pky,latency_s,layer,part\n"
+                                    + rows.replace("LAYER", str(layer)))
+    return str(tmp_path / "m.csv")
+
+
+def test_a_part_of_a_deformable_layer_is_measured_alone(tmp_path):
+    """The sampling invocation of dw_square, measured at the model's own figure: no error, and less than the layer."""
+    graph = segc.hardware.analyse(segc.load(str(EXAMPLES / "codenet_layer.seg"), "dw_square"))
+    cost = graph.node("y").annotations["cost"]
+    sampling = cost["parts"]["sampling"]["latency_s"]
+    assert sampling + cost["parts"]["offsets"]["latency_s"] == pytest.approx(cost["latency_s"], rel=1e-12)
+    path = _codenet_rows(tmp_path, f"LAYER:dw_square,8,8,3,3,{sampling!r},y,sampling\n")
+    row = calibrate(path, ("overlap",), None, "paper")["fit"]["rows"][0]
+    assert row["layer"] == "y/sampling" and abs(row["uncalibrated_error"]) < 1e-12
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ("LAYER:dw_square,8,8,3,3,0.002,y,branch\n", "column 'part': expected offsets or sampling"),
+    ("LAYER:dw_square,8,8,3,3,0.002,,sampling\n", "column 'part': a part is of a layer; name it in the 'layer' column"),
+    ("LAYER:dw_plain,8,8,3,3,0.002,y,sampling\n", "layer 'y' has no part 'sampling' (it is one invocation)"),
+])
+def test_bad_parts_are_clear_errors(tmp_path, row, message):
+    with pytest.raises(SegError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        calibrate(_codenet_rows(tmp_path, row), ("overlap",), None, "paper")

@@ -121,13 +121,39 @@ def test_depthwise_deformable_samples_through_the_engines_taps():
     assert cost["cycles_compute"] == 2 * 256 * 9 + branch
 
 
+def test_scattered_taps_are_read_through_the_line_buffer_ports():
+    ports = MACHINE.replace("    line_buffer = 15\n", "    line_buffer = 15\n    line_buffer_ports = 2\n")
+    # bounded, rounded, full shape: 9 taps at their own rows, 2 a cycle: 5 cycles a window; 2·256 windows
+    full = cost_of(one_layer("dconv(32, k=3, groups=32, bound=2, round=true)", target=ports))
+    assert full["parts"]["sampling"]["cycles_compute"] == 2 * 256 * 5
+    # square: whole rows, ⌈9/4⌉ = 3 cycles through the engine's taps, as without ports
+    square = cost_of(one_layer('dconv(32, k=3, groups=32, bound=2, round=true, shape="square")', target=ports))
+    assert square["parts"]["sampling"]["cycles_compute"] == 2 * 256 * 3
+
+
+def test_streamed_convolutions_read_their_input_once():
+    streamed = MACHINE.replace("    line_buffer = 15\n", '    line_buffer = 15\n    conv_input = "streamed"\n')
+    cost = cost_of(one_layer("conv(64, k=3)", target=streamed))
+    assert cost["dram_in"] == 32 * 16 * 16 and cost["tile"] == [16, 1] and cost["input_tile"] == [16, 3]
+    tiled = cost_of(one_layer("conv(64, k=3)"))  # Eq. 3: the input again for each of ⌈64/4⌉ output groups
+    assert tiled["dram_in"] > 16 * 32 * 16 * 16
+
+
+def test_streamed_convolutions_need_a_line_buffer():
+    text = MACHINE.replace("    line_buffer = 15\n", '    conv_input = "streamed"\n')
+    assert "'conv_input = \"streamed\"' needs a line buffer" in _error(text)
+    assert "'conv_input' must be one of tiled, streamed, got 'stream'" in _error(
+        MACHINE.replace("    line_buffer = 15\n", '    line_buffer = 15\n    conv_input = "stream"\n'))
+
+
 # ---------------------------------------------------------------- the vectorised models
-def _machine(graph: segc.Graph) -> segc.Graph:
+def _machine(graph: segc.Graph, conv_input: str = "tiled") -> segc.Graph:
     graph = graph.copy()
     graph.target = dataclasses.replace(
         graph.target, effective_bandwidth=graph.target.bandwidth / 2, port_bits=256, access_latency_s=4e-7,
         bursts_in_flight=3, layer_overhead_s=2e-5, overlap=0.3, depthwise=DepthwiseEngine(16, 9, 0),
-        elementwise=ElementwiseUnit(2.5, 0), fixed_dsp=0)
+        elementwise=ElementwiseUnit(2.5, 0), fixed_dsp=0, line_buffer_ports=2, conv_input=conv_input,
+        line_buffer_rows=graph.target.line_buffer_rows or 15)
     return graph
 
 
@@ -137,9 +163,37 @@ def _with_unroll(graph: segc.Graph, unroll) -> segc.Graph:
     return graph
 
 
-@pytest.mark.parametrize("name", ["codenet_shufflenet", "tiny_seg", "deeplabv3plus_r18"])
-def test_vectorised_model_agrees_on_the_machine(name):
-    graph = analyse(_machine(segc.load(str(EXAMPLES / f"{name}.seg"))))
+# every deformable variant between prunable convolutions: unbounded depthwise, square, depthwise square,
+# and bounded full-shape ones (scattered taps), full and depthwise
+DCONVS = MACHINE + """
+network dconvs on m {
+    input x: [3, 32, 32]
+    a = x -> conv(48, k=3) -> bn -> relu
+    b = a -> dconv(48, k=3, groups=48) -> relu
+    c = b -> dconv(64, k=3, shape="square", round=true) -> relu
+    d = c -> dconv(64, k=3, groups=64, shape="square") -> relu
+    e = d -> dconv(64, k=3, round=true) -> relu
+    f = e -> dconv(64, k=3, groups=64, round=true) -> relu
+    output y = f -> conv(5, k=1)
+}
+deform dconvs {
+    e.dconv: bound=auto
+    f.dconv: bound=2
+}
+"""
+
+
+def _load(name: str) -> segc.Graph:
+    if name == "dconvs":
+        return segc.loads(DCONVS.replace("    elementwise = {width: 3}\n", "    line_buffer_ports = 2\n"))
+    return segc.load(str(EXAMPLES / f"{name}.seg"))
+
+
+@pytest.mark.parametrize(("name", "conv_input"), [("codenet_shufflenet", "tiled"), ("codenet_shufflenet", "streamed"),
+                                                  ("tiny_seg", "streamed"), ("deeplabv3plus_r18", "tiled"),
+                                                  ("dconvs", "tiled"), ("dconvs", "streamed")])
+def test_vectorised_model_agrees_on_the_machine(name, conv_input):
+    graph = analyse(_machine(_load(name), conv_input))
     table = LayerTable.of(graph)
     assert table.on_depthwise.any() or table.on_unit.any()
     for other in [(8, 8, 3, 3), (4, 16, 1, 1)]:
@@ -148,9 +202,11 @@ def test_vectorised_model_agrees_on_the_machine(name):
         assert latencies(table, graph.target, np.array([other]))[0].tolist() == pytest.approx(expected, rel=1e-12)
 
 
-@pytest.mark.parametrize("name", ["codenet_shufflenet", "tiny_seg"])
-def test_pruned_latency_equals_reannotation_on_the_machine(name):
-    graph = _machine(segc.load(str(EXAMPLES / f"{name}.seg")))
+@pytest.mark.parametrize(("name", "conv_input"), [("codenet_shufflenet", "tiled"), ("codenet_shufflenet", "streamed"),
+                                                  ("tiny_seg", "streamed"), ("dconvs", "tiled"),
+                                                  ("dconvs", "streamed")])
+def test_pruned_latency_equals_reannotation_on_the_machine(name, conv_input):
+    graph = _machine(_load(name), conv_input)
     groups = channel_groups(graph)
     model = PrunedCost(analyse(graph), groups)
     rng = np.random.default_rng(3)

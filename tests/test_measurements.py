@@ -17,7 +17,7 @@ from segc.ir import Diagnostic, SegError, Unroll
 from segc.measurements import Measurement, read_measurements
 
 HEADER = "network,pif,pof,pkx,latency_s\n"
-COLUMNS_HELP = ("the columns are network, pif, pof, pkx, latency_s (required) and pky, layer (optional)")
+COLUMNS_HELP = ("the columns are network, pif, pof, pkx, latency_s (required) and pky, layer, part (optional)")
 
 
 @pytest.fixture
