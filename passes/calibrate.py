@@ -65,11 +65,19 @@ class Features:
         return float(layer_times(target, cycles, self.words, self.gather, self.bursts, self.invocations)[3].sum())
 
 
+def _invocations(layers: list[dict]) -> list[dict]:
+    """The costs of the layers' invocations: a layer of several counts as its ``parts``."""
+    result = []
+    for cost in layers:
+        parts = cost.get("parts")
+        result.extend([{**part, "rule": "conv", "invocations": 1} for part in parts.values()] if parts else [cost])
+    return result
+
+
 def features(target: Target, layers: list[dict]) -> Features:
-    """Features of a set of ``cost`` annotations (layers of one run on
-    ``target``); a layer of several invocations counts as its ``parts``."""
-    layers = [item for cost in layers for item in (
-        [{**part, "rule": "conv", "invocations": 1} for part in cost["parts"].values()] if "parts" in cost else [cost])]
+    """Features of a set of ``cost`` annotations (layers of one run on ``target``)."""
+    layers = _invocations(layers)
+
     def column(key):
         return np.asarray([c.get(key, 0) for c in layers], dtype=float)
 
