@@ -94,6 +94,28 @@ def test_import_prints_a_summary_with_what_was_folded(tmp_path, capsys):
                    "Shape ×1, Unsqueeze ×1)\n")
 
 
+def test_resize_sizes_computed_from_shapes(tmp_path):
+    """Resize back to the input's H, W, picked from ``Shape(x, start=2)``:
+    a stride-2 convolution of 8×12 gives 4×6, so the scale is 2 on both axes."""
+    n = helper.make_node
+    axes = numpy_helper.from_array(np.array([0], np.int64))
+    nodes = [
+        n("Conv", ["x", "w", "b"], ["c"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2]),
+        n("Shape", ["c"], ["nc"], name="nc", end=2), n("Shape", ["x"], ["hw"], name="hw", start=2),
+        n("Constant", [], ["i0"], name="i0", value=numpy_helper.from_array(np.array(0, np.int64))),
+        n("Constant", [], ["i1"], name="i1", value=numpy_helper.from_array(np.array(1, np.int64))),
+        n("Constant", [], ["axes"], name="axes", value=axes),
+        n("Gather", ["hw", "i0"], ["h"], name="h"), n("Gather", ["hw", "i1"], ["w"], name="w"),
+        n("Unsqueeze", ["h", "axes"], ["h1"], name="h1"), n("Unsqueeze", ["w", "axes"], ["w1"], name="w1"),
+        n("Concat", ["nc", "h1", "w1"], ["sizes"], name="sizes", axis=0),
+        n("Resize", ["c", "", "", "sizes"], ["y"], name="up", mode="nearest",
+          coordinate_transformation_mode="asymmetric", nearest_mode="floor"),
+    ]
+    network, _ = segc.import_onnx(_save(tmp_path, _model(nodes, _conv_weights(), dims=(1, 3, 8, 12))))
+    up = network.node("up")
+    assert (list(up.attrs["scale"]), list(up.shape)) == ([2.0, 2.0], [4, 8, 12])
+
+
 # ---------------------------------------------------------------- dynamic sizes
 def test_dynamic_height_and_width_need_input_shape(tmp_path, capsys):
     model = _save(tmp_path, _classifier(dims=("n", 3, "h", "w")))
