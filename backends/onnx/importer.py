@@ -5,10 +5,12 @@ Sigmoid, MaxPool, AveragePool, GlobalAveragePool (and ReduceMean over H and
 W), Resize/Upsample (nearest with floor and asymmetric coordinates; linear
 with half-pixel or align-corners coordinates), Add/Sum, Concat (channels),
 Gemm and MatMul (+ a bias Add) as linear layers, Flatten/Reshape before a
-classifier, Identity and Dropout (inference: pass-through); constants and
-shape arithmetic (Shape, Gather, Slice, Concat, Unsqueeze, Squeeze, Cast on
-constants) are folded.  Anything else is an error listing every such node —
-nothing is dropped or approximated.
+classifier, Identity and Dropout (inference: pass-through); constants,
+Identity-wrapped initializers and shape arithmetic (Shape, Gather, Slice,
+Concat, Unsqueeze, Squeeze, Cast) are evaluated on the static shapes and
+folded (counted by op type).  An input whose C, H or W is dynamic needs a
+given size (import_shapes).  Anything else is one error listing every
+offending node, its op type and why — nothing is dropped or approximated.
 
 Names: a layer with weights takes its weights' prefix (``layer1.0.conv1``
 from ``layer1.0.conv1.weight``); others their node's name made into a
