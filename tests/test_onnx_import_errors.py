@@ -171,8 +171,9 @@ def test_every_offending_node_is_listed_in_one_message(tmp_path, capsys):
     n = helper.make_node
     nodes = [
         n("Sin", ["x"], ["s"], name="sine"),
-        n("Conv", ["x", "w", "b"], ["c"], name="lopsided", kernel_shape=[3, 3], pads=[0, 0, 1, 1]),
-        n("Relu", ["c"], ["r"], name="after_lopsided"),  # its input failed: not listed
+        # after a failed node, checked on the shape ONNX infers for its input
+        n("Conv", ["s", "w", "b"], ["c"], name="lopsided", kernel_shape=[3, 3], pads=[0, 0, 1, 1]),
+        n("Relu", ["c"], ["r"], name="after_lopsided"),  # fine on the inferred shape: not listed
         n("Resize", ["x", "", "scales"], ["u"], name="cubic", mode="cubic"),
         n("Cos", ["s"], ["y"], name="cosine"),
     ]
@@ -186,6 +187,19 @@ def test_every_offending_node_is_listed_in_one_message(tmp_path, capsys):
                    "  node 'cubic' (Resize): Resize mode 'cubic' with 'half_pixel' coordinates is not supported\n"
                    "  node 'cosine' (Cos): op outside segc's table\n")
     assert "Traceback" not in err and not (tmp_path / "c.seg").exists()
+
+
+def test_after_a_node_of_unknown_shape_nothing_more_is_checked(tmp_path):
+    """An op of a domain ONNX does not know has no inferred shape: the nodes
+    using it cannot be checked, and are not listed."""
+    n = helper.make_node
+    nodes = [n("Mystery", ["x"], ["m"], name="mystery", domain="elsewhere"),
+             n("Conv", ["m", "w", "b"], ["y"], name="lopsided", kernel_shape=[3, 3], pads=[0, 0, 1, 1])]
+    model = _model(nodes, _conv_weights())
+    model.opset_import.append(helper.make_opsetid("elsewhere", 1))
+    with pytest.raises(segc.SegError) as caught:
+        segc.import_onnx(_save(tmp_path, model))
+    assert caught.value.diagnostics[0].message == "node 'mystery' (Mystery): op outside segc's table"
 
 
 def test_one_offending_node_is_named(tmp_path):

@@ -12,7 +12,7 @@ import onnx
 
 from ...ir import Diagnostic, SegError
 
-__all__ = ["feature_inputs", "parse_input_shape"]
+__all__ = ["feature_inputs", "inferred_dims", "parse_input_shape"]
 
 _AXES = ("N", "C", "H", "W")
 
@@ -49,6 +49,16 @@ def feature_inputs(model: onnx.ModelProto, path: str, constants: set[str],
         (name, dims), = found.items()
         _fix(model, path, name, dims)
     return found
+
+
+def inferred_dims(model: onnx.ModelProto) -> dict[str, list[int | None]]:
+    """``{value: dims}`` as ONNX shape inference finds them (None: unknown);
+    empty where inference itself fails."""
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # a model inference cannot follow: no shapes, the import reports its own errors
+        return {}
+    return {v.name: _dims(v) for v in (*inferred.graph.value_info, *inferred.graph.output)}
 
 
 def _dims(value: onnx.ValueInfoProto) -> list[int | None]:

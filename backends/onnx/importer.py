@@ -34,7 +34,7 @@ import onnx
 from ...ir import OPS, AttrError, Diagnostic, Graph, Node, SegError, ShapeError, shown
 from ...ir.files import read_bytes
 from .import_checks import check_arity, check_order, deform_specs, describe, initializers, node_error
-from .import_shapes import feature_inputs
+from .import_shapes import feature_inputs, inferred_dims
 
 __all__ = ["import_onnx"]
 
@@ -63,6 +63,9 @@ class _Importer:
         self.folded: Counter[str] = Counter()  # ONNX nodes that became no layer, by op type
         self.sizes = feature_inputs(model, path, set(self.constants), input_shape)
         self.batch = next((dims[0] for dims in self.sizes.values() if dims[0]), 1)  # for folded shapes
+        self.problems: list[str] = []  # nodes that cannot be imported, each "node 'NAME' (OP): why"
+        self.failed: set[str] = set()  # values that cannot be computed (a failed node's, shape unknown)
+        self.inferred: dict[str, list[int | None]] | None = None  # ONNX's inferred shapes, once needed
 
     def fail(self, node: onnx.NodeProto | None, message: str) -> SegError:
         return node_error(self.path, node, message)
@@ -122,43 +125,57 @@ class _Importer:
         inside = {n.name for n in self.model.graph.node if n.name.split("/")[0] in deform}
         check_order(self.path, self.model.graph.node, {v.name for v in self.model.graph.input} | set(self.constants))
         outputs = {v.name for v in self.model.graph.output}
-        problems: list[str] = []
-        failed: set[str] = set()  # values of nodes that could not be imported
         for node in self.model.graph.node:
             layer = node.name.split("/")[0]
             if node.name in inside:
                 if layer not in self.graph:
                     self._dconv(layer, deform[layer])
             elif node.op_type not in SUPPORTED:
-                problems.append(describe(node, "op outside segc's table"))
-                failed.update(node.output)
-            elif failed.intersection(node.input):
-                failed.update(node.output)  # only its own reason is reported, not its inputs'
+                self._failed(node, describe(node, "op outside segc's table"))
+            elif self.failed.intersection(node.input):
+                self.failed.update(node.output)  # only its own reason is reported, not its inputs'
             else:
-                self._lower_counted(SUPPORTED[node.op_type], node, problems, failed)
-            if not problems:
+                self._lower_counted(SUPPORTED[node.op_type], node)
+            if not self.problems:
                 self._outputs(outputs & set(node.output) | ({layer} & outputs))
-        if problems:
-            raise SegError(Diagnostic(_listing(problems), path=self.path))
+        if self.problems:
+            raise SegError(Diagnostic(_listing(self.problems), path=self.path))
         self._outputs({v.name for v in self.model.graph.output if f"output.{_name(v.name)}" not in self.graph})
         problems = self.graph.problems()
         if problems:
             raise SegError([Diagnostic(d.message, path=self.path) for d in problems])
         return self.graph, self.weights
 
-    def _lower_counted(self, lower, node: onnx.NodeProto, problems: list[str], failed: set[str]) -> None:
-        """Lower one node; its error joins ``problems``; a node that adds no
-        layer is counted as folded."""
+    def _lower_counted(self, lower, node: onnx.NodeProto) -> None:
+        """Lower one node (its error is recorded); a node that adds no layer
+        is counted as folded."""
         before = len(self.graph)
         try:
             check_arity(self.path, node)
             self._lower(lower, node)
         except SegError as err:
-            problems.append("; ".join(d.message for d in err.diagnostics))
-            failed.update(node.output)
+            self._failed(node, "; ".join(d.message for d in err.diagnostics))
             return
         if len(self.graph) == before:
             self.folded[node.op_type] += 1
+
+    def _failed(self, node: onnx.NodeProto, problem: str) -> None:
+        """Record a node that cannot be imported.  Its outputs whose shape
+        ONNX infers become stand-in inputs, so the nodes after it are still
+        checked and their own problems listed; the others fail the nodes
+        that use them."""
+        self.problems.append(problem)
+        if self.inferred is None:
+            self.inferred = inferred_dims(self.model)
+        for value in node.output:
+            dims = self.inferred.get(value, [])
+            if len(dims) == 4 and all(dims[1:]) and value not in self.values:
+                stand_in = f"failed.{self.layer_name(onnx.NodeProto(name=value))}"
+                attrs = OPS["input"].build_attrs({"c": dims[1], "h": dims[2], "w": dims[3]})
+                self.graph.add(Node(stand_in, "input", (), attrs, OPS["input"].shape(attrs, [])))
+                self.values[value] = stand_in
+            else:
+                self.failed.add(value)
 
     def static(self, value: str) -> np.ndarray | None:
         """A folded value as numbers (shapes evaluated on the known static
