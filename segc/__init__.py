@@ -79,9 +79,13 @@ def loads(text: str, path: str = "<string>", network: str | None = None,
     return Network.of(graph, None, None if path.startswith("<") else path, found)
 
 
-def import_onnx(path: str) -> tuple[Network, dict]:
-    """(network, weights as numpy arrays) of an ONNX model made elsewhere."""
-    graph, weights = api.import_onnx(path)
+def import_onnx(path: str, input_shape: tuple[int, ...] | None = None,
+                folded: dict[str, int] | None = None) -> tuple[Network, dict]:
+    """(network, weights as numpy arrays) of an ONNX model made elsewhere.
+    ``input_shape`` (C, H, W or N, C, H, W) fixes an input size the model
+    leaves dynamic; ``folded`` receives the ONNX nodes folded away (constants,
+    shape arithmetic, pass-throughs), counted by op type."""
+    graph, weights = api.import_onnx(path, input_shape, folded)
     return Network.of(graph, weights, path), weights
 
 

@@ -98,11 +98,13 @@ def weight_arrays(graph: Graph, weights=None, seed: int = 0) -> dict:
     return {key: value.detach().cpu().numpy() for key, value in module.state_dict().items()}
 
 
-def import_onnx(path: str):
-    """(graph, weights as numpy arrays) of an ONNX model made elsewhere."""
+def import_onnx(path: str, input_shape=None, folded: dict[str, int] | None = None):
+    """(graph, weights as numpy arrays) of an ONNX model made elsewhere;
+    ``input_shape`` (C, H, W or N, C, H, W) fixes a dynamic input size and
+    ``folded`` receives the ONNX nodes that became no layer, by op type."""
     from .backends.onnx.importer import import_onnx as read
 
-    return read(path)
+    return read(path, input_shape, folded)
 
 
 def to_onnx(graph: Graph, weights=None, seed: int = 0) -> bytes:

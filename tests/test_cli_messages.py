@@ -189,7 +189,8 @@ def test_import_prints_a_summary_and_the_files_written(capsys, tmp_path: Path) -
     macs, params = 8 * 8 * 4 * 3 * 3 * 3, 4 * 3 * 3 * 3 + 4  # 6912: "6.91 k"
     assert macs == 6912
     layers = 4  # input, conv, relu, output
-    assert out == f"imported network small: input x [3, 8, 8]\n{layers} layers, 6.91 k MACs, {params} parameters\n"
+    assert out == (f"imported network small: input x [3, 8, 8]\n{layers} layers, 6.91 k MACs, {params} parameters\n"
+                   "folded away: none\n")
     assert err == f"wrote {tmp_path / 'm.seg'}, {tmp_path / 'm.safetensors'} (2 files)\n"
 
 

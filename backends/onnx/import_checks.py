@@ -16,17 +16,21 @@ from ...ir import Diagnostic, SegError
 from ...ir.files import open_input
 from ...ir.serialize import decode_json
 
-__all__ = ["check_arity", "check_order", "deform_specs", "expect_shape", "initializers", "node_error"]
+__all__ = ["check_arity", "check_order", "deform_specs", "describe", "expect_shape", "initializers", "node_error"]
 
 # Inputs a node needs at least (ops not listed: one); every node needs an output.
 MIN_INPUTS = {"Conv": 2, "BatchNormalization": 5, "Gemm": 2, "MatMul": 2, "Reshape": 2, "Gather": 2, "Slice": 3,
               "Resize": 1, "Constant": 0}
 
 
+def describe(node: onnx.NodeProto, message: str) -> str:
+    """``node 'NAME' (OP): message``."""
+    return f"node '{node.name or node.op_type}' ({node.op_type}): {message}"
+
+
 def node_error(path: str, node: onnx.NodeProto | None, message: str) -> SegError:
     """``PATH: error: node 'NAME' (OP): message``."""
-    where = f"node '{node.name or node.op_type}' ({node.op_type}): " if node is not None else ""
-    return SegError(Diagnostic(where + message, path=path))
+    return SegError(Diagnostic(describe(node, message) if node is not None else message, path=path))
 
 
 def check_arity(path: str, node: onnx.NodeProto) -> None:

@@ -123,7 +123,7 @@ def _pool(op: str):
 def _global_pool(im: _Importer, node: onnx.NodeProto) -> None:
     if node.op_type == "ReduceMean":
         a = _attrs(node)
-        axes = a.get("axes") or (list(im.constant(node, node.input[1], "axes")) if len(node.input) > 1 else [])
+        axes = a.get("axes") or (list(_static(im, node, node.input[1], "axes")) if len(node.input) > 1 else [])
         if sorted(int(v) % 4 for v in axes) != [2, 3] or not a.get("keepdims", 1):
             raise im.fail(node, "only ReduceMean over height and width keeping them is supported")
     x = im.tensor(node, node.input[0])
@@ -150,15 +150,28 @@ def _resize(im: _Importer, node: onnx.NodeProto) -> None:
     sizes = im.constants.get(sizes_name) if sizes_name else None
     operands = [x]
     shape = im.graph.node(x).shape
-    if isinstance(sizes, list) and isinstance(sizes[-1], _ShapeOf) and (sizes[-1].start, sizes[-1].end) == (2, 4):
+    if isinstance(sizes, list) and isinstance(sizes[-1], _ShapeOf) and _spatial(sizes[-1]):
         operands.append(im.tensor(node, sizes[-1].tensor))  # upsample to the size of that tensor
-    elif isinstance(sizes, (list, np.ndarray)):
-        last = np.asarray(sizes[-1] if isinstance(sizes, list) else sizes).reshape(-1)[-2:]
+    elif sizes is not None:
+        last = im.static(sizes_name).reshape(-1)[-2:]
         attrs["scale"] = [float(last[0]) / shape.h, float(last[1]) / shape.w]
     else:
-        scales = im.constant(node, scales_name, "the scales") if scales_name else _attrs(node).get("scales")
+        scales = _static(im, node, scales_name, "the scales") if scales_name else _attrs(node).get("scales")
         attrs["scale"] = [_f32(scales[2]), _f32(scales[3])]
     im.values[node.output[0]] = im.add(im.layer_name(node), "upsample", operands, attrs, node)
+
+
+def _spatial(part: _ShapeOf) -> bool:
+    """``Shape(t)[2:4]``: the height and width of t."""
+    return part.start in (2, -2) and part.end in (4, None)
+
+
+def _static(im: _Importer, node: onnx.NodeProto, value: str, what: str) -> np.ndarray:
+    """A folded value as numbers (a constant or computed shape)."""
+    found = im.static(value)
+    if found is None:
+        raise im.fail(node, f"{what} must be a constant")
+    return found
 
 
 def _sum(im: _Importer, node: onnx.NodeProto) -> None:
@@ -223,8 +236,7 @@ def _flatten(im: _Importer, node: onnx.NodeProto) -> None:
         _alias(im, node)
         return
     if node.op_type == "Reshape":
-        target = im.constants.get(node.input[1])
-        target = target if isinstance(target, np.ndarray) else None
+        target = im.static(node.input[1])
         if target is None or not (len(target) == 2 or (len(target) == 4 and list(target[2:]) == [1, 1])):
             raise im.fail(node, "only a Reshape that flattens before a classifier is supported")
         two_d = len(target) == 2
@@ -264,34 +276,54 @@ def _constant(im: _Importer, node: onnx.NodeProto) -> None:
 
 def _shape(im: _Importer, node: onnx.NodeProto) -> None:
     a = _attrs(node)
-    im.constants[node.output[0]] = _ShapeOf(node.input[0], int(a.get("start", 0)), int(a.get("end", 4)))
+    if node.input[0] not in im.constants:
+        im.tensor(node, node.input[0])  # a value segc follows, whose shape is known
+    end = a.get("end")
+    im.constants[node.output[0]] = _ShapeOf(node.input[0], int(a.get("start", 0)), None if end is None else int(end))
 
 
 def _fold(im: _Importer, node: onnx.NodeProto) -> None:
-    """Shape arithmetic on constants (ShapeOf parts pass through)."""
-    value = im.constants.get(node.input[0])
-    if value is None:
+    """Arithmetic on constants and shapes, evaluated on the static shapes."""
+    if node.input[0] not in im.constants:
         raise im.fail(node, f"{node.op_type} of a feature map is not supported")
-    if isinstance(value, (list, _ShapeOf)):
-        im.constants[node.output[0]] = value
-        return
+    value = im.static(node.input[0])
     a = _attrs(node)
     if node.op_type == "Cast":
-        result = value
+        result = value.astype(onnx.helper.tensor_dtype_to_np_dtype(int(a["to"])))
     elif node.op_type == "Gather":
-        result = np.take(value, im.constant(node, node.input[1], "the indices"), axis=int(a.get("axis", 0)))
+        result = np.take(value, _static(im, node, node.input[1], "the indices"), axis=int(a.get("axis", 0)))
     elif node.op_type in ("Unsqueeze", "Squeeze"):
-        axes = a.get("axes") or (list(im.constant(node, node.input[1], "axes")) if len(node.input) > 1 else None)
-        result = np.expand_dims(value, tuple(axes)) if node.op_type == "Unsqueeze" else np.squeeze(
-            value, tuple(axes) if axes else None)
+        axes = a.get("axes") or (list(_static(im, node, node.input[1], "axes")) if len(node.input) > 1 else None)
+        result = _unsqueezed(value, axes) if node.op_type == "Unsqueeze" else np.squeeze(
+            value, tuple(int(x) for x in axes) if axes else None)
     else:  # Slice
-        starts, ends = (im.constant(node, node.input[i], n) for i, n in ((1, "starts"), (2, "ends")))
-        result = value[int(starts[0]):int(ends[0])]
+        result = value[_slices(im, node, value.ndim)]
     im.constants[node.output[0]] = np.asarray(result)
 
 
-def _dropout(im: _Importer, node: onnx.NodeProto) -> None:
-    _alias(im, node)
+def _unsqueezed(value: np.ndarray, axes) -> np.ndarray:
+    rank = value.ndim + len(axes)
+    return np.expand_dims(value, tuple(sorted(int(x) % rank for x in axes)))
+
+
+def _slices(im: _Importer, node: onnx.NodeProto, rank: int) -> tuple:
+    """ONNX Slice's starts, ends, axes and steps as a numpy index."""
+    inputs = [*node.input, "", ""]
+    starts, ends = (_static(im, node, inputs[i], what) for i, what in ((1, "starts"), (2, "ends")))
+    axes = _static(im, node, inputs[3], "axes") if inputs[3] else range(len(starts))
+    steps = _static(im, node, inputs[4], "steps") if inputs[4] else [1] * len(starts)
+    index = [slice(None)] * rank
+    for axis, start, end, step in zip(axes, starts, ends, steps):
+        index[int(axis)] = slice(int(start), int(end), int(step))
+    return tuple(index)
+
+
+def _identity(im: _Importer, node: onnx.NodeProto) -> None:
+    """A pass-through: of a constant (an exporter's wrapped initializer) or a tensor."""
+    if node.input[0] in im.constants:
+        im.constants[node.output[0]] = im.constants[node.input[0]]
+    else:
+        _alias(im, node)
 
 
 def _skippable(lower):
@@ -306,6 +338,6 @@ SUPPORTED = {op: _skippable(fn) for op, fn in {
     "Clip": _clip, "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),
     "GlobalAveragePool": _global_pool, "ReduceMean": _global_pool, "Resize": _resize, "Upsample": _resize,
     "Add": _sum, "Sum": _sum, "Concat": _concat, "Gemm": _linear, "MatMul": _linear, "Flatten": _flatten,
-    "Reshape": _flatten, "Unsqueeze": _unsqueeze, "Identity": _alias, "Dropout": _dropout,
+    "Reshape": _flatten, "Unsqueeze": _unsqueeze, "Identity": _identity, "Dropout": _identity,
     "Constant": _constant, "Shape": _shape, "Gather": _fold, "Slice": _fold, "Squeeze": _fold, "Cast": _fold,
 }.items()}

@@ -5,10 +5,12 @@ Sigmoid, MaxPool, AveragePool, GlobalAveragePool (and ReduceMean over H and
 W), Resize/Upsample (nearest with floor and asymmetric coordinates; linear
 with half-pixel or align-corners coordinates), Add/Sum, Concat (channels),
 Gemm and MatMul (+ a bias Add) as linear layers, Flatten/Reshape before a
-classifier, Identity and Dropout (inference: pass-through); constants and
-shape arithmetic (Shape, Gather, Slice, Concat, Unsqueeze, Squeeze, Cast on
-constants) are folded.  Anything else is an error listing every such node —
-nothing is dropped or approximated.
+classifier, Identity and Dropout (inference: pass-through); constants,
+Identity-wrapped initializers and shape arithmetic (Shape, Gather, Slice,
+Concat, Unsqueeze, Squeeze, Cast) are evaluated on the static shapes and
+folded (counted by op type).  An input whose C, H or W is dynamic needs a
+given size (import_shapes).  Anything else is one error listing every
+offending node, its op type and why — nothing is dropped or approximated.
 
 Names: a layer with weights takes its weights' prefix (``layer1.0.conv1``
 from ``layer1.0.conv1.weight``); others their node's name made into a
@@ -23,26 +25,30 @@ naming where it is.
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Sequence
 
 import numpy as np
 import onnx
 
 from ...ir import OPS, AttrError, Diagnostic, Graph, Node, SegError, ShapeError, shown
 from ...ir.files import read_bytes
-from .import_checks import check_arity, check_order, deform_specs, initializers, node_error
+from .import_checks import check_arity, check_order, deform_specs, describe, initializers, node_error
+from .import_shapes import feature_inputs, inferred_dims
 
 __all__ = ["import_onnx"]
 
 
 class _ShapeOf:
-    """A folded ``Shape(tensor)[start:end]`` (the batch stays symbolic)."""
+    """A folded ``Shape(tensor)[start:end]``, kept symbolic so that a Resize
+    to the size of another tensor stays one (``upsample(x, to=ref)``)."""
 
-    def __init__(self, tensor: str, start: int, end: int):
+    def __init__(self, tensor: str, start: int, end: int | None):
         self.tensor, self.start, self.end = tensor, start, end
 
 
 class _Importer:
-    def __init__(self, model: onnx.ModelProto, path: str):
+    def __init__(self, model: onnx.ModelProto, path: str, input_shape: Sequence[int] | None = None):
         undecodable = _not_utf8(model.graph)
         if undecodable:
             raise SegError(Diagnostic(f"{undecodable}: a name that is not UTF-8 text, as ONNX requires", path=path))
@@ -54,6 +60,12 @@ class _Importer:
         self.used_names: set[str] = set()
         self.rank2: set[str] = set()  # ONNX values that are [N, F] matrices
         self.skip: set[int] = set()  # nodes folded into an earlier layer (a MatMul's bias Add)
+        self.folded: Counter[str] = Counter()  # ONNX nodes that became no layer, by op type
+        self.sizes = feature_inputs(model, path, set(self.constants), input_shape)
+        self.batch = next((dims[0] for dims in self.sizes.values() if dims[0]), 1)  # for folded shapes
+        self.problems: list[str] = []  # nodes that cannot be imported, each "node 'NAME' (OP): why"
+        self.failed: set[str] = set()  # values that cannot be computed (a failed node's, shape unknown)
+        self.inferred: dict[str, list[int | None]] | None = None  # ONNX's inferred shapes, once needed
 
     def fail(self, node: onnx.NodeProto | None, message: str) -> SegError:
         return node_error(self.path, node, message)
@@ -111,12 +123,6 @@ class _Importer:
         self._inputs()
         deform = deform_specs(self.model, self.path)
         inside = {n.name for n in self.model.graph.node if n.name.split("/")[0] in deform}
-        nodes = [n for n in self.model.graph.node if n.name not in inside]
-        unsupported = [n for n in nodes if n.op_type not in SUPPORTED]
-        if unsupported:
-            listed = ", ".join(f"{n.op_type} (node '{n.name or '?'}')" for n in unsupported[:20])
-            more = f" and {len(unsupported) - 20} more" if len(unsupported) > 20 else ""
-            raise SegError(Diagnostic(f"unsupported ONNX ops: {listed}{more}", path=self.path))
         check_order(self.path, self.model.graph.node, {v.name for v in self.model.graph.input} | set(self.constants))
         outputs = {v.name for v in self.model.graph.output}
         for node in self.model.graph.node:
@@ -124,15 +130,72 @@ class _Importer:
             if node.name in inside:
                 if layer not in self.graph:
                     self._dconv(layer, deform[layer])
+            elif node.op_type not in SUPPORTED:
+                self._failed(node, describe(node, "op outside segc's table"))
+            elif self.failed.intersection(node.input):
+                self.failed.update(node.output)  # only its own reason is reported, not its inputs'
             else:
-                check_arity(self.path, node)
-                self._lower(SUPPORTED[node.op_type], node)
-            self._outputs(outputs & set(node.output) | ({layer} & outputs))
+                self._lower_counted(SUPPORTED[node.op_type], node)
+            if not self.problems:
+                self._outputs(outputs & set(node.output) | ({layer} & outputs))
+        if self.problems:
+            raise SegError(Diagnostic(_listing(self.problems), path=self.path))
         self._outputs({v.name for v in self.model.graph.output if f"output.{_name(v.name)}" not in self.graph})
         problems = self.graph.problems()
         if problems:
             raise SegError([Diagnostic(d.message, path=self.path) for d in problems])
         return self.graph, self.weights
+
+    def _lower_counted(self, lower, node: onnx.NodeProto) -> None:
+        """Lower one node (its error is recorded); a node that adds no layer
+        is counted as folded."""
+        before = len(self.graph)
+        try:
+            check_arity(self.path, node)
+            self._lower(lower, node)
+        except SegError as err:
+            self._failed(node, "; ".join(d.message for d in err.diagnostics))
+            return
+        if len(self.graph) == before:
+            self.folded[node.op_type] += 1
+
+    def _failed(self, node: onnx.NodeProto, problem: str) -> None:
+        """Record a node that cannot be imported.  Its outputs whose shape
+        ONNX infers become stand-in inputs, so the nodes after it are still
+        checked and their own problems listed; the others fail the nodes
+        that use them."""
+        self.problems.append(problem)
+        if self.inferred is None:
+            self.inferred = inferred_dims(self.model)
+        for value in node.output:
+            dims = self.inferred.get(value, [])
+            if len(dims) == 4 and all(dims[1:]) and value not in self.values:
+                stand_in = f"failed.{self.layer_name(onnx.NodeProto(name=value))}"
+                attrs = OPS["input"].build_attrs({"c": dims[1], "h": dims[2], "w": dims[3]})
+                self.graph.add(Node(stand_in, "input", (), attrs, OPS["input"].shape(attrs, [])))
+                self.values[value] = stand_in
+            else:
+                self.failed.add(value)
+
+    def static(self, value: str) -> np.ndarray | None:
+        """A folded value as numbers (shapes evaluated on the known static
+        shapes, the batch as the input's or 1), or None if not folded."""
+        found = self.constants.get(value)
+        if found is None:
+            return None
+        if isinstance(found, list):  # a Concat of parts
+            return np.concatenate([self._numbers(p).reshape(-1) for p in found])
+        return self._numbers(found)
+
+    def _numbers(self, part) -> np.ndarray:
+        if not isinstance(part, _ShapeOf):
+            return np.asarray(part)
+        if part.tensor in self.constants:
+            dims = list(np.shape(self.static(part.tensor)))
+        else:
+            shape = self.graph.node(self.values[part.tensor]).shape
+            dims = [self.batch, shape.c] + ([] if part.tensor in self.rank2 else [shape.h, shape.w])
+        return np.asarray(dims[part.start:part.end], dtype=np.int64)
 
     def _lower(self, lower, node: onnx.NodeProto) -> None:
         """One node through its lowering; what a malformed node's values
@@ -144,25 +207,19 @@ class _Importer:
                 from None
 
     def _inputs(self) -> None:
-        if not [v for v in self.model.graph.input if v.name not in self.constants]:
+        if not self.sizes:
             raise SegError(Diagnostic("the graph has no input (a feature map [N, C, H, W])", path=self.path))
         if not self.model.graph.output:
             raise SegError(Diagnostic("the graph has no output", path=self.path))
-        for value in self.model.graph.input:
-            if value.name in self.constants:
-                continue
-            dims = [d.dim_value if d.HasField("dim_value") else None for d in value.type.tensor_type.shape.dim]
-            if len(dims) != 4 or not all(isinstance(d, int) and d > 0 for d in dims[1:]):
-                raise SegError(Diagnostic(f"input '{value.name}' must be [N, C, H, W] with fixed C, H, W, got "
-                                          f"{dims}", path=self.path))
-            name = self.layer_name(onnx.NodeProto(name=value.name))
+        for value, dims in self.sizes.items():
+            name = self.layer_name(onnx.NodeProto(name=value))
             try:
                 attrs = OPS["input"].build_attrs({"c": dims[1], "h": dims[2], "w": dims[3]})
                 shape = OPS["input"].shape(attrs, [])
             except (AttrError, ShapeError) as err:
-                raise SegError(Diagnostic(f"input '{value.name}': {err}", path=self.path)) from None
+                raise SegError(Diagnostic(f"input '{value}': {err}", path=self.path)) from None
             self.graph.add(Node(name, "input", (), attrs, shape))
-            self.values[value.name] = name
+            self.values[value] = name
 
     def _outputs(self, names: set[str]) -> None:
         """Output layers for these graph outputs, in the model's order, as
@@ -185,12 +242,23 @@ def _name(text: str) -> str:
     return ".".join(parts)
 
 
+def _listing(problems: list[str]) -> str:
+    """One message for every node that cannot be imported."""
+    if len(problems) == 1:
+        return problems[0]
+    return f"{len(problems)} nodes cannot be imported:\n" + "\n".join(f"  {p}" for p in problems)
+
+
 def _attrs(node: onnx.NodeProto) -> dict:
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
 
 
-def import_onnx(path: str) -> tuple[Graph, dict[str, np.ndarray]]:
-    """The graph and weights of an ONNX file; SegError for anything else."""
+def import_onnx(path: str, input_shape: Sequence[int] | None = None,
+                folded: dict[str, int] | None = None) -> tuple[Graph, dict[str, np.ndarray]]:
+    """The graph and weights of an ONNX file; SegError for anything else.
+    ``input_shape`` (C, H, W or N, C, H, W) fixes an input the model leaves
+    dynamic; ``folded`` receives the ONNX nodes that became no layer
+    (constants, shape arithmetic, pass-throughs), counted by op type."""
     data = read_bytes(path, "data")
     try:
         model = onnx.load_from_string(data)  # external data: read per initializer, see initializers()
@@ -198,7 +266,11 @@ def import_onnx(path: str) -> tuple[Graph, dict[str, np.ndarray]]:
         raise SegError(Diagnostic(f"not an ONNX model ({type(err).__name__}: {str(err)[:120]})", path=path)) from None
     if not model.graph.node:
         raise SegError(Diagnostic("not an ONNX model (no graph nodes; truncated or another kind of file?)", path=path))
-    return _Importer(model, path).run()
+    importer = _Importer(model, path, input_shape)
+    result = importer.run()
+    if folded is not None:
+        folded.update(sorted(importer.folded.items()))
+    return result
 
 
 

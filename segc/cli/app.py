@@ -17,7 +17,7 @@ import sys
 from .. import __version__, api, outputs
 from ..ir import Diagnostic, SegError
 from . import deform, hardware, hls, prune, search, tiling, train
-from .common import force_option, json_text, load_graph, protected, say_written, seed
+from .common import force_option, input_shape, json_text, load_graph, protected, say_written, seed
 
 __all__ = ["main"]
 
@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     imp = commands.add_parser("import", help="read an ONNX model into .seg (weights as .safetensors beside it)")
     imp.add_argument("file", help="an .onnx file")
     imp.add_argument("-o", "--output", required=True, help="OUT.seg (the weights go to OUT.safetensors)")
+    imp.add_argument("--input-shape", metavar="C,H,W", type=input_shape,
+                     help="the input size to import at, for a model whose H and W are dynamic (or N,C,H,W)")
     for module in _EXTENSIONS:
         module.add_commands(commands)
     return parser
@@ -180,7 +182,8 @@ def _export(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     if not args.output.endswith(".seg"):
         raise SegError(Diagnostic(f"the output must be a .seg file, got '{args.output}'"))
-    graph, weights = api.import_onnx(args.file)
+    folded: dict[str, int] = {}
+    graph, weights = api.import_onnx(args.file, args.input_shape, folded)
     weights_path = args.output[: -len(".seg")] + ".safetensors"
     for path in (weights_path, args.output):  # refuse before writing either
         outputs.check_file(path, (args.file,))
@@ -193,11 +196,11 @@ def _import(args: argparse.Namespace) -> int:
             f"weights in {printable(os.path.basename(weights_path))}\n\n")
     api.write_atomic(weights_path, payload, (args.file,))
     api.write_atomic(args.output, text + api.to_seg(graph), (args.file,))
-    _print_imported(graph, args.output, weights_path)
+    _print_imported(graph, folded, [args.output, weights_path])
     return 0
 
 
-def _print_imported(graph, output: str, weights_path: str) -> None:
+def _print_imported(graph, folded: dict[str, int], written: list[str]) -> None:
     """What ``import`` read (standard output) and wrote (standard error)."""
     from ..ir import summarize
     from .table import si
@@ -206,7 +209,9 @@ def _print_imported(graph, output: str, weights_path: str) -> None:
     inputs = ", ".join(f"{n.name} {list(n.shape)}" for n in graph.inputs)
     print(f"imported network {graph.name}: input {inputs}")
     print(f"{len(rows)} layers, {si(sum(r.macs for r in rows))} MACs, {si(sum(r.params for r in rows))} parameters")
-    say_written([output, weights_path])
+    listed = ", ".join(f"{op} ×{count}" for op, count in sorted(folded.items()))
+    print(f"folded away: {sum(folded.values())} ONNX nodes ({listed})" if folded else "folded away: none")
+    say_written(written)
 
 
 # Command groups kept in their own modules, each with add_commands() and COMMANDS.

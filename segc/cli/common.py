@@ -42,6 +42,16 @@ def seed(text: str) -> int:
     return int_in(0, SEED_LIMIT - 1)(text)
 
 
+def input_shape(text: str) -> tuple[int, ...]:
+    """``C,H,W`` or ``N,C,H,W`` (``segc import --input-shape``)."""
+    from ..backends.onnx.import_shapes import parse_input_shape
+
+    try:
+        return parse_input_shape(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def _finite(text: str) -> float | None:
     try:
         value = float(text)
