@@ -9,6 +9,8 @@ Work counts (per input sample):
   as the main conv) or a 1×1 conv to ``G`` scales (shape "square"), with bias;
   ``G`` = offset groups.  Bilinear sampling is not a multiply-accumulate and
   is not counted here.
+* deconv (transposed): ``C_i·(C_o/g)·k_h·k_w·H_i·W_i`` MACs, as many
+  parameters (+C_o bias); see ``ops_deconv.py``.
 * linear: ``F_i·F_o`` MACs, ``F_i·F_o + F_o`` parameters.
 * bn: ``2·C`` parameters (scale and shift; running statistics are buffers).
 * everything else: no MACs, no parameters.
@@ -21,6 +23,7 @@ from typing import Any
 
 from .attrs import Attr
 from .opdef import Attrs, Coupling, OpDef
+from .ops_deconv import DECONV_ATTRS, deconv_macs, deconv_normalize, deconv_params, deconv_shape
 from .shapes import Shape, ShapeError, check_window, conv_padding, pool_output
 
 __all__ = ["OPS", "conv_pads", "opdef"]
@@ -249,6 +252,11 @@ _OP_LIST = [
         "dconv", "deformable 2-D convolution with its offset branch (CoDeNet variants)", _dconv_shape,
         _DCONV_ATTRS, positional=("out",), macs_rule=_dconv_macs, params_rule=_dconv_params,
         coupling_rule=_conv_coupling, normalize=_dconv_normalize,
+    ),
+    OpDef(
+        "deconv", "transposed 2-D convolution (PyTorch's ConvTranspose2d)", deconv_shape, DECONV_ATTRS,
+        positional=("out",), macs_rule=deconv_macs, params_rule=deconv_params, coupling_rule=_conv_coupling,
+        normalize=deconv_normalize,
     ),
     OpDef(
         "bn", "batch normalisation", _same, (Attr("eps", "float", 1e-5, minimum=0),), params_rule=_bn_params,

@@ -5,9 +5,10 @@ work (``engines.py``), compute cycles, DRAM words and the times of
 
 Rules:
 
-* ``conv``: convolution, deformable convolution and linear layers, on the
-  PE array (Eq. 2-5 of Mori et al. Sec. 3.2; ``dconv_cost.py`` for
-  deformable layers) or, depthwise ones, on the depthwise engine;
+* ``conv``: convolution, deformable and transposed convolution and linear
+  layers, on the PE array (Eq. 2-5 of Mori et al. Sec. 3.2; ``dconv_cost.py``
+  for deformable layers, the scatter form of ``deconv_cost.py`` for
+  transposed ones) or, depthwise ones, on the depthwise engine;
 * ``fused``: bn, relu, relu6, sigmoid, identity and maxpool right after a
   convolution (or after another fused op) run in the convolution's pipeline
   (batch norm is a pipelined unit, max-pooling follows the convolution;

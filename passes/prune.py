@@ -58,7 +58,10 @@ def channel_importance(group: ChannelGroup, weights: Weights) -> np.ndarray:
         weight = weights.get(f"{name}.weight")
         if weight is None:
             raise SegError(Diagnostic(f"the weights have no '{name}.weight' (layer '{name}')"))
-        rows = np.abs(np.asarray(weight, dtype=np.float64)[offset:offset + group.channels])
+        weight = np.asarray(weight, dtype=np.float64)
+        if name in group.transposed:  # a deconv's weight is [C_i, C_o, k_h, k_w]
+            weight = np.swapaxes(weight, 0, 1)
+        rows = np.abs(weight[offset:offset + group.channels])
         importance += rows.reshape(group.channels, -1).sum(axis=1)
     return importance
 

@@ -66,6 +66,14 @@ def _conv(e: _Emitter, n: Node) -> None:
            dilations=list(a["dilation"]), pads=_pads(a), group=a["groups"])
 
 
+def _deconv(e: _Emitter, n: Node) -> None:
+    a = n.attrs
+    inputs = [n.inputs[0], e.weight(f"{n.name}.weight")] + ([e.weight(f"{n.name}.bias")] if a["bias"] else [])
+    e.node("ConvTranspose", inputs, n.name, n.name, kernel_shape=list(a["k"]), strides=list(a["stride"]),
+           dilations=list(a["dilation"]), pads=[*a["padding"], *a["padding"]],
+           output_padding=list(a["output_padding"]), group=a["groups"])
+
+
 def _bn(e: _Emitter, n: Node) -> None:
     keys = [f"{n.name}.{p}" for p in ("weight", "bias", "running_mean", "running_var")]
     e.node("BatchNormalization", [n.inputs[0], *map(e.weight, keys)], n.name, n.name, epsilon=n.attrs["eps"])
@@ -148,6 +156,7 @@ ONNX_LOWERING: dict[str, Callable[[_Emitter, Node], None] | None] = {
     "concat": _simple("Concat", axis=1),
     "flatten": _flatten,
     "linear": _linear,
+    "deconv": _deconv,
 }
 
 

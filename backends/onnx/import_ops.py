@@ -8,6 +8,7 @@ import onnx
 from onnx import numpy_helper
 
 from ...ir import conv_pads
+from .import_channels import CHANNEL_OPS
 from .import_checks import expect_shape
 from .importer import _attrs, _Importer, _ShapeOf
 
@@ -308,4 +309,5 @@ SUPPORTED = {op: _skippable(fn) for op, fn in {
     "Add": _sum, "Sum": _sum, "Concat": _concat, "Gemm": _linear, "MatMul": _linear, "Flatten": _flatten,
     "Reshape": _flatten, "Unsqueeze": _unsqueeze, "Identity": _alias, "Dropout": _dropout,
     "Constant": _constant, "Shape": _shape, "Gather": _fold, "Slice": _fold, "Squeeze": _fold, "Cast": _fold,
+    **CHANNEL_OPS,
 }.items()}

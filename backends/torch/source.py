@@ -78,6 +78,13 @@ def _conv(graph: Graph, node: Node) -> str:
             f"bound={variant['bound']!r}, round={variant['round']})")
 
 
+def _deconv(graph: Graph, node: Node) -> str:
+    a, ci = node.attrs, graph.input_shapes(node)[0].c
+    return (f"nn.ConvTranspose2d({ci}, {a['out']}, kernel_size={_pair(a['k'])}, stride={_pair(a['stride'])}, "
+            f"padding={_pair(a['padding'])}, output_padding={_pair(a['output_padding'])}, groups={a['groups']}, "
+            f"bias={a['bias']}, dilation={_pair(a['dilation'])})")
+
+
 def _pool(graph: Graph, node: Node) -> str:
     a = node.attrs
     if a.get("global"):
@@ -112,6 +119,7 @@ TORCH_LOWERING = {
     "add": lambda g, n: "Add()",
     "concat": lambda g, n: "Concat()",
     "flatten": lambda g, n: "Flatten()",
+    "deconv": _deconv,
     "linear": lambda g, n: f"Linear({g.input_shapes(n)[0].c}, {n.shape.c}, bias={n.attrs['bias']})",
 }
 
