@@ -158,6 +158,11 @@ def unsupported(node: Node) -> SegError:
     ))
 
 
+def no_kernel(ctx: Context, node: Node) -> Lowered:
+    """An op of the table the kernel library has no kernel for (yet)."""
+    raise unsupported(node)
+
+
 HLS_LOWERING = {
     "input": None,
     "output": None,
@@ -175,4 +180,5 @@ HLS_LOWERING = {
     "upsample": _upsample,
     "add": _add,
     "concat": _concat,
+    "deconv": no_kernel,
 }
