@@ -23,6 +23,7 @@ from typing import Any
 
 from .attrs import Attr
 from .opdef import Attrs, Coupling, OpDef
+from .ops_channels import SHUFFLE_ATTRS, SLICE_ATTRS, shuffle_shape, slice_normalize, slice_shape
 from .ops_deconv import DECONV_ATTRS, deconv_macs, deconv_normalize, deconv_params, deconv_shape
 from .shapes import Shape, ShapeError, check_window, conv_padding, pool_output
 
@@ -284,6 +285,14 @@ _OP_LIST = [
     OpDef(
         "concat", "concatenation along channels", _concat_shape, inputs=(1, None),
         coupling_rule=_coupling(Coupling.CONCAT),
+    ),
+    OpDef(
+        "slice", "channels [start, end) of the input (a split is several slices)", slice_shape, SLICE_ATTRS,
+        positional=("start", "end"), coupling_rule=_coupling(Coupling.SLICE), normalize=slice_normalize,
+    ),
+    OpDef(
+        "shuffle", "ShuffleNet's channel shuffle across groups", shuffle_shape, SHUFFLE_ATTRS,
+        positional=("groups",), coupling_rule=_coupling(Coupling.SHUFFLE),
     ),
     OpDef("flatten", "[C, H, W] to [C·H·W, 1, 1]", _flatten_shape, coupling_rule=_coupling(Coupling.FLATTEN)),
     OpDef(

@@ -34,7 +34,7 @@ from ..ir import Graph
 from ..ir.directives import matches
 from .channel_flow import ChannelFlow
 
-__all__ = ["ChannelGroup", "channel_groups", "kept_channels", "kept_count", "pruned_shapes"]
+__all__ = ["ChannelGroup", "channel_groups", "kept_channels", "kept_count", "pruned_shapes", "pruned_slices"]
 
 
 @dataclass(frozen=True)
@@ -158,3 +158,31 @@ def pruned_shapes(graph: Graph, groups: list[ChannelGroup], kept: dict[str, int]
             dims[name][0] -= removed * unit
     return {name: (i, o) for name, (i, o) in dims.items()}
 
+
+
+def _removed_before(graph: Graph, groups: list[ChannelGroup], kept: dict[str, int], layer: str, at: int) -> int:
+    """Channels of ``layer``'s output before channel ``at`` that pruning removes."""
+    removed = 0
+    for group in groups:
+        lost = group.channels - kept.get(group.name, group.channels)
+        if lost <= 0:
+            continue
+        slots = [(o, 1) for p, o in zip(group.producers, group.producer_offsets) if p == layer]
+        slots += [(o, unit) for name, o, unit in group.member_slots if name == layer]
+        removed += sum(lost * unit for offset, unit in slots if offset < at)
+    return removed
+
+
+def pruned_slices(graph: Graph, groups: list[ChannelGroup], kept: dict[str, int]) -> dict[str, tuple[int, int]]:
+    """(start, end) of every slice when each group ``g`` keeps ``kept[g]``
+    channels: the channels its input loses before each bound come off it
+    (the channel flow cuts groups at a slice's bounds, so a group lies
+    wholly before, inside or after the range)."""
+    bounds = {}
+    for node in graph.nodes():
+        if node.op == "slice":
+            start, end = node.attrs["start"], node.attrs["end"]
+            source = node.inputs[0]
+            bounds[node.name] = (start - _removed_before(graph, groups, kept, source, start),
+                                 end - _removed_before(graph, groups, kept, source, end))
+    return bounds

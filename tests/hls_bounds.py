@@ -13,7 +13,9 @@ calibration on the same input):
   by E_in + 2·M_in·(error of y + error of x) + q(f_in); rounded offsets are
   taken to round the same way (the tests keep them away from ±½);
 * bn: (max|s| + q(f_s))·E_in + q(f_s)·M_in + q(f_t) + q(f_out);
-* relu, relu6, max/avg pooling, nearest resizing, concat: 1-Lipschitz, E_in + q(f_out);
+* relu, relu6, max/avg pooling, nearest resizing, concat, and slice and
+  shuffle (copies of some channels, in some order, requantized):
+  1-Lipschitz, E_in + q(f_out);
 * bilinear resizing: weights in 2^-15 units add 2·2^-16·(2·M_in);
 * sigmoid: E_in/4 + table error (entries rounded to 2^-15, linear
   interpolation error h²/8·max|σ''| ≤ 2^-12/8·0.1) + q(f_out);

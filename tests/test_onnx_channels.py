@@ -105,3 +105,20 @@ def test_convtranspose_refusals_name_the_node(tmp_path, attrs, text):
     with pytest.raises(SegError, match=text) as err:
         segc.import_onnx(str(path))
     assert "odd_up" in str(err.value)
+
+
+SHUFFLE_NET = """
+network shuffle_unit {
+    input x: [8, 6, 6]
+    left = x -> slice(0, 4)
+    right = x -> slice(4, 8) -> conv(4, k=1) -> relu
+    odd = x -> slice(1, 5)
+    cat = concat(left, right, odd)
+    output y = cat -> shuffle(groups=3)
+    output z = cat -> shuffle(groups=4)
+}
+"""
+
+
+def test_slice_and_shuffle_export_match_torch():
+    check_export(SHUFFLE_NET)

@@ -22,6 +22,8 @@ from segc.ir import OPS, Coupling, Shape
     ("deconv", {"out": 16, "k": 2, "stride": 2}, [Shape(8, 4, 4)], Coupling.SOURCE),
     ("deconv", {"out": 8, "k": 4, "stride": 2, "groups": 8}, [Shape(8, 4, 4)], Coupling.DEPTHWISE),
     ("deconv", {"out": 16, "k": 2, "groups": 4}, [Shape(8, 4, 4)], Coupling.GROUPED),
+    ("slice", {"start": 2, "end": 6}, [Shape(8, 4, 4)], Coupling.SLICE),
+    ("shuffle", {"groups": 2}, [Shape(8, 4, 4)], Coupling.SHUFFLE),
     ("add", {}, [Shape(8, 4, 4), Shape(8, 4, 4)], Coupling.ELEMENTWISE),
     ("concat", {}, [Shape(8, 4, 4), Shape(4, 4, 4)], Coupling.CONCAT),
     ("flatten", {}, [Shape(8, 4, 4)], Coupling.FLATTEN),
@@ -66,6 +68,8 @@ VALID_USE = {
     "flatten": ({}, [Shape(3, 8, 8)]),
     "linear": ({"out": 10}, [Shape(3, 1, 1)]),
     "deconv": ({"out": 4, "k": 2, "stride": 2}, [Shape(3, 8, 8)]),
+    "slice": ({"start": 1, "end": 3}, [Shape(3, 8, 8)]),
+    "shuffle": ({"groups": 2}, [Shape(4, 8, 8)]),
 }
 
 

@@ -10,5 +10,6 @@
 #include "segc_deform.h"
 #include "segc_elementwise.h"
 #include "segc_pool.h"
+#include "segc_shuffle.h"
 
 #endif /* SEGC_H */
