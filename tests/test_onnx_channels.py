@@ -122,3 +122,72 @@ network shuffle_unit {
 
 def test_slice_and_shuffle_export_match_torch():
     check_export(SHUFFLE_NET)
+
+
+def channel_shuffle(x, groups: int, c: int, h: int, w: int):
+    """As torchvision's ShuffleNetV2 writes it, with the sizes given (its
+    ``x.size()`` arithmetic is exported as Shape, Gather, Div and Mul nodes,
+    which the import's shape folding, not this op, has to undo)."""
+    return x.view(-1, groups, c // groups, h, w).transpose(1, 2).contiguous().view(-1, c, h, w)
+
+
+class ShuffleUnit(nn.Module):
+    """A ShuffleNetV2 unit: split, a branch, concat, shuffle; and a slice."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, padding=1)
+        self.branch = nn.Sequential(nn.Conv2d(8, 8, 1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1, groups=8))
+        self.head = nn.Conv2d(10, 4, 1)
+
+    def forward(self, x):
+        x = self.stem(x)
+        left, right = x.split([8, 8], dim=1)  # x.chunk(2, 1) exports its bounds as run-time shape arithmetic
+        y = channel_shuffle(torch.cat([left, self.branch(right)], dim=1), 2, 16, 6, 7)
+        a, b, _unused = torch.split(y, [6, 4, 6], dim=1)
+        return self.head(torch.cat([y[:, 3:7], b[:, 1:], a[:, -3:]], dim=1))
+
+
+def test_torch_split_slice_and_shuffle_import(tmp_path):
+    graph = check_import(ShuffleUnit(), (3, 6, 7), tmp_path, {"slice", "shuffle"})
+    assert [n.attrs["groups"] for n in graph.nodes() if n.op == "shuffle"] == [2]
+    assert sorted((n.attrs["start"], n.attrs["end"]) for n in graph.nodes() if n.op == "slice") == [
+        (0, 6), (0, 8), (1, 4), (3, 6), (3, 7), (6, 10), (8, 16)]  # split [8, 8]; [6, 4, (6 unused)]; 3 slices
+
+
+def test_segc_export_of_slices_and_shuffles_imports_back(tmp_path):
+    graph = segc.loads(SHUFFLE_NET)
+    (tmp_path / "m.onnx").write_bytes(segc.to_onnx(graph))
+    imported, _ = segc.import_onnx(str(tmp_path / "m.onnx"))
+    assert imported.structure()[3] == graph.structure()[3]
+
+
+def _one_node_model(op: str, inputs, outputs, initializers=(), **attrs) -> bytes:
+    node = helper.make_node(op, ["x", *inputs], outputs, name="odd_node", **attrs)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 6, 4, 4])],
+                              [helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, None) for o in outputs],
+                              list(initializers))
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def _ints(name, values):
+    return helper.make_tensor(name, onnx.TensorProto.INT64, [len(values)], values)
+
+
+@pytest.mark.parametrize(("model", "text"), [
+    (_one_node_model("Slice", ["s", "e", "a"], ["y"], [_ints("s", [0]), _ints("e", [2]), _ints("a", [2])]),
+     r"Slice is supported on the channel axis \(1\) of a feature map only, got axes \[2\]"),
+    (_one_node_model("Slice", ["s", "e", "a", "t"], ["y"],
+                     [_ints("s", [0]), _ints("e", [4]), _ints("a", [1]), _ints("t", [2])]),
+     "Slice with a step other than 1 is not supported"),
+    (_one_node_model("Split", [], ["y", "z"], axis=2), "Split is supported on the channel axis"),
+    (_one_node_model("Split", ["p"], ["y", "z"], [_ints("p", [2, 3])], axis=1),
+     r"Split sizes \[2, 3\] do not divide the 6 channels into 2 parts"),
+    (_one_node_model("Transpose", [], ["y"], perm=[0, 1, 3, 2]),
+     "Transpose is supported only inside a channel shuffle"),
+])
+def test_channel_op_refusals_name_the_node(tmp_path, model, text):
+    (tmp_path / "odd.onnx").write_bytes(model)
+    with pytest.raises(SegError, match=text) as err:
+        segc.import_onnx(str(tmp_path / "odd.onnx"))
+    assert "odd_node" in str(err.value)

@@ -291,6 +291,10 @@ def _fold(im: _Importer, node: onnx.NodeProto) -> None:
     im.constants[node.output[0]] = np.asarray(result)
 
 
+fold = _fold  # for import_channels: a Slice of constants
+reshape = _flatten  # for import_channels: a Reshape that is no channel shuffle
+
+
 def _dropout(im: _Importer, node: onnx.NodeProto) -> None:
     _alias(im, node)
 
