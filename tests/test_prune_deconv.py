@@ -57,3 +57,13 @@ def test_pruned_deconv_equals_masked(monkeypatch, seed):
     pruned = harness.check_equivalent(graph, rates, seed)
     shapes = {n.name: n.shape.c for n in pruned.nodes()}
     assert (shapes["up"], shapes["dw"], shapes["mid.conv"]) == (3, 3, 7)
+
+
+def test_unet_example_pruned_equals_masked(monkeypatch):
+    from conftest import EXAMPLES
+
+    graph = harness.small(EXAMPLES / "unet_small.seg", 32)
+    monkeypatch.setattr(harness, "l1_choice", l1_transposed(graph))
+    rates = harness.random_rates(graph, 4)
+    assert {"dec3.deconv", "dec2.deconv", "dec1.deconv"} <= set(rates)
+    harness.check_equivalent(graph, rates, 4)
