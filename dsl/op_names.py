@@ -50,6 +50,7 @@ _SYNONYMS: dict[str, str] = {
     "avgpooling": "avgpool", "maxpooling": "maxpool",
     "adaptiveavgpool": "avgpool", "globalavgpool": "avgpool", "globalaveragepool": "avgpool",
     "averagepool": "avgpool",
+    "chunk": "split", "narrow": "slice", "channelshuffle": "shuffle",
 }
 
 
