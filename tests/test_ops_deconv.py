@@ -9,7 +9,6 @@ Expected numbers are written out as arithmetic in the test, or come from torch.
 from __future__ import annotations
 
 import pytest
-from conftest import EXAMPLES
 from run_op import out_shape, run
 
 import segc
@@ -97,21 +96,9 @@ def test_generated_module_matches_conv_transpose2d():
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
 
 
-# ---------------------------------------------------------------- printer, HLS
+# ---------------------------------------------------------------- printer
 def test_printed_seg_loads_back_the_same():
     graph = segc.loads(NET)
     again = segc.loads(segc.to_seg(graph))
     assert again.structure() == graph.structure()
     assert "output_padding=1" in segc.to_seg(graph)
-
-
-def test_hls_export_names_the_op(tmp_path, capsys):
-    from segc.cli import main
-
-    path = tmp_path / "up.seg"
-    path.write_text('import "targets/arria10.seg"\n'.replace("targets", str(EXAMPLES / "targets"))
-                    + NET.replace("network up {", "network up on arria10_gx1150 {"))
-    assert main(["export", str(path), "--to", "hls", "-o", str(tmp_path / "p")]) == 1
-    err = capsys.readouterr().err
-    assert "layer 'y': op 'deconv' is not implemented by the HLS kernel library" in err
-    assert "Traceback" not in err and not (tmp_path / "p").exists()

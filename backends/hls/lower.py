@@ -21,7 +21,7 @@ import numpy as np
 
 from ...ir import Diagnostic, Node, SegError, conv_pads
 from .context import Call, Context, Lowered
-from .lower_channels import lower_shuffle, lower_slice
+from .lower_channels import lower_deconv, lower_shuffle, lower_slice
 from .lower_conv import lower_conv, lower_dconv, lower_linear
 
 __all__ = ["HLS_LOWERING", "MAX_ADD_INPUTS", "SIGMOID_TABLE", "resize_table"]
@@ -159,11 +159,6 @@ def unsupported(node: Node) -> SegError:
     ))
 
 
-def no_kernel(ctx: Context, node: Node) -> Lowered:
-    """An op of the table the kernel library has no kernel for (yet)."""
-    raise unsupported(node)
-
-
 HLS_LOWERING = {
     "input": None,
     "output": None,
@@ -181,7 +176,7 @@ HLS_LOWERING = {
     "upsample": _upsample,
     "add": _add,
     "concat": _concat,
-    "deconv": no_kernel,
+    "deconv": lower_deconv,
     "slice": lower_slice,
     "shuffle": lower_shuffle,
 }

@@ -26,7 +26,7 @@ from . import config as hls_config
 from .context import Context, Lowered
 from .formats import activation_formats
 from .fusion import fuse, fusion_chains, unstored
-from .lower import HLS_LOWERING, no_kernel, unsupported
+from .lower import HLS_LOWERING, unsupported
 from .lower_conv import offset_words
 from .memory import plan_memory
 from .render import network_identifier, render_build, render_config, render_header, render_source, render_tcl
@@ -46,7 +46,7 @@ def library_files() -> dict[str, bytes]:
 
 def _check_supported(graph: Graph) -> None:
     for node in graph.nodes():
-        if HLS_LOWERING.get(node.op, no_kernel) is no_kernel:
+        if node.op not in HLS_LOWERING:
             raise unsupported(node)
 
 

@@ -11,5 +11,6 @@
 #include "segc_elementwise.h"
 #include "segc_pool.h"
 #include "segc_shuffle.h"
+#include "segc_deconv.h"
 
 #endif /* SEGC_H */
