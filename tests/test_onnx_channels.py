@@ -177,6 +177,8 @@ def _ints(name, values):
 @pytest.mark.parametrize(("model", "text"), [
     (_one_node_model("Slice", ["s", "e", "a"], ["y"], [_ints("s", [0]), _ints("e", [2]), _ints("a", [2])]),
      r"Slice is supported on the channel axis \(1\) of a feature map only, got axes \[2\]"),
+    (_one_node_model("Slice", ["s", "e"], ["y"], [_ints("s", [0]), _ints("e", [2])]),  # axes: from 0
+     r"Slice is supported on the channel axis \(1\) of a feature map only, got axes \[0\]"),
     (_one_node_model("Slice", ["s", "e", "a", "t"], ["y"],
                      [_ints("s", [0]), _ints("e", [4]), _ints("a", [1]), _ints("t", [2])]),
      "Slice with a step other than 1 is not supported"),

@@ -57,17 +57,14 @@ def _deconv(im: _Importer, node: onnx.NodeProto) -> None:
         im.weights[f"{name}.bias"] = b
 
 
-_INT_MAX = 2**62  # "to the end" in ONNX Slice ends
-
-
 def _ints(im: _Importer, node: onnx.NodeProto, index: int, what: str) -> list[int] | None:
     if len(node.input) <= index or not node.input[index]:
         return None
     return [int(v) for v in np.asarray(im.constant(node, node.input[index], what)).reshape(-1)]
 
 
-def _channel_axis(im: _Importer, node: onnx.NodeProto, axes: list[int] | None, default: int) -> None:
-    if (axes or [default]) not in ([1], [-3]):
+def _channel_axis(im: _Importer, node: onnx.NodeProto, axes: list[int]) -> None:
+    if axes not in ([1], [-3]):
         raise im.fail(node, f"{node.op_type} is supported on the channel axis (1) of a feature map only, "
                             f"got axes {axes}")
 
@@ -95,7 +92,8 @@ def _slice(im: _Importer, node: onnx.NodeProto) -> None:
     x = im.tensor(node, node.input[0])
     channels = im.graph.node(x).shape.c
     starts, ends = _ints(im, node, 1, "Slice's starts"), _ints(im, node, 2, "Slice's ends")
-    _channel_axis(im, node, _ints(im, node, 3, "Slice's axes"), 0)
+    axes = _ints(im, node, 3, "Slice's axes")
+    _channel_axis(im, node, list(range(len(starts or []))) if axes is None else axes)  # ONNX: all axes from 0
     if any(step != 1 for step in _ints(im, node, 4, "Slice's steps") or [1]):
         raise im.fail(node, "Slice with a step other than 1 is not supported")
     if len(starts or []) != 1 or len(ends or []) != 1:
@@ -107,7 +105,7 @@ def _split(im: _Importer, node: onnx.NodeProto) -> None:
     a = _attrs(node)
     x = im.tensor(node, node.input[0])
     channels = im.graph.node(x).shape.c
-    _channel_axis(im, node, [int(a.get("axis", 0))], 0)
+    _channel_axis(im, node, [int(a.get("axis", 0))])
     sizes = _ints(im, node, 1, "Split's sizes") or [int(v) for v in a.get("split", [])]
     if not sizes:
         parts = len(node.output)
