@@ -16,6 +16,7 @@ from .builtins import BUILTINS, BuiltinError
 from .evaluate import Env, ExprEvaluator
 from .naming import Pending, Scope
 from .op_names import unknown_call_message
+from .split import SPLIT, split_call
 from .values import POISON, Tensor, is_poison, type_name
 
 __all__ = ["CallEvaluator", "LargeNetwork"]
@@ -77,9 +78,11 @@ class CallEvaluator(ExprEvaluator):
             return self._builtin(call, positional, keywords)
         if call.func in OPS:
             return self._op(call, OPS[call.func], positional, keywords)
+        if call.func == SPLIT:
+            return split_call(self, call, positional, keywords)
         if call.func in self.blocks:
             return self._block(call, self.blocks[call.func], positional, keywords)
-        known = set(OPS) | set(self.blocks) | set(BUILTINS)
+        known = set(OPS) | set(self.blocks) | set(BUILTINS) | {SPLIT}
         raise self.error(unknown_call_message(call.func, known), call.func_span)
 
     # ---------------------------------------------------------- built-ins

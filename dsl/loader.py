@@ -18,6 +18,7 @@ from .builtins import BUILTINS
 from .depth import no_gc_pauses
 from .evaluate import suggestion
 from .parser import parse_text
+from .split import SPLIT
 
 __all__ = ["Program", "load_file", "load_text", "parse_source", "read_source"]
 
@@ -160,8 +161,8 @@ class _Loader:
                     (Note("first defined here", first.name_span),),
                 ))
                 continue
-            if isinstance(item, ast.BlockDef) and (name in OPS or name in BUILTINS):
-                what = "an op" if name in OPS else "a built-in function"
+            if isinstance(item, ast.BlockDef) and (name in OPS or name in BUILTINS or name == SPLIT):
+                what = "a built-in function" if name in BUILTINS else "an op"
                 self.errors.append(Diagnostic(f"block '{name}' has the name of {what}", item.name_span))
                 continue
             table[name] = item

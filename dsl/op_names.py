@@ -16,20 +16,11 @@ from .evaluate import close_match
 
 __all__ = ["unknown_call_message"]
 
-_TRANSPOSED = (
-    "transposed convolution ('{name}') is not supported; upsample then conv instead "
-    "(x -> upsample(2) -> conv(c, k=3)); 'dconv' is deformable convolution, a different op"
-)
 _ACTIVATION = "activation '{name}' is not supported; segc has relu, relu6 and sigmoid"
 _NORM = "normalization '{name}' is not supported; segc has bn (batch normalization)"
 
 # Well-known names (compared lower-case, without '_' or '-', without a 1d/2d/3d ending).
 _UNSUPPORTED: dict[str, str] = {
-    **dict.fromkeys(
-        ["deconv", "deconvolution", "convtranspose", "transposeconv", "transposedconv", "tconv", "upconv",
-         "fractionallystridedconv"],
-        _TRANSPOSED,
-    ),
     **dict.fromkeys(
         ["elu", "selu", "celu", "gelu", "prelu", "leakyrelu", "lrelu", "rrelu", "silu", "swish", "mish",
          "hardswish", "hswish", "hardsigmoid", "tanh", "softplus", "softsign", "hardtanh"],
@@ -51,9 +42,15 @@ _SYNONYMS: dict[str, str] = {
     "interpolate": "upsample", "resize": "upsample", "upsampling": "upsample",
     "deformconv": "dconv", "deformableconv": "dconv", "deformableconvolution": "dconv", "dcn": "dconv",
     "dcnv2": "dconv",
+    **dict.fromkeys(
+        ["deconvolution", "convtranspose", "transposeconv", "transposedconv", "tconv", "upconv",
+         "fractionallystridedconv"],
+        "deconv",
+    ),
     "avgpooling": "avgpool", "maxpooling": "maxpool",
     "adaptiveavgpool": "avgpool", "globalavgpool": "avgpool", "globalaveragepool": "avgpool",
     "averagepool": "avgpool",
+    "chunk": "split", "narrow": "slice", "channelshuffle": "shuffle",
 }
 
 

@@ -32,6 +32,8 @@ class Coupling(Enum):
     DEPTHWISE = "depthwise"  # weighted, but output channel i reads only input channel i
     GROUPED = "grouped"  # grouped conv: channels tied group by group
     FLATTEN = "flatten"  # input channel i becomes features [i·H·W, (i+1)·H·W)
+    SLICE = "slice"  # output channel i is input channel start + i
+    SHUFFLE = "shuffle"  # channels permuted across groups: never pruned through
 
 
 def _same(value: Any, default: Any) -> bool:

@@ -9,6 +9,8 @@ Work counts (per input sample):
   as the main conv) or a 1×1 conv to ``G`` scales (shape "square"), with bias;
   ``G`` = offset groups.  Bilinear sampling is not a multiply-accumulate and
   is not counted here.
+* deconv (transposed): ``C_i·(C_o/g)·k_h·k_w·H_i·W_i`` MACs, as many
+  parameters (+C_o bias); see ``ops_deconv.py``.
 * linear: ``F_i·F_o`` MACs, ``F_i·F_o + F_o`` parameters.
 * bn: ``2·C`` parameters (scale and shift; running statistics are buffers).
 * everything else: no MACs, no parameters.
@@ -21,6 +23,8 @@ from typing import Any
 
 from .attrs import Attr
 from .opdef import Attrs, Coupling, OpDef
+from .ops_channels import SHUFFLE_ATTRS, SLICE_ATTRS, shuffle_shape, slice_normalize, slice_shape
+from .ops_deconv import DECONV_ATTRS, deconv_macs, deconv_normalize, deconv_params, deconv_shape
 from .shapes import Shape, ShapeError, check_window, conv_padding, pool_output
 
 __all__ = ["OPS", "conv_pads", "opdef"]
@@ -251,6 +255,11 @@ _OP_LIST = [
         coupling_rule=_conv_coupling, normalize=_dconv_normalize,
     ),
     OpDef(
+        "deconv", "transposed 2-D convolution (PyTorch's ConvTranspose2d)", deconv_shape, DECONV_ATTRS,
+        positional=("out",), macs_rule=deconv_macs, params_rule=deconv_params, coupling_rule=_conv_coupling,
+        normalize=deconv_normalize,
+    ),
+    OpDef(
         "bn", "batch normalisation", _same, (Attr("eps", "float", 1e-5, minimum=0),), params_rule=_bn_params,
     ),
     _activation("relu", "max(x, 0)"),
@@ -276,6 +285,14 @@ _OP_LIST = [
     OpDef(
         "concat", "concatenation along channels", _concat_shape, inputs=(1, None),
         coupling_rule=_coupling(Coupling.CONCAT),
+    ),
+    OpDef(
+        "slice", "channels [start, end) of the input (a split is several slices)", slice_shape, SLICE_ATTRS,
+        positional=("start", "end"), coupling_rule=_coupling(Coupling.SLICE), normalize=slice_normalize,
+    ),
+    OpDef(
+        "shuffle", "ShuffleNet's channel shuffle across groups", shuffle_shape, SHUFFLE_ATTRS,
+        positional=("groups",), coupling_rule=_coupling(Coupling.SHUFFLE),
     ),
     OpDef("flatten", "[C, H, W] to [C·H·W, 1, 1]", _flatten_shape, coupling_rule=_coupling(Coupling.FLATTEN)),
     OpDef(

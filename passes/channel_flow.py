@@ -154,6 +154,33 @@ class ChannelFlow:
         return self.member(node, [s._replace(start=s.start * area, unit=s.unit * area) for s in self.operand(node)])
 
 
+def _slice(flow: ChannelFlow, node: Node) -> list[Segment]:
+    """Channels [start, end) of the operand: elements cut at both ends (each
+    piece its own group, so what the slice takes is pruned apart from the
+    rest), the pieces inside shifted to start at 0."""
+    start, end = node.attrs["start"], node.attrs["end"]
+    for at in (start, end):
+        while (seg := next((s for s in flow.operand(node) if s.start < at < s.end), None)) is not None:
+            step, rest = divmod(at - seg.start, seg.unit)
+            if rest:  # inside a flattened channel: cannot be matched
+                flow.forbid(flow.operand(node), f"slice '{node.name}' inside a channel's features")
+                return flow.member(node, [])
+            flow.split(seg.elem, step)
+    inside = [s._replace(start=s.start - start) for s in flow.operand(node) if start <= s.start and s.end <= end]
+    return flow.member(node, inside)
+
+
+def _shuffle(flow: ChannelFlow, node: Node) -> list[Segment]:
+    """A shuffle interleaves the channels of its groups: pruning through it
+    would have to remove the same channels of every group, so the channels
+    it reads and writes are never pruned; its output is a fixed element."""
+    reason = f"channel shuffle '{node.name}' (groups={node.attrs['groups']})"
+    flow.forbid(flow.operand(node), reason)
+    layout = [Segment(flow._new(node.name, 0, node.shape.c, True), 0, node.shape.c, 1)]  # made here, no weights
+    flow.forbid(layout, reason)
+    return layout
+
+
 def _cut(seg: Segment, twins: dict[int, int], cut: int) -> list[Segment]:
     if seg.elem not in twins:
         return [seg]
@@ -179,5 +206,5 @@ _RULES = {
     Coupling.FIXED: ChannelFlow.fixed, Coupling.SOURCE: ChannelFlow.source, Coupling.GROUPED: ChannelFlow.grouped,
     Coupling.PASSTHROUGH: ChannelFlow.passthrough, Coupling.DEPTHWISE: ChannelFlow.passthrough,
     Coupling.ELEMENTWISE: ChannelFlow.elementwise, Coupling.CONCAT: ChannelFlow.concat,
-    Coupling.FLATTEN: ChannelFlow.flatten,
+    Coupling.FLATTEN: ChannelFlow.flatten, Coupling.SLICE: _slice, Coupling.SHUFFLE: _shuffle,
 }

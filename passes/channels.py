@@ -34,7 +34,7 @@ from ..ir import Graph
 from ..ir.directives import matches
 from .channel_flow import ChannelFlow
 
-__all__ = ["ChannelGroup", "channel_groups", "kept_channels", "kept_count", "pruned_shapes"]
+__all__ = ["ChannelGroup", "channel_groups", "kept_channels", "kept_count", "pruned_shapes", "pruned_slices"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class ChannelGroup:
     consumer_units: tuple[int, ...] = ()
     member_slots: tuple[tuple[str, int, int], ...] = ()
     producer_offsets: tuple[int, ...] = ()
+    transposed: tuple[str, ...] = ()  # producers whose weight is [C_i, C_o/g, ...] (deconv)
 
     def __post_init__(self) -> None:
         if len(self.producer_offsets) != len(self.producers):  # left out: every producer starts at 0
@@ -73,10 +74,12 @@ def _group(flow: ChannelFlow, elems: list[int], slots: list, consumers: list, ke
     layers = (*(flow.origin[e] for e in producers), *members)
     reasons = [r for e in elems for r in flow.reasons.get(e, ())]
     reasons += [f"keep rule '{k.pattern}'" for k in keep if any(matches(k.pattern, n) for n in layers)]
+    names = tuple(flow.origin[e] for e in producers)
     return ChannelGroup(
-        origin if whole else f"{origin}[{offset}:{offset + size}]", size, tuple(flow.origin[e] for e in producers),
+        origin if whole else f"{origin}[{offset}:{offset + size}]", size, names,
         members, tuple((name, start) for name, start, _ in consumers), not reasons, reasons[0] if reasons else "",
         tuple(unit for _, _, unit in consumers), tuple(slots), tuple(flow.offset[e] for e in producers),
+        tuple(name for name in names if flow.graph.node(name).op == "deconv"),
     )
 
 
@@ -127,10 +130,10 @@ def kept_channels(group: ChannelGroup, rate: float, pof: int | None = None) -> i
 
 
 def _weighted(graph: Graph) -> dict[str, list[int]]:
-    """[input channels, output channels] of every conv, dconv and linear."""
+    """[input channels, output channels] of every conv, dconv, deconv and linear."""
     dims = {}
     for node in graph.nodes():
-        if node.op in ("conv", "dconv", "linear"):
+        if node.op in ("conv", "dconv", "deconv", "linear"):
             dims[node.name] = [graph.node(node.inputs[0]).shape.c, node.shape.c]
     return dims
 
@@ -155,3 +158,31 @@ def pruned_shapes(graph: Graph, groups: list[ChannelGroup], kept: dict[str, int]
             dims[name][0] -= removed * unit
     return {name: (i, o) for name, (i, o) in dims.items()}
 
+
+
+def _removed_before(graph: Graph, groups: list[ChannelGroup], kept: dict[str, int], layer: str, at: int) -> int:
+    """Channels of ``layer``'s output before channel ``at`` that pruning removes."""
+    removed = 0
+    for group in groups:
+        lost = group.channels - kept.get(group.name, group.channels)
+        if lost <= 0:
+            continue
+        slots = [(o, 1) for p, o in zip(group.producers, group.producer_offsets) if p == layer]
+        slots += [(o, unit) for name, o, unit in group.member_slots if name == layer]
+        removed += sum(lost * unit for offset, unit in slots if offset < at)
+    return removed
+
+
+def pruned_slices(graph: Graph, groups: list[ChannelGroup], kept: dict[str, int]) -> dict[str, tuple[int, int]]:
+    """(start, end) of every slice when each group ``g`` keeps ``kept[g]``
+    channels: the channels its input loses before each bound come off it
+    (the channel flow cuts groups at a slice's bounds, so a group lies
+    wholly before, inside or after the range)."""
+    bounds = {}
+    for node in graph.nodes():
+        if node.op == "slice":
+            start, end = node.attrs["start"], node.attrs["end"]
+            source = node.inputs[0]
+            bounds[node.name] = (start - _removed_before(graph, groups, kept, source, start),
+                                 end - _removed_before(graph, groups, kept, source, end))
+    return bounds

@@ -5,9 +5,10 @@ work (``engines.py``), compute cycles, DRAM words and the times of
 
 Rules:
 
-* ``conv``: convolution, deformable convolution and linear layers, on the
-  PE array (Eq. 2-5 of Mori et al. Sec. 3.2; ``dconv_cost.py`` for
-  deformable layers) or, depthwise ones, on the depthwise engine;
+* ``conv``: convolution, deformable and transposed convolution and linear
+  layers, on the PE array (Eq. 2-5 of Mori et al. Sec. 3.2; ``dconv_cost.py``
+  for deformable layers, the scatter form of ``deconv_cost.py`` for
+  transposed ones) or, depthwise ones, on the depthwise engine;
 * ``fused``: bn, relu, relu6, sigmoid, identity and maxpool right after a
   convolution (or after another fused op) run in the convolution's pipeline
   (batch norm is a pipelined unit, max-pooling follows the convolution;
@@ -18,7 +19,9 @@ Rules:
   unfused add, bn, activation or max-pooling) streams its inputs from DRAM
   and its output back, on the elementwise unit or the P_of lanes;
 * ``free``: input and output (data already in DRAM), concat (producers write
-  their channel slices of one buffer) and flatten (a view) take no time.
+  their channel slices of one buffer), flatten and slice (views; a slice's
+  channels are contiguous in [C, H, W]) take no time; a channel shuffle
+  streams (one tap per element), a permuting copy.
 
 ``conv`` and ``stream`` layers are invocations: each pays the target's
 layer overhead once (the layers fused into a convolution share its one); a
@@ -47,6 +50,7 @@ __all__ = ["CALIBRATED_FIELDS", "Calibration", "CostPass", "layer_cost", "offset
 _FUSABLE = ("bn", "relu", "relu6", "sigmoid", "identity", "maxpool")
 _FREE = {"input": "already in DRAM", "output": "stays in DRAM", "concat": "producers write channel slices",
          "flatten": "a view"}
+_FREE["slice"] = "a view: consumers read its channel range"
 
 # Target fields a calibration may set: name -> (target attribute, unit, physical bounds).
 CALIBRATED_FIELDS = {

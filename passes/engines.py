@@ -6,7 +6,8 @@ entry here (its cost) plus its fields in ``ir/target.py``.
   Eq. 2 (cycles) and Eq. 3–4 (DRAM words, tiles from the ``tile`` pass;
   on a target whose convolutions stream their input through the line
   buffer, C·H_i·W_i words instead of Eq. 3); deformable layers by
-  ``dconv_cost.py``.
+  ``dconv_cost.py``; transposed ones in the scatter form of
+  ``deconv_cost.py``.
 * ``depthwise`` — a depthwise engine of L lanes × T taps (CoDeNet's
   released design: 16 × 9), when the target has one, for convolutions with
   one input and one output channel per group:
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 
 from ..ir import Graph, Node, Target
 from .dconv_cost import dconv_cost, dconv_reason
+from .deconv_cost import DECONV_REASON
 from .deform import current_plan
 from .hwmodel import ConvGeometry, compute_cycles, dram_accesses
 
@@ -72,6 +74,8 @@ def _on_pe(graph: Graph, node: Node, target: Target) -> dict:
     reason = "Eq. 2-5"
     if tiling.get("stream"):  # through the line buffer, once
         dram_in, reason = elements(graph.input_shapes(node)[0]), "Eq. 2, 4-5, input streamed once"
+    if node.op == "deconv":
+        dram_out, reason = elements(node.shape), DECONV_REASON
     return {"cycles_compute": compute_cycles(geom, target.unroll), "dram_in": dram_in, "dram_weight": dram_w,
             "dram_out": dram_out, "tile": list(tile), "input_tile": list(in_tile), "reason": reason}
 

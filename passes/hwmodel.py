@@ -71,10 +71,13 @@ class ConvGeometry:
 
     @classmethod
     def of(cls, graph: Graph, node: Node) -> ConvGeometry:
-        """The geometry of a conv, dconv or linear node."""
+        """The geometry of a conv, dconv, deconv or linear node."""
         x = graph.input_shapes(node)[0]
         if node.op == "linear":
             return cls(x.c, node.shape.c, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+        if node.op == "deconv":  # the scatter form (deconv_cost.py): a k×k window over the input grid
+            k = node.attrs["k"]
+            return cls(x.c, node.shape.c, k[1], k[0], 1, 1, 1, 1, node.attrs["groups"], x.w, x.h)
         a = node.attrs
         pad_y, pad_x = conv_pads(a)
         return cls(

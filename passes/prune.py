@@ -23,7 +23,7 @@ import numpy as np
 
 from ..ir import Diagnostic, Graph, PruneDirectives, SegError
 from .base import Pass, PassResult
-from .channels import ChannelGroup, channel_groups, kept_channels, pruned_shapes
+from .channels import ChannelGroup, channel_groups, kept_channels, pruned_shapes, pruned_slices
 from .prune_rates import empty_message, rate_sets, resolve_rates, share_rates, uniform_rates, would_empty
 from .prune_weights import slice_weights
 
@@ -58,7 +58,10 @@ def channel_importance(group: ChannelGroup, weights: Weights) -> np.ndarray:
         weight = weights.get(f"{name}.weight")
         if weight is None:
             raise SegError(Diagnostic(f"the weights have no '{name}.weight' (layer '{name}')"))
-        rows = np.abs(np.asarray(weight, dtype=np.float64)[offset:offset + group.channels])
+        weight = np.asarray(weight, dtype=np.float64)
+        if name in group.transposed:  # a deconv's weight is [C_i, C_o, k_h, k_w]
+            weight = np.swapaxes(weight, 0, 1)
+        rows = np.abs(weight[offset:offset + group.channels])
         importance += rows.reshape(group.channels, -1).sum(axis=1)
     return importance
 
@@ -71,8 +74,9 @@ def choose_channels(group: ChannelGroup, kept: int, weights: Weights | None) -> 
     return np.sort(order[:kept])
 
 
-def _rebuild(graph: Graph, shapes: dict[str, tuple[int, int]], before: dict[str, tuple[int, int]]) -> Graph:
-    """A graph with the same layers and the new channel counts."""
+def _rebuild(graph: Graph, shapes: dict[str, tuple[int, int]], before: dict[str, tuple[int, int]],
+             slices: dict[str, tuple[int, int]]) -> Graph:
+    """A graph with the same layers, the new channel counts and slice bounds."""
     directives = graph.directives
     if directives.prune is not None:  # the rates are applied; what is kept stays kept
         directives = dataclasses.replace(directives, prune=PruneDirectives((), directives.prune.keep))
@@ -87,6 +91,8 @@ def _rebuild(graph: Graph, shapes: dict[str, tuple[int, int]], before: dict[str,
                 attrs["groups"] = cout
             (in0, out0) = before[node.name]
             annotations["prune"] = {"in": (in0, cin), "out": (out0, cout)}
+        if node.name in slices:
+            attrs["start"], attrs["end"] = slices[node.name]
         node = node.with_(attrs=attrs, annotations=annotations)
         shape = node.opdef.shape(node.attrs, [pruned.node(i).shape for i in node.inputs])
         pruned.add(node.with_(shape=shape))
@@ -107,7 +113,7 @@ def prune(graph: Graph, rates: Mapping[str, float], weights: Weights | None = No
     _check_rates(by_name, rates, strict)
     kept = {name: kept_channels(by_name[name], rate, pof) for name, rate in rates.items()}
     before = pruned_shapes(graph, groups, {})
-    pruned = _rebuild(graph, pruned_shapes(graph, groups, kept), before)
+    pruned = _rebuild(graph, pruned_shapes(graph, groups, kept), before, pruned_slices(graph, groups, kept))
     pruned.verify(context="after pruning")
     if weights is None:
         return pruned, None

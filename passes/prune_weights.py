@@ -9,6 +9,9 @@ offset + (c+1)·unit)``).  Then, per layer:
   mask; ``weight`` by the input mask when ``g = 1``; a dconv's offset branch
   (``offset.weight [n, C_i, ·, ·]``) by the input mask (depthwise: the
   output mask, its input being the same channels).
+* deconv: ``weight [C_i, C_o/g, k_h, k_w]`` by the output mask on axis 1
+  and the input mask on axis 0 when ``g = 1`` (depthwise: the output mask on
+  axis 0), ``bias`` by the output mask.
 * linear: ``weight [F_o, F_i]`` by both masks, ``bias`` by the output mask.
 * bn: ``weight``, ``bias``, ``running_mean``, ``running_var`` by the output mask.
 
@@ -64,6 +67,8 @@ def _layer_entries(graph: Graph, name: str, out: np.ndarray | None, into: np.nda
     node = graph.node(name)
     if node.op == "bn":
         return [_take(weights, f"{name}.{p}", out, 0) for p in _BN]
+    if node.op == "deconv":
+        return _deconv_entries(name, node.attrs, out, into, weights)
     if node.op not in ("conv", "dconv", "linear"):
         return []
     depthwise = node.op != "linear" and node.attrs["groups"] > 1
@@ -73,6 +78,19 @@ def _layer_entries(graph: Graph, name: str, out: np.ndarray | None, into: np.nda
         entries.append(_take(weights, f"{name}.bias", out, 0))
     if node.op == "dconv":
         entries.append(_take(weights, f"{name}.offset.weight", out if depthwise else into, 1))
+    return entries
+
+
+def _deconv_entries(name: str, attrs, out: np.ndarray | None, into: np.ndarray | None,
+                    weights: Mapping[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+    key = f"{name}.weight"
+    if attrs["groups"] > 1:  # depthwise (grouped ones are never pruned): one filter per channel
+        entries = [_take(weights, key, out, 0)]
+    else:
+        _, weight = _take(weights, key, into, 0)
+        entries = [_take({key: weight}, key, out, 1)]
+    if attrs["bias"]:
+        entries.append(_take(weights, f"{name}.bias", out, 0))
     return entries
 
 

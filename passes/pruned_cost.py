@@ -8,7 +8,7 @@ channels a layer loses per channel of ``g`` (1 for a producer's output, the
 slot's unit for members and consumers, see ``channels.py``).  From the new
 counts, Eq. 1–5 are evaluated as the ``cost`` pass does (``fastmodel.py``):
 
-* conv, dconv, linear: channels per group, groups (depthwise layers lose
+* conv, dconv, deconv, linear: channels per group, groups (depthwise layers lose
   groups), and the tile, which Eq. 1 re-chooses since fewer input channels
   let larger tiles fit the input buffer (memoised per layer and input
   channel count);
@@ -27,6 +27,7 @@ import numpy as np
 from ..ir import Coupling, Graph
 from .channels import ChannelGroup
 from .cost import Calibration
+from .deconv_cost import extra_output_pixels
 from .fastmodel import LayerTable, latencies
 from .hwmodel import ConvGeometry
 from .tile import retile
@@ -81,9 +82,15 @@ class PrunedCost:
             d_out.append(out)
             d_in.append(out if depthwise else in_loss.get(node.name, zero))
             d_work.append(work // node.shape.c * out)  # elements × taps scale with the channels
-            d_words.append(self._streamed_words(node, out_loss, zero))
+            d_words.append(self._streamed_words(node, out_loss, zero) + self._deconv_words(node, out_loss, zero))
         self.d_in, self.d_out = np.stack(d_in, 1), np.stack(d_out, 1)  # groups × rows
         self.d_work, self.d_words = np.stack(d_work, 1), np.stack(d_words, 1)
+
+    def _deconv_words(self, node, out_loss: dict[str, np.ndarray], zero: np.ndarray) -> np.ndarray:
+        """Output words beyond the input grid a deconv saves per removed output channel."""
+        if node.op != "deconv":
+            return zero
+        return out_loss.get(node.name, zero) * extra_output_pixels(self.graph, node)
 
     def _streamed_words(self, node, out_loss: dict[str, np.ndarray], zero: np.ndarray) -> np.ndarray:
         """DRAM words a streamed or residual layer saves per removed channel."""
@@ -172,7 +179,7 @@ class PrunedCost:
         return np.where(t.is_conv, main + offsets, 0).sum(axis=1)
 
 def _is_depthwise(graph: Graph, node) -> bool:
-    if node.op not in ("conv", "dconv"):
+    if node.op not in ("conv", "dconv", "deconv"):
         return False
     return node.opdef.coupling(node.attrs, graph.input_shapes(node)) is Coupling.DEPTHWISE
 

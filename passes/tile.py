@@ -33,7 +33,7 @@ from .hwmodel import TILING_MODES, ConvGeometry, TileError, best_tile, input_til
 
 __all__ = ["TILED_OPS", "TilePass", "require_target", "retile"]
 
-TILED_OPS = ("conv", "dconv", "linear")
+TILED_OPS = ("conv", "dconv", "deconv", "linear")
 
 
 def require_target(graph: Graph, pass_name: str):
@@ -58,6 +58,8 @@ def _line_buffer_tiling(graph: Graph, node: Node, mode: str) -> dict | None:
     stream their input (``conv_input``) when the line buffer holds its
     kernel's rows: one output row from the rows the kernel spans,
     (k_y − 1)·d + 1.  ``stream``: the input is read once."""
+    if node.op == "deconv":  # scatters into its output: tiled by Eq. 1 (deconv_cost.py)
+        return None
     if node.op == "conv":
         rows = (node.attrs["k"][0] - 1) * node.attrs["dilation"][0] + 1
         target = graph.target

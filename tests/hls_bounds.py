@@ -8,12 +8,16 @@ calibration on the same input):
 * input: E = q(f);
 * conv, linear (fan-in n): sum |w_q·x_c − w·x| ≤ A·E_in + n·q(f_w)·M_in with
   A = max over outputs of sum |w| + n·q(f_w); plus q(f_b) and q(f_out);
+* deconv: the same over each output channel's column of the [C_i, C_o/g, k, k]
+  weight (an output sums at most those products);
 * dconv: the offset conv as above; the sample position errs by the offset
   error (square: times the tap reach (k−1)/2 and dilation), a bilinear sample
   by E_in + 2·M_in·(error of y + error of x) + q(f_in); rounded offsets are
   taken to round the same way (the tests keep them away from ±½);
 * bn: (max|s| + q(f_s))·E_in + q(f_s)·M_in + q(f_t) + q(f_out);
-* relu, relu6, max/avg pooling, nearest resizing, concat: 1-Lipschitz, E_in + q(f_out);
+* relu, relu6, max/avg pooling, nearest resizing, concat, and slice and
+  shuffle (copies of some channels, in some order, requantized):
+  1-Lipschitz, E_in + q(f_out);
 * bilinear resizing: weights in 2^-15 units add 2·2^-16·(2·M_in);
 * sigmoid: E_in/4 + table error (entries rounded to 2^-15, linear
   interpolation error h²/8·max|σ''| ≤ 2^-12/8·0.1) + q(f_out);
@@ -52,6 +56,15 @@ def _dconv(node, layer, weights, e_in, m_in) -> float:
     return _mac(weights[f"{node.name}.weight"], params, "", e_sample, m_in, layer["frac"])
 
 
+def _deconv(node, layer, weights, e_in, m_in) -> float:
+    """A conv's bound with the weight [C_i, C_o/g, k, k] read per output
+    channel: an output sums at most the C_i·k² products of its column of
+    the weight (fewer where the stride skips taps), so the column's Σ|w|
+    and fan-in C_i·k² bound it (over all C_i: an upper bound for g > 1)."""
+    weight = np.swapaxes(weights[f"{node.name}.weight"], 0, 1)
+    return _mac(weight, layer["params"], "", e_in, m_in, layer["frac"])
+
+
 def _bn(node, layer, weights, e_in, m_in) -> float:
     w = {k: weights[f"{node.name}.{k}"] for k in ("weight", "bias", "running_mean", "running_var")}
     scale = w["weight"] / np.sqrt(w["running_var"] + node.attrs["eps"])
@@ -86,6 +99,8 @@ def error_bounds(graph, config: dict, weights: dict[str, np.ndarray],
             e = _mac(weights[f"{node.name}.weight"], layer["params"], "", e_in, m_in, layer["frac"])
         elif node.op == "dconv":
             e = _dconv(node, layer, weights, e_in, m_in)
+        elif node.op == "deconv":
+            e = _deconv(node, layer, weights, e_in, m_in)
         elif node.op == "bn":
             e = _bn(node, layer, weights, e_in, m_in)
         elif node.op == "sigmoid":

@@ -246,3 +246,29 @@ def test_tiles_and_unrolling_do_not_change_a_bit(tmp_path):
         compile_project(folder, "-O1")
         outputs.append(run_testbench(folder, json.loads(files["config.json"]))[0][0])
     assert all(np.array_equal(outputs[0], other) for other in outputs[1:])
+
+
+def test_channel_slices_and_shuffles(tmp_path):
+    graph = _graph("""
+    a = image -> conv(8, k=3) -> bn -> relu
+    left = a -> slice(0, 4)
+    right = a -> slice(4, 8) -> conv(4, k=1) -> relu
+    output mixed = concat(left, right) -> shuffle(groups=2)
+    output thirds = concat(a -> slice(1, 7), image) -> shuffle(groups=3)
+    output part = a -> slice(5, 6)""")
+    _check(graph, tmp_path)
+
+
+def test_transposed_convolutions(tmp_path):
+    graph = _graph("""
+    a = image -> conv(6, k=3) -> bn -> relu
+    output up = a -> deconv(4, k=2, stride=2, bias=true)
+    output odd = a -> deconv(6, k=3, stride=2, padding=1, output_padding=1, groups=2) -> relu
+    output wide = a -> deconv(6, k=3, padding=2, dilation=2, groups=6, bias=true)
+    output skew = image -> deconv(5, k=[3, 2], stride=[1, 3], padding=[1, 0])""")
+    _check(graph, tmp_path)
+
+
+def test_unet_example(tmp_path):
+    text = (EXAMPLES / "unet_small.seg").read_text().replace("[3, 128, 128]", "[3, 16, 16]")
+    _check(segc.loads(text, str(EXAMPLES / "unet_small.seg")), tmp_path)

@@ -101,11 +101,10 @@ def test_a_block_nothing_calls_gets_a_warning() -> None:
     ("batch_norm", "unknown op or block 'batch_norm'; did you mean 'bn'?"),
     ("deform_conv", "unknown op or block 'deform_conv'; did you mean 'dconv'?"),
     # one edit from a different op: say it is unsupported, never suggest the look-alike
-    ("deconv", "transposed convolution ('deconv') is not supported"),
-    ("ConvTranspose2d", "transposed convolution ('ConvTranspose2d') is not supported"),
-    ("conv_transpose", "transposed convolution ('conv_transpose') is not supported"),
-    ("upconv", "transposed convolution ('upconv') is not supported"),
-    ("deconvv", "unknown op or block 'deconvv'; transposed convolution ('deconv') is not supported"),
+    ("ConvTranspose2d", "unknown op or block 'ConvTranspose2d'; did you mean 'deconv'?"),
+    ("conv_transpose", "unknown op or block 'conv_transpose'; did you mean 'deconv'?"),
+    ("upconv", "unknown op or block 'upconv'; did you mean 'deconv'?"),
+    ("deconvv", "unknown op or block 'deconvv'; did you mean 'deconv'?"),
     ("elu", "activation 'elu' is not supported; segc has relu, relu6 and sigmoid"),
     ("prelu", "activation 'prelu' is not supported"),
 ])

@@ -19,6 +19,11 @@ from segc.ir import OPS, Coupling, Shape
     ("dconv", {"out": 16, "k": 3}, [Shape(8, 4, 4)], Coupling.SOURCE),
     ("dconv", {"out": 8, "k": 3, "groups": 8}, [Shape(8, 4, 4)], Coupling.DEPTHWISE),
     ("linear", {"out": 10}, [Shape(8, 1, 1)], Coupling.SOURCE),
+    ("deconv", {"out": 16, "k": 2, "stride": 2}, [Shape(8, 4, 4)], Coupling.SOURCE),
+    ("deconv", {"out": 8, "k": 4, "stride": 2, "groups": 8}, [Shape(8, 4, 4)], Coupling.DEPTHWISE),
+    ("deconv", {"out": 16, "k": 2, "groups": 4}, [Shape(8, 4, 4)], Coupling.GROUPED),
+    ("slice", {"start": 2, "end": 6}, [Shape(8, 4, 4)], Coupling.SLICE),
+    ("shuffle", {"groups": 2}, [Shape(8, 4, 4)], Coupling.SHUFFLE),
     ("add", {}, [Shape(8, 4, 4), Shape(8, 4, 4)], Coupling.ELEMENTWISE),
     ("concat", {}, [Shape(8, 4, 4), Shape(4, 4, 4)], Coupling.CONCAT),
     ("flatten", {}, [Shape(8, 4, 4)], Coupling.FLATTEN),
@@ -62,6 +67,9 @@ VALID_USE = {
     "concat": ({}, [Shape(3, 8, 8), Shape(5, 8, 8)]),
     "flatten": ({}, [Shape(3, 8, 8)]),
     "linear": ({"out": 10}, [Shape(3, 1, 1)]),
+    "deconv": ({"out": 4, "k": 2, "stride": 2}, [Shape(3, 8, 8)]),
+    "slice": ({"start": 1, "end": 3}, [Shape(3, 8, 8)]),
+    "shuffle": ({"groups": 2}, [Shape(4, 8, 8)]),
 }
 
 

@@ -269,16 +269,23 @@ def test_prune_pass_reads_the_directives() -> None:
 def test_prune_pass_counts_split_groups() -> None:
     graph = segc.load(str(EXAMPLES / "codenet_shufflenet.seg"))
     pruned, notes = run_pipeline(graph, parse_pipeline("prune{rate=0.5}"))
-    # stem 24; per stage with width w: three groups of w/2 (the down unit's convs) and one of w per unit
-    # (2: w = 116, 3 units; 3: 232, 7; 4: 464, 3); neck 256 + 128 + 64; three heads' first convs of 64
-    before = 24 + (3 * 58 + 3 * 116) + (3 * 116 + 7 * 232) + (3 * 232 + 3 * 464) + (256 + 128 + 64) + 3 * 64
-    assert notes == [f"prune: 29 of 33 channel groups pruned: {before} → {before // 2} channels"]
-    assert pruned.node("stage2.1.0.conv2").shape.c == 58  # two halves of 58, 29 kept of each
+    # shuffles are not pruned through: what is pruned is the stem, each unit's branch width (the first 1x1
+    # conv, w/2 at stage width w: down units 1, units 3 + 7 + 3), the neck 256 + 128 + 64 and three heads of 64
+    before = 24 + 4 * 58 + 8 * 116 + 4 * 232 + (256 + 128 + 64) + 3 * 64
+    assert notes == [f"prune: 23 of 75 channel groups pruned: {before} → {before // 2} channels"]
+    assert pruned.node("stage2.1.conv").shape.c == 29  # 58, half kept
+    assert pruned.node("stage2.1.0.conv1").shape.c == 29  # its depthwise conv follows
+    assert pruned.node("stage2.1.0.conv2").shape.c == 58  # the branch's output, shuffled: kept whole
+    assert pruned.node("stage2.1.slice2").attrs == {"start": 58, "end": 116}
 
 
-def test_codenet_units_split_at_the_concat() -> None:
+def test_codenet_units_split_and_shuffle() -> None:
     groups = groups_by_name(segc.load(str(EXAMPLES / "codenet_shufflenet.seg")))
-    right = groups["stage2.0.1.conv2"]  # the second half of stage 2's stream: each unit's last conv from 58 on
-    assert right.producers == ("stage2.0.1.conv2", "stage2.1.0.conv2", "stage2.2.0.conv2", "stage2.3.0.conv2")
-    assert right.producer_offsets == (0, 58, 58, 58) and right.channels == 58 and right.prunable
-    assert (len(groups), sum(g.prunable for g in groups.values())) == (33, 29)  # not pruned: image and 3 outputs
+    # a unit's split cuts the previous shuffle's channels in two halves, neither prunable
+    halves = [groups["stage2.0.shuffle[0:58]"], groups["stage2.0.shuffle[58:116]"]]
+    assert all(not g.prunable and g.reason == "channel shuffle 'stage2.0.shuffle' (groups=2)" for g in halves)
+    branch = groups["stage2.1.conv"]
+    assert branch.prunable and branch.channels == 58 and branch.consumers == (("stage2.1.0.conv2", 0),)
+    # image; 23 prunable; 16 shuffles' outputs, 13 of them cut in two by a unit's split; the branch ends
+    # (2 per down unit, 1 per unit) and the 3 heads' last convs, fixed by a shuffle or an output
+    assert (len(groups), sum(g.prunable for g in groups.values())) == (1 + 23 + 16 + 13 + 6 + 13 + 3, 23)

@@ -21,6 +21,7 @@ import numpy as np
 
 from ...ir import Diagnostic, Node, SegError, conv_pads
 from .context import Call, Context, Lowered
+from .lower_channels import lower_deconv, lower_shuffle, lower_slice
 from .lower_conv import lower_conv, lower_dconv, lower_linear
 
 __all__ = ["HLS_LOWERING", "MAX_ADD_INPUTS", "SIGMOID_TABLE", "resize_table"]
@@ -175,4 +176,7 @@ HLS_LOWERING = {
     "upsample": _upsample,
     "add": _add,
     "concat": _concat,
+    "deconv": lower_deconv,
+    "slice": lower_slice,
+    "shuffle": lower_shuffle,
 }

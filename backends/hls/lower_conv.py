@@ -69,6 +69,9 @@ def _weights(ctx: Context, node: Node, prefix: str, f_in: int, bias: bool) -> tu
     return {"FRAC_IN": f_in, "FRAC_W": f_w, "FRAC_B": f_b, "BIAS": bias}, weight, address
 
 
+conv_weights = _weights  # for transposed convolutions (lower_channels.py)
+
+
 def lower_conv(ctx: Context, node: Node) -> Lowered:
     a = node.attrs
     config = _window(ctx, node)

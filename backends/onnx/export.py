@@ -66,6 +66,32 @@ def _conv(e: _Emitter, n: Node) -> None:
            dilations=list(a["dilation"]), pads=_pads(a), group=a["groups"])
 
 
+def _deconv(e: _Emitter, n: Node) -> None:
+    a = n.attrs
+    inputs = [n.inputs[0], e.weight(f"{n.name}.weight")] + ([e.weight(f"{n.name}.bias")] if a["bias"] else [])
+    e.node("ConvTranspose", inputs, n.name, n.name, kernel_shape=list(a["k"]), strides=list(a["stride"]),
+           dilations=list(a["dilation"]), pads=[*a["padding"], *a["padding"]],
+           output_padding=list(a["output_padding"]), group=a["groups"])
+
+
+def _slice(e: _Emitter, n: Node) -> None:
+    a = n.attrs
+    bounds = [e.constant(f"{n.name}/{what}", [v]) for what, v in (("starts", a["start"]), ("ends", a["end"]),
+                                                                    ("axes", 1))]
+    e.node("Slice", [n.inputs[0], *bounds], n.name, n.name)
+
+
+def _shuffle(e: _Emitter, n: Node) -> None:
+    """Reshape to [N, g, C/g, H, W], swap g and C/g, reshape back: the pattern
+    torch's exporter writes for a channel shuffle (and the import recognises)."""
+    c, h, w = n.shape
+    g = n.attrs["groups"]
+    grouped = e.node("Reshape", [n.inputs[0], e.constant(f"{n.name}/grouped_shape", [0, g, c // g, h, w])],
+                     f"{n.name}/grouped", f"{n.name}/grouped")
+    swapped = e.node("Transpose", [grouped], f"{n.name}/swapped", f"{n.name}/swapped", perm=[0, 2, 1, 3, 4])
+    e.node("Reshape", [swapped, e.constant(f"{n.name}/shape", [0, c, h, w])], n.name, n.name)
+
+
 def _bn(e: _Emitter, n: Node) -> None:
     keys = [f"{n.name}.{p}" for p in ("weight", "bias", "running_mean", "running_var")]
     e.node("BatchNormalization", [n.inputs[0], *map(e.weight, keys)], n.name, n.name, epsilon=n.attrs["eps"])
@@ -148,6 +174,9 @@ ONNX_LOWERING: dict[str, Callable[[_Emitter, Node], None] | None] = {
     "concat": _simple("Concat", axis=1),
     "flatten": _flatten,
     "linear": _linear,
+    "deconv": _deconv,
+    "slice": _slice,
+    "shuffle": _shuffle,
 }
 
 

@@ -8,6 +8,7 @@ import onnx
 from onnx import numpy_helper
 
 from ...ir import conv_pads
+from .import_channels import CHANNEL_OPS
 from .import_checks import expect_shape
 from .importer import _attrs, _Importer, _ShapeOf
 
@@ -326,6 +327,10 @@ def _identity(im: _Importer, node: onnx.NodeProto) -> None:
         _alias(im, node)
 
 
+fold = _fold  # for import_channels: a Slice of constants
+reshape = _flatten  # for import_channels: a Reshape that is no channel shuffle
+
+
 def _skippable(lower):
     def run(im: _Importer, node: onnx.NodeProto) -> None:
         if id(node) not in im.skip:
@@ -340,4 +345,5 @@ SUPPORTED = {op: _skippable(fn) for op, fn in {
     "Add": _sum, "Sum": _sum, "Concat": _concat, "Gemm": _linear, "MatMul": _linear, "Flatten": _flatten,
     "Reshape": _flatten, "Unsqueeze": _unsqueeze, "Identity": _identity, "Dropout": _identity,
     "Constant": _constant, "Shape": _shape, "Gather": _fold, "Slice": _fold, "Squeeze": _fold, "Cast": _fold,
+    **CHANNEL_OPS,
 }.items()}

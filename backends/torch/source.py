@@ -61,6 +61,33 @@ class Linear(nn.Linear):
         return nn.functional.linear(x.flatten(1), self.weight, self.bias)[:, :, None, None]
 '''
 
+# Helpers written only into networks that use them (slice, shuffle).
+_CHANNEL_HELPERS = '''
+
+class Slice(nn.Module):
+    """Channels [start, end)."""
+
+    def __init__(self, start: int, end: int):
+        super().__init__()
+        self.start, self.end = start, end
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, self.start:self.end]
+
+
+class Shuffle(nn.Module):
+    """ShuffleNet's channel shuffle: [N, G·K, H, W] seen as [N, G, K, H, W], G and K swapped."""
+
+    def __init__(self, groups: int):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        return x.reshape(n, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+'''
+_CHANNEL_OPS = ("slice", "shuffle")
+
 
 def _pair(value) -> str:
     return f"({value[0]}, {value[1]})"
@@ -76,6 +103,13 @@ def _conv(graph: Graph, node: Node) -> str:
     variant = dconv_variant(node)  # the deform pass's decision, if it ran
     return (f"DeformConv2d({args}, offset_groups={a['offset_groups']}, shape={variant['shape']!r}, "
             f"bound={variant['bound']!r}, round={variant['round']})")
+
+
+def _deconv(graph: Graph, node: Node) -> str:
+    a, ci = node.attrs, graph.input_shapes(node)[0].c
+    return (f"nn.ConvTranspose2d({ci}, {a['out']}, kernel_size={_pair(a['k'])}, stride={_pair(a['stride'])}, "
+            f"padding={_pair(a['padding'])}, output_padding={_pair(a['output_padding'])}, groups={a['groups']}, "
+            f"bias={a['bias']}, dilation={_pair(a['dilation'])})")
 
 
 def _pool(graph: Graph, node: Node) -> str:
@@ -112,6 +146,9 @@ TORCH_LOWERING = {
     "add": lambda g, n: "Add()",
     "concat": lambda g, n: "Concat()",
     "flatten": lambda g, n: "Flatten()",
+    "deconv": _deconv,
+    "slice": lambda g, n: f"Slice({n.attrs['start']}, {n.attrs['end']})",
+    "shuffle": lambda g, n: f"Shuffle({n.attrs['groups']})",
     "linear": lambda g, n: f"Linear({g.input_shapes(n)[0].c}, {n.shape.c}, bias={n.attrs['bias']})",
 }
 
@@ -127,7 +164,8 @@ def class_name(graph: Graph) -> str:
 @functools.cache
 def _module_names() -> frozenset[str]:
     """The names the generated module defines or imports besides its class."""
-    texts = [_HELPERS, *((Path(__file__).parent / name).read_text(encoding="utf-8") for name in DEFORM_FILES)]
+    texts = [_HELPERS, _CHANNEL_HELPERS,
+             *((Path(__file__).parent / name).read_text(encoding="utf-8") for name in DEFORM_FILES)]
     names = {"torch", "nn", "annotations", *keyword.kwlist}
     for statement in (s for text in texts for s in ast.parse(text).body):
         if isinstance(statement, (ast.Import, ast.ImportFrom)):
@@ -288,6 +326,8 @@ def to_torch_source(graph: Graph) -> str:
         "from torch import nn",
     ]
     body = [_HELPERS.rstrip("\n")]
+    if any(n.op in _CHANNEL_OPS for n in graph.nodes()):
+        body.append(_CHANNEL_HELPERS.rstrip("\n"))
     if deform:
         imports, code = _deform_source()
         header[-2:-2] = [line for line in imports if line not in header]

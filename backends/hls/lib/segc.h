@@ -10,5 +10,7 @@
 #include "segc_deform.h"
 #include "segc_elementwise.h"
 #include "segc_pool.h"
+#include "segc_shuffle.h"
+#include "segc_deconv.h"
 
 #endif /* SEGC_H */
