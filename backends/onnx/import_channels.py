@@ -58,9 +58,13 @@ def _deconv(im: _Importer, node: onnx.NodeProto) -> None:
 
 
 def _ints(im: _Importer, node: onnx.NodeProto, index: int, what: str) -> list[int] | None:
+    """An integer operand: a constant or folded shape arithmetic."""
     if len(node.input) <= index or not node.input[index]:
         return None
-    return [int(v) for v in np.asarray(im.constant(node, node.input[index], what)).reshape(-1)]
+    found = im.static(node.input[index])
+    if found is None:
+        raise im.fail(node, f"{what} must be a constant")
+    return [int(v) for v in np.asarray(found).reshape(-1)]
 
 
 def _channel_axis(im: _Importer, node: onnx.NodeProto, axes: list[int]) -> None:
@@ -121,23 +125,15 @@ def _split(im: _Importer, node: onnx.NodeProto) -> None:
         start += size
 
 
-def _dims(value) -> list[int | None] | None:
-    """A reshape target's entries (None where only known at run time)."""
-    if isinstance(value, np.ndarray):
-        return [int(v) for v in value.reshape(-1)]
-    if isinstance(value, list):
-        return [int(v) if isinstance(v, (int, np.integer)) or (isinstance(v, np.ndarray) and v.size == 1)
-                else None for v in value]
-    return None
-
-
-def _target(im: _Importer, value: str) -> list[int | None] | None:
-    """A Reshape's target shape, also from a Constant node not lowered yet."""
-    if value in im.constants:
-        return _dims(im.constants[value])
+def _target(im: _Importer, value: str) -> list[int] | None:
+    """A Reshape's target shape (folded constants and shape arithmetic),
+    also from a Constant node not lowered yet."""
+    found = im.static(value)
+    if found is not None:
+        return [int(v) for v in np.asarray(found).reshape(-1)]
     for node in im.model.graph.node:
         if node.op_type == "Constant" and value in node.output and "value" in _attrs(node):
-            return _dims(numpy_helper.to_array(_attrs(node)["value"]))
+            return [int(v) for v in numpy_helper.to_array(_attrs(node)["value"]).reshape(-1)]
     return None
 
 
@@ -168,7 +164,7 @@ def _reshape(im: _Importer, node: onnx.NodeProto) -> None:
         reshape(im, node)
         return
     groups, folded = found
-    im.skip.update(id(n) for n in folded)
+    im.skip.update(n.output[0] for n in folded)
     im.values[folded[-1].output[0]] = im.add(im.layer_name(folded[-1]), "shuffle", [x], {"groups": groups}, node)
 
 

@@ -226,7 +226,7 @@ def _bias(im: _Importer, node: onnx.NodeProto):
     if len(users) == 1 and users[0].op_type == "Add":
         other = [v for v in users[0].input if v != node.output[0]]
         if len(other) == 1 and isinstance(im.constants.get(other[0]), np.ndarray):
-            im.skip.add(id(users[0]))
+            im.skip.add(users[0].output[0])
             return im.constants[other[0]], users[0].output[0]
     return None, node.output[0]
 
@@ -333,7 +333,7 @@ reshape = _flatten  # for import_channels: a Reshape that is no channel shuffle
 
 def _skippable(lower):
     def run(im: _Importer, node: onnx.NodeProto) -> None:
-        if id(node) not in im.skip:
+        if node.output[0] not in im.skip:
             lower(im, node)
     return run
 

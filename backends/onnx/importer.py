@@ -59,7 +59,7 @@ class _Importer:
         self.values: dict[str, str] = {}  # ONNX value -> IR layer
         self.used_names: set[str] = set()
         self.rank2: set[str] = set()  # ONNX values that are [N, F] matrices
-        self.skip: set[int] = set()  # nodes folded into an earlier layer (a MatMul's bias Add)
+        self.skip: set[str] = set()  # first outputs of nodes folded into an earlier layer (a bias Add, a shuffle)
         self.folded: Counter[str] = Counter()  # ONNX nodes that became no layer, by op type
         self.sizes = feature_inputs(model, path, set(self.constants), input_shape)
         self.batch = next((dims[0] for dims in self.sizes.values() if dims[0]), 1)  # for folded shapes
