@@ -20,7 +20,8 @@ _TRANSPOSED = (
     "transposed convolution ('{name}') is not supported; upsample then conv instead "
     "(x -> upsample(2) -> conv(c, k=3)); 'dconv' is deformable convolution, a different op"
 )
-_ACTIVATION = "activation '{name}' is not supported; segc has relu, relu6 and sigmoid"
+_ACTIVATION = ("activation '{name}' is not supported; segc has relu, relu6, sigmoid, hardsigmoid, hardswish, "
+               "silu, leakyrelu, tanh and clip")
 _NORM = "normalization '{name}' is not supported; segc has bn (batch normalization)"
 
 # Well-known names (compared lower-case, without '_' or '-', without a 1d/2d/3d ending).
@@ -31,15 +32,12 @@ _UNSUPPORTED: dict[str, str] = {
         _TRANSPOSED,
     ),
     **dict.fromkeys(
-        ["elu", "selu", "celu", "gelu", "prelu", "leakyrelu", "lrelu", "rrelu", "silu", "swish", "mish",
-         "hardswish", "hswish", "hardsigmoid", "tanh", "softplus", "softsign", "hardtanh"],
+        ["elu", "selu", "celu", "gelu", "prelu", "rrelu", "mish", "softplus", "softsign", "hardtanh"],
         _ACTIVATION,
     ),
     **dict.fromkeys(["layernorm", "groupnorm", "instancenorm", "lrn", "localresponsenorm"], _NORM),
     "dropout": "'{name}' is not supported: dropout does nothing at inference; leave it out",
-    **dict.fromkeys(
-        ["softmax", "logsoftmax"], "'{name}' is not supported: networks end at their logits; apply it outside"
-    ),
+    "logsoftmax": "'{name}' is not supported: networks end at their logits; apply it outside",
 }
 
 _SYNONYMS: dict[str, str] = {
@@ -54,6 +52,9 @@ _SYNONYMS: dict[str, str] = {
     "avgpooling": "avgpool", "maxpooling": "maxpool",
     "adaptiveavgpool": "avgpool", "globalavgpool": "avgpool", "globalaveragepool": "avgpool",
     "averagepool": "avgpool",
+    "lrelu": "leakyrelu", "swish": "silu", "hswish": "hardswish", "hsigmoid": "hardsigmoid",
+    "clamp": "clip", "multiply": "mul", "mult": "mul", "subtract": "sub", "divide": "div",
+    "reducemean": "mean", "globalmean": "mean",
 }
 
 
