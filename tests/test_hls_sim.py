@@ -246,3 +246,42 @@ def test_tiles_and_unrolling_do_not_change_a_bit(tmp_path):
         compile_project(folder, "-O1")
         outputs.append(run_testbench(folder, json.loads(files["config.json"]))[0][0])
     assert all(np.array_equal(outputs[0], other) for other in outputs[1:])
+
+
+def test_pointwise_activations(tmp_path):
+    graph = _graph("""
+    output hs = image -> hardsigmoid
+    output hw = image -> hardswish
+    output si = image -> silu
+    output lr = image -> leakyrelu(0.2)
+    output th = image -> tanh
+    output cl = image -> clip(-1.5, 2.25)
+    output lo = image -> clip(min=0.5)
+    output dv = image -> div(6)""")
+    _check(graph, tmp_path, scale=4.0)  # past hardswish's and clip's corners, into tanh's saturation
+
+
+def test_pointwise_activations_fused(tmp_path):
+    graph = _graph("""
+    a = image -> conv(4, k=3) -> hardswish
+    b = image -> conv(4, k=1) -> bn -> silu -> div(3)
+    c = image -> conv(4, k=3) -> tanh -> clip(max=0.5)
+    output y = concat(a, b, c, image -> conv(4, k=1) -> leakyrelu(0.1) -> hardsigmoid)""")
+    _check(graph, tmp_path, scale=3.0)
+
+
+def test_squeeze_and_excitation(tmp_path):
+    graph = _graph("""
+    x = image -> conv(6, k=3) -> hardswish
+    scale = x -> mean -> conv(3, k=1, bias=true) -> relu -> conv(6, k=1, bias=true) -> hardsigmoid
+    y = mul(x, scale)
+    output se = y
+    output diff = sub(y, x)
+    output pooled = y -> mean(keepdims=false)""")
+    _check(graph, tmp_path, scale=2.0)
+
+
+def test_softmax_has_no_kernel(tmp_path):
+    graph = _graph("    output y = image -> softmax")
+    with pytest.raises(segc.SegError, match="op 'softmax' is not implemented by the HLS kernel library"):
+        build_project(graph, HlsOptions())

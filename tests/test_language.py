@@ -106,7 +106,8 @@ def test_a_block_nothing_calls_gets_a_warning() -> None:
     ("conv_transpose", "transposed convolution ('conv_transpose') is not supported"),
     ("upconv", "transposed convolution ('upconv') is not supported"),
     ("deconvv", "unknown op or block 'deconvv'; transposed convolution ('deconv') is not supported"),
-    ("elu", "activation 'elu' is not supported; segc has relu, relu6, sigmoid, hardsigmoid, hardswish, silu, leakyrelu, tanh and clip"),
+    ("elu", "activation 'elu' is not supported; segc has relu, relu6, sigmoid, hardsigmoid, hardswish, silu, "
+            "leakyrelu, tanh and clip"),
     ("prelu", "activation 'prelu' is not supported"),
 ])
 def test_unknown_op_suggestions_do_not_cross_to_other_ops(call: str, expected: str) -> None:

@@ -22,8 +22,9 @@ import numpy as np
 from ...ir import Diagnostic, Node, SegError, conv_pads
 from .context import Call, Context, Lowered
 from .lower_conv import lower_conv, lower_dconv, lower_linear
+from .lower_pointwise import POINTWISE_HLS
 
-__all__ = ["HLS_LOWERING", "MAX_ADD_INPUTS", "SIGMOID_TABLE", "resize_table"]
+__all__ = ["HLS_LOWERING", "MAX_ADD_INPUTS", "SIGMOID_TABLE", "resize_table", "sigmoid_table"]
 
 MAX_ADD_INPUTS = 4
 SIGMOID_TABLE = {"X_MIN": -16, "STEP_BITS": 6, "ENTRIES": 32 * 64 + 1}
@@ -59,7 +60,7 @@ def _bn(ctx: Context, node: Node) -> Lowered:
     return Lowered([Call("batch_norm", config, args)])
 
 
-def _sigmoid_table() -> str:
+def sigmoid_table() -> str:
     t = SIGMOID_TABLE
     step = 2.0 ** -t["STEP_BITS"]
     values = [math.floor(2**15 / (1 + math.exp(-(t["X_MIN"] + n * step))) + 0.5) for n in range(t["ENTRIES"])]
@@ -71,7 +72,7 @@ def _sigmoid_table() -> str:
 def _sigmoid(ctx: Context, node: Node) -> Lowered:
     config = dict(N=_elements(node), **_io(ctx, node), **SIGMOID_TABLE)
     call = Call("sigmoid", config, (ctx.data(node.inputs[0]), "segc_sigmoid_table", ctx.data(node.name)))
-    return Lowered([call], tables=[_sigmoid_table()])
+    return Lowered([call], tables=[sigmoid_table()])
 
 
 def _pool(ctx: Context, node: Node) -> Lowered:
@@ -175,4 +176,5 @@ HLS_LOWERING = {
     "upsample": _upsample,
     "add": _add,
     "concat": _concat,
+    **POINTWISE_HLS,
 }

@@ -73,7 +73,7 @@ _HELPER_CLASS = {"clip": "Clip", "div": "Div", "mul": "Mul", "sub": "Sub", "mean
 def helpers_used(ops: set[str]) -> str:
     """The helper classes of POINTWISE_HELPERS that layers of ``ops`` need, in its order."""
     wanted = {_HELPER_CLASS[op] for op in ops if op in _HELPER_CLASS}
-    blocks = POINTWISE_HELPERS.split("\n\n\nclass ")[1:]
+    blocks = [block.strip("\n") for block in POINTWISE_HELPERS.split("\nclass ") if block.strip()]
     return "".join(f"\n\n\nclass {block}" for block in blocks if block.split("(")[0] in wanted)
 
 
