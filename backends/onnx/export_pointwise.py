@@ -5,8 +5,9 @@ returns them.
 
 hardsigmoid is HardSigmoid with alpha = 1/6, beta = 1/2 (relu6(x + 3) / 6
 = clip(x/6 + 1/2, 0, 1)); silu is Sigmoid then Mul, as exporters write it;
-mean is ReduceMean over axes [2, 3] keeping them (the IR's tensors stay
-4-D until an output).
+mean is ReduceMean over axes [2, 3] (without keepdims, reshaped back to
+[N, C, 1, 1], as a linear layer's Gemm is: the IR's tensors stay 4-D until an
+output).
 """
 
 from __future__ import annotations
@@ -37,6 +38,14 @@ def _clip(e, n: Node) -> None:
     e.node("Clip", [n.inputs[0], *bounds], n.name, n.name)
 
 
+def _mean(e, n: Node) -> None:
+    if n.attrs["keepdims"]:
+        e.node("ReduceMean", [n.inputs[0]], n.name, n.name, axes=[2, 3], keepdims=1)
+        return
+    flat = e.node("ReduceMean", [n.inputs[0]], f"{n.name}/mean", n.name, axes=[2, 3], keepdims=0)
+    e.node("Reshape", [flat, e.constant(f"{n.name}/nchw", [0, -1, 1, 1])], n.name, f"{n.name}/reshape")
+
+
 def _div(e, n: Node) -> None:
     e.node("Div", [n.inputs[0], e.constant(f"{n.name}/by", n.attrs["by"], np.float32)], n.name, n.name)
 
@@ -52,14 +61,14 @@ POINTWISE_ONNX = {
     "softmax": _same_op("Softmax", axis=1),
     "mul": _same_op("Mul"),
     "sub": _same_op("Sub"),
-    "mean": _same_op("ReduceMean", axes=[2, 3], keepdims=1),
+    "mean": _mean,
 }
 
 
 def flatten_outputs(graph: Graph, nodes: list) -> None:
     """Outputs that are matrices leave through a Flatten (axis 1): the output
     layer's Identity becomes one, or, where the layer's value is the graph
-    output itself, that value is renamed ``NAME/nchw`` and flattened."""
+    output itself, that value is renamed ``NAME/4d`` and flattened."""
     for out in graph.outputs:
         if not is_flat(graph, out.inputs[0]):
             continue
@@ -68,7 +77,7 @@ def flatten_outputs(graph: Graph, nodes: list) -> None:
             node.op_type = "Flatten"
             node.attribute.append(helper.make_attribute("axis", 1))
             continue
-        inner = f"{out.output_name}/nchw"
+        inner = f"{out.output_name}/4d"
         for node in nodes:
             node.input[:] = [inner if v == out.output_name else v for v in node.input]
             node.output[:] = [inner if v == out.output_name else v for v in node.output]

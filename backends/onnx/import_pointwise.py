@@ -2,8 +2,8 @@
 alpha = 1/6, beta = 1/2 only), HardSwish, LeakyRelu, Tanh, Softmax over
 channels, Mul (x·Sigmoid(x) becomes one silu layer, x·HardSigmoid(x) one
 hardswish layer: the patterns exporters write), Sub,
-Div by a constant and ReduceMean over height and width (keeping them: a
-global average pooling; not: a [N, C] mean)."""
+Div by a constant and ReduceMean over height and width (mean; without
+keepdims, a [N, C] matrix)."""
 
 from __future__ import annotations
 
@@ -126,11 +126,7 @@ def _reduce_mean(im: _Importer, node: onnx.NodeProto) -> None:
         axes = im.constant(node, node.input[1], "the axes").reshape(-1).tolist()
     if sorted(int(v) % 4 for v in axes or []) != [2, 3]:
         raise im.fail(node, f"only ReduceMean over height and width (axes [2, 3]) is supported, got axes {axes}")
-    keep = bool(a.get("keepdims", 1))
-    if keep:
-        _layer(im, node, "avgpool", [node.input[0]], {"global": True})
-    else:
-        _layer(im, node, "mean", [node.input[0]], {"keepdims": False})  # a [N, C] matrix (is_flat)
+    _layer(im, node, "mean", [node.input[0]], {"keepdims": bool(a.get("keepdims", 1))})  # without: [N, C]
 
 
 POINTWISE_IMPORT = {
