@@ -10,15 +10,16 @@ Rules:
   deformable layers) or, depthwise ones, on the depthwise engine;
 * ``fused``: bn, relu, relu6, sigmoid, identity, maxpool and the activations
   of ``POINTWISE_FUSABLE`` (hardsigmoid, hardswish, silu, leakyrelu, tanh,
-  clip, division by a constant) right after a
-  convolution (or after another fused op) run in the convolution's pipeline
+  clip, division by a constant) right after a convolution (or after another
+  fused op) run in the convolution's pipeline
   (batch norm is a pipelined unit, max-pooling follows the convolution;
   Mori et al. Sec. 3.1) and add no time;
 * ``residual``: an add whose first pipelined input comes from a convolution
   adds in the pipeline and only reads its other inputs from DRAM;
 * ``stream``: anything else that computes (upsample, average pooling, mean,
-  softmax, mul, sub, an unfused add, bn, activation or max-pooling) streams its inputs from DRAM
-  and its output back, on the elementwise unit or the P_of lanes;
+  softmax, mul, sub, an unfused add, bn, activation or max-pooling) streams
+  its inputs from DRAM and its output back, on the elementwise unit or the
+  P_of lanes;
 * ``free``: input and output (data already in DRAM), concat (producers write
   their channel slices of one buffer) and flatten (a view) take no time.
 
