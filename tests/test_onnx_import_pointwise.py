@@ -87,11 +87,25 @@ class Classifier(nn.Module):
         return self.fc(torch.flatten(F.relu6(self.conv(x)), 1))
 
 
-@pytest.mark.parametrize("module", [Classifier(), nn.Sequential(nn.Conv2d(3, 4, 1), nn.AdaptiveAvgPool2d(1),
-                                                                 nn.Flatten(), nn.Linear(4, 3))])
+class MatMulHead(nn.Module):
+    """A classifier as a matrix product with a constant weight and a bias (MatMul + Add)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.weight = nn.Parameter(torch.randn(4, 6))
+        self.bias = nn.Parameter(torch.randn(6))
+
+    def forward(self, x):
+        return self.conv(x).mean((2, 3)) @ self.weight + self.bias
+
+
+@pytest.mark.parametrize("module", [Classifier(), MatMulHead(), nn.Sequential(
+    nn.Conv2d(3, 4, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))], ids=["flatten", "matmul", "pool"])
 def test_imported_classifier_returns_n_by_classes(tmp_path, module):
     (tmp_path / "c.onnx").write_bytes(_export(module, (3, 6, 6)))
     graph, weights = segc.import_onnx(str(tmp_path / "c.onnx"))
+    assert [n.op for n in graph.nodes()][-2] == "linear"
     x = torch.randn(2, 3, 6, 6)
     with torch.no_grad():
         expected = module.eval()(x)
