@@ -27,6 +27,10 @@ calibration on the same input):
   bits: 2^-14·M_in/|by|); tanh = 2σ(2x) − 1: E_in + 2·(table error);
   silu = x·σ(x): 1.1·E_in (max |silu'| = 1.0998) + (M_in + E_in)·(table
   error + 2^-16) (σ at 15 bits); mul: M_a·E_b + M_b·E_a + E_a·E_b.
+* softmax over C channels: E_in/2 (Σ_j |∂y_c/∂x_j| = 2·y_c·(1 − y_c) ≤ ½)
+  + (1 + C)·δ, δ = 2^-15 + 2^-19 the error of each exp(x − max) (table
+  entries and the interpolation rounded to 2^-16 each, interpolation error
+  h²/8·max exp'' = 2^-16/8): e_c/S errs by δ/S + y_c·C·δ/S, S ≥ exp(0) = 1.
 
 Each layer also gets 2^-20·M_out for float32 rounding in the reference.
 
@@ -86,6 +90,8 @@ def _pointwise(node, errors: dict, maxima: dict, layers: dict) -> float:
         return max(1.0, abs(node.attrs["slope"])) * e_in + 2.0**-16 * m_in[0]
     if node.op == "div":
         return (e_in + 2.0**-14 * m_in[0]) / abs(node.attrs["by"])
+    if node.op == "softmax":
+        return e_in / 2 + (1 + node.shape.c) * (2.0**-15 + 2.0**-19)
     extra = {"clip": q(layers[node.name]["frac"]), "tanh": 2 * SIGMOID_TABLE_ERROR,
              "silu": (m_in[0] + e_in) * (SIGMOID_TABLE_ERROR + 2.0**-16)}
     return POINTWISE_GAIN[node.op] * e_in + extra.get(node.op, 0.0)
@@ -124,7 +130,7 @@ def error_bounds(graph, config: dict, weights: dict[str, np.ndarray],
             e = e_in / 4 + 2.0**-16 + 2.0**-12 / 8 * 0.1 + q(layer["frac"])
         elif node.op == "add":
             e = sum(errors.values()) + q(layer["frac"])
-        elif node.op in (*POINTWISE_GAIN, "leakyrelu", "div", "mul", "sub"):
+        elif node.op in (*POINTWISE_GAIN, "leakyrelu", "div", "mul", "sub", "softmax"):
             e = _pointwise(node, errors, maxima, layers) + q(layer["frac"])
         elif node.op == "concat":
             e = max(errors.values()) + q(layer["frac"])

@@ -281,7 +281,9 @@ def test_squeeze_and_excitation(tmp_path):
     _check(graph, tmp_path, scale=2.0)
 
 
-def test_softmax_has_no_kernel(tmp_path):
-    graph = _graph("    output y = image -> softmax")
-    with pytest.raises(segc.SegError, match="op 'softmax' is not implemented by the HLS kernel library"):
-        build_project(graph, HlsOptions())
+def test_softmax_over_channels(tmp_path):
+    graph = _graph("""
+    output wide = image -> conv(12, k=3, bias=true) -> softmax
+    output few = image -> softmax
+    output pixel = image -> mean -> conv(5, k=1) -> softmax""")
+    _check(graph, tmp_path, scale=4.0)

@@ -1,5 +1,5 @@
 """HLS lowering of the ops of ``ir/ops_pointwise.py`` onto
-``lib/segc_activation.h`` (softmax has no kernel: an error naming it).
+``lib/segc_activation.h``.
 
 Constants are integers: leakyrelu's slope in 2^-15 units, a division's
 1/by as M / 2^R with M of 15 significant bits (2^14 ≤ |M| < 2^15), clip's
@@ -15,9 +15,10 @@ import math
 from ...ir import Node
 from .context import Call, Context, Lowered
 
-__all__ = ["POINTWISE_HLS", "POINTWISE_STAGES", "reciprocal"]
+__all__ = ["EXP_TABLE", "POINTWISE_HLS", "POINTWISE_STAGES", "reciprocal"]
 
 _INT_MAX = 2**31 - 1
+EXP_TABLE = {"X_MIN": -16, "STEP_BITS": 8, "ENTRIES": 16 * 256 + 1}
 
 
 def _elements(node: Node) -> int:
@@ -86,10 +87,16 @@ def _mean(ctx: Context, node: Node) -> Lowered:
     return Lowered([Call("global_avg_pool", config, (ctx.data(node.inputs[0]), ctx.data(node.name)))])
 
 
-def _unsupported(ctx: Context, node: Node) -> Lowered:
-    from .lower import unsupported
+def _exp_table() -> str:
+    from .lower import function_table
 
-    raise unsupported(node)
+    return function_table("segc_exp_table", EXP_TABLE, math.exp)
+
+
+def _softmax(ctx: Context, node: Node) -> Lowered:
+    config = {"C": node.shape.c, "HW": node.shape.h * node.shape.w, **_io(ctx, node), **EXP_TABLE}
+    call = Call("softmax", config, (ctx.data(node.inputs[0]), "segc_exp_table", ctx.data(node.name)))
+    return Lowered([call], tables=[_exp_table()])
 
 
 POINTWISE_HLS = {
@@ -97,7 +104,7 @@ POINTWISE_HLS = {
     "mul": _binary,
     "sub": _binary,
     "mean": _mean,
-    "softmax": _unsupported,
+    "softmax": _softmax,
 }
 
 

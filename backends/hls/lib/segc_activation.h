@@ -1,8 +1,9 @@
 /* segc HLS kernel library: the activations and element-wise ops of
  * MobileNet- and EfficientNet-style networks (hardsigmoid, hardswish, silu,
  * leakyrelu, tanh, clip, division by a constant, mul with a [C][1][1]
- * operand broadcast, sub).  The *_one element functions also run in a
- * convolution's epilogue (segc_epilogue.h); each rounds once, half up.
+ * operand broadcast, sub, softmax over channels).  The *_one element
+ * functions also run in a convolution's epilogue (segc_epilogue.h); each
+ * rounds once, half up.
  */
 #ifndef SEGC_ACTIVATION_H
 #define SEGC_ACTIVATION_H
@@ -117,6 +118,25 @@ void sub(const data_t* a, const data_t* b, data_t* out) {
         const acc_t v = widen(a[i], P::FRAC_IN0, P::FRAC_ACC) - widen(b[i], P::FRAC_IN1, P::FRAC_ACC);
         out[i] = requantize(v, P::FRAC_ACC - P::FRAC_OUT);
     });
+}
+
+/* Softmax over the C channels of each of HW pixels, in three passes: the
+ * largest word m, the sum S of exp(x - m) and exp(x - m) / S rounded once;
+ * exp from a table of round(2^15 exp(x)) at x = X_MIN + n 2^-STEP_BITS
+ * (the sigmoid's layout, so exp(0) = 1 is exact and S >= 1). */
+template <class P>
+void softmax(const data_t* in, const int32_t* table, data_t* out) {
+    static_assert(P::FRAC_OUT >= 0, "softmax's output lies in [0, 1]");
+pixels:
+    for (int i = 0; i < P::HW; ++i) {
+        auto word = [&](int c) { return in[(long)c * P::HW + i]; };
+        data_t m = word(0);
+        for (int c = 1; c < P::C; ++c) m = word(c) > m ? word(c) : m;
+        auto e = [&](int c) { return sigmoid_acc<P, P::FRAC_IN, 15>((acc_t)word(c) - m, table); };
+        acc_t sum = 0;
+        for (int c = 0; c < P::C; ++c) sum += e(c);
+        for (int c = 0; c < P::C; ++c) out[(long)c * P::HW + i] = saturate(div_round(e(c) << P::FRAC_OUT, sum));
+    }
 }
 
 }  // namespace segc

@@ -62,16 +62,17 @@ data_t relu_one(data_t x) {
 /* Sigmoid from a table of round(2^15 / (1 + exp(-x))) at x = X_MIN + n 2^-STEP_BITS,
  * interpolated linearly between entries; constant outside the table. */
 template <class P, int FRAC_IN = P::FRAC_IN, int FRAC_OUT = P::FRAC_OUT>
-acc_t sigmoid_acc(data_t x, const int32_t* table);
+acc_t sigmoid_acc(acc_t x, const int32_t* table);
 
 template <class P>
 data_t sigmoid_one(data_t x, const int32_t* table) {
     return saturate(sigmoid_acc<P>(x, table));
 }
 
-/* The same at any input and output fraction bits, not saturated (tanh and silu use it). */
+/* The same at any input and output fraction bits, not saturated, of any
+ * table of that layout (tanh and silu read the sigmoid's, softmax an exp table). */
 template <class P, int FRAC_IN, int FRAC_OUT>
-acc_t sigmoid_acc(data_t x, const int32_t* table) {
+acc_t sigmoid_acc(acc_t x, const int32_t* table) {
     constexpr int RB = FRAC_IN > P::STEP_BITS ? FRAC_IN - P::STEP_BITS : 0;  /* bits between entries */
     constexpr int UP = FRAC_IN < P::STEP_BITS ? P::STEP_BITS - FRAC_IN : 0;
     /* position in steps of 2^-(STEP_BITS + RB) from X_MIN */
