@@ -287,3 +287,9 @@ def test_softmax_over_channels(tmp_path):
     output few = image -> softmax
     output pixel = image -> mean -> conv(5, k=1) -> softmax""")
     _check(graph, tmp_path, scale=4.0)
+
+
+def test_leakyrelu_slope_beyond_the_library(tmp_path):
+    graph = _graph("    output y = image -> leakyrelu(100000)")
+    with pytest.raises(segc.SegError, match="leakyrelu slopes below ±65,536, this one is 100000"):
+        build_project(graph, HlsOptions())

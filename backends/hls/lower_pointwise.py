@@ -5,14 +5,16 @@ Constants are integers: leakyrelu's slope in 2^-15 units, a division's
 1/by as M / 2^R with M of 15 significant bits (2^14 ≤ |M| < 2^15), clip's
 bounds in 2^-G units (G = max(fraction bits in, out)), clamped to the int
 range (a bound past the data's range clips nothing).  tanh and silu read
-the sigmoid table.  mean is the global average pooling kernel.
+the sigmoid table; softmax a table of round(2^15·exp(x)) at steps of 2^-8
+on [−16, 0] (the sigmoid table's layout).  mean is the global average
+pooling kernel.
 """
 
 from __future__ import annotations
 
 import math
 
-from ...ir import Node
+from ...ir import Diagnostic, Node, SegError
 from .context import Call, Context, Lowered
 
 __all__ = ["EXP_TABLE", "POINTWISE_HLS", "POINTWISE_STAGES", "reciprocal"]
@@ -45,7 +47,11 @@ def _bound(value: float | None, bits: int) -> int:
 def _constants(ctx: Context, node: Node) -> dict[str, int | bool]:
     a = node.attrs
     if node.op == "leakyrelu":
-        return {"SLOPE": math.floor(a["slope"] * 2**15 + 0.5)}
+        slope = math.floor(a["slope"] * 2**15 + 0.5)
+        if abs(slope) > _INT_MAX:
+            raise SegError(Diagnostic(f"layer '{node.name}': the HLS library takes leakyrelu slopes below "
+                                      f"±65,536, this one is {a['slope']:g}", node.span))
+        return {"SLOPE": slope}
     if node.op == "div":
         m, r = reciprocal(a["by"])
         return {"M": m, "R": r}

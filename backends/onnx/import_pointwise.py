@@ -131,7 +131,6 @@ def _reduce_mean(im: _Importer, node: onnx.NodeProto) -> None:
 
 POINTWISE_IMPORT = {
     "HardSigmoid": _gate(_hard_sigmoid), "HardSwish": _one("hardswish"), "LeakyRelu": _leaky_relu,
-    "Tanh": _one("tanh"),
-    "Softmax": _softmax, "Sigmoid": _gate(_one("sigmoid")), "Mul": _binary("mul"), "Sub": _binary("sub"), "Div": _div,
-    "ReduceMean": _reduce_mean,
+    "Tanh": _one("tanh"), "Softmax": _softmax, "Sigmoid": _gate(_one("sigmoid")), "Mul": _binary("mul"),
+    "Sub": _binary("sub"), "Div": _div, "ReduceMean": _reduce_mean,
 }
