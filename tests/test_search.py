@@ -66,7 +66,8 @@ def reannotated(graph, rates: dict[str, float], tiling: str) -> tuple[float, int
     return sum(c["latency_s"] for c in costs), sum(c["macs"] for c in costs)
 
 
-@pytest.mark.parametrize("name", ["resnet18", "deeplabv3plus_r18", "codenet_shufflenet", "tiny_seg", "dconvs"])
+@pytest.mark.parametrize("name", ["resnet18", "deeplabv3plus_r18", "codenet_shufflenet", "tiny_seg", "dconvs",
+                                  "mobilenetv3_small", "efficientnet_b0"])
 @pytest.mark.parametrize("tiling", ["paper", "dilation-aware"])
 def test_pruned_latency_equals_reannotating_the_pruned_graph(name: str, tiling: str) -> None:
     graph = graph_of(name)
