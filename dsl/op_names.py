@@ -16,21 +16,19 @@ from .evaluate import close_match
 
 __all__ = ["unknown_call_message"]
 
-_ACTIVATION = "activation '{name}' is not supported; segc has relu, relu6 and sigmoid"
+_ACTIVATION = ("activation '{name}' is not supported; segc has relu, relu6, sigmoid, hardsigmoid, hardswish, "
+               "silu, leakyrelu, tanh and clip")
 _NORM = "normalization '{name}' is not supported; segc has bn (batch normalization)"
 
 # Well-known names (compared lower-case, without '_' or '-', without a 1d/2d/3d ending).
 _UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys(
-        ["elu", "selu", "celu", "gelu", "prelu", "leakyrelu", "lrelu", "rrelu", "silu", "swish", "mish",
-         "hardswish", "hswish", "hardsigmoid", "tanh", "softplus", "softsign", "hardtanh"],
+        ["elu", "selu", "celu", "gelu", "prelu", "rrelu", "mish", "softplus", "softsign", "hardtanh"],
         _ACTIVATION,
     ),
     **dict.fromkeys(["layernorm", "groupnorm", "instancenorm", "lrn", "localresponsenorm"], _NORM),
     "dropout": "'{name}' is not supported: dropout does nothing at inference; leave it out",
-    **dict.fromkeys(
-        ["softmax", "logsoftmax"], "'{name}' is not supported: networks end at their logits; apply it outside"
-    ),
+    "logsoftmax": "'{name}' is not supported: networks end at their logits; apply it outside",
 }
 
 _SYNONYMS: dict[str, str] = {
@@ -51,6 +49,9 @@ _SYNONYMS: dict[str, str] = {
     "adaptiveavgpool": "avgpool", "globalavgpool": "avgpool", "globalaveragepool": "avgpool",
     "averagepool": "avgpool",
     "chunk": "split", "narrow": "slice", "channelshuffle": "shuffle",
+    "lrelu": "leakyrelu", "swish": "silu", "hswish": "hardswish", "hsigmoid": "hardsigmoid",
+    "clamp": "clip", "multiply": "mul", "mult": "mul", "subtract": "sub", "divide": "div",
+    "reducemean": "mean", "globalmean": "mean",
 }
 
 

@@ -102,7 +102,7 @@ class Attr:
 
     def _min_text(self, noun: str) -> str:
         if self.minimum is None:
-            return noun
+            return ("an " if noun[0] in "aeiou" else "a ") + noun
         if self.minimum == 0:
             return f"a non-negative {noun}"
         if self.minimum == 1:

@@ -25,6 +25,7 @@ from .attrs import Attr
 from .opdef import Attrs, Coupling, OpDef
 from .ops_channels import SHUFFLE_ATTRS, SLICE_ATTRS, shuffle_shape, slice_normalize, slice_shape
 from .ops_deconv import DECONV_ATTRS, deconv_macs, deconv_normalize, deconv_params, deconv_shape
+from .ops_pointwise import POINTWISE_OPS
 from .shapes import Shape, ShapeError, check_window, conv_padding, pool_output
 
 __all__ = ["OPS", "conv_pads", "opdef"]
@@ -300,6 +301,7 @@ _OP_LIST = [
         (Attr("out", "int", minimum=1), Attr("bias", "bool", True)), positional=("out",),
         macs_rule=_linear_macs, params_rule=_linear_params, coupling_rule=_coupling(Coupling.SOURCE),
     ),
+    *POINTWISE_OPS,
 ]
 
 OPS: dict[str, OpDef] = {op.name: op for op in _OP_LIST}

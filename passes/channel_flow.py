@@ -103,6 +103,8 @@ class ChannelFlow:
         self.layouts[node.name] = _RULES[coupling](self, node)
         if node.op == "dconv" and node.attrs["offset_groups"] > 1:
             self.forbid(self.operand(node), f"dconv '{node.name}' (offset_groups={node.attrs['offset_groups']})")
+        if node.op == "softmax":  # every output channel depends on every input channel
+            self.forbid(self.operand(node), f"softmax '{node.name}' (normalises over the channels)")
 
     def fixed(self, node: Node) -> list[Segment]:
         if node.op == "input":
@@ -132,7 +134,7 @@ class ChannelFlow:
             if at is None:
                 layouts = [self.layouts[i] for i in node.inputs]
                 for layout in layouts:
-                    self.forbid(layout, f"add '{node.name}' of tensors whose channels cannot be matched")
+                    self.forbid(layout, f"{node.op} '{node.name}' of tensors whose channels cannot be matched")
                 return self.member(node, layouts[0])
             self.split(seg.elem, at)
         layouts = [self.layouts[i] for i in node.inputs]

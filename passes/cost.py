@@ -9,15 +9,18 @@ Rules:
   layers, on the PE array (Eq. 2-5 of Mori et al. Sec. 3.2; ``dconv_cost.py``
   for deformable layers, the scatter form of ``deconv_cost.py`` for
   transposed ones) or, depthwise ones, on the depthwise engine;
-* ``fused``: bn, relu, relu6, sigmoid, identity and maxpool right after a
-  convolution (or after another fused op) run in the convolution's pipeline
+* ``fused``: bn, relu, relu6, sigmoid, identity, maxpool and the activations
+  of ``POINTWISE_FUSABLE`` (hardsigmoid, hardswish, silu, leakyrelu, tanh,
+  clip, division by a constant) right after a convolution (or after another
+  fused op) run in the convolution's pipeline
   (batch norm is a pipelined unit, max-pooling follows the convolution;
   Mori et al. Sec. 3.1) and add no time;
 * ``residual``: an add whose first pipelined input comes from a convolution
   adds in the pipeline and only reads its other inputs from DRAM;
-* ``stream``: anything else that computes (upsample, average pooling, an
-  unfused add, bn, activation or max-pooling) streams its inputs from DRAM
-  and its output back, on the elementwise unit or the P_of lanes;
+* ``stream``: anything else that computes (upsample, average pooling, mean,
+  softmax, mul, sub, an unfused add, bn, activation or max-pooling) streams
+  its inputs from DRAM and its output back, on the elementwise unit or the
+  P_of lanes;
 * ``free``: input and output (data already in DRAM), concat (producers write
   their channel slices of one buffer), flatten and slice (views; a slice's
   channels are contiguous in [C, H, W]) take no time; a channel shuffle
@@ -47,7 +50,8 @@ from .timing import layer_times
 
 __all__ = ["CALIBRATED_FIELDS", "Calibration", "CostPass", "layer_cost", "offset_branch"]
 
-_FUSABLE = ("bn", "relu", "relu6", "sigmoid", "identity", "maxpool")
+POINTWISE_FUSABLE = ("hardsigmoid", "hardswish", "silu", "leakyrelu", "tanh", "clip", "div")
+_FUSABLE = ("bn", "relu", "relu6", "sigmoid", "identity", "maxpool", *POINTWISE_FUSABLE)
 _FREE = {"input": "already in DRAM", "output": "stays in DRAM", "concat": "producers write channel slices",
          "flatten": "a view"}
 _FREE["slice"] = "a view: consumers read its channel range"

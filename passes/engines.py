@@ -101,9 +101,18 @@ def _taps(graph: Graph, node: Node) -> int:
         return a["k"][0] * a["k"][1]
     if node.op == "upsample":
         return 4 if a["mode"] == "bilinear" else 1
-    if node.op == "add":
+    if node.op in ("add", "mul", "sub"):
         return len(node.inputs)
-    return 1
+    return _pointwise_taps(graph, node)
+
+
+def _pointwise_taps(graph: Graph, node: Node) -> int:
+    """mean reads every pixel of a channel; softmax passes over the channels
+    three times (maximum, sum of exponentials, division)."""
+    if node.op == "mean":
+        x = graph.input_shapes(node)[0]
+        return x.h * x.w
+    return 3 if node.op == "softmax" else 1
 
 
 def _streamed(graph: Graph, node: Node, cycles: int, reason: str) -> dict:

@@ -22,6 +22,19 @@ calibration on the same input):
 * sigmoid: E_in/4 + table error (entries rounded to 2^-15, linear
   interpolation error h²/8·max|σ''| ≤ 2^-12/8·0.1) + q(f_out);
 * add: the sum of the input errors + q(f_out).
+* ops_pointwise (computed exactly from the quantized input, then rounded
+  once, unless said): Lipschitz constant L times E_in + q(f_out), with
+  L = 1/6 (hardsigmoid), 3/2 (hardswish: its slope (2x + 3)/6 is at most
+  3/2), max(1, |slope|) (leakyrelu, plus the slope rounded to 2^-15:
+  2^-16·M_in), 1 (clip, plus its bounds rounded to q(f_out) at most;
+  mean, sub: E_a + E_b), 1/|by| (div, plus 1/by rounded to 15 significant
+  bits: 2^-14·M_in/|by|); tanh = 2σ(2x) − 1: E_in + 2·(table error);
+  silu = x·σ(x): 1.1·E_in (max |silu'| = 1.0998) + (M_in + E_in)·(table
+  error + 2^-16) (σ at 15 bits); mul: M_a·E_b + M_b·E_a + E_a·E_b.
+* softmax over C channels: E_in/2 (Σ_j |∂y_c/∂x_j| = 2·y_c·(1 − y_c) ≤ ½)
+  + (1 + C)·δ, δ = 2^-15 + 2^-19 the error of each exp(x − max) (table
+  entries and the interpolation rounded to 2^-16 each, interpolation error
+  h²/8·max exp'' = 2^-16/8): e_c/S errs by δ/S + y_c·C·δ/S, S ≥ exp(0) = 1.
 
 Each layer also gets 2^-20·M_out for float32 rounding in the reference.
 
@@ -72,6 +85,31 @@ def _bn(node, layer, weights, e_in, m_in) -> float:
     return (float(np.abs(scale).max()) + q_s) * e_in + q_s * m_in + q_t + q(layer["frac"])
 
 
+SIGMOID_TABLE_ERROR = 2.0**-16 + 2.0**-12 / 8 * 0.1
+POINTWISE_GAIN = {"hardsigmoid": 1 / 6, "hardswish": 1.5, "clip": 1.0, "mean": 1.0, "tanh": 1.0, "silu": 1.1}
+
+
+def _pointwise(node, errors: dict, maxima: dict, layers: dict) -> float:
+    """Error before the output's rounding of one op of ``ir/ops_pointwise.py``."""
+    names = list(node.inputs)
+    e_in = errors[names[0]]
+    m_in = [maxima[layers[i].get("view_of", i)] for i in names]
+    if node.op == "mul":
+        e_b = errors[names[-1]]
+        return m_in[0] * e_b + m_in[-1] * e_in + e_in * e_b
+    if node.op == "sub":
+        return e_in + errors[names[-1]]
+    if node.op == "leakyrelu":
+        return max(1.0, abs(node.attrs["slope"])) * e_in + 2.0**-16 * m_in[0]
+    if node.op == "div":
+        return (e_in + 2.0**-14 * m_in[0]) / abs(node.attrs["by"])
+    if node.op == "softmax":
+        return e_in / 2 + (1 + node.shape.c) * (2.0**-15 + 2.0**-19)
+    extra = {"clip": q(layers[node.name]["frac"]), "tanh": 2 * SIGMOID_TABLE_ERROR,
+             "silu": (m_in[0] + e_in) * (SIGMOID_TABLE_ERROR + 2.0**-16)}
+    return POINTWISE_GAIN[node.op] * e_in + extra.get(node.op, 0.0)
+
+
 def error_bounds(graph, config: dict, weights: dict[str, np.ndarray],
                  measured: dict[str, float] | None = None) -> dict[str, float]:
     """Bound on max |C − float| of every layer's output: propagated from the
@@ -107,6 +145,8 @@ def error_bounds(graph, config: dict, weights: dict[str, np.ndarray],
             e = e_in / 4 + 2.0**-16 + 2.0**-12 / 8 * 0.1 + q(layer["frac"])
         elif node.op == "add":
             e = sum(errors.values()) + q(layer["frac"])
+        elif node.op in (*POINTWISE_GAIN, "leakyrelu", "div", "mul", "sub", "softmax"):
+            e = _pointwise(node, errors, maxima, layers) + q(layer["frac"])
         elif node.op == "concat":
             e = max(errors.values()) + q(layer["frac"])
         elif node.op == "upsample" and node.attrs["mode"] == "bilinear":

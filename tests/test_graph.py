@@ -202,8 +202,8 @@ def test_wrong_stored_shape_is_checked_against_the_stored_operand_shapes():
 
 def test_unknown_op():
     graph = chain()
-    graph.replace(Node("relu", "softmax", ("bn",), {}, Shape(4, 8, 8)))
-    assert messages(graph) == ["layer 'relu': unknown op 'softmax'"]
+    graph.replace(Node("relu", "softplus", ("bn",), {}, Shape(4, 8, 8)))
+    assert messages(graph) == ["layer 'relu': unknown op 'softplus'"]
 
 
 def test_bad_attribute_value():

@@ -272,3 +272,50 @@ def test_transposed_convolutions(tmp_path):
 def test_unet_example(tmp_path):
     text = (EXAMPLES / "unet_small.seg").read_text().replace("[3, 128, 128]", "[3, 16, 16]")
     _check(segc.loads(text, str(EXAMPLES / "unet_small.seg")), tmp_path)
+
+
+def test_pointwise_activations(tmp_path):
+    graph = _graph("""
+    output hs = image -> hardsigmoid
+    output hw = image -> hardswish
+    output si = image -> silu
+    output lr = image -> leakyrelu(0.2)
+    output th = image -> tanh
+    output cl = image -> clip(-1.5, 2.25)
+    output lo = image -> clip(min=0.5)
+    output dv = image -> div(6)""")
+    _check(graph, tmp_path, scale=4.0)  # past hardswish's and clip's corners, into tanh's saturation
+
+
+def test_pointwise_activations_fused(tmp_path):
+    graph = _graph("""
+    a = image -> conv(4, k=3) -> hardswish
+    b = image -> conv(4, k=1) -> bn -> silu -> div(3)
+    c = image -> conv(4, k=3) -> tanh -> clip(max=0.5)
+    output y = concat(a, b, c, image -> conv(4, k=1) -> leakyrelu(0.1) -> hardsigmoid)""")
+    _check(graph, tmp_path, scale=3.0)
+
+
+def test_squeeze_and_excitation(tmp_path):
+    graph = _graph("""
+    x = image -> conv(6, k=3) -> hardswish
+    scale = x -> mean -> conv(3, k=1, bias=true) -> relu -> conv(6, k=1, bias=true) -> hardsigmoid
+    y = mul(x, scale)
+    output se = y
+    output diff = sub(y, x)
+    output pooled = y -> mean(keepdims=false)""")
+    _check(graph, tmp_path, scale=2.0)
+
+
+def test_softmax_over_channels(tmp_path):
+    graph = _graph("""
+    output wide = image -> conv(12, k=3, bias=true) -> softmax
+    output few = image -> softmax
+    output pixel = image -> mean -> conv(5, k=1) -> softmax""")
+    _check(graph, tmp_path, scale=4.0)
+
+
+def test_leakyrelu_slope_beyond_the_library(tmp_path):
+    graph = _graph("    output y = image -> leakyrelu(100000)")
+    with pytest.raises(segc.SegError, match="leakyrelu slopes below ±65,536, this one is 100000"):
+        build_project(graph, HlsOptions())

@@ -105,7 +105,8 @@ def test_a_block_nothing_calls_gets_a_warning() -> None:
     ("conv_transpose", "unknown op or block 'conv_transpose'; did you mean 'deconv'?"),
     ("upconv", "unknown op or block 'upconv'; did you mean 'deconv'?"),
     ("deconvv", "unknown op or block 'deconvv'; did you mean 'deconv'?"),
-    ("elu", "activation 'elu' is not supported; segc has relu, relu6 and sigmoid"),
+    ("elu", "activation 'elu' is not supported; segc has relu, relu6, sigmoid, hardsigmoid, hardswish, silu, "
+            "leakyrelu, tanh and clip"),
     ("prelu", "activation 'prelu' is not supported"),
 ])
 def test_unknown_op_suggestions_do_not_cross_to_other_ops(call: str, expected: str) -> None:

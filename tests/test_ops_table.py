@@ -35,6 +35,11 @@ from segc.ir import OPS, Coupling, Shape
     ("upsample", {}, [Shape(8, 4, 4), Shape(3, 8, 8)], Coupling.PASSTHROUGH),
     ("input", {"c": 3, "h": 4, "w": 4}, [], Coupling.FIXED),
     ("output", {}, [Shape(8, 4, 4)], Coupling.FIXED),
+    ("mul", {}, [Shape(8, 4, 4), Shape(8, 1, 1)], Coupling.ELEMENTWISE),
+    ("sub", {}, [Shape(8, 4, 4), Shape(8, 4, 4)], Coupling.ELEMENTWISE),
+    ("hardswish", {}, [Shape(8, 4, 4)], Coupling.PASSTHROUGH),
+    ("softmax", {}, [Shape(8, 4, 4)], Coupling.PASSTHROUGH),
+    ("mean", {"keepdims": False}, [Shape(8, 4, 4)], Coupling.PASSTHROUGH),
 ])
 def test_coupling(op, given, inputs, expected):
     opdef = OPS[op]
@@ -70,6 +75,17 @@ VALID_USE = {
     "deconv": ({"out": 4, "k": 2, "stride": 2}, [Shape(3, 8, 8)]),
     "slice": ({"start": 1, "end": 3}, [Shape(3, 8, 8)]),
     "shuffle": ({"groups": 2}, [Shape(4, 8, 8)]),
+    "hardsigmoid": ({}, [Shape(3, 8, 8)]),
+    "hardswish": ({}, [Shape(3, 8, 8)]),
+    "silu": ({}, [Shape(3, 8, 8)]),
+    "leakyrelu": ({"slope": 0.2}, [Shape(3, 8, 8)]),
+    "tanh": ({}, [Shape(3, 8, 8)]),
+    "clip": ({"min": -1.0, "max": 1.0}, [Shape(3, 8, 8)]),
+    "div": ({"by": 6.0}, [Shape(3, 8, 8)]),
+    "softmax": ({}, [Shape(3, 8, 8)]),
+    "mul": ({}, [Shape(3, 8, 8), Shape(3, 1, 1)]),
+    "sub": ({}, [Shape(3, 8, 8), Shape(3, 8, 8)]),
+    "mean": ({}, [Shape(3, 8, 8)]),
 }
 
 

@@ -29,7 +29,7 @@ def test_prune_writes_a_network_and_weights_that_fit(work: Path, capsys) -> None
     graph = segc.load("small.seg")
     assert [graph.node(n).shape.c for n in ("stem.conv", "down.conv", "body.0.conv", "head.linear")] == [4, 8, 8, 10]
     module = segc.to_torch(graph, "small.safetensors")
-    assert module(torch.zeros(1, 3, 32, 32)).shape == (1, 10, 1, 1)
+    assert module(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
     assert (work / "small.seg").read_text("utf-8").startswith(
         "# tiny pruned by segc from tiny.seg with --rates 0.5; weights in small.safetensors\n")
 

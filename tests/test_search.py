@@ -67,7 +67,7 @@ def reannotated(graph, rates: dict[str, float], tiling: str) -> tuple[float, int
 
 
 @pytest.mark.parametrize("name", ["resnet18", "deeplabv3plus_r18", "codenet_shufflenet", "tiny_seg", "dconvs",
-                                  "unet_small"])
+                                  "unet_small", "mobilenetv3_small", "efficientnet_b0"])
 @pytest.mark.parametrize("tiling", ["paper", "dilation-aware"])
 def test_pruned_latency_equals_reannotating_the_pruned_graph(name: str, tiling: str) -> None:
     graph = graph_of(name)

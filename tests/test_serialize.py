@@ -150,7 +150,7 @@ def deleter(*path) -> Callable[[dict], None]:
     (setter("nodes", 0, "shape", value=[3, 8]), "nodes[0] ('x'): shape [3, 8] differs"),
     (setter("nodes", 3, "shape", value="big"), "nodes[3] ('conv1').shape: expected a list"),
     # ops and attributes
-    (setter("nodes", 2, "op", value="softmax"), "nodes[2] ('a'): unknown op 'softmax'"),
+    (setter("nodes", 2, "op", value="softplus"), "nodes[2] ('a'): unknown op 'softplus'"),
     (setter("nodes", 3, "attrs", "k", value=[3]), "nodes[3] ('conv1'): 'k' must be a positive integer or a pair"),
     (setter("nodes", 3, "attrs", "groups", value=3), "nodes[3] ('conv1'): conv groups=3 must divide"),
     (setter("nodes", 3, "attrs", "kernel", value=3), "nodes[3] ('conv1'): conv has no attribute 'kernel'"),

@@ -39,7 +39,8 @@ from ..literals import c_comment
 __all__ = ["FIELDS", "LAYER_TYPES", "hls_layers", "to_header", "to_json"]
 
 LAYER_TYPES = {"conv": 0, "linear": 1, "dconv": 2, "upsample": 3, "avgpool": 4, "maxpool": 5, "add": 6,
-               "bn": 7, "relu": 8, "relu6": 8, "sigmoid": 8, "identity": 8}
+               "bn": 7, "relu": 8, "relu6": 8, "sigmoid": 8, "identity": 8, "mean": 4, "mul": 6, "sub": 6,
+               **dict.fromkeys(("hardsigmoid", "hardswish", "silu", "leakyrelu", "tanh", "clip", "div", "softmax"), 8)}
 LAYER_TYPES.update(deconv=9, shuffle=10)  # a transposed convolution; a channel shuffle (streamed)
 PIPECNN_FIELDS = (
     "layer_type", "data_w", "data_h", "data_n", "weight_w", "weight_h", "weight_n", "weight_m", "bias_size",

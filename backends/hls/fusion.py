@@ -1,5 +1,6 @@
 """Layers run in a convolution's pipeline: the ``cost`` pass's rules
-``fused`` (bn, relu, relu6, sigmoid, identity and max pooling whose first
+``fused`` (bn, relu, relu6, sigmoid, identity, the activations of
+``lower_pointwise.POINTWISE_STAGES`` and max pooling whose first
 input leaves a convolution pipeline; Mori et al. Sec. 3.1) and ``residual``
 (an add in the pipeline, reading its other inputs from DRAM) become the
 epilogue of the convolution's kernel (``lib/segc_epilogue.h``): each
@@ -24,11 +25,12 @@ from __future__ import annotations
 from ...ir import Graph, Node
 from ..literals import c_comment
 from .context import Call, Context, Lowered
+from .lower_pointwise import POINTWISE_STAGES, stage_line
 
 __all__ = ["FUSED_OPS", "HEAD_OPS", "fuse", "fusion_chains", "unstored"]
 
 HEAD_OPS = ("conv", "dconv", "linear")
-FUSED_OPS = ("bn", "relu", "relu6", "sigmoid", "identity", "maxpool")
+FUSED_OPS = ("bn", "relu", "relu6", "sigmoid", "identity", "maxpool", *POINTWISE_STAGES)
 
 
 def _rule(node: Node) -> str | None:
@@ -108,6 +110,8 @@ def _stage(ctx: Context, name: str, call: Call, stored: bool, tail: str) -> list
         line = f"        v = {ctx.ident[name]}(v, c);"
     elif node.op == "sigmoid":
         line = f"        v = segc::sigmoid_one<{cfg}>(v, {call.args[1]});"
+    elif node.op in POINTWISE_STAGES:
+        line = stage_line(node.op, cfg, call)
     else:
         line = f"        v = segc::relu_one<{cfg}>(v);"
     return [line, *([_store(ctx, name)] if stored else [])]

@@ -23,8 +23,10 @@ from ...ir import Diagnostic, Node, SegError, conv_pads
 from .context import Call, Context, Lowered
 from .lower_channels import lower_deconv, lower_shuffle, lower_slice
 from .lower_conv import lower_conv, lower_dconv, lower_linear
+from .lower_pointwise import POINTWISE_HLS
 
-__all__ = ["HLS_LOWERING", "MAX_ADD_INPUTS", "SIGMOID_TABLE", "resize_table"]
+__all__ = ["HLS_LOWERING", "MAX_ADD_INPUTS", "SIGMOID_TABLE", "function_table", "resize_table",
+           "sigmoid_table"]
 
 MAX_ADD_INPUTS = 4
 SIGMOID_TABLE = {"X_MIN": -16, "STEP_BITS": 6, "ENTRIES": 32 * 64 + 1}
@@ -60,19 +62,23 @@ def _bn(ctx: Context, node: Node) -> Lowered:
     return Lowered([Call("batch_norm", config, args)])
 
 
-def _sigmoid_table() -> str:
-    t = SIGMOID_TABLE
-    step = 2.0 ** -t["STEP_BITS"]
-    values = [math.floor(2**15 / (1 + math.exp(-(t["X_MIN"] + n * step))) + 0.5) for n in range(t["ENTRIES"])]
+def function_table(name: str, layout: dict, function) -> str:
+    """A C table of round(2^15·function(x)) at x = X_MIN + n·2^-STEP_BITS, n < ENTRIES."""
+    step = 2.0 ** -layout["STEP_BITS"]
+    values = [math.floor(2**15 * function(layout["X_MIN"] + n * step) + 0.5) for n in range(layout["ENTRIES"])]
     rows = [", ".join(str(v) for v in values[i:i + 16]) for i in range(0, len(values), 16)]
     body = ",\n    ".join(rows)
-    return f"static const int32_t segc_sigmoid_table[{t['ENTRIES']}] = {{\n    {body}\n}};"
+    return f"static const int32_t {name}[{layout['ENTRIES']}] = {{\n    {body}\n}};"
+
+
+def sigmoid_table() -> str:
+    return function_table("segc_sigmoid_table", SIGMOID_TABLE, lambda x: 1 / (1 + math.exp(-x)))
 
 
 def _sigmoid(ctx: Context, node: Node) -> Lowered:
     config = dict(N=_elements(node), **_io(ctx, node), **SIGMOID_TABLE)
     call = Call("sigmoid", config, (ctx.data(node.inputs[0]), "segc_sigmoid_table", ctx.data(node.name)))
-    return Lowered([call], tables=[_sigmoid_table()])
+    return Lowered([call], tables=[sigmoid_table()])
 
 
 def _pool(ctx: Context, node: Node) -> Lowered:
@@ -179,4 +185,5 @@ HLS_LOWERING = {
     "deconv": lower_deconv,
     "slice": lower_slice,
     "shuffle": lower_shuffle,
+    **POINTWISE_HLS,
 }

@@ -44,7 +44,7 @@ def run(graph: Graph, module: torch.nn.Module, inputs: Mapping[str, np.ndarray])
     with torch.no_grad():
         result = module(*_tensors(graph, inputs))
     result = result if isinstance(result, tuple) else (result,)
-    return [r.detach().cpu().numpy() for r in result]
+    return [r.detach().cpu().numpy().reshape(r.shape[0], *n.shape) for r, n in zip(result, graph.outputs)]
 
 
 def _clamped_offsets(node, raw: torch.Tensor) -> torch.Tensor:

@@ -26,6 +26,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from ...ir import Graph, Node, check_names, conv_pads
 from ...ir.dconv_plan import dconv_variant
+from ...ir.ops_pointwise import output_shape
+from .export_pointwise import POINTWISE_ONNX, flatten_outputs
 
 __all__ = ["ONNX_LOWERING", "OPSET", "to_onnx"]
 
@@ -177,6 +179,7 @@ ONNX_LOWERING: dict[str, Callable[[_Emitter, Node], None] | None] = {
     "deconv": _deconv,
     "slice": _slice,
     "shuffle": _shuffle,
+    **POINTWISE_ONNX,
 }
 
 
@@ -217,8 +220,9 @@ def to_onnx(graph: Graph, weights: Mapping[str, np.ndarray]) -> onnx.ModelProto:
         if lower is not None:
             lower(emitter, node)
     _rename_clashes(graph, emitter.nodes)
+    flatten_outputs(graph, emitter.nodes)
     inputs = [_value(n.name, n.shape) for n in graph.inputs]
-    outputs = [_value(n.output_name, n.shape) for n in graph.outputs]
+    outputs = [_value(n.output_name, output_shape(graph, n)) for n in graph.outputs]
     body = helper.make_graph(emitter.nodes, graph.name, inputs, outputs, emitter.initializers)
     model = helper.make_model(body, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION,
                               producer_name="segc")

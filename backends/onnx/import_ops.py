@@ -8,8 +8,10 @@ import onnx
 from onnx import numpy_helper
 
 from ...ir import conv_pads
+from ...ir.ops_pointwise import is_flat
 from .import_channels import CHANNEL_OPS
 from .import_checks import expect_shape
+from .import_pointwise import POINTWISE_IMPORT
 from .importer import _attrs, _Importer, _ShapeOf
 
 __all__ = ["SUPPORTED"]
@@ -100,8 +102,11 @@ def _bound(im: _Importer, node: onnx.NodeProto, index: int, attr: str, default: 
 def _clip(im: _Importer, node: onnx.NodeProto) -> None:
     low, high = _bound(im, node, 1, "min", -np.inf), _bound(im, node, 2, "max", np.inf)
     op = "relu6" if (low, high) == (0.0, 6.0) else "relu" if (low, high) == (0.0, np.inf) else None
-    if op is None:
-        raise im.fail(node, f"Clip to [{low:g}, {high:g}] is neither ReLU nor ReLU6")
+    if op is None:  # any other range: a clip layer (an infinite bound is left open)
+        x = im.tensor(node, node.input[0])
+        attrs = {"min": _f32(low) if np.isfinite(low) else None, "max": _f32(high) if np.isfinite(high) else None}
+        im.values[node.output[0]] = im.add(im.layer_name(node), "clip", [x], attrs, node)
+        return
     _unary(op)(im, node)
 
 
@@ -122,11 +127,6 @@ def _pool(op: str):
 
 
 def _global_pool(im: _Importer, node: onnx.NodeProto) -> None:
-    if node.op_type == "ReduceMean":
-        a = _attrs(node)
-        axes = a.get("axes") or (list(_static(im, node, node.input[1], "axes")) if len(node.input) > 1 else [])
-        if sorted(int(v) % 4 for v in axes) != [2, 3] or not a.get("keepdims", 1):
-            raise im.fail(node, "only ReduceMean over height and width keeping them is supported")
     x = im.tensor(node, node.input[0])
     im.values[node.output[0]] = im.add(im.layer_name(node), "avgpool", [x], {"global": True}, node)
 
@@ -233,7 +233,8 @@ def _bias(im: _Importer, node: onnx.NodeProto):
 
 def _flatten(im: _Importer, node: onnx.NodeProto) -> None:
     source = node.input[0]
-    if source in im.rank2:  # back to [N, F, 1, 1] after a linear layer: the IR keeps that shape
+    if source in im.rank2 or (source in im.values and is_flat(im.graph, im.values[source])):
+        # a [N, F] matrix (after a linear layer) viewed either way: the IR keeps it as [F, 1, 1]
         _alias(im, node)
         return
     if node.op_type == "Reshape":
@@ -339,11 +340,12 @@ def _skippable(lower):
 
 
 SUPPORTED = {op: _skippable(fn) for op, fn in {
-    "Conv": _conv, "BatchNormalization": _bn, "Relu": _unary("relu"), "Sigmoid": _unary("sigmoid"),
+    "Conv": _conv, "BatchNormalization": _bn, "Relu": _unary("relu"),
     "Clip": _clip, "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),
-    "GlobalAveragePool": _global_pool, "ReduceMean": _global_pool, "Resize": _resize, "Upsample": _resize,
+    "GlobalAveragePool": _global_pool, "Resize": _resize, "Upsample": _resize,
     "Add": _sum, "Sum": _sum, "Concat": _concat, "Gemm": _linear, "MatMul": _linear, "Flatten": _flatten,
     "Reshape": _flatten, "Unsqueeze": _unsqueeze, "Identity": _identity, "Dropout": _identity,
     "Constant": _constant, "Shape": _shape, "Gather": _fold, "Slice": _fold, "Squeeze": _fold, "Cast": _fold,
     **CHANNEL_OPS,
+    **POINTWISE_IMPORT,
 }.items()}

@@ -1,9 +1,11 @@
 """ONNX import: a model made elsewhere → graph IR + weights (a state_dict).
 
-Supported: Conv, BatchNormalization, Relu, Clip (as ReLU6: range [0, 6]),
-Sigmoid, MaxPool, AveragePool, GlobalAveragePool (and ReduceMean over H and
-W), Resize/Upsample (nearest with floor and asymmetric coordinates; linear
-with half-pixel or align-corners coordinates), Add/Sum, Concat (channels),
+Supported: Conv, BatchNormalization, Relu, Clip (ReLU6 for range [0, 6],
+else clip), Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Tanh, Softmax
+(channels), Mul (x·Sigmoid(x) as silu), Sub, Div (by a constant), MaxPool,
+AveragePool, GlobalAveragePool (and ReduceMean over H and W), Resize/Upsample
+(nearest with floor and asymmetric coordinates; linear with half-pixel or
+align-corners coordinates), Add/Sum, Concat (channels),
 Gemm and MatMul (+ a bias Add) as linear layers, Flatten/Reshape before a
 classifier, Identity and Dropout (inference: pass-through); constants,
 Identity-wrapped initializers and shape arithmetic (Shape, Gather, Slice,

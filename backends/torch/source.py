@@ -4,7 +4,8 @@ network.  Every layer is a submodule registered under its IR name (nested
 names (``layer1.0.conv1.weight``) and so are the scopes of exported ONNX
 nodes; ``forward`` runs the layers in topological order.  Tensors stay
 4-D ``[N, C, H, W]`` as in the IR (a linear layer's output is
-``[N, F, 1, 1]``).
+``[N, F, 1, 1]``); a network output that is a matrix (``is_flat``: after
+flatten, linear or mean(keepdims=false)) is returned as ``[N, F]``.
 
 The file needs only torch: the few helper modules it uses are written into
 it (a deformable network also gets the source of ``backends/torch/deform.py``).
@@ -21,8 +22,10 @@ from pathlib import Path
 
 from ...ir import Diagnostic, Graph, Node, SegError, conv_pads, shown
 from ...ir.dconv_plan import dconv_variant
+from ...ir.ops_pointwise import is_flat, output_shape
 from ..identifiers import ascii_identifier, distinct_identifiers
 from ..literals import py_docstring, py_string
+from .pointwise import LIST_OPERAND_OPS, POINTWISE_HELPERS, POINTWISE_LOWERING, flat_return, helpers_used
 
 __all__ = ["TORCH_LOWERING", "class_name", "to_torch_source"]
 
@@ -150,6 +153,7 @@ TORCH_LOWERING = {
     "slice": lambda g, n: f"Slice({n.attrs['start']}, {n.attrs['end']})",
     "shuffle": lambda g, n: f"Shuffle({n.attrs['groups']})",
     "linear": lambda g, n: f"Linear({g.input_shapes(n)[0].c}, {n.shape.c}, bias={n.attrs['bias']})",
+    **POINTWISE_LOWERING,
 }
 
 
@@ -164,8 +168,8 @@ def class_name(graph: Graph) -> str:
 @functools.cache
 def _module_names() -> frozenset[str]:
     """The names the generated module defines or imports besides its class."""
-    texts = [_HELPERS, _CHANNEL_HELPERS,
-             *((Path(__file__).parent / name).read_text(encoding="utf-8") for name in DEFORM_FILES)]
+    deform = [(Path(__file__).parent / name).read_text(encoding="utf-8") for name in DEFORM_FILES]
+    texts = [_HELPERS, _CHANNEL_HELPERS, POINTWISE_HELPERS, *deform]
     names = {"torch", "nn", "annotations", *keyword.kwlist}
     for statement in (s for text in texts for s in ast.parse(text).body):
         if isinstance(statement, (ast.Import, ast.ImportFrom)):
@@ -264,7 +268,7 @@ def _init_lines(graph: Graph, modules: list[Node]) -> list[str]:
 
 def _operands(node: Node, names: dict[str, str]) -> str:
     """The call's arguments: one tensor, or a list for the n-ary add and concat."""
-    if node.op in ("add", "concat"):
+    if node.op in ("add", "concat", *LIST_OPERAND_OPS):
         return f"[{', '.join(names[i] for i in node.inputs)}]"
     return names[node.inputs[0]]
 
@@ -282,7 +286,8 @@ def _forward_lines(graph: Graph, names: dict[str, str]) -> list[str]:
         dead = sorted({names[i] for i in node.inputs if last_use[names[i]] == step and names[i] not in keep})
         if dead:
             lines.append(f"del {', '.join(dead)}")
-    lines.append(f"return {returned[0]}" if len(returned) == 1 else f"return ({', '.join(returned)})")
+    values = [flat_return(names[n.inputs[0]], is_flat(graph, n.inputs[0])) for n in graph.outputs]
+    lines.append(f"return {values[0]}" if len(values) == 1 else f"return ({', '.join(values)})")
     return lines
 
 
@@ -311,7 +316,7 @@ def to_torch_source(graph: Graph) -> str:
     _check_names(modules)
     names = _variables(graph)
     inputs = ", ".join(names[n.name] for n in graph.inputs)
-    outputs = ", ".join(f"{n.output_name} {list(n.shape)}" for n in graph.outputs)
+    outputs = ", ".join(f"{n.output_name} {output_shape(graph, n)}" for n in graph.outputs)
     shapes = ", ".join(f"{n.name} {list(n.shape)}" for n in graph.inputs)
     deform = any(n.op == "dconv" for n in graph.nodes())
     header = [
@@ -325,7 +330,7 @@ def to_torch_source(graph: Graph) -> str:
         "import torch",
         "from torch import nn",
     ]
-    body = [_HELPERS.rstrip("\n")]
+    body = [_HELPERS.rstrip("\n") + helpers_used({n.op for n in graph.nodes()}).rstrip("\n")]
     if any(n.op in _CHANNEL_OPS for n in graph.nodes()):
         body.append(_CHANNEL_HELPERS.rstrip("\n"))
     if deform:

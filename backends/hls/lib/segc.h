@@ -9,6 +9,7 @@
 #include "segc_conv.h"
 #include "segc_deform.h"
 #include "segc_elementwise.h"
+#include "segc_activation.h"
 #include "segc_pool.h"
 #include "segc_shuffle.h"
 #include "segc_deconv.h"

@@ -61,10 +61,20 @@ data_t relu_one(data_t x) {
 
 /* Sigmoid from a table of round(2^15 / (1 + exp(-x))) at x = X_MIN + n 2^-STEP_BITS,
  * interpolated linearly between entries; constant outside the table. */
+template <class P, int FRAC_IN = P::FRAC_IN, int FRAC_OUT = P::FRAC_OUT>
+acc_t sigmoid_acc(acc_t x, const int32_t* table);
+
 template <class P>
 data_t sigmoid_one(data_t x, const int32_t* table) {
-    constexpr int RB = P::FRAC_IN > P::STEP_BITS ? P::FRAC_IN - P::STEP_BITS : 0;  /* bits between entries */
-    constexpr int UP = P::FRAC_IN < P::STEP_BITS ? P::STEP_BITS - P::FRAC_IN : 0;
+    return saturate(sigmoid_acc<P>(x, table));
+}
+
+/* The same at any input and output fraction bits, not saturated, of any
+ * table of that layout (tanh and silu read the sigmoid's, softmax an exp table). */
+template <class P, int FRAC_IN, int FRAC_OUT>
+acc_t sigmoid_acc(acc_t x, const int32_t* table) {
+    constexpr int RB = FRAC_IN > P::STEP_BITS ? FRAC_IN - P::STEP_BITS : 0;  /* bits between entries */
+    constexpr int UP = FRAC_IN < P::STEP_BITS ? P::STEP_BITS - FRAC_IN : 0;
     /* position in steps of 2^-(STEP_BITS + RB) from X_MIN */
     const acc_t p = (acc_t)x * ((acc_t)1 << UP) - (acc_t)P::X_MIN * ((acc_t)1 << (P::STEP_BITS + RB));
     acc_t index = p >> RB, frac = p - index * ((acc_t)1 << RB);
@@ -72,7 +82,7 @@ data_t sigmoid_one(data_t x, const int32_t* table) {
     if (index >= P::ENTRIES - 1) { index = P::ENTRIES - 1; frac = 0; }
     const acc_t low = table[index];
     const acc_t high = index + 1 < P::ENTRIES ? (acc_t)table[index + 1] : low;
-    return requantize(low * ((acc_t)1 << RB) + (high - low) * frac, 15 + RB - P::FRAC_OUT);
+    return shift_round(low * ((acc_t)1 << RB) + (high - low) * frac, 15 + RB - FRAC_OUT);
 }
 
 /* The sum of up to four words (INPUTS of them), each aligned to the largest
