@@ -134,8 +134,6 @@ def test_classifier_round_trips(tmp_path, exporter):
     assert _relative_error(got, want) < 1e-4
 
 
-@pytest.mark.xfail(reason="segc's flatten and linear give [N, C, 1, 1]; a flatten that keeps (N, C) through "
-                          "every backend is an op of its own (issue 14)", strict=False)
 @pytest.mark.parametrize("exporter", EXPORTERS)
 def test_classifier_keeps_its_output_shape(tmp_path, exporter):
     want, got = _round_trip(tmp_path, Classifier, exporter)
