@@ -1,13 +1,10 @@
 """MobileNetV3-Small and EfficientNet-B0 written here in torch (torchvision
-cannot be imported with the CPU wheel), exported with torch's TorchScript
-exporter, imported, and run by segc's torch module and its re-export in
+cannot be imported with the CPU wheel), exported with both of torch's
+exporters, imported, and run by segc's torch module and its re-export in
 onnxruntime against torch: torchvision's parameter counts, the same
 [N, 1000] logits."""
 
 from __future__ import annotations
-
-import io
-import warnings
 
 import pytest
 
@@ -15,6 +12,7 @@ torch = pytest.importorskip("torch")
 
 import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
+from onnx_exporters import EXPORTERS, export  # noqa: E402
 from torch import nn  # noqa: E402
 
 import segc  # noqa: E402
@@ -90,20 +88,16 @@ def _with_statistics(module: nn.Module) -> nn.Module:
     return module.eval()
 
 
+@pytest.mark.parametrize("exporter", EXPORTERS)
 @pytest.mark.parametrize(("build", "params", "ops"), [
     (mobilenet_v3_small, 2_542_856, {"hardswish", "hardsigmoid", "mul"}),
     (efficientnet_b0, 5_288_548, {"silu", "sigmoid", "mul"}),
 ], ids=["mobilenet_v3_small", "efficientnet_b0"])
-def test_import_matches_torch(tmp_path, build, params, ops):
+def test_import_matches_torch(tmp_path, build, params, ops, exporter):
     torch.manual_seed(0)
     module = _with_statistics(build())
     assert sum(p.numel() for p in module.parameters()) == params  # torchvision's count
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, (torch.randn(1, 3, 64, 64),), buffer, opset_version=17, dynamo=False,
-                          input_names=["x"], output_names=["logits"], dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}})
-    (tmp_path / "m.onnx").write_bytes(buffer.getvalue())
+    (tmp_path / "m.onnx").write_bytes(export(module, (1, 3, 64, 64), exporter))
     graph, weights = segc.import_onnx(str(tmp_path / "m.onnx"))
     # the exporter folds each batch norm (2·C parameters) into its convolution's new bias (C)
     folded = sum(layer.num_features for layer in module.modules() if isinstance(layer, nn.BatchNorm2d))

@@ -125,9 +125,32 @@ def _split(im: _Importer, node: onnx.NodeProto) -> None:
         start += size
 
 
+_SHAPE_OPS = ("Constant", "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast", "Slice", "Add", "Sub", "Mul",
+              "Div", "Identity")
+
+
+def _fold_ahead(im: _Importer, value: str, depth: int = 0) -> None:
+    """Evaluate a shape value that later nodes compute, before their turn:
+    the back Reshape of a channel shuffle may take its target from shape
+    arithmetic that comes after the first Reshape (the lowering loop folds
+    those nodes again, to the same values)."""
+    producer = next((n for n in im.model.graph.node if value in n.output), None)
+    if value in im.constants or depth > 64 or producer is None or producer.op_type not in _SHAPE_OPS:
+        return
+    for operand in (v for v in producer.input if v and v not in im.values):
+        _fold_ahead(im, operand, depth + 1)
+    shape_of_map = producer.op_type == "Shape" and producer.input[0] in im.values
+    if shape_of_map or all(v in im.constants for v in producer.input if v):
+        from .import_ops import SUPPORTED
+
+        SUPPORTED[producer.op_type](im, producer)
+
+
 def _target(im: _Importer, value: str) -> list[int] | None:
-    """A Reshape's target shape (folded constants and shape arithmetic),
-    also from a Constant node not lowered yet."""
+    """A Reshape's target shape (folded constants and shape arithmetic,
+    evaluated ahead when need be), also from a Constant node."""
+    if im.static(value) is None:
+        _fold_ahead(im, value)
     found = im.static(value)
     if found is not None:
         return [int(v) for v in np.asarray(found).reshape(-1)]

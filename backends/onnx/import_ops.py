@@ -332,9 +332,28 @@ fold = _fold  # for import_channels: a Slice of constants
 reshape = _flatten  # for import_channels: a Reshape that is no channel shuffle
 
 
+_ARITHMETIC = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": None}
+
+
+def _shape_arithmetic(im: _Importer, node: onnx.NodeProto) -> bool:
+    """Fold Add, Sub, Mul or Div of values that are all constants or shapes
+    (exporters compute split sizes and reshape targets this way); False
+    when an operand is a feature map."""
+    if node.op_type not in _ARITHMETIC or any(v in im.values or v not in im.constants for v in node.input):
+        return False
+    a, b = (im.static(v) for v in node.input)
+    if node.op_type == "Div":  # ONNX Div of integers truncates toward zero
+        result = np.trunc(a / b).astype(np.result_type(a, b)) if np.issubdtype(np.result_type(a, b), np.integer) \
+            else a / b
+    else:
+        result = _ARITHMETIC[node.op_type](a, b)
+    im.constants[node.output[0]] = np.asarray(result)
+    return True
+
+
 def _skippable(lower):
     def run(im: _Importer, node: onnx.NodeProto) -> None:
-        if node.output[0] not in im.skip:
+        if node.output[0] not in im.skip and not _shape_arithmetic(im, node):
             lower(im, node)
     return run
 
