@@ -50,7 +50,8 @@ def pruning_speedup(baseline: Graph, pruned: Graph, tiling: str = "paper",
         pruned = pruned.copy()
         pruned.target = baseline.target
     before, after = report(baseline, tiling, calibration), report(pruned, tiling, calibration)
-    u = before["target"]["unroll"]
-    setting = (f"{before['target']['name']} (unroll {u['pif']},{u['pof']},{u['pkx']}; {tiling} tiling; "
+    from .backends.report.tables import unroll_label
+
+    setting = (f"{before['target']['name']} (unroll {unroll_label(before['target']['unroll'])}; {tiling} tiling; "
                f"{before['calibration']})")
     return Speedup(before["totals"]["latency_s"], after["totals"]["latency_s"], setting)

@@ -12,7 +12,7 @@ from typing import Any
 from ...ir import Diagnostic, Graph, Node, SegError
 
 __all__ = ["COLUMNS", "FORMAT", "VERSION", "build_report", "summary_lines", "table_rows", "to_csv", "to_json",
-           "to_markdown", "total_row"]
+           "to_markdown", "total_row", "unroll_label"]
 
 FORMAT, VERSION = "segc.report", 1
 _GEOMETRY_OPS = ("conv", "dconv", "linear")
@@ -47,6 +47,12 @@ def _row(graph: Graph, node: Node, total_s: float) -> dict[str, Any]:
         "latency_s": cost["latency_s"], "bound": cost["bound"],
         "share": cost["latency_s"] / total_s if total_s else 0.0,
     }
+
+
+def unroll_label(unroll: dict) -> str:
+    """A report's unroll as ``P_if,P_of,P_kx`` (``,P_ky`` when it is not 1)."""
+    keys = ("pif", "pof", "pkx") if unroll.get("pky", 1) == 1 else ("pif", "pof", "pkx", "pky")
+    return ",".join(str(unroll[k]) for k in keys)
 
 
 def build_report(graph: Graph, tiling: str, calibration: str) -> dict[str, Any]:

@@ -64,11 +64,12 @@ def _tiling(args: argparse.Namespace) -> int:
 
 
 def _print_table(document: dict) -> None:
+    from ..backends.report.tables import unroll_label
     from ..tiling_figure import summary_lines, table_rows
     from .table import print_table
 
-    u = document["target"]["unroll"]
-    title = (f"{document['network']} on {document['target']['name']} (unroll {u['pif']},{u['pof']},{u['pkx']}; "
+    unroll = unroll_label(document["target"]["unroll"])
+    title = (f"{document['network']} on {document['target']['name']} (unroll {unroll}; "
              f"{document['calibration']}): DRAM words and latency per convolution layer")
     print_table(title, *table_rows(document))
     print("\n".join(summary_lines(document)))
