@@ -33,7 +33,7 @@ class Coupling(Enum):
     GROUPED = "grouped"  # grouped conv: channels tied group by group
     FLATTEN = "flatten"  # input channel i becomes features [i·H·W, (i+1)·H·W)
     SLICE = "slice"  # output channel i is input channel start + i
-    SHUFFLE = "shuffle"  # channels permuted across groups: never pruned through
+    SHUFFLE = "shuffle"  # output channel c·g + p is channel c of part p: the parts are pruned alike
 
 
 def _same(value: Any, default: Any) -> bool:

@@ -18,6 +18,13 @@ every consumer (the next conv or linear).  The groups come from each op's
 * DEPTHWISE: like PASSTHROUGH, and the layer's per-channel weights shrink.
 * FLATTEN: input channel ``i`` becomes features ``[i·H·W, (i+1)·H·W)``; a
   slot's ``unit`` counts the features per channel.
+* SHUFFLE (``groups=g``): output channel ``c·g + p`` is channel ``c`` of
+  part ``p``.  The parts are cut alike and tied index by index (the pruned
+  shuffle interleaves what each part keeps); a part whose channels are
+  ``k`` times finer than another's has them *coarsened* (``k`` consecutive
+  channels become one, its unit ``k`` times larger, producers included);
+  channel ``c`` of part 0 at ``(s, u)`` is output channels ``[g·(s + c·u),
+  g·(s + (c+1)·u))``.  Parts that cannot be matched are never pruned.
 * GROUPED and FIXED (network inputs and outputs): never pruned, nor the
   groups they read.
 
@@ -44,7 +51,9 @@ class ChannelGroup:
     per channel: H·W after a flatten, else 1); ``member_slots`` lists every
     ``(layer, offset, unit)`` where the group sits in a member's output;
     ``producer_offsets`` where it starts in each producer's output (0 unless
-    an add ties a producer's channel ranges to different groups)."""
+    an add ties a producer's channel ranges to different groups) and
+    ``producer_units`` its output channels per group channel (1 unless a
+    shuffle coarsened them); ``producer_slots`` zips the three."""
 
     name: str
     channels: int
@@ -57,16 +66,25 @@ class ChannelGroup:
     member_slots: tuple[tuple[str, int, int], ...] = ()
     producer_offsets: tuple[int, ...] = ()
     transposed: tuple[str, ...] = ()  # producers whose weight is [C_i, C_o/g, ...] (deconv)
+    producer_units: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.producer_offsets) != len(self.producers):  # left out: every producer starts at 0
             object.__setattr__(self, "producer_offsets", (0,) * len(self.producers))
+        if len(self.producer_units) != len(self.producers):  # left out: one channel each
+            object.__setattr__(self, "producer_units", (1,) * len(self.producers))
+
+    @property
+    def producer_slots(self) -> tuple[tuple[str, int, int], ...]:
+        """``(layer, offset, unit)`` of every producer, like ``member_slots``."""
+        return tuple(zip(self.producers, self.producer_offsets, self.producer_units))
 
 
 def _group(flow: ChannelFlow, elems: list[int], slots: list, consumers: list, keep) -> ChannelGroup:
     first = elems[0]
     origin, offset, size = flow.origin[first], flow.offset[first], flow.size[first]
-    whole = offset == 0 and size == flow.graph.node(origin).shape.c
+    end = offset + size * flow.unit[first]
+    whole = offset == 0 and end == flow.graph.node(origin).shape.c
     producers = [e for e in elems if not flow.is_input[e]]
     slots.sort(key=lambda slot: (flow.order[slot[0]], slot[1]))
     consumers.sort(key=lambda slot: (flow.order[slot[0]], slot[1]))
@@ -76,10 +94,11 @@ def _group(flow: ChannelFlow, elems: list[int], slots: list, consumers: list, ke
     reasons += [f"keep rule '{k.pattern}'" for k in keep if any(matches(k.pattern, n) for n in layers)]
     names = tuple(flow.origin[e] for e in producers)
     return ChannelGroup(
-        origin if whole else f"{origin}[{offset}:{offset + size}]", size, names,
+        origin if whole else f"{origin}[{offset}:{end}]", size, names,
         members, tuple((name, start) for name, start, _ in consumers), not reasons, reasons[0] if reasons else "",
         tuple(unit for _, _, unit in consumers), tuple(slots), tuple(flow.offset[e] for e in producers),
         tuple(name for name in names if flow.graph.node(name).op == "deconv"),
+        tuple(flow.unit[e] for e in producers),
     )
 
 
@@ -148,8 +167,8 @@ def pruned_shapes(graph: Graph, groups: list[ChannelGroup], kept: dict[str, int]
         removed = group.channels - kept.get(group.name, group.channels)
         if removed <= 0:
             continue
-        for name in group.producers:
-            dims[name][1] -= removed
+        for name, _, unit in group.producer_slots:
+            dims[name][1] -= removed * unit
         for name, _, unit in group.member_slots:
             if name in dims:
                 dims[name][0] -= removed * unit
@@ -167,8 +186,7 @@ def _removed_before(graph: Graph, groups: list[ChannelGroup], kept: dict[str, in
         lost = group.channels - kept.get(group.name, group.channels)
         if lost <= 0:
             continue
-        slots = [(o, 1) for p, o in zip(group.producers, group.producer_offsets) if p == layer]
-        slots += [(o, unit) for name, o, unit in group.member_slots if name == layer]
+        slots = [(o, unit) for name, o, unit in (*group.producer_slots, *group.member_slots) if name == layer]
         removed += sum(lost * unit for offset, unit in slots if offset < at)
     return removed
 

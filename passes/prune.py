@@ -51,17 +51,19 @@ def _check_rates(groups: dict[str, ChannelGroup], rates: Mapping[str, float], st
 
 
 def channel_importance(group: ChannelGroup, weights: Weights) -> np.ndarray:
-    """``I_c = Σ_p ‖W_p[o_p + c]‖₁`` for every channel ``c`` of the group
-    (``o_p``: where the group starts in producer ``p``'s output; float64)."""
+    """``I_c = Σ_p ‖W_p[o_p + c·u_p : o_p + (c+1)·u_p]‖₁`` for every channel
+    ``c`` of the group (``o_p``: where the group starts in producer ``p``'s
+    output, ``u_p``: its filters per channel, 1 unless a shuffle coarsened
+    them; float64)."""
     importance = np.zeros(group.channels, dtype=np.float64)
-    for name, offset in zip(group.producers, group.producer_offsets):
+    for name, offset, unit in group.producer_slots:
         weight = weights.get(f"{name}.weight")
         if weight is None:
             raise SegError(Diagnostic(f"the weights have no '{name}.weight' (layer '{name}')"))
         weight = np.asarray(weight, dtype=np.float64)
         if name in group.transposed:  # a deconv's weight is [C_i, C_o, k_h, k_w]
             weight = np.swapaxes(weight, 0, 1)
-        rows = np.abs(weight[offset:offset + group.channels])
+        rows = np.abs(weight[offset:offset + group.channels * unit])
         importance += rows.reshape(group.channels, -1).sum(axis=1)
     return importance
 

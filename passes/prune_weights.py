@@ -45,9 +45,7 @@ def _masks(graph: Graph, groups: list[ChannelGroup], chosen: Mapping[str, np.nda
         if group.name not in chosen or len(chosen[group.name]) == group.channels:
             continue
         removed = np.setdiff1d(np.arange(group.channels), chosen[group.name])
-        for name, offset in zip(group.producers, group.producer_offsets):
-            _drop(outs.setdefault(name, np.ones(graph.node(name).shape.c, bool)), removed, offset, 1)
-        for name, offset, unit in group.member_slots:
+        for name, offset, unit in (*group.producer_slots, *group.member_slots):
             _drop(outs.setdefault(name, np.ones(graph.node(name).shape.c, bool)), removed, offset, unit)
         for (name, offset), unit in zip(group.consumers, group.consumer_units):
             channels = graph.node(graph.node(name).inputs[0]).shape.c

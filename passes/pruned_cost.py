@@ -4,8 +4,8 @@ candidates at once (the pruning search's hardware objective).
 Removing ``r_g`` channels of group ``g`` changes, for every layer, only
 channel counts, each an affine function of the removed counts ``R``
 (candidates × groups): ``C' = C − R·D`` where ``D[g, layer]`` counts the
-channels a layer loses per channel of ``g`` (1 for a producer's output, the
-slot's unit for members and consumers, see ``channels.py``).  From the new
+channels a layer loses per channel of ``g`` (the slot's unit for producers,
+members and consumers, see ``channels.py``).  From the new
 counts, Eq. 1–5 are evaluated as the ``cost`` pass does (``fastmodel.py``):
 
 * conv, dconv, deconv, linear: channels per group, groups (depthwise layers lose
@@ -54,9 +54,7 @@ class PrunedCost:
         """Output channels each layer loses per removed channel of each group."""
         loss: dict[str, np.ndarray] = {}
         for j, group in enumerate(self.groups):
-            for name in group.producers:
-                loss.setdefault(name, np.zeros(len(self.groups), np.int64))[j] += 1
-            for name, _, unit in group.member_slots:
+            for name, _, unit in (*group.producer_slots, *group.member_slots):
                 loss.setdefault(name, np.zeros(len(self.groups), np.int64))[j] += unit
         return loss
 

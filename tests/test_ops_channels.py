@@ -12,6 +12,7 @@ import segc
 from segc.ir import OPS, AttrError, Coupling, SegError, Shape, ShapeError
 from segc.ir.ops_channels import shuffled_channel
 from segc.passes.channels import channel_groups
+from segc.passes.prune import prune
 
 
 def test_slice_and_shuffle_shapes():
@@ -73,18 +74,24 @@ def test_module_matches_chunk_and_channel_shuffle():
     assert torch.equal(feats["mixed"], torch.nn.functional.channel_shuffle(feats["cat"], 2))
 
 
-def test_slices_cut_groups_and_shuffle_is_never_pruned_through():
+def test_slices_cut_groups_and_shuffle_ties_its_parts():
     groups = {g.name: g for g in channel_groups(segc.loads(NET))}
     # the conv's 16 channels are cut at 4, 8 and 12 by the slices: four groups
     assert [n for n in groups if n.startswith("halves.conv")] == [
         "halves.conv[0:4]", "halves.conv[4:8]", "halves.conv[8:12]", "halves.conv[12:16]"]
-    assert not groups["halves.conv[0:4]"].prunable  # reaches the shuffle through left
-    assert "channel shuffle 'mixed' (groups=2)" in groups["halves.conv[0:4]"].reason
-    assert not groups["halves.conv[4:8]"].prunable  # reaches the shuffle, and the grouped conv
+    # the shuffle's parts (left, right) are tied index by index: right's channels split at left's cut;
+    # channel c of part 0 is the shuffle's channels 2c and 2c + 1, read by y
+    first = groups["halves.conv[0:4]"]
+    assert first.prunable and first.producer_slots == (("halves.conv", 0, 1), ("right.conv", 0, 1))
+    assert first.consumers == (("y", 0),) and first.consumer_units == (2,)
+    second = groups["halves.conv[4:8]"]  # read by the grouped conv too, and right's [4:8] with it
+    assert not second.prunable and second.reason == "grouped conv 'middle.conv' (groups=2)"
+    assert second.producer_slots == (("halves.conv", 4, 1), ("right.conv", 4, 1))
+    assert second.consumers == (("middle.conv", 0), ("y", 8)) and second.consumer_units == (1, 2)
     assert groups["halves.conv[12:16]"].prunable  # read by the right branch only
-    assert not groups["right.conv"].prunable and not groups["mixed"].prunable
-    with pytest.raises(SegError, match=r"cannot be pruned \(right.conv: channel shuffle 'mixed' \(groups=2\)\)"):
-        segc.loads(NET).prune({"right.conv": 0.5})
+    assert "right.conv" not in groups and "mixed" not in groups
+    with pytest.raises(SegError, match=r"group 'halves.conv\[4:8\]' cannot be pruned: grouped conv"):
+        prune(segc.loads(NET), {"halves.conv[4:8]": 0.5})
 
 
 PRUNABLE = """

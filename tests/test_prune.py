@@ -269,23 +269,42 @@ def test_prune_pass_reads_the_directives() -> None:
 def test_prune_pass_counts_split_groups() -> None:
     graph = segc.load(str(EXAMPLES / "codenet_shufflenet.seg"))
     pruned, notes = run_pipeline(graph, parse_pipeline("prune{rate=0.5}"))
-    # shuffles are not pruned through: what is pruned is the stem, each unit's branch width (the first 1x1
-    # conv, w/2 at stage width w: down units 1, units 3 + 7 + 3), the neck 256 + 128 + 64 and three heads of 64
+    # the stem, each unit's branch width (the first 1x1 conv, w/2 at stage width w: down units 1, units
+    # 3 + 7 + 3), the neck 256 + 128 + 64 and three heads of 64; and, through the shuffles, the halves of
+    # the interleaved channels a unit's split cuts whole: 29 (stage 2), 58 + 29 (stage 3) and 116 + 58 +
+    # 29 + 29 (stage 4, whose last 29 reach the neck); those of 29 keep 15
     before = 24 + 4 * 58 + 8 * 116 + 4 * 232 + (256 + 128 + 64) + 3 * 64
-    assert notes == [f"prune: 23 of 75 channel groups pruned: {before} → {before // 2} channels"]
+    through = [29, 58, 29, 116, 58, 29, 29]
+    after = before // 2 + sum((c + 1) // 2 for c in through)
+    assert notes == [f"prune: 30 of 46 channel groups pruned: {before + sum(through)} → {after} channels"]
     assert pruned.node("stage2.1.conv").shape.c == 29  # 58, half kept
     assert pruned.node("stage2.1.0.conv1").shape.c == 29  # its depthwise conv follows
-    assert pruned.node("stage2.1.0.conv2").shape.c == 58  # the branch's output, shuffled: kept whole
-    assert pruned.node("stage2.1.slice2").attrs == {"start": 58, "end": 116}
+    assert pruned.node("stage2.1.0.conv2").shape.c == 58  # tied to channels the next unit's split cuts
+    # the down unit's channels [29, 58) of each branch, 2 wide after the shuffle, keep 15
+    assert pruned.node("stage2.0.0.conv2").shape.c == 29 + 15
+    assert pruned.node("stage2.1.slice2").attrs == {"start": 58, "end": 58 + 2 * 15}
 
 
 def test_codenet_units_split_and_shuffle() -> None:
     groups = groups_by_name(segc.load(str(EXAMPLES / "codenet_shufflenet.seg")))
-    # a unit's split cuts the previous shuffle's channels in two halves, neither prunable
-    halves = [groups["stage2.0.shuffle[0:58]"], groups["stage2.0.shuffle[58:116]"]]
-    assert all(not g.prunable and g.reason == "channel shuffle 'stage2.0.shuffle' (groups=2)" for g in halves)
+    # the down unit's branches are tied index by index; the next split cuts their interleaved channels at
+    # channel 29, each output channel of the shuffle holding one of each branch
+    second = groups["stage2.0.0.conv2[29:58]"]
+    assert second.prunable and second.channels == 29
+    assert second.producer_slots == (("stage2.0.0.conv2", 29, 1), ("stage2.0.1.conv2", 29, 1))
+    assert second.consumers == (("stage2.1.conv", 0),) and second.consumer_units == (2,)
+    # the first half joins unit 1's branch (two channels per channel), 4 wide after its shuffle: unit 2's
+    # split at 58 = 4·14 + 2 cuts a channel
+    first = groups["stage2.0.0.conv2[0:29]"]
+    assert first.producer_slots[-1] == ("stage2.1.0.conv2", 0, 2)
+    assert not first.prunable and first.reason == "slice 'stage2.2.slice1' cuts a channel's features"
     branch = groups["stage2.1.conv"]
     assert branch.prunable and branch.channels == 58 and branch.consumers == (("stage2.1.0.conv2", 0),)
-    # image; 23 prunable; 16 shuffles' outputs, 13 of them cut in two by a unit's split; the branch ends
-    # (2 per down unit, 1 per unit) and the 3 heads' last convs, fixed by a shuffle or an output
-    assert (len(groups), sum(g.prunable for g in groups.values())) == (1 + 23 + 16 + 13 + 6 + 13 + 3, 23)
+    # stage 4 (232 = 8·29 per half): the channels stay whole through all four shuffles; the last 29,
+    # 16 wide, reach the neck's first pointwise conv
+    last = groups["stage4.0.0.conv2[0:29]"]
+    assert last.prunable and last.consumers[-1] == ("neck.0.conv", 0) and last.consumer_units[-1] == 16
+    # image; 23 + 7 prunable; stage 2: unit 1's tied halves, unit 2's branch end, unit 2's shuffle output
+    # cut in two; stage 3: unit 2's tied halves, unit 3's branch end, unit 3's shuffle output cut in
+    # two, the first half cut again by units 5 and 6, unit 7's branch end and shuffle; 3 heads' last convs
+    assert (len(groups), sum(g.prunable for g in groups.values())) == (1 + 30 + 4 + 8 + 3, 30)

@@ -42,8 +42,8 @@ def random_weights(graph, seed: int) -> dict[str, np.ndarray]:
 
 def l1_choice(group, kept: int, weights) -> np.ndarray:
     """The kept channels, chosen here independently: largest summed L1 norms, lower index on ties."""
-    norms = sum(np.abs(weights[f"{p}.weight"][o:o + group.channels]).reshape(group.channels, -1).sum(1)
-                .astype(np.float64) for p, o in zip(group.producers, group.producer_offsets))
+    norms = sum(np.abs(weights[f"{p}.weight"][o:o + group.channels * u]).reshape(group.channels, -1).sum(1)
+                .astype(np.float64) for p, o, u in zip(group.producers, group.producer_offsets, group.producer_units))
     return np.sort(sorted(range(group.channels), key=lambda c: (-norms[c], c))[:kept])
 
 
@@ -56,8 +56,8 @@ def masked_output(graph, weights, rates, x):
             continue
         kept = l1_choice(group, kept_channels(group, rates[group.name]), weights)
         removed = np.setdiff1d(np.arange(group.channels), kept)
-        for name, offset, unit in [(p, o, 1) for p, o in zip(group.producers, group.producer_offsets)] + list(
-                group.member_slots):
+        slots = zip(group.producers, group.producer_offsets, group.producer_units)
+        for name, offset, unit in [*slots, *group.member_slots]:
             index = torch.from_numpy((offset + removed[:, None] * unit + np.arange(unit)).ravel())
 
             def zero(mod, args, out, index=index):

@@ -90,6 +90,23 @@ def test_pruned_latency_equals_reannotating_the_pruned_graph(name: str, tiling: 
                 assert columns["in_area"][i, row] == tix * tiy, name
 
 
+@pytest.mark.parametrize("rate", [0.25, 0.5, 0.9])
+def test_pruned_latency_through_shuffles_equals_reannotating(rate: float) -> None:
+    graph = graph_of("codenet_shufflenet")
+    groups = channel_groups(graph)
+    # the halves of shuffled channels that splits cut whole: 1 + 2 + 4 in stages 2, 3, 4; the channels
+    # of those reached by two shuffles hold 2, 4 or 8 of a branch's filters
+    through = [g for g in groups if g.prunable and any(graph.node(n).op == "shuffle" for n in g.members)]
+    assert [g.channels for g in through] == [29, 29, 58, 29, 29, 58, 116]  # by layer, then offset
+    assert sorted({u for g in through for u in g.producer_units}) == [1, 2, 4, 8]
+    rates = {g.name: rate for g in through}
+    kept = np.asarray([[kept_channels(g, rates.get(g.name, 0.0)) for g in groups]])
+    model = PrunedCost(analyse(graph, "paper"), groups, "paper")
+    expected_latency, expected_macs = reannotated(graph, rates, "paper")
+    assert model.latency(kept)[0] == pytest.approx(expected_latency, rel=1e-12)
+    assert model.macs(kept)[0] == expected_macs
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.sampled_from(RATES), min_size=16, max_size=16))
 def test_pruned_latency_property_on_tiny(rates: list[float]) -> None:
