@@ -28,7 +28,8 @@ Arg = tuple[object, Span]
 
 
 class LargeNetwork(Exception):
-    """Internal: the network reached ``count_from`` layers; count them before building."""
+    """Internal: the network reached ``count_from`` layers and nothing was
+    set to count them (``on_count_from``)."""
 
 
 def _positional_message(opdef: OpDef) -> str:
@@ -50,7 +51,8 @@ class CallEvaluator(ExprEvaluator):
         self.blocks = blocks
         self.pending: list[Pending] = []
         self.scopes: list[Scope] = []
-        self.count_from: int | None = None  # raise LargeNetwork on reaching this many layers
+        self.count_from: int | None = None  # call on_count_from on reaching this many layers
+        self.on_count_from = None  # checks the whole network's size (counted) before the build goes on
 
     # ---------------------------------------------------------- arguments
     def _arguments(self, call: ast.Call, env: Env, first: Arg | None) -> tuple[list[Arg], dict[str, Arg]]:
@@ -152,7 +154,10 @@ class CallEvaluator(ExprEvaluator):
     ) -> Tensor:
         """Record a layer in the current scope; ``name`` is an explicit name."""
         if len(self.pending) == self.count_from:
-            raise LargeNetwork
+            self.count_from = None
+            if self.on_count_from is None:
+                raise LargeNetwork
+            self.on_count_from()
         if len(self.pending) >= MAX_LAYERS:
             raise self.error(f"the network would have more than {MAX_LAYERS:,} layers", span)
         layer = Pending(

@@ -12,6 +12,8 @@ reported together.
 
 from __future__ import annotations
 
+import contextlib
+
 from ..ir import OPS, OUTPUT_PREFIX, Diagnostic, Directives, Graph, Node, SegError, Shape, Target, shown
 from ..ir.limits import size_problems
 from . import ast
@@ -19,7 +21,7 @@ from .calls import CallEvaluator
 from .deform import check_deform, lower_deform
 from .depth import deep_recursion, no_gc_pauses
 from .evaluate import Env, ExprEvaluator, suggestion
-from .layercount import COUNT_FROM, CapReached, CountingEvaluator, LargeNetwork, cap_error
+from .layercount import COUNT_FROM, CapReached, CountingEvaluator, cap_error
 from .loader import Program
 from .naming import Pending, Scope, assign_names
 from .prune import lower_prune
@@ -58,15 +60,14 @@ def elaborate(program: Program, network: str | None = None, warnings: list[Diagn
     errors += unused_target_errors(program, definition.target)
     if warnings is not None:
         warnings += unused_block_warnings(program)
-    builder = _NetworkBuilder(program, definition, CallEvaluator(program.blocks), count_from=COUNT_FROM)
+    evaluator = CallEvaluator(program.blocks)
+    evaluator.on_count_from = lambda: _count_layers(program, definition)  # then the build goes on
+    builder = _NetworkBuilder(program, definition, evaluator, count_from=COUNT_FROM)
     try:
         with deep_recursion(), no_gc_pauses():
             builder.run(errors)
-    except LargeNetwork:
-        _check_layer_count(program, definition)
-        builder = _NetworkBuilder(program, definition, CallEvaluator(program.blocks))
-        with deep_recursion(), no_gc_pauses():
-            builder.run(errors)
+    except CapReached as reached:
+        raise cap_error(reached.span) from None
     with no_gc_pauses():
         graph = builder.graph(target, warnings if warnings is not None else [])
     too_large = size_problems(graph)  # before anything computes in proportion to a tensor's size
@@ -112,16 +113,13 @@ def _unknown_target(program: Program, name: str, span) -> Diagnostic:
     return Diagnostic(f"unknown target {shown(name)}{where}{hint} (it defines or imports: {known})", span)
 
 
-def _check_layer_count(program: Program, definition: ast.NetworkDef) -> None:
-    """Raise if the network has more layers than the cap (counted, not built)."""
+def _count_layers(program: Program, definition: ast.NetworkDef) -> None:
+    """CapReached if the network has more layers than the cap (counted, not
+    built: a build that reaches COUNT_FROM layers stops to count them once,
+    then goes on)."""
     builder = _NetworkBuilder(program, definition, CountingEvaluator(program.blocks))
-    try:
-        with deep_recursion(), no_gc_pauses():
-            builder.run([])
-    except CapReached as reached:
-        raise cap_error(reached.span) from None
-    except SegError:
-        pass  # the real build reports it
+    with contextlib.suppress(SegError):  # the real build reports it
+        builder.run([])
 
 
 class _NetworkBuilder:

@@ -87,6 +87,19 @@ def test_network_past_the_counting_threshold_is_counted_then_built() -> None:
     assert len(list(graph.nodes())) == 2**14 + (2**14 - 1) + 2
 
 
+def test_a_large_network_is_built_once(monkeypatch) -> None:
+    """Past the counting threshold the build stops to count, then goes on:
+    every layer is recorded once (2**14 + 2**14 - 1 + 2 = 32,769 layers), not
+    a first 20,000 thrown away and all built again."""
+    from segc.dsl.calls import CallEvaluator
+
+    calls = []
+    original = CallEvaluator.add_layer
+    monkeypatch.setattr(CallEvaluator, "add_layer", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    segc.loads(_exponential_blocks(14) + small_network("    output o = x -> b0()"))
+    assert len(calls) == 2**14 + 2**14 - 1 + 2  # and the input and the output
+
+
 def test_exponential_block_expansion_within_limits_is_built() -> None:
     """12 levels: 2**12 relu layers and 2**12 - 1 adds (plus input and output)."""
     graph = segc.loads(_exponential_blocks(12) + small_network("    output o = x -> b0()"))
