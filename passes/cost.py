@@ -144,6 +144,7 @@ def layer_cost(graph: Graph, node: Node, target: Target, pipelined: set[str]) ->
 @dataclass(frozen=True)
 class CostPass(Pass):
     name = "cost"
+    annotates_only = True
     doc = "annotate each layer with its engine, compute cycles, DRAM accesses and latency (Eq. 2-5)"
     calibration: Calibration = field(default_factory=Calibration)
 

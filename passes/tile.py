@@ -95,6 +95,7 @@ def _static_side(graph: Graph, nodes: list[Node], buffer_words: int) -> int:
 @dataclass(frozen=True)
 class TilePass(Pass):
     name = "tile"
+    annotates_only = True
     doc = "choose per-layer tiles (Eq. 1) against the target's input buffer"
     mode: str = "paper"
 

@@ -3,11 +3,14 @@ instead of comparing against them."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
+
+os.environ["SEGC_VERIFY"] = "all"  # the full check after every pass, also in the CLI's subprocesses
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
