@@ -102,11 +102,11 @@ def _work(graph: Graph, node: Node, target: Target, pipelined: set[str]) -> dict
     if node.op in TILED_OPS:
         pipelined.add(node.name)
         engine = conv_engine(graph, node, target)
-        return {"rule": "conv", "engine": engine, **ENGINES[engine].cost(graph, node, target)}
+        return {"rule": "conv", "engine": engine, **ENGINES[engine](graph, node, target)}
     rule, reason = _rule(graph, node, pipelined)
     if rule == "stream":
         engine = stream_engine(target)
-        return {"rule": rule, "engine": engine, **ENGINES[engine].cost(graph, node, target)}
+        return {"rule": rule, "engine": engine, **ENGINES[engine](graph, node, target)}
     if rule != "free":
         pipelined.add(node.name)
     read = sum(elements(graph.node(i).shape) for i in node.inputs[1:]) if rule == "residual" else 0
@@ -128,9 +128,9 @@ def layer_cost(graph: Graph, node: Node, target: Target, pipelined: set[str]) ->
     invocations (a deformable layer's ``parts``) takes the sum of theirs."""
     cost = _work(graph, node, target, pipelined)
     if "parts" in cost:
-        parts = {name: {**part, "latency_s": _times(target, part, 1)[3]} for name, part in cost["parts"].items()}
-        timed = [_times(target, part, 1) for part in parts.values()]
-        compute_s, memory_s, overhead_s, latency = (sum(t[i] for t in timed) for i in range(4))
+        timed = {name: _times(target, part, 1) for name, part in cost["parts"].items()}
+        compute_s, memory_s, overhead_s, latency = (sum(t[i] for t in timed.values()) for i in range(4))
+        parts = {name: {**part, "latency_s": timed[name][3]} for name, part in cost["parts"].items()}
         cost, invocations = {**cost, "parts": parts}, len(parts)
     else:
         invocations = 1 if cost["rule"] in ("conv", "stream") else 0

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ..ir import Graph, Node, Target
 from .dconv_cost import dconv_cost, dconv_reason
@@ -37,14 +36,7 @@ from .deconv_cost import DECONV_REASON
 from .deform import current_plan
 from .hwmodel import ConvGeometry, compute_cycles, dram_accesses
 
-__all__ = ["ENGINES", "Engine", "conv_engine", "elements", "on_depthwise_engine", "stream_engine"]
-
-
-@dataclass(frozen=True)
-class Engine:
-    name: str
-    doc: str
-    cost: Callable[[Graph, Node, Target], dict]
+__all__ = ["ENGINES", "conv_engine", "elements", "on_depthwise_engine", "stream_engine"]
 
 
 def elements(shape) -> int:
@@ -138,12 +130,10 @@ def _on_lanes(graph: Graph, node: Node, target: Target) -> dict:
     return _streamed(graph, node, cycles, "streams its inputs and output through DRAM on the P_of lanes")
 
 
-ENGINES: dict[str, Engine] = {e.name: e for e in (
-    Engine("pe", "the PE array (Eq. 2-4)", _on_pe),
-    Engine("depthwise", "the depthwise engine", _on_depthwise),
-    Engine("elementwise", "the elementwise/upsampling unit", _on_unit),
-    Engine("lanes", "the PE array's P_of lanes, streaming", _on_lanes),
-)}
+# engine -> the work it does for a layer (cycles, DRAM words, tiles, reason)
+ENGINES: dict[str, Callable[[Graph, Node, Target], dict]] = {
+    "pe": _on_pe, "depthwise": _on_depthwise, "elementwise": _on_unit, "lanes": _on_lanes,
+}
 
 
 def conv_engine(graph: Graph, node: Node, target: Target) -> str:

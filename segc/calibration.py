@@ -16,10 +16,13 @@ from .measurements import Measurement, _network, read_measurements
 from .passes.calibrate import PARAMETERS, Features, features, fit, predict
 from .passes.cost import CALIBRATED_FIELDS, Calibration
 
-__all__ = ["Measurement", "calibrate", "fit_table", "read_measurements"]
+__all__ = ["Measurement", "calibrate", "calibrate_rows", "check_parameters", "fit_table", "measured_features",
+           "read_measurements", "recommended"]
 
 
-def _features(rows: list[Measurement], tiling: str) -> list[Features]:
+def measured_features(rows: list[Measurement], tiling: str) -> list[Features]:
+    """Each row's features: its network (or layer, or part) costed once per
+    network and unroll with the uncalibrated model."""
     graphs: dict[str, object] = {}
     runs: dict[tuple, object] = {}
     result = []
@@ -81,15 +84,25 @@ def recommended(feats: list[Features]) -> tuple[str, ...]:
     return tuple(chosen)
 
 
+def check_parameters(parameters: tuple[str, ...] | None) -> None:
+    """SegError unless ``parameters`` (None: the recommended set) are known ones."""
+    unknown = [p for p in parameters or () if p not in PARAMETERS]
+    if unknown or parameters == ():
+        raise SegError(Diagnostic(f"--fit takes some of {', '.join(PARAMETERS)}, got '{','.join(parameters or ())}'"))
+
+
 def calibrate(path: str, parameters: tuple[str, ...] | None, train: str | None, tiling: str) -> dict:
     """Fit on rows whose network (file or ``FILE.seg:NAME``) contains
     ``train`` (all rows if None); the calibration file's content, with the
     fit report.  ``parameters`` None: the :func:`recommended` set."""
-    unknown = [p for p in parameters or () if p not in PARAMETERS]
-    if unknown or parameters == ():
-        raise SegError(Diagnostic(f"--fit takes some of {', '.join(PARAMETERS)}, got '{','.join(parameters or ())}'"))
+    check_parameters(parameters)
     rows = read_measurements(path)
-    feats = _features(rows, tiling)
+    return calibrate_rows(path, rows, measured_features(rows, tiling), parameters, train, tiling)
+
+
+def calibrate_rows(path: str, rows: list[Measurement], feats: list[Features], parameters: tuple[str, ...] | None,
+                   train: str | None, tiling: str) -> dict:
+    """:func:`calibrate` on rows already read and costed."""
     parameters = parameters or recommended(feats)
     is_train = [train is None or train in os.path.basename(r.network) for r in rows]
     if not any(is_train):

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from .ir import Diagnostic, SegError, Unroll
 from .measurements import Measurement, read_measurements
 
-__all__ = ["CV_MODES", "cross_validate", "cross_validation", "cv_table", "folds"]
+__all__ = ["CV_MODES", "cross_validate", "cross_validate_rows", "cross_validation", "cv_table", "folds"]
 
 CV_MODES = ("config", "network")
 FitPredict = Callable[[list[int]], tuple[dict[str, float], list[float]]]
@@ -138,11 +138,18 @@ def cv_table(result: dict) -> tuple[str, list[str], list[list[str]], list[str]]:
 def cross_validation(path: str, mode: str, parameters: tuple[str, ...] | None, tiling: str) -> dict:
     """Cross-validate the fit of ``parameters`` (None: the recommended set
     of :func:`segc.calibration.recommended`) on a measurements CSV."""
-    from .calibration import _features, recommended
-    from .passes.calibrate import fit, predict
+    from .calibration import measured_features
 
     rows = read_measurements(path)
-    features = _features(rows, tiling)
+    return cross_validate_rows(rows, measured_features(rows, tiling), mode, parameters)
+
+
+def cross_validate_rows(rows: list[Measurement], features: list, mode: str,
+                        parameters: tuple[str, ...] | None) -> dict:
+    """:func:`cross_validation` on rows already read and costed."""
+    from .calibration import recommended
+    from .passes.calibrate import fit, predict
+
     parameters = parameters or recommended(features)
 
     def fit_predict(train: list[int]) -> tuple[dict[str, float], list[float]]:

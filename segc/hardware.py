@@ -7,7 +7,7 @@ import dataclasses
 
 from .dsl import load_file, named_target
 from .dsl.loader import read_source
-from .ir import Diagnostic, Graph, SegError, Target, Unroll, target_problems
+from .ir import TARGET_FIELDS, Diagnostic, Graph, SegError, Target, Unroll, target_problems
 from .ir.serialize import decode_json
 from .passes.base import run_pipeline
 from .passes.cost import CALIBRATED_FIELDS, Calibration, CostPass
@@ -59,7 +59,9 @@ def load_calibration(path: str) -> Calibration:
 def _check_value(name: str, value: float) -> None:
     if name not in CALIBRATED_FIELDS:
         raise ValueError(f"unknown parameter '{name}' (known: {', '.join(CALIBRATED_FIELDS)})")
-    limits = CALIBRATED_FIELDS[name][2] or (1e3, 1e13)
+    limits = CALIBRATED_FIELDS[name][2]
+    if limits is None:  # the effective bandwidth: the target field's range (its peak is the target's)
+        limits = (TARGET_FIELDS[name].minimum, TARGET_FIELDS[name].maximum)
     if not limits[0] <= value <= limits[1]:  # NaN fails too
         raise ValueError(f"{name} = {value:g} is outside [{limits[0]:g}, {limits[1]:g}]")
 

@@ -166,19 +166,21 @@ def _print_front(data: dict) -> None:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from ..calibration import calibrate, fit_table
-    from ..calibration_cv import cross_validation, cv_table
+    from ..calibration import calibrate_rows, check_parameters, fit_table, measured_features
+    from ..calibration_cv import cross_validate_rows, cv_table
     from ..measurements import read_measurements
 
+    parameters = None if args.fit is None else tuple(p.strip() for p in args.fit.split(",") if p.strip())
+    check_parameters(parameters)
     warnings: list[Diagnostic] = []
-    read_measurements(args.measurements, warnings)
+    rows = read_measurements(args.measurements, warnings)
     for warning in warnings:
         print(render(warning), file=sys.stderr)
-    parameters = None if args.fit is None else tuple(p.strip() for p in args.fit.split(",") if p.strip())
-    result = calibrate(args.measurements, parameters, args.train, args.tiling)
+    feats = measured_features(rows, args.tiling)  # each network costed once, for the fit and the folds
+    result = calibrate_rows(args.measurements, rows, feats, parameters, args.train, args.tiling)
     _print_table_and_notes(*fit_table(result))
     if args.cv:
-        result["cv"] = cross_validation(args.measurements, args.cv, parameters, args.tiling)
+        result["cv"] = cross_validate_rows(rows, feats, args.cv, parameters)
         print()
         _print_table_and_notes(*cv_table(result["cv"]))
     if args.output:
