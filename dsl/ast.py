@@ -270,7 +270,17 @@ class DeformDef(Syntax):
     name_span: Span = _span()
 
 
-Item = Import | BlockDef | NetworkDef | TargetDef | PruneDef | DeformDef
+@node
+class QuantizeDef(Syntax):
+    """``quantize NETWORK { pattern: w=8, a=8, scheme=int ... }``; its rules
+    are written as a deform section's."""
+
+    network: str = ""
+    rules: tuple[DeformRule, ...] = ()
+    name_span: Span = _span()
+
+
+Item = Import | BlockDef | NetworkDef | TargetDef | PruneDef | DeformDef | QuantizeDef
 
 
 @node

@@ -19,7 +19,7 @@ from . import ast
 from .evaluate import Env, ExprEvaluator, suggestion
 from .values import is_poison, type_name
 
-__all__ = ["check_deform", "lower_deform"]
+__all__ = ["check_deform", "lower_deform", "option_value"]
 
 OPTIONS = ("bound", "shape", "round")
 
@@ -53,7 +53,7 @@ def _round(value: object) -> object:
 _CONVERT = {"bound": _bound, "shape": _shape, "round": _round}
 
 
-def _value(expr: ast.Expr | None, evaluator: ExprEvaluator, env: Env) -> object:
+def option_value(expr: ast.Expr | None, evaluator: ExprEvaluator, env: Env) -> object:
     """A bare word is a name (``square``, ``auto``); anything else is evaluated."""
     if isinstance(expr, ast.Var):
         return expr.name
@@ -70,7 +70,7 @@ def _rule(rule: ast.DeformRule, evaluator: ExprEvaluator, env: Env, errors: list
         if option.name in dict(options):
             errors.append(Diagnostic(f"option '{option.name}' is given twice in this rule", option.name_span))
             continue
-        value = _value(option.value, evaluator, env)
+        value = option_value(option.value, evaluator, env)
         if is_poison(value):
             continue
         try:

@@ -25,6 +25,7 @@ from .layercount import COUNT_FROM, CapReached, CountingEvaluator, cap_error
 from .loader import Program
 from .naming import Pending, Scope, assign_names
 from .prune import lower_prune
+from .quantize import lower_quantize
 from .targets import lower_target
 from .unused import unused_block_warnings, unused_target_errors
 from .values import POISON, Tensor, is_poison, type_name
@@ -78,6 +79,9 @@ def elaborate(program: Program, network: str | None = None, warnings: list[Diagn
         graph.directives = Directives(prune=lower_prune(prune, graph) if prune is not None else None,
                                       deform=lower_deform(deform, graph) if deform is not None else None)
         check_deform(graph)
+    quantize = program.quantizes.get(definition.name)
+    if quantize is not None:
+        lower_quantize(quantize, graph)
     graph.verify()
     return graph
 

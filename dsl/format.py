@@ -141,6 +141,13 @@ class _Formatter:
             self._emit(rule, f"{format_pattern(rule.pattern.text)}: {options}", 1)  # type: ignore[union-attr]
         self._close(item)
 
+    def _item_QuantizeDef(self, item: ast.QuantizeDef) -> None:
+        self._open(item, f"quantize {item.network}")
+        for rule in item.rules:
+            options = ", ".join(f"{o.name}={expr_text(o.value)}" for o in rule.options)  # type: ignore[arg-type]
+            self._emit(rule, f"{format_pattern(rule.pattern.text)}: {options}", 1)  # type: ignore[union-attr]
+        self._close(item)
+
     # ------------------------------------------------------------ statements
     def _statement(self, stmt, depth: int) -> None:
         if isinstance(stmt, ast.InputDecl):

@@ -3,7 +3,7 @@
 ``import "path"`` is resolved relative to the importing file; each file is
 read once however often it is imported; a cycle of imports is an error.
 All definitions of all loaded files share one namespace per kind (blocks,
-networks, targets, prune and deform sections); a name defined twice is an error.
+networks, targets, prune, deform and quantize sections); a name defined twice is an error.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from .split import SPLIT
 
 __all__ = ["Program", "load_file", "load_text", "parse_source", "read_source"]
 
+_SECTION_KINDS = {ast.PruneDef: "prune", ast.DeformDef: "deform", ast.QuantizeDef: "quantize"}
+
 
 @dataclass
 class Program:
@@ -34,6 +36,7 @@ class Program:
     targets: dict[str, ast.TargetDef] = field(default_factory=dict)
     prunes: dict[str, ast.PruneDef] = field(default_factory=dict)
     deforms: dict[str, ast.DeformDef] = field(default_factory=dict)
+    quantizes: dict[str, ast.QuantizeDef] = field(default_factory=dict)
 
     def root_networks(self) -> list[str]:
         return [item.name for item in self.root.items if isinstance(item, ast.NetworkDef)]
@@ -103,10 +106,10 @@ class _Loader:
                         (Note("the first one is here", first[param.name].span),),
                     ))
                 first.setdefault(param.name, param)
-        for section in (*program.prunes.values(), *program.deforms.values()):
+        for section in (*program.prunes.values(), *program.deforms.values(), *program.quantizes.values()):
             if section.network not in program.networks:
                 hint = suggestion(section.network, program.networks)
-                kind = "prune" if isinstance(section, ast.PruneDef) else "deform"
+                kind = _SECTION_KINDS[type(section)]
                 self.errors.append(Diagnostic(f"{kind} section for unknown network '{section.network}'{hint}",
                                               section.name_span))
 
@@ -146,14 +149,15 @@ class _Loader:
         tables = {
             ast.BlockDef: program.blocks, ast.NetworkDef: program.networks,
             ast.TargetDef: program.targets, ast.PruneDef: program.prunes, ast.DeformDef: program.deforms,
+            ast.QuantizeDef: program.quantizes,
         }
         kinds = {ast.BlockDef: "block", ast.NetworkDef: "network", ast.TargetDef: "target",
-                 ast.PruneDef: "prune section for network", ast.DeformDef: "deform section for network"}
+                 **{kind: f"{word} section for network" for kind, word in _SECTION_KINDS.items()}}
         for item in module.items:
             table = tables.get(type(item))
             if table is None:
                 continue
-            name = item.network if isinstance(item, (ast.PruneDef, ast.DeformDef)) else item.name
+            name = item.network if isinstance(item, tuple(_SECTION_KINDS)) else item.name
             if name in table:
                 first = table[name]
                 self.errors.append(Diagnostic(

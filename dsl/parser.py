@@ -238,6 +238,11 @@ class _ToAst(Transformer_NonRecursive):
         name, *rules = children
         return ast.DeformDef(network=str(name), rules=tuple(rules), name_span=self._tok(name), span=self._span(meta))
 
+    def quantize_def(self, meta, children):
+        name, *rules = children
+        return ast.QuantizeDef(network=str(name), rules=tuple(rules), name_span=self._tok(name),
+                               span=self._span(meta))
+
     def deform_rule(self, meta, children):
         pattern, *options = children
         return ast.DeformRule(pattern=pattern, options=tuple(options), span=self._span(meta))

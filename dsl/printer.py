@@ -3,7 +3,7 @@
 The output is flat (one layer per statement, named by its full name, which
 the naming rules give back unchanged: a statement ``stem.conv = image ->
 conv(64, k=7, stride=2)`` makes exactly one layer, so the layer takes the
-statement's name), self-contained (the target and the prune and deform
+statement's name), self-contained (the target and the prune, deform and quantize
 directives are printed too) and deterministic.  Attributes equal to their defaults are left
 out.  Parsing the text again gives the same graph.
 """
@@ -15,13 +15,14 @@ import re
 
 from ..ir import NAME_RE, OPS, TARGET_FIELDS, Graph, Node, PruneDirectives, Target, check_names
 from ..ir.directives import DeformDirectives
+from ..ir.quant import quantize_rules
 from .units import format_base
 
 __all__ = ["format_float", "format_pattern", "format_string", "format_value", "print_graph", "print_target"]
 
 INDENT = "    "
 KEYWORDS = frozenset(("import", "block", "return", "network", "on", "input", "output", "target", "prune", "keep",
-                      "deform", "as", "and", "or", "not", "if", "else", "for", "in", "true", "false"))
+                      "deform", "quantize", "as", "and", "or", "not", "if", "else", "for", "in", "true", "false"))
 _PATTERN = re.compile(r"[A-Za-z0-9_.*?\[\]!]*[*?\[][A-Za-z0-9_.*?\[\]!]*")
 
 
@@ -137,8 +138,12 @@ def _print_prune(name: str, prune: PruneDirectives) -> str:
 
 
 def _print_deform(name: str, deform: DeformDirectives) -> str:
-    lines = [f"deform {name} {{"]
-    for rule in deform.rules:
+    return _print_rules(f"deform {name}", deform.rules)
+
+
+def _print_rules(header: str, rules) -> str:
+    lines = [f"{header} {{"]
+    for rule in rules:
         options = ", ".join(f"{key}={format_value(value) if isinstance(value, bool) else value}"
                             for key, value in rule.options)
         lines.append(f"{INDENT}{format_pattern(rule.pattern)}: {options}")
@@ -159,5 +164,8 @@ def print_graph(graph: Graph) -> str:
         parts.append(_print_prune(graph.name, graph.directives.prune))
     if graph.directives.deform is not None:
         parts.append(_print_deform(graph.name, graph.directives.deform))
+    quantize = quantize_rules(graph)
+    if quantize:
+        parts.append(_print_rules(f"quantize {graph.name}", quantize))
     return "\n\n".join(parts) + "\n"
 

@@ -21,6 +21,7 @@ import networkx as nx
 from .diagnostics import Diagnostic, SegError, Span
 from .directives import Directives
 from .ops import OPS
+from .quant import LayerQuant
 from .shapes import Shape
 from .target import Target
 from .verify import verify_graph
@@ -34,7 +35,9 @@ OUTPUT_PREFIX = "output."
 class Node:
     """One layer.  ``span`` is where the op was written; ``trace`` holds the
     block call sites that led there, outermost first.  ``annotations`` holds
-    pass results, one documented key per pass (``tiling``, ``cost``, …)."""
+    pass results, one documented key per pass (``tiling``, ``cost``, …).
+    ``quant`` is the layer's number format (``ir/quant.py``), None when the
+    network leaves it unquantized."""
 
     name: str
     op: str
@@ -44,6 +47,7 @@ class Node:
     span: Span | None = field(default=None, compare=False, repr=False)
     trace: tuple[Span, ...] = field(default=(), compare=False, repr=False)
     annotations: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    quant: LayerQuant | None = None
 
     @property
     def opdef(self):
@@ -176,9 +180,9 @@ class Graph:
 
     def structure(self) -> tuple:
         """Everything that defines the network (names, ops, operands,
-        attributes, shapes, target, directives); equal for equal graphs."""
+        attributes, shapes, formats, target, directives); equal for equal graphs."""
         nodes = tuple(
-            (n.name, n.op, n.inputs, tuple(sorted(n.attrs.items())), n.shape) for n in self.nodes()
+            (n.name, n.op, n.inputs, tuple(sorted(n.attrs.items())), n.shape, n.quant) for n in self.nodes()
         )
         return (self.name, self.target, self.directives, nodes)
 

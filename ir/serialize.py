@@ -15,6 +15,7 @@ from .directives import DeformDirectives, DeformRule, Directives, KeepRule, Prun
 from .graph import Graph, Node
 from .names import name_problem
 from .ops import OPS
+from .quant import WEIGHTED_OPS, LayerQuant, option_problem
 from .shapes import ShapeError
 from .target import TARGET_FIELDS, UNROLL_KEYS, Target, Unroll, target_problems
 
@@ -76,6 +77,8 @@ def graph_to_json(graph: Graph) -> dict:
     for node in graph.nodes():
         entry = {"name": node.name, "op": node.op, "inputs": list(node.inputs),
                  "attrs": {k: _jsonable(v) for k, v in node.attrs.items()}, "shape": list(node.shape)}
+        if node.quant is not None:
+            entry["quant"] = node.quant.to_json()
         if node.annotations:
             entry["annotations"] = dict(node.annotations)
         nodes.append(entry)
@@ -205,7 +208,30 @@ def _node_from_json(reader: _Reader, graph: Graph, data: Any, where: str) -> Nod
     if list(shape) != stored:
         raise reader.fail(where, f"shape {stored} differs from the inferred {list(shape)}")
     annotations = reader.get(data, "annotations", dict, where) if "annotations" in data else {}
-    return Node(name, op, inputs, attrs, shape, annotations=annotations)
+    quant = _quant_from_json(reader, data["quant"], op, f"{where}.quant") if "quant" in data else None
+    return Node(name, op, inputs, attrs, shape, annotations=annotations, quant=quant)
+
+
+def _quant_from_json(reader: _Reader, data: Any, op: str, where: str) -> LayerQuant:
+    scheme = reader.get(data, "scheme", str, where)
+    if scheme not in ("fixed", "int"):
+        raise reader.fail(f"{where}.scheme", f"must be fixed or int, got {json.dumps(scheme)[:40]}")
+    values = {"scheme": scheme}
+    for key, option in (("a_bits", "a"), ("w_bits", "w"), ("a_frac", "a_frac"), ("w_frac", "w_frac")):
+        value = data.get(key) if isinstance(data, dict) else None
+        if value is None:
+            continue
+        problem = option_problem(option, value)
+        if problem:
+            raise reader.fail(f"{where}.{key}", problem)
+        values[key] = value
+    if "a_bits" not in values:
+        raise reader.fail(where, "missing 'a_bits'")
+    if (values.get("w_bits") is None) == (op in WEIGHTED_OPS):
+        raise reader.fail(f"{where}.w_bits", "a layer with weights needs w_bits; a layer without has none")
+    if scheme == "int" and ("a_frac" in values or "w_frac" in values):
+        raise reader.fail(where, "fraction bits apply to scheme fixed, not int")
+    return LayerQuant(**values)
 
 
 def graph_from_json(data: Any, path: str = "<json>") -> Graph:

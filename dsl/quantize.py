@@ -1,0 +1,79 @@
+"""``quantize NETWORK { pattern: w=8, a=8, scheme=int ... }`` → every
+layer's number format (``Node.quant``, :mod:`segc.ir.quant`).
+
+Options: ``w`` and ``a`` (weight and activation bits), ``scheme``
+(``fixed``, ``int`` or ``float``, bare or quoted), ``w_frac`` and ``a_frac``
+(fraction bits of scheme ``fixed``).  For each option the last matching rule
+that sets it wins.  A pattern must match a layer of the network; a width
+the network's target cannot implement is an error at the rule.
+"""
+
+from __future__ import annotations
+
+from ..ir import Diagnostic, Graph, SegError
+from ..ir.quant import OPTIONS, QuantRule, apply_quantize, option_problem, resolve, unmatched_rules
+from . import ast
+from .deform import option_value
+from .evaluate import Env, ExprEvaluator, suggestion
+from .values import is_poison
+
+__all__ = ["lower_quantize"]
+
+
+def _rule(rule: ast.DeformRule, evaluator: ExprEvaluator, env: Env, errors: list[Diagnostic]) -> QuantRule:
+    options, spans = [], []
+    for option in rule.options:
+        if option.name not in OPTIONS:
+            hint = suggestion(option.name, OPTIONS) or f" (options: {', '.join(OPTIONS)})"
+            errors.append(Diagnostic(f"quantize rules have no option '{option.name}'{hint}", option.name_span))
+            continue
+        if option.name in dict(options):
+            errors.append(Diagnostic(f"option '{option.name}' is given twice in this rule", option.name_span))
+            continue
+        value = option_value(option.value, evaluator, env)
+        if is_poison(value):
+            continue
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        problem = option_problem(option.name, value)
+        if problem:
+            errors.append(Diagnostic(problem, option.value.span))  # type: ignore[union-attr]
+            continue
+        options.append((option.name, value))
+        spans.append((option.name, option.value.span))  # type: ignore[union-attr]
+    return QuantRule(rule.pattern.text, tuple(options), rule.span, tuple(spans))  # type: ignore[union-attr]
+
+
+def _layer_errors(graph: Graph, rules: list[QuantRule]) -> list[Diagnostic]:
+    """Fraction bits on an "int" layer, each reported once at the rule that
+    last set the scheme or the fraction bits."""
+    word = graph.target.word_bits if graph.target is not None else 16
+    errors = []
+    for node in graph.nodes():
+        try:
+            resolve(rules, node.name, node.op, word)
+        except ValueError as err:
+            culprit = next(r for r in reversed(rules) if dict(r.options).keys() & {"scheme", "a_frac", "w_frac"})
+            errors.append(Diagnostic(str(err), culprit.span))
+            break
+    return errors
+
+
+def lower_quantize(section: ast.QuantizeDef, graph: Graph) -> list[QuantRule]:
+    """The rules of a quantize section (values checked, patterns matched),
+    applied to ``graph``'s layers."""
+    errors: list[Diagnostic] = []
+    evaluator, env = ExprEvaluator(), Env()
+    rules = [_rule(rule, evaluator, env, errors) for rule in section.rules]
+    errors.extend(evaluator.errors)
+    unmatched = unmatched_rules(graph, rules)
+    for rule, written in zip(rules, section.rules):
+        if rule in unmatched:
+            close = suggestion(rule.pattern, [n.name for n in graph.nodes()])
+            errors.append(Diagnostic(f"'{rule.pattern}' matches no layer of network '{graph.name}'{close}",
+                                     written.pattern.span))  # type: ignore[union-attr]
+    errors = errors or _layer_errors(graph, rules)
+    if errors:
+        raise SegError(errors)
+    apply_quantize(graph, rules)
+    return rules
