@@ -12,8 +12,9 @@ measured machines have beside it:
 * ``conv_input``: convolutions read their input tiled by Eq. 1 and 3
   (Mori et al.), or ``"streamed"`` once through the line buffer, as
   CoDeNet's engine does (a plain 3×3 is a deformable window of offset 1);
-* the ``line_buffer_ports``: reads per cycle the line buffer serves at
-  scattered positions — the taps of a full-shape bounded deformable window
+* the ``line_buffer_ports``: reads per cycle each row memory of the line
+  buffer serves at scattered positions (its rows are separate memories,
+  read in parallel) — the taps of a full-shape bounded deformable window
   each address their own row and column, where a plain or square window
   reads whole rows (CoDeNet's "multi-ported" square shape);
 * the ``layer_overhead`` of each layer invocation (start-up, drain,
@@ -221,7 +222,8 @@ TARGET_FIELDS: dict[str, FieldSpec] = {
                   doc='how convolutions read their input: "tiled" by Eq. 1 and 3 (default), or "streamed" once '
                       "through the line buffer (CoDeNet: a plain 3x3 is a deformable window with offset 1)"),
         FieldSpec("line_buffer_ports", "count", "line_buffer_ports", False, 1, 1024,
-                  "line-buffer reads per cycle at scattered positions (default: a whole window per cycle)"),
+                  "reads per cycle of each line-buffer row memory at scattered positions (default: a whole window per "
+                  "cycle)"),
         FieldSpec("word", "size", "word_bits", True, 1, 64, "bits per activation/weight word"),
         FieldSpec(
             "macs_per_dsp", "count", "macs_per_dsp", True, 1, 64,

@@ -36,9 +36,14 @@ with its own time and overhead; the layer takes their sum):
    engine of L lanes × T taps, depthwise layers sample through its taps:
    ⌈C/L⌉·P·max(⌈k_x·k_y/T⌉, ⌈reads/T⌉) cycles.  A bounded full-shape
    window's taps each address their own line-buffer row and column; where
-   the target gives ``line_buffer_ports``, they are read that many per cycle,
-   ⌈reads/ports⌉ (a plain or square window reads whole rows: CoDeNet's
-   "multi-ported" square shape).
+   the target gives ``line_buffer_ports`` (reads per cycle of each row
+   memory: CoDeNet's conv.h partitions the line buffer by row, one block
+   RAM of two ports per row), the rows are read in parallel and the busiest
+   row memory sets the pace, ⌈row_reads/ports⌉ cycles (``row_reads``: the
+   taps of a kernel row share its memory while offsets stay within a row —
+   an assumption; taps that move into one row would cost up to
+   ⌈reads/ports⌉).  A plain or square window reads whole rows: CoDeNet's
+   "multi-ported" square shape.
 3. Input, bounded (a line buffer, ``ir/linebuffer.py``): the input streams
    through the buffer once, C_i·H_i·W_i words, every output channel computed
    from the buffered rows with the weights on chip ("Buffers inputs in the
@@ -65,7 +70,7 @@ from __future__ import annotations
 from ..ir import Graph, Node, Target, offset_channels
 from .hwmodel import ConvGeometry, compute_cycles, dram_accesses
 
-__all__ = ["dconv_cost", "dconv_reason", "is_scattered", "offset_branch", "sampler_ports", "sampling_cycles",
+__all__ = ["dconv_cost", "dconv_reason", "is_scattered", "offset_branch", "row_reads", "sampler_cycles", "sampling_cycles",
            "window_reads"]
 
 
@@ -94,25 +99,36 @@ def window_reads(kh: int, kw: int, shape: str, rounded: bool) -> int:
     return 4 * kh * kw
 
 
-def sampler_ports(target: Target, depthwise: bool, scattered: bool) -> int:
-    """Reads per cycle of the sampler: the line buffer's ports when the taps
-    are scattered (and the target says how many), else a window's worth —
-    the P_kx·P_ky ports that feed a plain convolution, or the depthwise
-    engine's taps."""
+def row_reads(geom: ConvGeometry, reads: int) -> int:
+    """The most reads one row memory of the line buffer serves per window
+    of scattered taps, when offsets keep each tap near its kernel row:
+    k_x rounded taps; bilinear, 2·k_x (two columns of each tap, in each of
+    its two rows), or 4·k_x where adjacent kernel rows share a source row
+    (k_y > 1 at dilation 1)."""
+    if reads == geom.kx * geom.ky:
+        return geom.kx
+    return 4 * geom.kx if geom.ky > 1 and geom.dy == 1 else 2 * geom.kx
+
+
+def sampler_cycles(geom: ConvGeometry, reads: int, target: Target, depthwise: bool, scattered: bool) -> int:
+    """Sampler cycles per window: scattered taps through the line buffer's
+    ports, ⌈row_reads/ports⌉ (its rows are separate memories, read in
+    parallel), where the target gives them; else a window's worth of reads
+    per cycle — the P_kx·P_ky ports that feed a plain convolution, or the
+    depthwise engine's taps."""
     if scattered and target.line_buffer_ports is not None:
-        return target.line_buffer_ports
-    if depthwise:
-        return target.depthwise.taps
-    return target.unroll.pkx * target.unroll.pky
+        return _ceil(row_reads(geom, reads), target.line_buffer_ports)
+    ports = target.depthwise.taps if depthwise else target.unroll.pkx * target.unroll.pky
+    return _ceil(reads, ports)
 
 
 def sampling_cycles(geom: ConvGeometry, reads: int, target: Target, scattered: bool = False) -> int:
     """Cycles of the sampler → PE array pipeline (rule 2), or, for a
     depthwise layer on the target's depthwise engine of L lanes × T taps,
-    ⌈C/L⌉·P·max(⌈k_x·k_y/T⌉, ⌈reads/ports⌉)."""
+    ⌈C/L⌉·P·max(⌈k_x·k_y/T⌉, sampler cycles)."""
     engine = target.depthwise
     on_engine = engine is not None and geom.depthwise
-    sampler = _ceil(reads, sampler_ports(target, on_engine, scattered))
+    sampler = sampler_cycles(geom, reads, target, on_engine, scattered)
     if on_engine:
         window = max(_ceil(geom.kx * geom.ky, engine.taps), sampler)
         return _ceil(geom.groups, engine.lanes) * geom.wo * geom.ho * window

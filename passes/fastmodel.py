@@ -18,7 +18,7 @@ import numpy as np
 
 from ..ir import Graph, Target
 from .cost import Calibration
-from .dconv_cost import is_scattered, offset_branch
+from .dconv_cost import is_scattered, offset_branch, row_reads
 from .deform import current_plan
 from .hwmodel import ConvGeometry
 from .timing import layer_times
@@ -54,6 +54,7 @@ class LayerTable:
     is_dconv: np.ndarray  # deformable rows (dconv_cost.py): two invocations, offset branch and sampling
     scattered: np.ndarray  # bounded full-shape dconv: taps read through the line buffer's ports
     reads: np.ndarray  # sampler reads per window (dconv; 0 otherwise)
+    row_reads: np.ndarray  # scattered taps: the most reads one line-buffer row memory serves per window
     stream_per_channel: np.ndarray  # input read once (line buffer): H_i·W_i per channel
     gather_per_channel: np.ndarray  # unbounded dconv: gathered words per input channel, P·reads (= bursts)
     branch_reads: np.ndarray  # 1: the offset branch reads its input by Eq. 3 (unbounded dconv), else streams it
@@ -64,7 +65,7 @@ class LayerTable:
         rows = [n for n in graph.nodes() if n.annotations["cost"]["rule"] not in ("free", "fused")]
         keys = ("on_depthwise", "on_unit", "invocations", "ci", "co", "groups", "kx", "ky", "pixels", "tiles",
                 "in_area", "other_words", "stream_work", "off_ci", "off_co", "off_kx", "off_ky", "is_dconv",
-                "scattered", "reads", "stream_per_channel", "gather_per_channel", "branch_reads")
+                "scattered", "reads", "row_reads", "stream_per_channel", "gather_per_channel", "branch_reads")
         columns: dict[str, list] = {k: [] for k in keys}
         for node in rows:
             _fill(graph, node, columns)
@@ -109,6 +110,7 @@ def _dconv_columns(graph: Graph, node, geom: ConvGeometry) -> dict[str, int]:
     return {
         "off_ci": branch.ci, "off_co": branch.co, "off_kx": branch.kx, "off_ky": branch.ky, "is_dconv": 1,
         "scattered": is_scattered(plan), "reads": cost["window_reads"],
+        "row_reads": row_reads(geom, cost["window_reads"]),
         "stream_per_channel": x.h * x.w if bounded else 0,
         "gather_per_channel": 0 if bounded else geom.wo * geom.ho * cost["window_reads"],
         "branch_reads": 0 if bounded else 1, "other_words": 0,
@@ -120,11 +122,13 @@ def _ceil(a, b):
 
 
 def _sampler(table: LayerTable, target: Target, window_ports) -> np.ndarray:
-    """Sampler cycles per window: reads through the line buffer's ports when
-    the taps are scattered (and the target gives them), else ``window_ports``."""
+    """Sampler cycles per window (``dconv_cost.sampler_cycles``): the busiest
+    line-buffer row memory through its ports when the taps are scattered
+    (and the target gives them), else ``window_ports`` reads a cycle."""
     if target.line_buffer_ports is None:
         return _ceil(table.reads, window_ports)
-    return np.where(table.scattered, _ceil(table.reads, target.line_buffer_ports), _ceil(table.reads, window_ports))
+    return np.where(table.scattered, _ceil(table.row_reads, target.line_buffer_ports),
+                    _ceil(table.reads, window_ports))
 
 
 def _conv_cycles(table: LayerTable, target: Target, unrolls: np.ndarray, ci, co, groups) -> np.ndarray:

@@ -133,9 +133,12 @@ def test_codenet_goals_on_the_measured_table(codenet):
     """Fitted on the full layers only: mean absolute error over the eight
     layers at most 20 %, the ordering exact (ties in the measurement aside),
     both headline speedups (deformable over square) within 30 %, and every
-    variant/plain ratio within 30 % but bounded depthwise's (docs/deformable.md)."""
-    errors = [abs(codenet[n] * 1e3 / MEASURED_MS[n] - 1) for n in MEASURED_MS]
-    assert sum(errors) / len(errors) <= 0.20
+    variant/plain ratio within 30 %; over the four held-out depthwise layers,
+    at most 20 % too."""
+    errors = {n: abs(codenet[n] * 1e3 / MEASURED_MS[n] - 1) for n in MEASURED_MS}
+    assert sum(errors.values()) / len(errors) <= 0.20
+    held_out = [e for n, e in errors.items() if n.startswith("dw_")]
+    assert sum(held_out) / len(held_out) <= 0.20
     for a in MEASURED_MS:
         for b in MEASURED_MS:
             if MEASURED_MS[a] > MEASURED_MS[b]:
@@ -146,7 +149,7 @@ def test_codenet_goals_on_the_measured_table(codenet):
         for variant in ("deform", "bounded", "square"):
             name, plain = f"{conv}_{variant}", f"{conv}_plain"
             within = codenet[name] / codenet[plain] == pytest.approx(MEASURED_MS[name] / MEASURED_MS[plain], rel=0.3)
-            assert within == (name != "dw_bounded"), name
+            assert within, name
 
 
 def test_codenet_table_in_the_example_is_the_model(codenet):

@@ -123,9 +123,18 @@ def test_depthwise_deformable_samples_through_the_engines_taps():
 
 def test_scattered_taps_are_read_through_the_line_buffer_ports():
     ports = MACHINE.replace("    line_buffer = 15\n", "    line_buffer = 15\n    line_buffer_ports = 2\n")
-    # bounded, rounded, full shape: 9 taps at their own rows, 2 a cycle: 5 cycles a window; 2·256 windows
-    full = cost_of(one_layer("dconv(32, k=3, groups=32, bound=2, round=true)", target=ports))
-    assert full["parts"]["sampling"]["cycles_compute"] == 2 * 256 * 5
+    # bounded, full shape: the line buffer's rows are memories of their own, read in parallel, 2 reads a
+    # cycle each; the taps of a kernel row share one.  ⌈32/16 lanes⌉·256 = 2·256 windows.
+    # rounded: 3 reads in the busiest row, ⌈3/2⌉ = 2 cycles, below the engine's ⌈9 taps/4⌉ = 3
+    rounded = cost_of(one_layer("dconv(32, k=3, groups=32, bound=2, round=true)", target=ports))
+    assert rounded["parts"]["sampling"]["cycles_compute"] == 2 * 256 * 3
+    # bilinear: 2 columns × 2 source rows a tap; at dilation 1 kernel rows 0 and 1 share a source row:
+    # 2·3 + 2·3 = 12 reads in the busiest row, ⌈12/2⌉ = 6 cycles
+    bilinear = cost_of(one_layer("dconv(32, k=3, groups=32, bound=2)", target=ports))
+    assert bilinear["parts"]["sampling"]["cycles_compute"] == 2 * 256 * 6
+    # at dilation 2 no source row is shared: 6 reads, 3 cycles
+    dilated = cost_of(one_layer("dconv(32, k=3, groups=32, bound=2, dilation=2, padding=2)", target=ports))
+    assert dilated["parts"]["sampling"]["cycles_compute"] == 2 * 256 * 3
     # square: whole rows, ⌈9/4⌉ = 3 cycles through the engine's taps, as without ports
     square = cost_of(one_layer('dconv(32, k=3, groups=32, bound=2, round=true, shape="square")', target=ports))
     assert square["parts"]["sampling"]["cycles_compute"] == 2 * 256 * 3
