@@ -70,8 +70,8 @@ from __future__ import annotations
 from ..ir import Graph, Node, Target, offset_channels
 from .hwmodel import ConvGeometry, compute_cycles, dram_accesses
 
-__all__ = ["dconv_cost", "dconv_reason", "is_scattered", "offset_branch", "row_reads", "sampler_cycles", "sampling_cycles",
-           "window_reads"]
+__all__ = ["dconv_cost", "dconv_reason", "is_scattered", "offset_branch", "row_reads", "sampler_cycles",
+           "sampling_cycles", "window_reads"]
 
 
 def _ceil(a: int, b: int) -> int:
