@@ -181,7 +181,7 @@ template <class P, class E>
 void conv2d_csim(const data_t* in, const data_t* weight, const data_t* bias, E& epilogue) {
     constexpr int TILES_X = (P::WO + P::TOX - 1) / P::TOX, TILES = (P::HO + P::TOY - 1) / P::TOY * TILES_X;
     typedef data_t tile_t[P::TIY][P::TIX];
-#pragma omp parallel
+#pragma omp parallel if (TILES > 1)
     {
         std::vector<data_t> buf((long)P::CI / P::GROUPS * P::TIY * P::TIX);
         std::vector<data_t> col((long)P::TOY * P::TOX * (P::CI / P::GROUPS) * P::KH * P::KW);
