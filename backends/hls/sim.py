@@ -1,5 +1,7 @@
-"""C simulation of a generated HLS project: compile it with g++, run the
-test bench, read its outputs, and compare them with reference outputs.
+"""C simulation of a generated HLS project: compile it with g++ (with
+OpenMP where g++ has it: the simulation then uses every core, or
+OMP_NUM_THREADS threads, with the same output), run the test bench, read
+its outputs, and compare them with reference outputs.
 
 Figures per output (``compare``): the largest absolute error; the largest
 relative error, max |C − ref| / max |ref| (relative to the output's range,
