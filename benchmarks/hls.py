@@ -6,8 +6,8 @@ Timed, as medians of ``--runs`` runs (2 cores):
 * generation: ``segc.hls.build_project`` — tiling, the torch reference (module
   built, calibration run, reference output), per-layer formats, code, the
   parameter image (11.7 M words) and test data;
-* compilation: ``network.cpp`` and ``tb.cpp`` with g++ -O2, in parallel, and
-  the link (``backends/hls_sim.compile_project``);
+* compilation: ``network.cpp`` and ``tb.cpp`` with g++ -O2 (-fopenmp where
+  g++ has it), in parallel, and the link (``backends/hls/sim.compile_project``);
 * C simulation: the test bench on the input (``./csim``), which reads the
   parameters, runs the network in 16-bit fixed point and writes the output;
 * end to end, as a user runs it: ``segc export examples/resnet18.seg --to hls
@@ -48,7 +48,7 @@ def one_run(graph) -> dict:
     config = json.loads(files["config.json"])
     with tempfile.TemporaryDirectory(prefix="segc-hls-bench-") as folder:
         write_project(files, folder)
-        compile_s = compile_project(folder, "-O2")
+        compile_s = compile_project(folder, "-O2").seconds
         outputs, counts, run_s, _ = run_testbench(folder, config)
     return {"generate_s": generate_s, "compile_s": compile_s, "csim_s": run_s, "saturated": counts["saturated"],
             "param_words": config["param_words"], "mem_words": config["mem_words"],

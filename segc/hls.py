@@ -120,11 +120,14 @@ def build_project(graph: Graph, options: HlsOptions) -> tuple[dict[str, bytes], 
 
 
 def simulate(graph: Graph, options: HlsOptions, folder: str | None = None, opt: str = "-O2",
-             layers: bool = False, inputs: tuple[str, ...] = (), force: bool = False) -> dict:
-    """Build, compile and run the C simulation in a scratch folder; figures
+             layers: bool = False, inputs: tuple[str, ...] = (), force: bool = False,
+             threads: int | None = None) -> dict:
+    """Build, compile and run the C simulation in a scratch folder, on
+    ``threads`` threads (default: OMP_NUM_THREADS, else every core); figures
     per output against torch, and per layer with ``layers``.  With
     ``folder``, the project and what the build made are then written there
-    as :func:`write_files` does (the paths under ``"written"``)."""
+    as :func:`write_files` does (the paths under ``"written"``).  The result
+    records the compiler commands, whether OpenMP was used and the threads."""
     import json
 
     from .backends.hls.sim import compile_project, run_testbench, write_project
@@ -136,14 +139,15 @@ def simulate(graph: Graph, options: HlsOptions, folder: str | None = None, opt: 
     config = json.loads(files["config.json"])
     with tempfile.TemporaryDirectory(prefix="segc-hls-") as scratch:
         write_project(files, scratch)
-        compile_s = compile_project(scratch, opt)
-        simulated, counts, run_s, traced = run_testbench(scratch, config, layers)
+        build = compile_project(scratch, opt)
+        simulated, counts, run_s, traced = run_testbench(scratch, config, layers, threads)
         written = None
         if folder is not None:
             built, executable = _folder_files(scratch)
             written = write_files(built, folder, inputs, force, ("build.sh", *executable))
     result = {"network": graph.name, "target": graph.target.name, "input": _describe(options.input, options.seed),
-              "compiler_flags": opt, **counts, "compile_s": compile_s, "run_s": run_s,
+              **build.describe(), **counts,
+              "compile_s": build.seconds, "run_s": run_s,
               "outputs": [_figures(spec, ref, sim) for spec, ref, sim in zip(config["outputs"], expected, simulated)]}
     if layers:
         result["layers"] = _layer_figures(graph, options, config, traced)

@@ -155,13 +155,20 @@ def render_config(ctx: Context, lowered: dict[str, Lowered], maxima: dict[str, f
 
 def render_build(graph: Graph, flags: tuple[str, ...]) -> str:
     name = shell_comment(graph.name)
+    probe = "#include <omp.h>\\nint main() { return omp_get_max_threads() < 1; }\\n"
     return "\n".join([
         "#!/bin/sh",
         f"# C simulation of {name}: build the test bench with g++ (CXX, CXXFLAGS override), then run",
         "#   ./csim params.bin tb_data/input.bin output.bin tb_data/expected.bin",
+        "# With OpenMP (-fopenmp) where the compiler has it, the simulation runs on OMP_NUM_THREADS threads",
+        "# (default: every core), else on one (-fopenmp-simd); its output is the same either way.",
         "set -e",
         'cd "$(dirname "$0")"',
-        f'"${{CXX:-g++}}" {" ".join(flags)} ${{CXXFLAGS:--O2}} network.cpp tb.cpp -o csim', "",
+        'CXX="${CXX:-g++}"',
+        "OPENMP=-fopenmp",
+        f"printf '{probe}' | \"$CXX\" -fopenmp -x c++ - -o /dev/null 2>/dev/null || OPENMP=-fopenmp-simd",
+        "set -x",
+        f'"$CXX" {" ".join(flags)} ${{CXXFLAGS:--O2}} $OPENMP network.cpp tb.cpp -o csim', "",
     ])
 
 

@@ -1,5 +1,7 @@
-"""C simulation of a generated HLS project: compile it with g++, run the
-test bench, read its outputs, and compare them with reference outputs.
+"""C simulation of a generated HLS project: compile it with g++ (with
+OpenMP where g++ has it: the simulation then uses every core, or
+OMP_NUM_THREADS threads, with the same output), run the test bench, read
+its outputs, and compare them with reference outputs.
 
 Figures per output (``compare``): the largest absolute error; the largest
 relative error, max |C − ref| / max |ref| (relative to the output's range,
@@ -10,10 +12,14 @@ class, or the class of a [C, 1, 1] classifier) agrees.
 
 from __future__ import annotations
 
+import functools
 import os
+import shlex
 import shutil
 import subprocess
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +27,7 @@ import numpy as np
 from ...ir import Diagnostic, SegError
 from .project import CXX_FLAGS
 
-__all__ = ["compare", "compile_project", "run_testbench", "write_project"]
+__all__ = ["Build", "compare", "compile_project", "parallel_flags", "run_testbench", "write_project"]
 
 _SHOWN_LINES = 40
 
@@ -51,10 +57,52 @@ def _compiler(cxx: str | None) -> str:
     return path
 
 
-def compile_project(folder: str | os.PathLike, opt: str = "-O2", cxx: str | None = None) -> float:
-    """Compile network.cpp and tb.cpp in parallel and link ``csim``; seconds taken."""
+_PROBES = {"-fopenmp": "#include <omp.h>\nint main() { return omp_get_max_threads() < 1; }\n",
+           "-fopenmp-simd": "int main() { return 0; }\n"}
+
+
+@functools.cache
+def _accepts(compiler: str, flag: str) -> bool:
+    """Whether the compiler builds and links its probe program with ``flag``."""
+    with tempfile.TemporaryDirectory(prefix="segc-probe-") as folder:
+        Path(folder, "probe.cpp").write_text(_PROBES[flag])
+        return subprocess.run([compiler, flag, "probe.cpp", "-o", "probe"], cwd=folder,
+                              capture_output=True).returncode == 0
+
+
+def parallel_flags(compiler: str, openmp: bool = True) -> tuple[str, ...]:
+    """``-fopenmp`` (threads and vectorised loops) where wanted and the
+    compiler has it, else ``-fopenmp-simd`` (vectorised loops, one thread)
+    where it takes that, else none."""
+    if openmp and _accepts(compiler, "-fopenmp"):
+        return ("-fopenmp",)
+    return ("-fopenmp-simd",) if _accepts(compiler, "-fopenmp-simd") else ()
+
+
+@dataclass(frozen=True)
+class Build:
+    """How ``compile_project`` built ``csim``."""
+
+    seconds: float
+    flags: tuple[str, ...]  # the compiler's flags (the link takes the OpenMP flag too)
+    commands: tuple[tuple[str, ...], ...]  # the compiler commands, as run in the project folder
+    openmp: bool  # built with -fopenmp (else it runs on one thread)
+
+    def describe(self) -> dict:
+        """The build as hls-sim reports it."""
+        return {"compiler_flags": shlex.join(self.flags), "compile_commands": [shlex.join(c) for c in self.commands],
+                "openmp": self.openmp}
+
+
+def compile_project(folder: str | os.PathLike, opt: str = "-O2", cxx: str | None = None, openmp: bool = True,
+                    extra: tuple[str, ...] = ()) -> Build:
+    """Compile network.cpp and tb.cpp in parallel and link ``csim``, with
+    OpenMP where the compiler has it (unless not ``openmp``) and the flags
+    ``extra`` (such as ``-DSEGC_PE_LOOPS``)."""
     compiler, start = _compiler(cxx), time.perf_counter()
-    jobs = [[compiler, *CXX_FLAGS, opt, "-c", f"{unit}.cpp", "-o", f"{unit}.o"] for unit in ("network", "tb")]
+    parallel = parallel_flags(compiler, openmp)
+    flags = (*CXX_FLAGS, opt, *parallel, *extra)
+    jobs = [(compiler, *flags, "-c", f"{unit}.cpp", "-o", f"{unit}.o") for unit in ("network", "tb")]
     running = [subprocess.Popen(job, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                for job in jobs]
     results = [(job, process.communicate()[0], process.returncode) for job, process in zip(jobs, running)]
@@ -63,21 +111,25 @@ def compile_project(folder: str | os.PathLike, opt: str = "-O2", cxx: str | None
             raise SegError(Diagnostic(
                 f"the C++ compiler failed on {job[-3]} (exit status {code}):\n{_tail(output)}", path=str(folder)
             ))
-    link = subprocess.run([compiler, "network.o", "tb.o", "-o", "csim"], cwd=folder, capture_output=True, text=True)
+    link_command = (compiler, *parallel, "network.o", "tb.o", "-o", "csim")
+    link = subprocess.run(link_command, cwd=folder, capture_output=True, text=True)
     if link.returncode != 0:
         raise SegError(Diagnostic(f"linking the C simulation failed:\n{_tail(link.stderr)}", path=str(folder)))
-    return time.perf_counter() - start
+    return Build(time.perf_counter() - start, flags, (*jobs, link_command), parallel == ("-fopenmp",))
 
 
-def run_testbench(folder: str | os.PathLike, config: dict,
-                  trace: bool = False) -> tuple[list[np.ndarray], dict[str, int], float, dict[str, np.ndarray]]:
-    """Run ``csim`` on tb_data/input.bin: (outputs [C, H, W], counts
-    ``saturated`` and ``line_buffer_misses``, seconds, every layer's output
-    when ``trace``)."""
+def run_testbench(folder: str | os.PathLike, config: dict, trace: bool = False,
+                  threads: int | None = None) -> tuple[list[np.ndarray], dict[str, int], float, dict[str, np.ndarray]]:
+    """Run ``csim`` on tb_data/input.bin, on ``threads`` threads (default:
+    OMP_NUM_THREADS, else every core): (outputs [C, H, W], counts
+    ``saturated``, ``line_buffer_misses`` and ``threads`` (as it ran),
+    seconds, every layer's output when ``trace``)."""
     env = dict(os.environ)
     env.pop("SEGC_TRACE", None)
     if trace:
         env["SEGC_TRACE"] = "trace.bin"
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
     start = time.perf_counter()
     done = subprocess.run(["./csim", "params.bin", "tb_data/input.bin", "output.bin"], cwd=folder,
                           capture_output=True, text=True, env=env)
@@ -87,9 +139,10 @@ def run_testbench(folder: str | os.PathLike, config: dict,
             f"the C simulation failed (exit status {done.returncode}):\n{_tail(done.stdout + done.stderr)}",
             path=str(folder),
         ))
-    counts = {"saturated": 0, "line_buffer_misses": 0}
+    counts = {"saturated": 0, "line_buffer_misses": 0, "threads": 1}
     for line in done.stderr.splitlines():
-        for key, label in (("saturated", "saturated results:"), ("line_buffer_misses", "line-buffer misses:")):
+        for key, label in (("saturated", "saturated results:"), ("line_buffer_misses", "line-buffer misses:"),
+                           ("threads", "threads:")):
             if line.startswith(label):
                 counts[key] = int(line.split(":")[1])
     outputs = _split(np.fromfile(Path(folder) / "output.bin", dtype="<f4"), [o["shape"] for o in config["outputs"]])

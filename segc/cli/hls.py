@@ -47,6 +47,9 @@ def add_commands(commands) -> None:
     sim.add_argument("--seed", type=seed, default=0, help="seed of the initial weights and random input (default 0)")
     hls_options(sim)
     sim.add_argument("--opt", choices=("0", "1", "2", "3"), default="2", help="g++ optimisation level (default 2)")
+    sim.add_argument("--threads", type=int_in(1, 1024), metavar="N",
+                     help="threads of the C simulation (built with OpenMP where g++ has it; default: OMP_NUM_THREADS, "
+                          "else every core)")
     sim.add_argument("--layers", action="store_true", help="also compare every layer's output (a layer trace)")
     sim.add_argument("--json", action="store_true", help="print the figures as JSON")
     sim.add_argument("-o", "--output", metavar="DIR", help="keep the project and its build as the folder DIR "
@@ -110,8 +113,9 @@ def _print_figures(result: dict) -> None:
     if "layers" in result:
         print_table(f"{result['network']}: every layer against torch", ["layer", *headers[1:]],
                     _rows(result["layers"]))
-    title = (f"{result['network']} on {result['target']}: C simulation (g++ {result['compiler_flags']}) against "
-             f"torch, input {result['input']}")
+    threads = f"{result['threads']} thread{'s' if result['threads'] > 1 else ''}"
+    title = (f"{result['network']} on {result['target']}: C simulation (g++ {result['compiler_flags']}, {threads}) "
+             f"against torch, input {result['input']}")
     print_table(title, headers, _rows(result["outputs"]))
     print(f"saturated results: {result['saturated']}; line-buffer misses: {result['line_buffer_misses']}; "
           f"compile {result['compile_s']:.2f} s, run {result['run_s']:.2f} s")
@@ -123,7 +127,7 @@ def _hls_sim(args: argparse.Namespace) -> int:
     options = _options(args)
     graph = load_for_hardware(args)
     inputs = (*protected(args), *_extra_inputs(args))
-    result = simulate(graph, options, args.output, f"-O{args.opt}", args.layers, inputs, args.force)
+    result = simulate(graph, options, args.output, f"-O{args.opt}", args.layers, inputs, args.force, args.threads)
     result.pop("config")
     if args.output:
         say_written(result.pop("written"), args.output)

@@ -5,6 +5,7 @@
 #include "segc_fixed.h"
 #include "segc_loops.h"
 #include "segc_pe.h"
+#include "segc_csim.h"
 #include "segc_epilogue.h"
 #include "segc_conv.h"
 #include "segc_deform.h"

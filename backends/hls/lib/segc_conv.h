@@ -29,10 +29,14 @@
 #ifndef SEGC_CONV_H
 #define SEGC_CONV_H
 
+#include "segc_csim.h"
 #include "segc_epilogue.h"
 #include "segc_fixed.h"
 #include "segc_loops.h"
 #include "segc_pe.h"
+#ifndef __SYNTHESIS__
+#include <vector>
+#endif
 
 namespace segc {
 
@@ -94,8 +98,9 @@ in_blocks:
     }
 }
 
+/* The convolution as synthesised: the PE array's loops. */
 template <class P, class E>
-void conv2d(const data_t* in, const data_t* weight, const data_t* bias, E& epilogue) {
+void conv2d_pe(const data_t* in, const data_t* weight, const data_t* bias, E& epilogue) {
     constexpr int CIG = P::CI / P::GROUPS, COG = P::CO / P::GROUPS;
     static data_t buf[CIG][P::TIY][P::TIX];
 #pragma HLS ARRAY_PARTITION variable=buf cyclic factor=P::PIF dim=1
@@ -132,6 +137,71 @@ tiles_y:
             }
         }
     }
+}
+
+#ifndef __SYNTHESIS__
+/* The `rows` x `cols` output pixels of a tile as columns: col[p] holds the
+ * CIG x KH x KW words of buf that pixel p (row-major) multiplies, in the
+ * order of the weights, as conv_pixel reads them. */
+template <class P>
+void conv_columns(const data_t buf[P::CI / P::GROUPS][P::TIY][P::TIX], int rows, int cols, data_t* col) {
+    for (int oy = 0; oy < rows; ++oy)
+        for (int ox = 0; ox < cols; ++ox)
+            for (int ci = 0; ci < P::CI / P::GROUPS; ++ci)
+                for_each_tap<P::KH, P::KW>([&](int ky, int kx) {
+                    *col++ = buf[ci][oy * P::SH + ky * P::BDY][ox * P::SW + kx * P::BDX];
+                });
+}
+
+/* Output tile (ty, tx) of the convolution in C simulation: per group the
+ * tile buffer, its columns, then each word one dot product of a weight row
+ * with a column. */
+template <class P, class E>
+void conv_tile_csim(const data_t* in, const data_t* weight, const data_t* bias, int ty, int tx,
+                    data_t buf[P::CI / P::GROUPS][P::TIY][P::TIX], data_t* col, E& epilogue) {
+    constexpr int COG = P::CO / P::GROUPS;
+    constexpr long TAPS = (long)P::CI / P::GROUPS * P::KH * P::KW;
+    const int rows = P::HO - ty < P::TOY ? P::HO - ty : P::TOY, cols = P::WO - tx < P::TOX ? P::WO - tx : P::TOX;
+    for (int g = 0; g < P::GROUPS; ++g) {
+        conv_load_tile<P>(in, g, ty, tx, buf);
+        conv_columns<P>(buf, rows, cols, col);
+        for (int co = g * COG; co < (g + 1) * COG; ++co) {
+            const acc_t start = mac_start<P>(bias, co);
+            for (int p = 0; p < rows * cols; ++p) {
+                const acc_t sum = start + dot(weight + co * TAPS, col + p * TAPS, TAPS);
+                epilogue(mac_word<P>(sum, !P::CLAMPED), co, ty + p / cols, tx + p % cols);
+            }
+        }
+    }
+}
+
+/* The convolution in C simulation (segc_csim.h): the tiles of conv2d_pe
+ * shared among threads, each with its own tile buffer and columns. */
+template <class P, class E>
+void conv2d_csim(const data_t* in, const data_t* weight, const data_t* bias, E& epilogue) {
+    constexpr int TILES_X = (P::WO + P::TOX - 1) / P::TOX, TILES = (P::HO + P::TOY - 1) / P::TOY * TILES_X;
+    typedef data_t tile_t[P::TIY][P::TIX];
+#pragma omp parallel if (TILES > 1)
+    {
+        std::vector<data_t> buf((long)P::CI / P::GROUPS * P::TIY * P::TIX);
+        std::vector<data_t> col((long)P::TOY * P::TOX * (P::CI / P::GROUPS) * P::KH * P::KW);
+#pragma omp for schedule(static)
+        for (int t = 0; t < TILES; ++t)
+            conv_tile_csim<P>(in, weight, bias, t / TILES_X * P::TOY, t % TILES_X * P::TOX,
+                              reinterpret_cast<tile_t*>(buf.data()), col.data(), epilogue);
+    }
+}
+#endif
+
+/* The convolution: the PE array's loops in synthesis (and in C simulation
+ * with SEGC_PE_LOOPS), conv2d_csim otherwise. */
+template <class P, class E>
+void conv2d(const data_t* in, const data_t* weight, const data_t* bias, E& epilogue) {
+#if defined(__SYNTHESIS__) || defined(SEGC_PE_LOOPS)
+    conv2d_pe<P>(in, weight, bias, epilogue);
+#else
+    conv2d_csim<P>(in, weight, bias, epilogue);
+#endif
 }
 
 /* A convolution with nothing fused: its words written to out. */

@@ -122,6 +122,18 @@ void max_pool_init(data_t* out) {
     for_each_index<P::C * P::HO * P::WO>([&](long i) { out[i] = (data_t)DATA_MIN; });
 }
 
+/* best = max(best, v); atomic in C simulation, where threads share a
+ * pooled word at the edges of their convolution tiles. */
+inline void raise_to(data_t& best, data_t v) {
+#ifdef __SYNTHESIS__
+    best = v > best ? v : best;
+#else
+    data_t seen = __atomic_load_n(&best, __ATOMIC_RELAXED);
+    while (v > seen && !__atomic_compare_exchange_n(&best, &seen, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+#endif
+}
+
 template <class P>
 void max_pool_update(data_t* out, data_t v, int c, int y, int x) {
     /* pooled rows py with py*SH - PH <= y < py*SH - PH + KH, likewise columns */
@@ -131,8 +143,7 @@ pool_rows:
     for (int py = py0; py * P::SH - P::PH <= y && py < P::HO; ++py) {
     pool_cols:
         for (int px = px0; px * P::SW - P::PW <= x && px < P::WO; ++px) {
-            data_t& best = out[at<P::HO, P::WO>(c, py, px)];
-            best = v > best ? v : best;
+            raise_to(out[at<P::HO, P::WO>(c, py, px)], v);
         }
     }
 }

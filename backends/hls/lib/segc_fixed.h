@@ -79,7 +79,10 @@ inline void trace(const data_t* data, long words, int frac) {
 inline data_t saturate(acc_t v, bool count = true) {
     if (v > DATA_MAX || v < DATA_MIN) {
 #ifndef __SYNTHESIS__
-        if (count) ++saturations();
+        if (count) {
+#pragma omp atomic
+            ++saturations();
+        }
 #endif
         return (data_t)(v > DATA_MAX ? DATA_MAX : DATA_MIN);
     }

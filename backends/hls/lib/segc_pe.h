@@ -13,24 +13,36 @@
 
 namespace segc {
 
+/* The start of channel c's sum: its bias bias[c] widened (none without BIAS). */
+template <class P>
+acc_t mac_start(const data_t* bias, int c) {
+    return P::BIAS ? widen(bias[c], P::FRAC_B, P::FRAC_IN + P::FRAC_W) : (acc_t)0;
+}
+
+/* A sum as a word with FRAC_OUT fraction bits; `count`: a saturated word is
+ * counted (see requantize). */
+template <class P>
+data_t mac_word(acc_t acc, bool count) {
+    return requantize(acc, P::FRAC_IN + P::FRAC_W - P::FRAC_OUT, count);
+}
+
 /* acc[po] = the bias of lane po, bias[po] (none without BIAS). */
 template <class P>
 void mac_init(acc_t acc[P::POF], const data_t* bias, int active) {
 init:
     for (int po = 0; po < P::POF; ++po) {
 #pragma HLS UNROLL
-        acc[po] = (P::BIAS && po < active) ? widen(bias[po], P::FRAC_B, P::FRAC_IN + P::FRAC_W) : (acc_t)0;
+        acc[po] = po < active ? mac_start<P>(bias, po) : (acc_t)0;
     }
 }
 
-/* out(v, po) with each active lane's sum as a word with FRAC_OUT fraction
- * bits; `count`: a saturated word is counted (see requantize). */
+/* out(v, po) with each active lane's sum as a word (mac_word). */
 template <class P, class F>
 void mac_write(const acc_t acc[P::POF], int active, bool count, const F& out) {
 write:
     for (int po = 0; po < P::POF; ++po) {
 #pragma HLS UNROLL
-        if (po < active) out(requantize(acc[po], P::FRAC_IN + P::FRAC_W - P::FRAC_OUT, count), po);
+        if (po < active) out(mac_word<P>(acc[po], count), po);
     }
 }
 

@@ -8,8 +8,9 @@
  * EXPECTED.bin: optional reference outputs (float32); the largest absolute
  * difference per output is printed.
  * Inputs are quantized to their formats (round half up, saturating); the
- * number of results that saturated and of deformable samples read from DRAM
- * outside a line buffer are printed to standard error.  With the
+ * number of results that saturated, of deformable samples read from DRAM
+ * outside a line buffer, and of threads (built with OpenMP: OMP_NUM_THREADS,
+ * by default every core; else 1) are printed to standard error.  With the
  * environment variable SEGC_TRACE set to a path, every layer's output is
  * written there (float32, in the order of "trace" in config.json).
  */
@@ -18,6 +19,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <vector>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "network.h"
 
@@ -86,6 +90,11 @@ int main(int argc, char** argv) {
     std::fclose(f);
     std::fprintf(stderr, "saturated results: %ld\n", segc::saturations());
     std::fprintf(stderr, "line-buffer misses: %ld\n", segc::line_buffer_misses());
+#ifdef _OPENMP
+    std::fprintf(stderr, "threads: %d\n", omp_get_max_threads());
+#else
+    std::fprintf(stderr, "threads: 1\n");
+#endif
 
     if (argc == 5) {
         if (!read_file(argv[4], expected) || expected.size() != 4 * out.size())
