@@ -9,13 +9,12 @@ from __future__ import annotations
 import gc
 
 import pytest
+from test_graph import chain, make
 
 import segc
-from segc.ir import Shape, SegError
+from segc.ir import SegError, Shape
 from segc.ir.collector import no_gc_pauses
 from segc.passes.base import Pass, PassResult, run_pipeline
-
-from test_graph import chain, make
 
 
 @pytest.fixture
