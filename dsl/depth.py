@@ -5,27 +5,13 @@ in places, so the front end raises Python's recursion limit while it works
 from __future__ import annotations
 
 import contextlib
-import gc
 import sys
+
+from ..ir.collector import no_gc_pauses
 
 __all__ = ["DEPTH_LIMIT", "deep_recursion", "no_gc_pauses"]
 
 DEPTH_LIMIT = 6000
-
-
-@contextlib.contextmanager
-def no_gc_pauses():
-    """Suspend the cyclic garbage collector: building a graph allocates
-    hundreds of thousands of long-lived objects and no garbage cycles, and
-    full collections over them (which free nothing) would make the front
-    end's time grow faster than the network."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @contextlib.contextmanager

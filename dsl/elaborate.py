@@ -51,7 +51,13 @@ def choose_network(program: Program, name: str | None) -> str:
 
 
 def elaborate(program: Program, network: str | None = None, warnings: list[Diagnostic] | None = None) -> Graph:
-    """Build, verify and return the graph of one network of a program."""
+    """Build, verify and return the graph of one network of a program (the
+    garbage collector paused meanwhile)."""
+    with no_gc_pauses():
+        return _elaborate(program, network, warnings)
+
+
+def _elaborate(program: Program, network: str | None, warnings: list[Diagnostic] | None) -> Graph:
     definition = program.networks[choose_network(program, network)]
     errors: list[Diagnostic] = []
     try:
@@ -65,24 +71,23 @@ def elaborate(program: Program, network: str | None = None, warnings: list[Diagn
     evaluator.on_count_from = lambda: _count_layers(program, definition)  # then the build goes on
     builder = _NetworkBuilder(program, definition, evaluator, count_from=COUNT_FROM)
     try:
-        with deep_recursion(), no_gc_pauses():
+        with deep_recursion():
             builder.run(errors)
     except CapReached as reached:
         raise cap_error(reached.span) from None
-    with no_gc_pauses():
-        graph = builder.graph(target, warnings if warnings is not None else [])
-    too_large = size_problems(graph)  # before anything computes in proportion to a tensor's size
-    if too_large:
-        raise SegError(too_large)
+    graph = builder.graph(target, warnings if warnings is not None else [])
     prune, deform = program.prunes.get(definition.name), program.deforms.get(definition.name)
     if prune is not None or deform is not None:
+        too_large = size_problems(graph)  # before anything computes in proportion to a tensor's size
+        if too_large:
+            raise SegError(too_large)
         graph.directives = Directives(prune=lower_prune(prune, graph) if prune is not None else None,
                                       deform=lower_deform(deform, graph) if deform is not None else None)
         check_deform(graph)
     quantize = program.quantizes.get(definition.name)
     if quantize is not None:
         lower_quantize(quantize, graph)
-    graph.verify()
+    graph.verify(rederive=False)  # the builder derived every attribute and shape (SEGC_VERIFY=all: again)
     return graph
 
 

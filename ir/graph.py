@@ -31,7 +31,7 @@ __all__ = ["OUTPUT_PREFIX", "Graph", "Node"]
 OUTPUT_PREFIX = "output."
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Node:
     """One layer.  ``span`` is where the op was written; ``trace`` holds the
     block call sites that led there, outermost first.  ``annotations`` holds
@@ -61,6 +61,11 @@ class Node:
     def with_(self, **changes: Any) -> Node:
         return replace(self, **changes)
 
+    def annotated(self, key: str, value: Any) -> Node:
+        """The node with annotation ``key`` set (the others kept)."""
+        return Node(self.name, self.op, self.inputs, self.attrs, self.shape, self.span, self.trace,
+                    {**self.annotations, key: value}, self.quant)
+
 
 class Graph:
     """A network: nodes in a DAG, plus the target it runs on and the compiler
@@ -70,7 +75,9 @@ class Graph:
         self.name = name
         self.target = target
         self.directives = directives or Directives()
-        self._g = nx.DiGraph()
+        self._g = nx.DiGraph()  # the edges (the nodes themselves are in _nodes), shared with copies
+        self._shares_edges = False  # until an edit of the operands
+        self._nodes: dict[str, Node] = {}
         self._order: dict[str, int] = {}
         self._topo: list[str] | None = None
         self._next = 0
@@ -87,13 +94,14 @@ class Graph:
 
     def node(self, name: str) -> Node:
         try:
-            return self._g.nodes[name]["node"]
+            return self._nodes[name]
         except KeyError:
             raise KeyError(f"no layer named '{name}' in network '{self.name}'") from None
 
     def nodes(self) -> list[Node]:
         """All nodes in deterministic topological order."""
-        return [self._g.nodes[n]["node"] for n in self.topo_order()]
+        nodes = self._nodes
+        return [nodes[n] for n in self.topo_order()]
 
     def topo_order(self) -> list[str]:
         if self._topo is None:
@@ -134,7 +142,9 @@ class Graph:
             raise ValueError(f"layer '{node.name}' reads unknown layer(s) {missing}")
         self._order[node.name] = self._next
         self._next += 1
-        self._g.add_node(node.name, node=node)
+        self._nodes[node.name] = node
+        self._own_edges()
+        self._g.add_node(node.name)
         self._g.add_edges_from((i, node.name) for i in node.inputs)
         self._topo = None
         return node
@@ -145,33 +155,65 @@ class Graph:
         missing = [i for i in node.inputs if i not in self._order]
         if missing:
             raise ValueError(f"layer '{node.name}' reads unknown layer(s) {missing}")
-        self._g.remove_edges_from((i, node.name) for i in set(old.inputs))
-        self._g.add_edges_from((i, node.name) for i in node.inputs)
-        self._g.nodes[node.name]["node"] = node
-        self._topo = None
+        self._nodes[node.name] = node
+        if node.inputs != old.inputs:
+            self._own_edges()
+            self._g.remove_edges_from((i, node.name) for i in set(old.inputs))
+            self._g.add_edges_from((i, node.name) for i in node.inputs)
+            self._topo = None
+        return node
+
+    def annotate(self, name: str, key: str, value: Any) -> Node:
+        """Set annotation ``key`` of a layer; its operands, attributes and
+        shape stay as they are, so the graph needs no new check."""
+        node = self.node(name).annotated(key, value)
+        self._nodes[name] = node
         return node
 
     def remove(self, name: str) -> None:
         if any(True for _ in self._g.successors(name)):
             users = ", ".join(c.name for c in self.consumers(name))
             raise ValueError(f"layer '{name}' is still read by {users}")
+        self._own_edges()
         self._g.remove_node(name)
+        del self._nodes[name]
         del self._order[name]
         self._topo = None
 
     def copy(self) -> Graph:
+        """A graph of the same (immutable) nodes, inserted in topological
+        order.  The two share their edges until either edits operands, so
+        a copy that is only annotated costs a dict of its nodes."""
         other = Graph(self.name, self.target, self.directives)
-        for node in self.nodes():
-            other.add(node)
+        order = self.topo_order()
+        other._order = {name: index for index, name in enumerate(order)}
+        other._next = len(order)
+        other._nodes = {name: self._nodes[name] for name in order}
+        other._topo = list(order)
+        other._g = self._g
+        self._shares_edges = other._shares_edges = True
         return other
+
+    def _own_edges(self) -> None:
+        """Before an edit of the edges: a graph of its own if it shares one."""
+        if self._shares_edges:
+            edges = nx.DiGraph()
+            edges.add_nodes_from(self._g)
+            edges.add_edges_from(self._g.edges)
+            self._g, self._shares_edges = edges, False
 
     # ------------------------------------------------------------ checks
     def is_acyclic(self) -> bool:
-        return nx.is_directed_acyclic_graph(self._g)
+        """Whether the graph has a topological order (found once, kept)."""
+        try:
+            self.topo_order()
+        except nx.NetworkXUnfeasible:
+            return False
+        return True
 
     def cycle(self) -> list[str]:
         """The layers of one cycle, or [] for a DAG."""
-        if nx.is_directed_acyclic_graph(self._g):
+        if self.is_acyclic():
             return []
         try:
             return [u for u, _ in nx.find_cycle(self._g)]
@@ -186,13 +228,14 @@ class Graph:
         )
         return (self.name, self.target, self.directives, nodes)
 
-    def problems(self, context: str | None = None) -> list[Diagnostic]:
+    def problems(self, context: str | None = None, rederive: bool = True) -> list[Diagnostic]:
         """Every inconsistency (see ``ir.verify``); ``context`` (e.g. "after
-        pass 'tile'") prefixes each message."""
-        return verify_graph(self, context)
+        pass 'tile'") prefixes each message; ``rederive=False`` trusts the
+        attributes and shapes (unless ``SEGC_VERIFY=all``)."""
+        return verify_graph(self, context, rederive)
 
-    def verify(self, context: str | None = None) -> None:
+    def verify(self, context: str | None = None, rederive: bool = True) -> None:
         """Raise SegError listing every inconsistency."""
-        problems = self.problems(context)
+        problems = self.problems(context, rederive)
         if problems:
             raise SegError(problems)

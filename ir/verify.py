@@ -10,10 +10,16 @@ disagreement at the layer's source span:
 * every stored shape equals the op's shape rule applied to its operands;
 * no tensor, and not the whole network, is larger than the limits of
   :mod:`segc.ir.limits`.
+
+The attributes and shapes are re-derived only in a full check: a graph the
+front end has just built them for is checked without (``rederive=False``),
+unless ``SEGC_VERIFY=all`` (set for the test suite) asks for every check
+everywhere.
 """
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from .attrs import AttrError
@@ -26,7 +32,12 @@ from .shapes import ShapeError
 if TYPE_CHECKING:
     from .graph import Graph, Node
 
-__all__ = ["verify_graph"]
+__all__ = ["verify_all", "verify_graph"]
+
+
+def verify_all() -> bool:
+    """Whether ``SEGC_VERIFY=all`` asks for the full check everywhere."""
+    return os.environ.get("SEGC_VERIFY") == "all"
 
 
 def _diag(node: Node, message: str, context: str | None) -> Diagnostic:
@@ -37,7 +48,7 @@ def _diag(node: Node, message: str, context: str | None) -> Diagnostic:
     return Diagnostic(text, node.span, notes)
 
 
-def _check_node(graph: Graph, node: Node) -> str | None:
+def _check_node(graph: Graph, node: Node, rederive: bool) -> str | None:
     opdef = OPS.get(node.op)
     if opdef is None:
         return f"unknown op '{node.op}'"
@@ -45,6 +56,11 @@ def _check_node(graph: Graph, node: Node) -> str | None:
         return f"not a valid layer name ({NAME_RULE})"
     if not opdef.accepts(len(node.inputs)):
         return f"{node.op} takes {opdef.arity_text()}, got {len(node.inputs)}"
+    return _check_derived(graph, node, opdef) if rederive else None
+
+
+def _check_derived(graph: Graph, node: Node, opdef) -> str | None:
+    """Whether the attributes are canonical and the stored shape is the inferred one."""
     try:
         if dict(node.attrs) != opdef.build_attrs(dict(node.attrs)):
             return "attributes are not in canonical form"
@@ -79,15 +95,16 @@ def _check_structure(graph: Graph, context: str | None) -> list[Diagnostic]:
     return problems
 
 
-def verify_graph(graph: Graph, context: str | None = None) -> list[Diagnostic]:
-    """Every problem found in the graph, as diagnostics (empty if sound)."""
+def verify_graph(graph: Graph, context: str | None = None, rederive: bool = True) -> list[Diagnostic]:
+    """Every problem found in the graph, as diagnostics (empty if sound);
+    ``rederive=False`` trusts the attributes and shapes (see above)."""
     prefix = f"{context}: " if context else ""
     cycle = graph.cycle()
     if cycle:
         return [Diagnostic(f"{prefix}network {shown(graph.name)} has a cycle: {' → '.join([*cycle, cycle[0]])}")]
     problems = [Diagnostic(prefix + message) for message in graph_name_problems(graph)]
     for node in graph.nodes():
-        message = _check_node(graph, node)
+        message = _check_node(graph, node, rederive or verify_all())
         if message:
             problems.append(_diag(node, message, context))
     return problems + _check_structure(graph, context) + (size_problems(graph) if not problems else [])

@@ -158,5 +158,5 @@ class CostPass(Pass):
                 raise SegError(Diagnostic(
                     f"pass 'cost': layer '{node.name}' has no tiling; run 'tile' before 'cost'"
                 )) from None
-            graph.replace(node.with_(annotations={**node.annotations, "cost": cost}))
+            graph.annotate(node.name, "cost", cost)
         return PassResult(graph, True)

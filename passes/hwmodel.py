@@ -128,8 +128,11 @@ def footprint(t, s: int, k: int, d: int, dilation_aware: bool):
 _CHUNK = 1 << 20  # candidate tiles weighed at once: memory stays bounded whatever the map's size
 
 
+@functools.lru_cache(maxsize=4096)
 def best_tile(geom: ConvGeometry, buffer_words: int, pof: int, mode: str) -> tuple[int, int]:
     """(T_ox, T_oy) by Eq. 1 under ``mode``; TileError if even 1×1 does not fit.
+    Remembered per argument set: the layers of a network repeat a few
+    geometries.
 
     Only tiles that fit are weighed: T_ox up to the widest whose input fits
     beside one row of T_oy = 1 (likewise T_oy), and for each T_ox only the

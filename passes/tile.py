@@ -113,7 +113,7 @@ class TilePass(Pass):
             except TileError as err:
                 errors.append(Diagnostic(f"layer '{node.name}': {err}", node.span))
                 continue
-            graph.replace(node.with_(annotations={**node.annotations, "tiling": annotation}))
+            graph.annotate(node.name, "tiling", annotation)
         if errors:
             raise SegError(errors)
         notes = (f"static tile {side}×{side}",) if self.mode == "static" else ()

@@ -93,7 +93,12 @@ def to_torch(graph: Graph, weights=None, seed: int = 0):
 def weight_arrays(graph: Graph, weights=None, seed: int = 0) -> dict:
     """The network's weights as numpy arrays keyed by ``state_dict`` names:
     from ``weights`` (a state_dict or a ``.pt``/``.safetensors`` path,
-    checked against the graph) or initialised from ``seed``."""
+    checked against the graph) or initialised from ``seed`` (with numpy:
+    torch is imported only to read or check ``weights``)."""
+    if weights is None:
+        from .backends.seeded import seeded_weights
+
+        return seeded_weights(with_deform_decisions(graph), seed)
     module = to_torch(graph, weights, seed)
     return {key: value.detach().cpu().numpy() for key, value in module.state_dict().items()}
 

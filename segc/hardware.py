@@ -8,6 +8,7 @@ import dataclasses
 from .dsl import load_file, named_target
 from .dsl.loader import read_source
 from .ir import TARGET_FIELDS, Diagnostic, Graph, SegError, Target, Unroll, target_problems
+from .ir.collector import no_gc_pauses
 from .ir.serialize import decode_json
 from .passes.base import run_pipeline
 from .passes.cost import CALIBRATED_FIELDS, Calibration, CostPass
@@ -70,9 +71,10 @@ def analyse(graph: Graph, tiling: str = "paper", calibration: Calibration | None
     """A copy of the graph with ``deform`` (deformable layers), ``tiling`` and
     ``cost`` annotations."""
     calibration = calibration or Calibration()
-    if graph.target is not None:
+    target = calibration.apply(graph.target) if graph.target is not None else None
+    if target is not graph.target:  # the pipeline runs on a copy: this one is for the calibrated target
         graph = graph.copy()
-        graph.target = calibration.apply(graph.target)
+        graph.target = target
     passes = [DeformPass(), TilePass(tiling), CostPass()]
     return run_pipeline(graph, passes)[0]
 
@@ -82,4 +84,5 @@ def report(graph: Graph, tiling: str = "paper", calibration: Calibration | None 
     from .backends.report.tables import build_report
 
     calibration = calibration or Calibration()
-    return build_report(analyse(graph, tiling, calibration), tiling, calibration.source)
+    with no_gc_pauses():
+        return build_report(analyse(graph, tiling, calibration), tiling, calibration.source)

@@ -150,3 +150,14 @@ def test_a_bad_format_in_json_names_the_layer(quant, message):
     with pytest.raises(SegError) as info:
         graph_from_json(data, "g.json")
     assert "c1.conv" in str(info.value) and message in str(info.value)
+
+
+def test_passes_keep_every_layers_format():
+    from segc.passes.base import run_pipeline
+    from segc.passes.registry import parse_pipeline
+
+    graph = _load("quantize tiny {\n  *: w=4, a=8, scheme=int\n}\n")
+    annotated, _ = run_pipeline(graph, parse_pipeline("deform,tile,cost"))
+    assert annotated.node("c1.conv").annotations["cost"]
+    assert _formats(annotated) == _formats(graph)
+    assert annotated.node("c1.conv").quant == LayerQuant("int", 8, 4)

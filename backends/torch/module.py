@@ -1,6 +1,7 @@
 """The live PyTorch model of a graph: the generated source of
 ``source.py`` executed in-process, its parameters initialised from a
-seed (PyTorch's own initialisers, under ``torch.manual_seed``) or loaded by
+seed (``backends/seeded.py``: PyTorch's default distributions, drawn with
+numpy) or loaded by
 name from a ``state_dict`` (``.pt``, read with ``weights_only=True``, or
 ``.safetensors``).  A weights file that does not fit the network is an
 error naming the layer; so is a runtime input of the wrong shape.
@@ -19,6 +20,7 @@ from torch import nn
 
 from ...ir import Diagnostic, Graph, SegError
 from ...ir.files import library_reason, open_input
+from ..seeded import seeded_weights
 from .source import class_name, to_torch_source
 
 __all__ = ["build_module", "load_state_dict", "read_tensors", "read_weights", "submodule"]
@@ -43,11 +45,11 @@ def build_module(graph: Graph, weights: Mapping[str, torch.Tensor] | None = None
     source = to_torch_source(graph)
     namespace: dict = {"__name__": f"segc_generated_{class_name(graph).lower()}"}
     exec(compile(source, _remember(source, graph.name), "exec"), namespace)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):  # the constructors' own draws, replaced below, leave torch's RNG alone
         module = namespace[class_name(graph)]()
-    if weights is not None:
-        load_state_dict(module, weights, source_name)
+    if weights is None:
+        weights = {key: torch.from_numpy(value) for key, value in seeded_weights(graph, seed).items()}
+    load_state_dict(module, weights, source_name)
     module.register_forward_pre_hook(_ShapeCheck({n.name: tuple(n.shape) for n in graph.inputs}))
     module.__prepare_scriptable__ = _WithoutShapeCheck(module)
     return module.eval()

@@ -10,6 +10,7 @@ import sys
 from .. import api
 from ..calibration_cv import CV_MODES
 from ..ir import Diagnostic, Graph, SegError, render
+from ..ir.collector import no_gc_pauses
 from ..passes.modes import TILING_MODES
 from .common import (
     calibration_option,
@@ -79,6 +80,13 @@ def add_commands(commands) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    """Load, analyse and print: long-lived objects only, so the garbage
+    collector is paused throughout (its full collections would free nothing)."""
+    with no_gc_pauses():
+        return _print_report(args)
+
+
+def _print_report(args: argparse.Namespace) -> int:
     from .. import hardware
     from ..backends.report import tables as render
 

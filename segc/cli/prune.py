@@ -89,7 +89,7 @@ def _prune(args: argparse.Namespace) -> int:
     result = prune_network(graph, args.rates, arrays, args.snap, args.siblings)
     weights = dict(sorted(result.weights.items()))
     change = pruning_speedup(graph, result.graph, args.tiling, calibration)  # before writing: its errors stop all
-    api.to_torch(result.graph, weights)  # the weights written must fit the network written
+    _check_fit(result.graph, weights)
     inputs = (*protected(args), *(p for p in (args.weights, args.rates) if p))
     rates = f"--rates {os.path.basename(args.rates)}" if args.rates else "its prune section"
     header = (f"# {graph.name} pruned by segc from {os.path.basename(args.file)} with {rates}"
@@ -103,6 +103,16 @@ def _prune(args: argparse.Namespace) -> int:
     api.write_atomic(args.output, text, inputs)
     _print_summary(result, graph, args.output, change)
     return 0
+
+
+def _check_fit(graph, weights: dict) -> None:
+    """The weights written must fit the network written (checked without torch)."""
+    from ..backends.seeded import misfits
+
+    problems = misfits(api.with_deform_decisions(graph), weights)
+    if problems:
+        raise SegError([Diagnostic(f"internal error: the pruned weights do not fit the pruned network: {p}")
+                        for p in problems])
 
 
 COMMANDS = {"prune": _prune}

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 
-from .. import api
+from .. import api, outputs
 from ..ir import Diagnostic, SegError
 from ..passes.modes import SEARCH_OBJECTIVES
 from .common import (
@@ -20,11 +21,14 @@ from .common import (
     int_in,
     json_text,
     load_for_hardware,
+    protected,
+    say_written,
     seed,
-    write_output_folder,
 )
 
 __all__ = ["COMMANDS", "add_commands"]
+
+PLOT = "pareto.png"
 
 
 def add_commands(commands) -> None:
@@ -90,7 +94,6 @@ def _progress(total: int):
 
 
 def _search(args: argparse.Namespace) -> int:
-    from ..backends.report.plots import search_plot
     from ..pruning_search import SearchOptions, search, search_html
 
     graph = load_for_hardware(args)
@@ -106,11 +109,24 @@ def _search(args: argparse.Namespace) -> int:
     with _progress(args.gen) as progress:
         document = search(graph, arrays, options, progress)
     exported = _export_points(graph, arrays, document, args)
-    files = {"pareto.json": json_text(document) + "\n", "pareto.png": search_plot(document),
-             "search.html": search_html(graph, document, calibration), **exported}
+    files = {"pareto.json": json_text(document) + "\n", "search.html": search_html(graph, document, calibration),
+             **exported}
     _print_front(document)
-    write_output_folder(args, files, _weights(args))
+    sys.stdout.flush()
+    _write_result_then_plot(args, files, document)
     return 0
+
+
+def _write_result_then_plot(args: argparse.Namespace, files: dict, document: dict) -> None:
+    """The folder with the result first; the plot (matplotlib, the slowest
+    output) after it, in its own atomic write."""
+    from ..backends.report.plots import search_plot
+
+    inputs = (*protected(args), *_weights(args))
+    written = outputs.write_folder(args.output, files, inputs, args.force, generated=(PLOT,))
+    plot = os.path.join(args.output, PLOT)
+    api.write_atomic(plot, search_plot(document), inputs)
+    say_written([*written, plot], args.output)
 
 
 def _weights(args: argparse.Namespace) -> tuple[str, ...]:

@@ -119,29 +119,29 @@ struct body_0_conv_epilogue {
     }
 };
 
-/* body.1.conv: conv(body.0.relu [16, 16, 16]) -> [16, 16, 16], 17 fraction bits */
+/* body.1.conv: conv(body.0.relu [16, 16, 16]) -> [16, 16, 16], 16 fraction bits */
 struct body_1_conv_cfg {
     static constexpr int CI = 16, H = 16, W = 16, HO = 16, WO = 16, KH = 3, KW = 3, SH = 1;
     static constexpr int SW = 1, DH = 1, DW = 1, PH = 1, PW = 1, TOX = 16, TOY = 16, PIF = 8;
     static constexpr int POF = 8, PKX = 3, PKY = 3, CO = 16, GROUPS = 1, TIX = 18, TIY = 18;
     static constexpr int LDX = 1, LDY = 1, BDX = 1, BDY = 1, FRAC_IN = 15, FRAC_W = 18;
-    static constexpr int FRAC_B = 0, FRAC_OUT = 17;
+    static constexpr int FRAC_B = 0, FRAC_OUT = 16;
     static constexpr bool BIAS = false, CLAMPED = false;
 };
-/* body.1.bn: bn(body.1.conv [16, 16, 16]) -> [16, 16, 16], 17 fraction bits */
+/* body.1.bn: bn(body.1.conv [16, 16, 16]) -> [16, 16, 16], 16 fraction bits */
 struct body_1_bn_cfg {
-    static constexpr int C = 16, HW = 256, FRAC_IN = 17, FRAC_SCALE = 14, FRAC_SHIFT = 15;
-    static constexpr int FRAC_OUT = 17;
+    static constexpr int C = 16, HW = 256, FRAC_IN = 16, FRAC_SCALE = 14, FRAC_SHIFT = 15;
+    static constexpr int FRAC_OUT = 16;
 };
-/* body.1.relu: relu(body.1.bn [16, 16, 16]) -> [16, 16, 16], 17 fraction bits */
+/* body.1.relu: relu(body.1.bn [16, 16, 16]) -> [16, 16, 16], 16 fraction bits */
 struct body_1_relu_cfg {
-    static constexpr int N = 4096, FRAC_IN = 17, FRAC_OUT = 17;
+    static constexpr int N = 4096, FRAC_IN = 16, FRAC_OUT = 16;
     static constexpr bool SIX = false;
 };
 /* merged.add: add(down.relu [16, 16, 16], body.1.relu [16, 16, 16]) -> [16, 16, 16], 14 fraction bits */
 struct merged_add_cfg {
-    static constexpr int N = 4096, INPUTS = 2, FRAC_ACC = 17, FRAC_OUT = 14, FRAC_IN0 = 14;
-    static constexpr int FRAC_IN1 = 17, FRAC_IN2 = 17, FRAC_IN3 = 17;
+    static constexpr int N = 4096, INPUTS = 2, FRAC_ACC = 16, FRAC_OUT = 14, FRAC_IN0 = 14;
+    static constexpr int FRAC_IN1 = 16, FRAC_IN2 = 16, FRAC_IN3 = 16;
 };
 /* merged.maxpool: maxpool(merged.add [16, 16, 16]) -> [16, 8, 8], 14 fraction bits */
 struct merged_maxpool_cfg {
@@ -212,14 +212,14 @@ struct fused_0_conv_epilogue {
     }
 };
 
-/* head.avgpool: avgpool(fused.0.relu [16, 16, 16]) -> [16, 1, 1], 16 fraction bits */
+/* head.avgpool: avgpool(fused.0.relu [16, 16, 16]) -> [16, 1, 1], 17 fraction bits */
 struct head_avgpool_cfg {
-    static constexpr int C = 16, H = 16, W = 16, FRAC_IN = 15, FRAC_OUT = 16;
+    static constexpr int C = 16, H = 16, W = 16, FRAC_IN = 15, FRAC_OUT = 17;
 };
 
 /* head.linear: linear(head.flatten [16, 1, 1]) -> [10, 1, 1], 16 fraction bits */
 struct head_linear_cfg {
-    static constexpr int CI = 16, CO = 10, PIF = 8, POF = 8, FRAC_IN = 16, FRAC_W = 17;
+    static constexpr int CI = 16, CO = 10, PIF = 8, POF = 8, FRAC_IN = 17, FRAC_W = 17;
     static constexpr int FRAC_B = 17, FRAC_OUT = 16;
     static constexpr bool BIAS = true;
 };
@@ -258,7 +258,7 @@ void tiny_top(const segc::data_t* params, segc::data_t* mem) {
     segc::conv2d<fused_0_conv_cfg>(mem + 15360, params + 6088, nullptr, fused_0_conv_ep);  /* fused.0.conv */
     SEGC_TRACE(mem + 0, 4096, 15);
     segc::global_avg_pool<head_avgpool_cfg>(mem + 0, mem + 4096);  /* head.avgpool */
-    SEGC_TRACE(mem + 4096, 16, 16);
+    SEGC_TRACE(mem + 4096, 16, 17);
     segc::linear<head_linear_cfg>(mem + 4096, params + 6632, params + 6792, mem + 0);  /* head.linear */
     SEGC_TRACE(mem + 0, 10, 16);
 }
