@@ -3,7 +3,7 @@ mutated in a scratch copy of the checkout (never in place), against only the
 test files that cover it, one mutant at a time; prints the score per module
 (killed / all mutants that ran; a timeout counts as killed) and the survivors.
 
-    python benchmarks/mutation.py                          # passes/ and ir/ops.py
+    python benchmarks/mutation.py                          # every module of passes/, and ir/ops.py
     python benchmarks/mutation.py --modules passes/timing.py --floor 0.9
 
 ``--floor``: exit status 1 when a module's score is below it (CI).
@@ -34,22 +34,35 @@ PRUNING_TESTS = ("tests/test_prune.py", "tests/test_prune_torch.py", "tests/test
                  "tests/test_prune_pointwise.py")
 OPS_TESTS = ("tests/test_ops_table.py", "tests/test_ops_conv.py", "tests/test_ops_pool_upsample.py",
              "tests/test_ops_add_concat_linear.py", "tests/test_ops_channels.py", "tests/test_ops_attributes.py")
-# The test files that cover each module (the rest of passes/: the files whose name it shares).
+DEFORM_TESTS = ("tests/test_deform_pass.py", "tests/test_deform_cost.py")
+SEARCH_TESTS = ("tests/test_search.py",)
+# The test files that cover each module (any other: the test files named after it).
 TESTS = {
     "passes/hwmodel.py": HARDWARE_TESTS,
     "passes/tile.py": (*HARDWARE_TESTS, "tests/test_search.py::test_retile_of_a_pruned_layer_is_eq1_by_enumeration"),
     "passes/timing.py": HARDWARE_TESTS,
     "passes/engines.py": HARDWARE_TESTS,
     "passes/cost.py": HARDWARE_TESTS,
+    "passes/modes.py": HARDWARE_TESTS,
+    "passes/base.py": ("tests/test_pipeline_verify.py", *HARDWARE_TESTS),
+    "passes/registry.py": ("tests/test_pipeline_verify.py", "tests/test_cli.py"),
+    "passes/fastmodel.py": ("tests/test_engines.py", "tests/test_dse.py"),
+    "passes/dconv_cost.py": DEFORM_TESTS,
+    "passes/deform.py": DEFORM_TESTS,
     "passes/channels.py": PRUNING_TESTS,
     "passes/channel_flow.py": PRUNING_TESTS,
     "passes/prune.py": PRUNING_TESTS,
     "passes/prune_weights.py": PRUNING_TESTS,
-    "passes/deform.py": ("tests/test_deform_pass.py", "tests/test_deform.py"),
+    "passes/prune_rates.py": ("tests/test_prune.py", "tests/test_prune_cli.py"),
+    "passes/pruned_cost.py": (*SEARCH_TESTS, "tests/test_engines.py"),
+    "passes/proxy.py": SEARCH_TESTS,
+    "passes/search_space.py": SEARCH_TESTS,
+    "passes/search_pymoo.py": SEARCH_TESTS,
+    "passes/calibrate.py": ("tests/test_calibrate_physical.py", "tests/test_calibration_cv.py"),
     "ir/ops.py": OPS_TESTS,
 }
-DEFAULT_MODULES = ("passes/hwmodel.py", "passes/tile.py", "passes/timing.py", "passes/engines.py", "passes/cost.py",
-                   "passes/channels.py", "passes/channel_flow.py", "passes/prune.py", "passes/deform.py", "ir/ops.py")
+DEFAULT_MODULES = (*sorted(str(p.relative_to(ROOT)) for p in (ROOT / "passes").glob("*.py")
+                           if p.name != "__init__.py"), "ir/ops.py")
 
 
 def tests_for(module: str) -> tuple[str, ...]:

@@ -175,3 +175,12 @@ def test_eq2_divides_the_kernel_rows_by_p_ky():
     cost = analyse(segc.loads(text)).node("y").annotations["cost"]
     assert cost["cycles_compute"] == 2 * 3 * 2 * 2 * 4 * 4
     assert cost["latency_compute_s"] == pytest.approx(384 / 100e6)
+
+
+def test_tiles_weighed_in_several_bands_keep_the_best_of_all():
+    # 1x1, s=1, Ci=1, 1500x1500: every tile has reuse 1 and the whole map fits a
+    # buffer of 2.25 M words, so Eq. 1 and Eq. 3 (1500² reads, the fewest) and the
+    # size pick the whole map.  1500 x 1500 candidates exceed the 2^20 weighed at
+    # once: rows 1-699, 700-1398 and 1399-1500 are weighed apart, the best in the last.
+    cost = _cost("input x: [1, 1500, 1500]\n y = x -> conv(2, k=1)", buffer="4500000 B")
+    assert (cost["tile"], cost["dram_in"]) == ([1500, 1500], 1500 * 1500)
