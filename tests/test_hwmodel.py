@@ -7,6 +7,7 @@ import pytest
 
 import segc
 from segc.hardware import analyse
+from segc.passes.cost import CostPass
 
 TARGET = """
 target t {
@@ -184,3 +185,14 @@ def test_tiles_weighed_in_several_bands_keep_the_best_of_all():
     # once: rows 1-699, 700-1398 and 1399-1500 are weighed apart, the best in the last.
     cost = _cost("input x: [1, 1500, 1500]\n y = x -> conv(2, k=1)", buffer="4500000 B")
     assert (cost["tile"], cost["dram_in"]) == ([1500, 1500], 1500 * 1500)
+
+
+def test_layers_without_time_name_no_engine_and_cost_needs_tiles():
+    body = "input x: [8, 4, 4]\n c = x -> conv(8, k=3) -> bn -> relu\n y = c"
+    text = TARGET.replace("BUFFER", "128 KiB") + f"network n on t {{\n{body}\n output y\n}}\n"
+    costs = {n.name: n.annotations["cost"] for n in analyse(segc.loads(text)).nodes()}
+    # fused layers run in the convolution's pipeline, inputs and outputs need no engine; neither takes time
+    assert [(costs[n]["engine"], costs[n]["bound"]) for n in ("x", "c.bn", "c.relu")] == [
+        ("none", "none"), ("pipeline", "none"), ("pipeline", "none")]
+    with pytest.raises(segc.SegError, match=r"layer 'c\.conv' has no tiling; run 'tile' before 'cost'"):
+        CostPass().run(segc.loads(text))
