@@ -16,10 +16,13 @@ from conftest import EXAMPLES
 import segc
 from segc.hardware import analyse
 from segc.ir import DepthwiseEngine, ElementwiseUnit, SegError, Unroll
+from segc.passes.calibrate import bounds
 from segc.passes.channels import channel_groups, kept_channels
+from segc.passes.cost import Calibration
 from segc.passes.fastmodel import LayerTable, latencies
 from segc.passes.prune import prune
 from segc.passes.pruned_cost import PrunedCost
+from segc.passes.timing import layer_times
 
 MACHINE = """
 target m {
@@ -271,3 +274,33 @@ def test_every_target_field_is_documented():
     names = {s.name for s in TARGET_FIELDS.values()}
     names |= {f"{s.name}.{m.name}" for s in TARGET_FIELDS.values() for m in s.members}
     assert names <= documented
+
+
+def test_layer_times_of_a_gathering_layer_by_hand():
+    # MACHINE at 16-bit words: the stream reaches min(4 GB/s, 128 bit / 8 · 100 MHz) = 1.6 GB/s.
+    # 1000 cycles, 5000 words of which 1000 gathered in 10 bursts, 2 invocations:
+    #   gather  10 · 300 ns / 2 + 1000 · 2 B / 1.6 GB/s = 1.5 + 1.25 = 2.75 µs
+    #   compute 1000 / 100 MHz + gather                 = 10 + 2.75 = 12.75 µs
+    #   memory  (5000 − 1000) · 2 B / 1.6 GB/s          = 5 µs
+    #   overhead 2 · 10 µs = 20 µs; latency 12.75 + (1 − 0.5) · 5 + 20 = 35.25 µs
+    target = dataclasses.replace(one_layer("relu").target, word_bits=16)
+    compute, memory, overhead, latency = layer_times(target, 1000, 5000, 1000, 10, 2)
+    assert (compute, memory, overhead, latency) == pytest.approx((12.75e-6, 5e-6, 20e-6, 35.25e-6), rel=1e-12)
+
+
+def test_calibration_bounds_and_apply_as_docs_calibration_md_says():
+    # docs/calibration.md: overlap 0 … 1, layer overhead 0 … 100 ms, access latency 0 … 100 µs,
+    # elementwise width 1/64 … 4096 taps a cycle, effective bandwidth 1 % of the peak … the peak
+    # (capped by the port: MACHINE's 128 bit · 100 MHz = 1.6 GB/s, below its 8 GB/s).
+    target = one_layer("relu").target
+    assert [bounds(name, target) for name in ("overlap", "layer_overhead", "access_latency",
+                                              "elementwise_width", "effective_bandwidth")] == [
+        (0.0, 1.0), (0.0, 0.1), (0.0, 1e-4), (1 / 64, 4096.0), (pytest.approx(1.6e7), pytest.approx(1.6e9))]
+    assert Calibration().apply(target) is target
+    fitted = Calibration({"overlap": 0.25, "layer_overhead": 1e-5, "access_latency": 2e-7,
+                          "effective_bandwidth": 1e9, "elementwise_width": 2.0}).apply(target)
+    assert (fitted.overlap, fitted.layer_overhead_s, fitted.access_latency_s, fitted.effective_bandwidth) == (
+        0.25, 1e-5, 2e-7, 1e9)
+    assert fitted.elementwise == dataclasses.replace(target.elementwise, width=2.0)
+    bare = dataclasses.replace(target, elementwise=None)
+    assert Calibration({"elementwise_width": 0.5}).apply(bare).elementwise == ElementwiseUnit(0.5, 0)

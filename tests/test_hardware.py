@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import shutil
 import subprocess
 import sys
 
@@ -98,7 +99,8 @@ def test_calibration_fits_and_reports_held_out_error():
     # calibrating can only improve the training error over Eq. 5 alone
     trained = [r for r in rows if r["split"] == "train"]
     assert sum(abs(r["calibrated_error"]) for r in trained) <= sum(abs(r["uncalibrated_error"]) for r in trained)
-    assert result["fit"]["held_out_mean_abs_error"] is not None
+    # docs/calibration.md, across networks: overlap fitted on ResNet-18, DeepLabV3+ held out: 18.2 %
+    assert result["fit"]["held_out_mean_abs_error"] == pytest.approx(0.182, abs=5e-4)
 
 
 def test_hls_header_compiles_and_matches_golden(golden, tmp_path):
@@ -118,9 +120,9 @@ def test_hls_header_compiles_and_matches_golden(golden, tmp_path):
     source = tmp_path / "main.c"
     source.write_text(f'#include "{tmp_path / "config.h"}"\nint main(void) {{ return layer_config[0][0]; }}\n')
     (tmp_path / "config.h").write_text(header)
+    if shutil.which("gcc") is None:  # subprocess raises FileNotFoundError, never returns 127
+        pytest.skip("no C compiler (gcc)")
     gcc = subprocess.run(["gcc", "-Wall", "-Werror", "-o", str(tmp_path / "a"), str(source)], capture_output=True)
-    if gcc.returncode == 127:
-        pytest.skip("no C compiler")
     assert gcc.returncode == 0, gcc.stderr.decode()
 
 

@@ -7,6 +7,7 @@ import pytest
 
 import segc
 from segc.hardware import analyse
+from segc.passes.cost import CostPass
 
 TARGET = """
 target t {
@@ -138,3 +139,60 @@ def test_rules_of_other_ops():
     assert (up["dram_in"], up["dram_out"]) == (8 * 4 * 4, 8 * 8 * 8)
     for node in graph.nodes():
         assert node.annotations["cost"]["reason"]  # every rule says what it did
+
+
+def test_eq3_breaks_a_tie_on_eq1_against_the_larger_tile():
+    # 1x1, s=1, Ci=16, 4x4 output: every tile has reuse 1, so Eq. 1 ties all
+    # tiles that fit.  Buffer 384 B = 192 words = 12 pixels of 16 channels.
+    # Reads per tile set, Eq. 3 without channels: ⌈4/T_ox⌉·⌈4/T_oy⌉·T_ox·T_oy:
+    #   4x3, 3x4 (the largest, 12 px): 1·2·12 = 24;   3x3: 2·2·9 = 36;
+    #   4x2, 2x4, 2x2, 4x1, 1x4, 1x1 …: 16 (the fewest).
+    # Among the fewest, the largest is 8 px (4x2, 2x4), the wider 4x2.
+    # dram_in = 2 tiles · ⌈16/32⌉ · 4·2 · 16 = 256 words (the larger 4x3: 384).
+    cost = _cost("input x: [16, 4, 4]\n y = x -> conv(16, k=1)", buffer="384 B")
+    assert (cost["tile"], cost["input_tile"]) == ([4, 2], [4, 2])
+    assert cost["dram_in"] == 2 * 1 * 4 * 2 * 16
+
+
+PKY_TARGET = """
+target t {
+    clock = 100 MHz
+    bandwidth = 1 GB/s
+    dsp = 600
+    bram = 600
+    bram_block = 20 Kibit
+    input_buffer = 64 KiB
+    word = 16 bit
+    macs_per_dsp = 2
+    unroll = {pif: 4, pof: 8, pkx: 2, pky: 3}
+}
+"""
+
+
+def test_eq2_divides_the_kernel_rows_by_p_ky():
+    # Ci=6, Co=10, k=5x5, 4x4 output (padding 2), unroll 4/8/2/3 (96 MACs = 48 DSPs):
+    # ⌈6/4⌉·⌈5/2⌉·⌈10/8⌉·⌈5/3⌉·W·H = 2·3·2·2·16 = 384 cycles (ignoring P_ky: 960).
+    text = PKY_TARGET + "network n on t {\n input x: [6, 4, 4]\n y = x -> conv(10, k=5)\n output y\n}\n"
+    cost = analyse(segc.loads(text)).node("y").annotations["cost"]
+    assert cost["cycles_compute"] == 2 * 3 * 2 * 2 * 4 * 4
+    assert cost["latency_compute_s"] == pytest.approx(384 / 100e6)
+
+
+def test_tiles_weighed_in_several_bands_keep_the_best_of_all():
+    # 1x1, s=1, Ci=1, 1500x1500: every tile has reuse 1 and the whole map fits a
+    # buffer of 2.25 M words, so Eq. 1 and Eq. 3 (1500² reads, the fewest) and the
+    # size pick the whole map.  1500 x 1500 candidates exceed the 2^20 weighed at
+    # once: rows 1-699, 700-1398 and 1399-1500 are weighed apart, the best in the last.
+    cost = _cost("input x: [1, 1500, 1500]\n y = x -> conv(2, k=1)", buffer="4500000 B")
+    assert (cost["tile"], cost["dram_in"]) == ([1500, 1500], 1500 * 1500)
+
+
+def test_layers_without_time_name_no_engine_and_cost_needs_tiles():
+    body = "input x: [8, 4, 4]\n c = x -> conv(8, k=3) -> bn -> relu\n y = c"
+    text = TARGET.replace("BUFFER", "128 KiB") + f"network n on t {{\n{body}\n output y\n}}\n"
+    costs = {n.name: n.annotations["cost"] for n in analyse(segc.loads(text)).nodes()}
+    # fused layers run in the convolution's pipeline, inputs and outputs need no engine; neither takes time
+    assert [(costs[n]["engine"], costs[n]["bound"]) for n in ("x", "c.bn", "c.relu")] == [
+        ("none", "none"), ("pipeline", "none"), ("pipeline", "none")]
+    with pytest.raises(segc.SegError, match=r"layer 'c\.conv' has no tiling; run 'tile' before 'cost'"):
+        CostPass().run(segc.loads(text))

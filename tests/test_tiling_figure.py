@@ -111,3 +111,15 @@ def test_mistakes_exit_1_with_a_message(two: Path, capsys, argv: list[str], mess
     status, out, err = run(argv, capsys)
     assert status == 1 and out == ""
     assert message in err and err.count("\n") <= 4
+
+
+def test_deeplab_figures_are_those_docs_tiling_md_documents(capsys) -> None:
+    # docs/tiling.md, "DeepLabV3+ on the paper's design": DRAM words of the 30 conv layers
+    # per scheme and the static tile.  Eq. 3's tie-break alone moves dynamic to 2,067.0 M.
+    deeplab = str(Path(__file__).parent.parent / "examples" / "deeplabv3plus_r18.seg")
+    status, out, _ = run(["tiling", deeplab, "--unroll", "16,32,4", "--format", "json"], capsys)
+    assert status == 0
+    document = json.loads(out)
+    dram = {mode: document["totals"][mode]["dram"] for mode in ("none", "static", "paper")}
+    assert dram == {"none": 4_650_115_008, "static": 2_182_022_982, "paper": 2_036_735_600}
+    assert document["static_side"] == 7
