@@ -1,7 +1,8 @@
 """ONNX import: a model made elsewhere → graph IR + weights (a state_dict).
 
-Supported: Conv, BatchNormalization, Relu, Clip (ReLU6 for range [0, 6],
-else clip), Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Tanh, Softmax
+Supported: Conv, DeformConv (opset 19, its offset computed by a Conv of
+its own input: a ``dconv`` layer, see import_deform), BatchNormalization,
+Relu, Clip (ReLU6 for range [0, 6], else clip), Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Tanh, Softmax
 (channels), Mul (x·Sigmoid(x) as silu), Sub, Div (by a constant), MaxPool,
 AveragePool, GlobalAveragePool (and ReduceMean over H and W), Resize/Upsample
 (nearest with floor and asymmetric coordinates; linear with half-pixel or
