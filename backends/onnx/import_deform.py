@@ -81,7 +81,8 @@ def _offset_branch(im: _Importer, node: onnx.NodeProto, x: str, attrs: dict) -> 
     the node's own input with the node's window."""
     conv = next((n for n in im.model.graph.node if node.input[2] in n.output), None)
     if conv is None or conv.op_type != "Conv" or im.values.get(conv.input[0]) != x:
-        source = f"node '{conv.name or '?'}' ({conv.op_type})" if conv is not None else "a graph input or constant"
+        source = "a graph input or constant" if conv is None else f"node '{conv.name or '?'}' ({conv.op_type})" + (
+            f" of '{conv.input[0]}'" if conv.op_type == "Conv" else "")
         raise im.fail(node, f"the offset must be computed by a Conv of the DeformConv's own input "
                             f"'{node.input[0]}' (its offset branch, as torchvision's and CoDeNet's); it comes from "
                             f"{source}")
