@@ -137,3 +137,22 @@ def test_segc_import_lists_them_and_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err == f"{path}: error: {UNREPRESENTABLE}\n"
     assert not (tmp_path / "out.seg").exists() and not (tmp_path / "out.safetensors").exists()
+
+
+def test_segc_own_deformable_export_comes_back(tmp_path):
+    """segc exports a dconv's sampling as plain ops (not DeformConv) and
+    names the layer in its metadata; importing that gives the layer back."""
+    from deform_graphs import network
+
+    graph = network('dconv(8, k=3, bias=true, offset_groups=2) -> dconv(8, k=3, groups=8, bound=2, shape="square", '
+                    'round=true)', shape=(4, 8, 8))
+    rng = np.random.default_rng(0)
+    weights = {k: rng.standard_normal(v.shape).astype(np.float32) * 0.5
+               for k, v in segc.to_torch(graph).state_dict().items()}
+    (tmp_path / "m.onnx").write_bytes(segc.to_onnx(graph, weights))
+    assert "DeformConv" not in {n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node}
+    imported, imported_weights = segc.import_onnx(str(tmp_path / "m.onnx"))
+    assert imported.layers == graph.layers
+    x = torch.from_numpy(rng.standard_normal((1, 4, 8, 8)).astype(np.float32))
+    with torch.no_grad():
+        assert torch.equal(segc.to_torch(imported, imported_weights)(x), segc.to_torch(graph, weights)(x))
