@@ -156,3 +156,19 @@ def test_segc_own_deformable_export_comes_back(tmp_path):
     x = torch.from_numpy(rng.standard_normal((1, 4, 8, 8)).astype(np.float32))
     with torch.no_grad():
         assert torch.equal(segc.to_torch(imported, imported_weights)(x), segc.to_torch(graph, weights)(x))
+
+
+def test_segc_deformable_layer_without_its_parameters_is_refused(tmp_path):
+    from deform_graphs import network
+
+    model = onnx.load_from_string(segc.to_onnx(network("dconv(8, k=3, bias=true)", shape=(4, 8, 8))))
+    renamed = {"y.weight": "y/onnx::Reshape_1", "y.bias": "y/onnx::Add_2"}  # as an earlier segc export had them
+    for tensor in model.graph.initializer:
+        tensor.name = renamed.get(tensor.name, tensor.name)
+    for node in model.graph.node:
+        node.input[:] = [renamed.get(v, v) for v in node.input]
+    with pytest.raises(segc.SegError) as caught:
+        segc.import_onnx(_save(tmp_path, model))
+    assert caught.value.diagnostics[0].message == (
+        "node 'y' (DeformConv): segc's deformable layer lacks its parameters y.weight, y.bias (an earlier segc "
+        "export folded them away: export the network again)")

@@ -119,6 +119,11 @@ class _Importer:
         self.values[layer] = name
         for key in [k for k in self.constants if k.startswith(f"{layer}.")]:
             self.weights[name + key[len(layer):]] = self.constants[key]
+        needed = ["weight", "offset.weight", "offset.bias"] + (["bias"] if self.graph.node(name).attrs["bias"] else [])
+        missing = [f"{layer}.{key}" for key in needed if f"{name}.{key}" not in self.weights]
+        if missing:
+            raise self.fail(node, f"segc's deformable layer lacks its parameters {', '.join(missing)} (an earlier "
+                                  "segc export folded them away: export the network again)")
 
     def run(self) -> tuple[Graph, dict[str, np.ndarray]]:
         from .import_ops import SUPPORTED  # the lowering table (it builds on this module)
