@@ -50,10 +50,9 @@ def offset_branch_only(im: _Importer, node: onnx.NodeProto) -> bool:
     """Whether a Conv's result is used only as the offset of DeformConv
     nodes: it is then their offset branch, not a layer."""
     value = node.output[0]
-    users = [n for n in im.model.graph.node if value in n.input]
-    outputs = {v.name for v in im.model.graph.output}
-    return bool(users) and value not in outputs and all(
-        u.op_type == "DeformConv" and [i for i, v in enumerate(u.input) if v == value] == [2] for u in users)
+    users = im.users.get(value, [])
+    return bool(users) and all(u.op_type == "DeformConv" and [i for i, v in enumerate(u.input) if v == value] == [2]
+                               for u in users) and value not in {v.name for v in im.model.graph.output}
 
 
 def _deform_conv(im: _Importer, node: onnx.NodeProto) -> None:
@@ -81,8 +80,8 @@ def _offset_branch(im: _Importer, node: onnx.NodeProto, x: str, attrs: dict) -> 
     the node's own input with the node's window."""
     conv = next((n for n in im.model.graph.node if node.input[2] in n.output), None)
     if conv is None or conv.op_type != "Conv" or im.values.get(conv.input[0]) != x:
-        source = "a graph input or constant" if conv is None else f"node '{conv.name or '?'}' ({conv.op_type})" + (
-            f" of '{conv.input[0]}'" if conv.op_type == "Conv" else "")
+        source = "a graph input or constant" if conv is None else f"node '{conv.name or '?'}' ({conv.op_type})"
+        source += f" of '{conv.input[0]}'" if conv is not None and conv.op_type == "Conv" else ""
         raise im.fail(node, f"the offset must be computed by a Conv of the DeformConv's own input "
                             f"'{node.input[0]}' (its offset branch, as torchvision's and CoDeNet's); it comes from "
                             f"{source}")

@@ -29,7 +29,7 @@ def _text(value) -> str:
 
 
 def _consumers(im: _Importer, value: str) -> list[onnx.NodeProto]:
-    return [n for n in im.model.graph.node if value in n.input]
+    return im.users.get(value, [])
 
 
 def _alias(im: _Importer, node: onnx.NodeProto) -> None:

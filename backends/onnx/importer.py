@@ -2,8 +2,8 @@
 
 Supported: Conv, DeformConv (opset 19, its offset computed by a Conv of
 its own input: a ``dconv`` layer, see import_deform), BatchNormalization,
-Relu, Clip (ReLU6 for range [0, 6], else clip), Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Tanh, Softmax
-(channels), Mul (x·Sigmoid(x) as silu), Sub, Div (by a constant), MaxPool,
+Relu, Clip (ReLU6 for range [0, 6], else clip), Sigmoid, HardSigmoid,
+HardSwish, LeakyRelu, Tanh, Softmax (channels), Mul (x·Sigmoid(x) as silu), Sub, Div (by a constant), MaxPool,
 AveragePool, GlobalAveragePool (and ReduceMean over H and W), Resize/Upsample
 (nearest with floor and asymmetric coordinates; linear with half-pixel or
 align-corners coordinates), Add/Sum, Concat (channels),
@@ -69,6 +69,10 @@ class _Importer:
         self.problems: list[str] = []  # nodes that cannot be imported, each "node 'NAME' (OP): why"
         self.failed: set[str] = set()  # values that cannot be computed (a failed node's, shape unknown)
         self.inferred: dict[str, list[int | None]] | None = None  # ONNX's inferred shapes, once needed
+        self.users: dict[str, list[onnx.NodeProto]] = {}  # ONNX value -> the nodes that read it, in order
+        for node in model.graph.node:
+            for value in dict.fromkeys(node.input):
+                self.users.setdefault(value, []).append(node)
 
     def fail(self, node: onnx.NodeProto | None, message: str) -> SegError:
         return node_error(self.path, node, message)
