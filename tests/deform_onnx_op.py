@@ -4,10 +4,10 @@ import tests (not a test module).
 
 The sampling is the custom op ``segc_test::deform_conv2d`` (``torch.library``,
 with a fake implementation for the dynamo exporter's tracing); eagerly it
-runs segc's reference ``backends/torch/deform.py``.  The TorchScript exporter
-turns it into ``DeformConv`` by a symbolic registered here for opset 19; the
-dynamo exporter by the onnxscript function of ``dynamo_translations()``, passed as
-its ``custom_translation_table``.  The offset is a ``Conv`` of the same input
+runs segc's reference ``backends/torch/deform.py``.  The TorchScript
+exporter turns it into ``DeformConv`` by a symbolic registered here for
+opset 19; the dynamo exporter by the onnxscript function of
+``dynamo_translations()``, passed as its ``custom_translation_table``.  The offset is a ``Conv`` of the same input
 (``self.offset``), as in torchvision and CoDeNet.
 """
 
@@ -42,7 +42,8 @@ def _symbolic(g, x, offset, weight, bias, stride, padding, dilation, groups, off
     inputs = [x, weight, offset] + ([] if helper._is_none(bias) else [bias])
     pads = helper._get_const(padding, "is", "padding")
     return g.op("DeformConv", *inputs, strides_i=helper._get_const(stride, "is", "stride"), pads_i=pads + pads,
-                dilations_i=helper._get_const(dilation, "is", "dilation"), group_i=helper._get_const(groups, "i", "g"),
+                dilations_i=helper._get_const(dilation, "is", "dilation"),
+                group_i=helper._get_const(groups, "i", "groups"),
                 offset_group_i=helper._get_const(offset_groups, "i", "offset_groups"))
 
 

@@ -3,7 +3,8 @@
 implementation independent of segc), the offset Conv folded into the layer
 (or kept where something else uses it too), and every DeformConv segc's
 dconv cannot represent listed in one error, from the API and from
-``segc import``."""
+``segc import``; and segc's own deformable export (plain ops and metadata,
+not DeformConv) coming back with its parameters."""
 
 from __future__ import annotations
 
