@@ -13,8 +13,10 @@ import pytest
 EXPORTERS = ("torchscript", "dynamo")
 
 
-def export(module, shape, exporter: str) -> bytes:
-    """The module's ONNX bytes for an input of ``shape`` (batch included)."""
+def export(module, shape, exporter: str, opset: int | None = None, translations=None) -> bytes:
+    """The module's ONNX bytes for an input of ``shape`` (batch included);
+    ``opset`` (default 17, dynamo 18); ``translations``: a function giving
+    the dynamo exporter's ``custom_translation_table`` (for custom ops)."""
     import torch
 
     x = torch.randn(*shape)
@@ -22,9 +24,10 @@ def export(module, shape, exporter: str) -> bytes:
         warnings.simplefilter("ignore")
         if exporter == "dynamo":
             pytest.importorskip("onnxscript", reason="the dynamo exporter needs onnxscript")
-            program = torch.onnx.export(module, (x,), dynamo=True, opset_version=18, verbose=False)
+            program = torch.onnx.export(module, (x,), dynamo=True, opset_version=opset or 18, verbose=False,
+                                        custom_translation_table=translations() if translations else None)
             return program.model_proto.SerializeToString()
         buffer = io.BytesIO()
-        torch.onnx.export(module, (x,), buffer, opset_version=17, dynamo=False, input_names=["x"],
+        torch.onnx.export(module, (x,), buffer, opset_version=opset or 17, dynamo=False, input_names=["x"],
                           output_names=["y"], dynamic_axes={"x": {0: "n"}, "y": {0: "n"}})
         return buffer.getvalue()

@@ -37,8 +37,11 @@ def _exported(module: torch.nn.Module, shape) -> onnx.ModelProto:
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # no constant folding: it would turn a parameter that is reshaped (an ungrouped layer's weight) or
+        # broadcast (the bias) into a new initializer 'onnx::…', and import would not find the layer's weights
         torch.onnx.export(module, (torch.zeros(1, *shape),), buffer, opset_version=17, dynamo=False,
-                          input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "N"}, "y": {0: "N"}})
+                          do_constant_folding=False, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "N"}, "y": {0: "N"}})
     return onnx.load_from_string(buffer.getvalue())
 
 

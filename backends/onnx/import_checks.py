@@ -16,11 +16,12 @@ from ...ir import Diagnostic, SegError
 from ...ir.files import open_input
 from ...ir.serialize import decode_json
 
-__all__ = ["check_arity", "check_order", "deform_specs", "describe", "expect_shape", "initializers", "node_error"]
+__all__ = ["check_arity", "check_order", "deform_specs", "describe", "expect_shape", "initializers", "node_error",
+           "symmetric_pads"]
 
 # Inputs a node needs at least (ops not listed: one); every node needs an output.
 MIN_INPUTS = {"Conv": 2, "BatchNormalization": 5, "Gemm": 2, "MatMul": 2, "Reshape": 2, "Gather": 2, "Slice": 3,
-              "Resize": 1, "Constant": 0}
+              "Resize": 1, "Constant": 0, "DeformConv": 3}
 
 
 def describe(node: onnx.NodeProto, message: str) -> str:
@@ -57,6 +58,19 @@ def check_order(path: str, nodes: Sequence[onnx.NodeProto], known: set[str]) -> 
             raise node_error(path, node, f"input '{value}' is neither a graph input, an initializer nor the "
                                          "output of any node")
         seen.update(node.output)
+
+
+def symmetric_pads(path: str, node: onnx.NodeProto, pads: list[int]) -> list[int]:
+    """[top, left] of explicit pads [top, left, bottom, right] that are
+    symmetric (or none); anything else is refused."""
+    auto_pad = next((onnx.helper.get_attribute_value(a) for a in node.attribute if a.name == "auto_pad"), b"NOTSET")
+    if auto_pad not in (b"NOTSET", b"VALID"):
+        raise node_error(path, node, "auto_pad SAME_* is not supported; give explicit pads")
+    if len(pads) not in (0, 4):
+        raise node_error(path, node, f"pads must be [top, left, bottom, right], got {pads}")
+    if len(pads) == 4 and (pads[0] != pads[2] or pads[1] != pads[3]):
+        raise node_error(path, node, f"asymmetric padding {pads} is not supported")
+    return [pads[0], pads[1]] if pads else [0, 0]
 
 
 def expect_shape(path: str, node: onnx.NodeProto, array: np.ndarray, what: str, shape: Sequence[int | None]) -> None:

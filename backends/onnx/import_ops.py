@@ -7,10 +7,10 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from ...ir import conv_pads
 from ...ir.ops_pointwise import is_flat
 from .import_channels import CHANNEL_OPS
-from .import_checks import expect_shape
+from .import_checks import expect_shape, symmetric_pads
+from .import_deform import DEFORM_OPS, conv_window, offset_branch_only, vector
 from .import_pointwise import POINTWISE_IMPORT
 from .importer import _attrs, _Importer, _ShapeOf
 
@@ -29,50 +29,27 @@ def _text(value) -> str:
 
 
 def _consumers(im: _Importer, value: str) -> list[onnx.NodeProto]:
-    return [n for n in im.model.graph.node if value in n.input]
+    return im.users.get(value, [])
 
 
 def _alias(im: _Importer, node: onnx.NodeProto) -> None:
     im.values[node.output[0]] = im.tensor(node, node.input[0])
 
 
-def _symmetric(im: _Importer, node: onnx.NodeProto, pads: list[int]) -> list[int]:
-    if _text(_attrs(node).get("auto_pad", "NOTSET")) not in ("NOTSET", "VALID"):
-        raise im.fail(node, "auto_pad SAME_* is not supported; give explicit pads")
-    if len(pads) not in (0, 4):
-        raise im.fail(node, f"pads must be [top, left, bottom, right], got {pads}")
-    if len(pads) == 4 and (pads[0] != pads[2] or pads[1] != pads[3]):
-        raise im.fail(node, f"asymmetric padding {pads} is not supported")
-    return [pads[0], pads[1]] if pads else [0, 0]
-
-
 def _conv(im: _Importer, node: onnx.NodeProto) -> None:
-    a = _attrs(node)
+    if offset_branch_only(im, node):
+        return  # a DeformConv's offset branch: part of that layer (import_deform)
     x = im.tensor(node, node.input[0])
     weight = im.constant(node, node.input[1], "the weight")
-    expect_shape(im.path, node, weight, "the weight", [None, None, None, None])
     bias = len(node.input) > 2 and node.input[2] != ""
     name = im.layer_name(node, node.input[1])
-    attrs = {"out": int(weight.shape[0]), "k": [int(weight.shape[2]), int(weight.shape[3])],
-             "stride": list(a.get("strides", [1, 1])), "dilation": list(a.get("dilations", [1, 1])),
-             "groups": int(a.get("group", 1)), "bias": bias}
-    pads = _symmetric(im, node, list(a.get("pads", [0, 0, 0, 0])))
-    odd = all(((k - 1) * d) % 2 == 0 for k, d in zip(attrs["k"], attrs["dilation"]))
-    same = conv_pads({"padding": "same", "k": attrs["k"], "dilation": attrs["dilation"]}) if odd else None
-    attrs["padding"] = "same" if same is not None and list(same) == pads else pads
+    attrs = {**conv_window(im, node, weight), "bias": bias}
     im.values[node.output[0]] = im.add(name, "conv", [x], attrs, node)
     in_channels = im.graph.node(x).shape.c // attrs["groups"]
     expect_shape(im.path, node, weight, "the weight", [attrs["out"], in_channels, *attrs["k"]])
     im.weights[f"{name}.weight"] = weight
     if bias:
-        im.weights[f"{name}.bias"] = _vector(im, node, node.input[2], "the bias", attrs["out"])
-
-
-def _vector(im: _Importer, node: onnx.NodeProto, value: str, what: str, size: int) -> np.ndarray:
-    """A constant of shape [size] (a bias, a batch norm parameter)."""
-    array = im.constant(node, value, what)
-    expect_shape(im.path, node, array, what, [size])
-    return array
+        im.weights[f"{name}.bias"] = vector(im, node, node.input[2], "the bias", attrs["out"])
 
 
 def _bn(im: _Importer, node: onnx.NodeProto) -> None:
@@ -80,7 +57,7 @@ def _bn(im: _Importer, node: onnx.NodeProto) -> None:
     name = im.layer_name(node, node.input[1])
     im.values[node.output[0]] = im.add(name, "bn", [x], {"eps": _f32(_attrs(node).get("epsilon", 1e-5))}, node)
     for key, value in zip(("weight", "bias", "running_mean", "running_var"), node.input[1:5]):
-        im.weights[f"{name}.{key}"] = _vector(im, node, value, f"batch norm's {key}", im.graph.node(x).shape.c)
+        im.weights[f"{name}.{key}"] = vector(im, node, value, f"batch norm's {key}", im.graph.node(x).shape.c)
 
 
 def _unary(op: str):
@@ -117,7 +94,7 @@ def _pool(op: str):
             raise im.fail(node, "the attribute 'kernel_shape' is missing")
         if any(d != 1 for d in a.get("dilations", [1, 1])):
             raise im.fail(node, "dilated pooling is not supported")
-        pads = _symmetric(im, node, list(a.get("pads", [0, 0, 0, 0])))
+        pads = symmetric_pads(im.path, node, list(a.get("pads", [0, 0, 0, 0])))
         if op == "avgpool" and not a.get("count_include_pad", 0) and any(pads):
             raise im.fail(node, "average pooling that leaves the padding out of the average is not supported")
         attrs = {"k": list(a["kernel_shape"]), "stride": list(a.get("strides", [1, 1])), "padding": pads,
@@ -366,5 +343,6 @@ SUPPORTED = {op: _skippable(fn) for op, fn in {
     "Reshape": _flatten, "Unsqueeze": _unsqueeze, "Identity": _identity, "Dropout": _identity,
     "Constant": _constant, "Shape": _shape, "Gather": _fold, "Slice": _fold, "Squeeze": _fold, "Cast": _fold,
     **CHANNEL_OPS,
+    **DEFORM_OPS,
     **POINTWISE_IMPORT,
 }.items()}

@@ -1,8 +1,9 @@
 """ONNX import: a model made elsewhere → graph IR + weights (a state_dict).
 
-Supported: Conv, BatchNormalization, Relu, Clip (ReLU6 for range [0, 6],
-else clip), Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Tanh, Softmax
-(channels), Mul (x·Sigmoid(x) as silu), Sub, Div (by a constant), MaxPool,
+Supported: Conv, DeformConv (opset 19, its offset computed by a Conv of
+its own input: a ``dconv`` layer, see import_deform), BatchNormalization,
+Relu, Clip (ReLU6 for range [0, 6], else clip), Sigmoid, HardSigmoid,
+HardSwish, LeakyRelu, Tanh, Softmax (channels), Mul (x·Sigmoid(x) as silu), Sub, Div (by a constant), MaxPool,
 AveragePool, GlobalAveragePool (and ReduceMean over H and W), Resize/Upsample
 (nearest with floor and asymmetric coordinates; linear with half-pixel or
 align-corners coordinates), Add/Sum, Concat (channels),
@@ -68,6 +69,10 @@ class _Importer:
         self.problems: list[str] = []  # nodes that cannot be imported, each "node 'NAME' (OP): why"
         self.failed: set[str] = set()  # values that cannot be computed (a failed node's, shape unknown)
         self.inferred: dict[str, list[int | None]] | None = None  # ONNX's inferred shapes, once needed
+        self.users: dict[str, list[onnx.NodeProto]] = {}  # ONNX value -> the nodes that read it, in order
+        for node in model.graph.node:
+            for value in dict.fromkeys(node.input):
+                self.users.setdefault(value, []).append(node)
 
     def fail(self, node: onnx.NodeProto | None, message: str) -> SegError:
         return node_error(self.path, node, message)
@@ -118,6 +123,11 @@ class _Importer:
         self.values[layer] = name
         for key in [k for k in self.constants if k.startswith(f"{layer}.")]:
             self.weights[name + key[len(layer):]] = self.constants[key]
+        needed = ["weight", "offset.weight", "offset.bias"] + (["bias"] if self.graph.node(name).attrs["bias"] else [])
+        missing = [f"{layer}.{key}" for key in needed if f"{name}.{key}" not in self.weights]
+        if missing:
+            raise self.fail(node, f"segc's deformable layer lacks its parameters {', '.join(missing)} (an earlier "
+                                  "segc export folded them away: export the network again)")
 
     def run(self) -> tuple[Graph, dict[str, np.ndarray]]:
         from .import_ops import SUPPORTED  # the lowering table (it builds on this module)
