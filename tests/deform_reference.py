@@ -20,7 +20,7 @@ import math
 import pytest
 import torch
 
-from segc.backends.torch import deform_kernels
+from segc.backends.torch import deform_fused
 from segc.backends.torch.deform import deform_conv2d
 
 
@@ -114,8 +114,8 @@ def random_offsets(shape, gen, dtype=torch.float32) -> torch.Tensor:
 def path(request, monkeypatch):
     """Runs a test on each code path: the in-place one (no grad) and the autograd one, chunked or not."""
     if "tiny" in request.param:
-        monkeypatch.setattr(deform_kernels, "CHUNK_ELEMENTS", 40)
-        monkeypatch.setattr(deform_kernels, "SAMPLE_ROWS", 7)
+        monkeypatch.setattr(deform_fused, "CHUNK_ELEMENTS", 40)
+        monkeypatch.setattr(deform_fused, "WEIGHTED_TABLE_ELEMENTS", 7 * 9 * 30)
     return request.param
 
 

@@ -24,7 +24,7 @@ from deform_reference import (  # noqa: F401 (fixtures used by name)
     run,
 )
 
-from segc.backends.torch import deform_kernels
+from segc.backends.torch import deform_fused
 from segc.backends.torch.deform import deform_conv2d, round_ste
 
 # ---------------------------------------------------------------- the function
@@ -108,7 +108,7 @@ def test_gradcheck_bilinear(name):
 
 
 def test_gradcheck_with_chunks(monkeypatch):
-    monkeypatch.setattr(deform_kernels, "CHUNK_ELEMENTS", 100)  # 5 pixels a chunk
+    monkeypatch.setattr(deform_fused, "CHUNK_ELEMENTS", 100)  # 5 pixels a chunk
     inputs, options = gradcheck_inputs("3x3", seed=4)
     assert torch.autograd.gradcheck(lambda *t: deform_conv2d(*t, **options), inputs, fast_mode=True)
 

@@ -28,7 +28,7 @@ from deform_reference import (  # noqa: F401 (fixtures used by name)
     run,
 )
 
-from segc.backends.torch import deform_kernels
+from segc.backends.torch import deform_fused
 from segc.backends.torch.deform import DeformConv2d, deform_conv2d, square_offsets
 
 # ---------------------------------------------------------------- the module
@@ -209,7 +209,7 @@ def test_module_errors():
 def test_onnx_export_checks_and_runs_in_onnxruntime_with_any_batch(name, monkeypatch):
     onnx = pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
-    monkeypatch.setattr(deform_kernels, "CHUNK_ELEMENTS", 40)  # ignored while tracing: one chunk, not an unrolled loop
+    monkeypatch.setattr(deform_fused, "CHUNK_ELEMENTS", 40)  # ignored while tracing: one chunk, not an unrolled loop
     module = random_module(name).eval()
     buffer = io.BytesIO()
     with warnings.catch_warnings():
