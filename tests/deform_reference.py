@@ -8,8 +8,7 @@ ICCV 2017, eqs. 2-4) with torchvision's offset layout and zero outside the
 image: a sample at (y, x) is the sum over the four integer neighbours
 (yy, xx) inside the image of max(0, 1 − |y − yy|) · max(0, 1 − |x − xx|) ·
 X[yy, xx]; without interpolation it is X[round(y), round(x)] (0 outside).
-``path`` runs a test on the autograd path and the in-place no-grad path,
-with and without chunking.
+``path`` runs a test with and without autograd, with and without chunking.
 """
 
 from __future__ import annotations
@@ -112,7 +111,7 @@ def random_offsets(shape, gen, dtype=torch.float32) -> torch.Tensor:
 
 @pytest.fixture(params=["no grad", "autograd", "no grad, tiny chunks", "autograd, tiny chunks"])
 def path(request, monkeypatch):
-    """Runs a test on each code path: the in-place one (no grad) and the autograd one, chunked or not."""
+    """Runs a test on each code path: without and with autograd, chunked or not."""
     if "tiny" in request.param:
         monkeypatch.setattr(deform_fused, "CHUNK_ELEMENTS", 40)
         monkeypatch.setattr(deform_fused, "WEIGHTED_TABLE_ELEMENTS", 7 * 9 * 30)
