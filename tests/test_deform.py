@@ -1,8 +1,9 @@
 """Tests of ``segc.backends.torch.deform``'s function ``deform_conv2d``
 against an independent reference (``deform_reference.py``): every variant
 (bilinear, integer offsets, depthwise, grouped, offset groups, stride,
-padding, dilation) on both code paths, with and without chunking; zero
-offsets equal ``F.conv2d``; gradcheck in float64; the straight-through
+padding, dilation) with and without autograd, with and without chunking;
+zero offsets equal ``F.conv2d``; gradcheck in float64 (bilinear and direct,
+depthwise in blocks); the straight-through
 round; torchvision's kernel when it is installed.  The module: test_deform_module.py.
 """
 
@@ -83,6 +84,8 @@ GRADCHECK = {
     "3x3": (2, 2, 1, 1, 1, 4),
     "offset groups 2": (2, 1, 1, 2, 1, 4),
     "depthwise, stride 2": (2, 2, 2, 1, 2, 5),
+    "depthwise, offset groups 2": (2, 2, 2, 2, 1, 4),
+    "grouped": (4, 2, 2, 2, 1, 4),
 }
 
 
@@ -111,6 +114,29 @@ def test_gradcheck_with_chunks(monkeypatch):
     monkeypatch.setattr(deform_fused, "CHUNK_ELEMENTS", 100)  # 5 pixels a chunk
     inputs, options = gradcheck_inputs("3x3", seed=4)
     assert torch.autograd.gradcheck(lambda *t: deform_conv2d(*t, **options), inputs, fast_mode=True)
+
+
+def test_gradcheck_depthwise_in_blocks(monkeypatch):
+    monkeypatch.setattr(deform_fused, "WEIGHTED_TABLE_ELEMENTS", 1)  # one channel a block
+    inputs, options = gradcheck_inputs("depthwise, offset groups 2", seed=5)
+    assert torch.autograd.gradcheck(lambda *t: deform_conv2d(*t, **options), inputs)
+
+
+@pytest.mark.parametrize("name", ["3x3", "depthwise, offset groups 2", "grouped"])
+def test_gradcheck_without_interpolation(name):
+    """Integer offsets read directly: the gradients of the input, weight and bias (the offsets' is the
+    bilinear one at the integer point, tested below)."""
+    (x, offset, weight, bias), options = gradcheck_inputs(name, seed=6)
+    offset = torch.round(offset.detach())
+    assert torch.autograd.gradcheck(lambda *t: deform_conv2d(t[0], offset, *t[1:], **options, interpolate=False),
+                                    [x, weight, bias])
+
+
+def test_even_blocks():
+    assert deform_fused._even_blocks(256, 51) == 43  # 6 blocks, not 5 of 51 and one of 1
+    assert deform_fused._even_blocks(10, 3) == 3  # 4 blocks: 3, 3, 3, 1
+    assert deform_fused._even_blocks(4, 0) == 1
+    assert deform_fused._even_blocks(4, 9) == 4
 
 
 def test_direct_sampling_gradient_is_bilinear_gradient_at_the_integer_point():
