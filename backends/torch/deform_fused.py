@@ -79,7 +79,7 @@ def _depthwise_image(out: Tensor, x: Tensor, offset: Tensor, weight: Tensor, geo
     padded_pixels = (geo.height + 3) * (geo.width + 3)
     per_tap = weight.view(offset_groups, group_channels, taps).permute(2, 0, 1)  # [K, G, C/G]
     planes = x.view(offset_groups, group_channels, geo.height, geo.width)
-    bags, weights = _tap_bags(offset, geo, interpolate, 1, padded_pixels * offset_groups)
+    bags, weights = _tap_bags(offset, geo, interpolate, padded_pixels * offset_groups)
     block = _even_blocks(group_channels, WEIGHTED_TABLE_ELEMENTS // (taps * padded_pixels * offset_groups))
     in_place = not _needs_graph(x, weight)
     buffer = x.new_empty(taps * padded_pixels * offset_groups * block) if in_place else None
@@ -92,15 +92,14 @@ def _depthwise_image(out: Tensor, x: Tensor, offset: Tensor, weight: Tensor, geo
         outputs[:, first:last].copy_(samples.view(-1, offset_groups, last - first).permute(1, 2, 0))
 
 
-def _tap_bags(offset: Tensor, geo: Geometry, interpolate: bool, row_step: int,
-              tap_step: int) -> tuple[Tensor, Tensor | None]:
-    """Bags [pixels·G, K·R] of one image: the R neighbours of its K samples as rows of tap tables,
-    row · row_step + tap · tap_step for table row ``row`` (of ``row_table``) and tap ``tap``; and their weights."""
+def _tap_bags(offset: Tensor, geo: Geometry, interpolate: bool, tap_rows: int) -> tuple[Tensor, Tensor | None]:
+    """Bags [pixels·G, K·R] of one image: the R neighbours of each of its K samples as rows of the tap
+    tables (table row + tap · ``tap_rows``), and their weights."""
     taps, pixels = geo.kernel[0] * geo.kernel[1], geo.out_h * geo.out_w
     y, x_pos = positions(offset, geo, 0, pixels)
     rows, weights = neighbours(geo, y, x_pos, 0, interpolate)  # [1, pixels, K, G, R]
-    tap_start = torch.arange(taps, device=rows.device).view(1, 1, taps, 1, 1) * tap_step
-    rows = (rows * row_step + tap_start).permute(0, 1, 3, 2, 4).reshape(pixels * geo.offset_groups, -1)
+    tap_start = torch.arange(taps, device=rows.device).view(1, 1, taps, 1, 1) * tap_rows
+    rows = (rows + tap_start).permute(0, 1, 3, 2, 4).reshape(pixels * geo.offset_groups, -1)
     if weights is not None:
         weights = weights.permute(0, 1, 3, 2, 4).reshape(rows.shape)
     return rows, weights
@@ -109,69 +108,6 @@ def _tap_bags(offset: Tensor, geo: Geometry, interpolate: bool, row_step: int,
 def _even_blocks(total: int, most: int) -> int:
     """The width of the fewest blocks of at most ``most`` (at least 1) that cover ``total``, as even as can be."""
     return math.ceil(total / math.ceil(total / max(1, most)))
-
-
-def _depthwise_image(out: Tensor, x: Tensor, offset: Tensor, weight: Tensor, geo: Geometry,
-                     interpolate: bool) -> None:
-    """out [C, pixels] of one image x [C, H, W], depthwise, a block of channels of every offset group at a time.
-
-    The block's padded channels-last rows times each tap's weight are stacked as tables [K, rows, G, c];
-    one ``embedding_bag`` gathers, interpolates, weights and sums the K·R neighbours of each
-    (pixel, offset group).
-    """
-    taps, offset_groups = geo.kernel[0] * geo.kernel[1], geo.offset_groups
-    group_channels = geo.channels // offset_groups
-    padded_pixels = (geo.height + 3) * (geo.width + 3)
-    per_tap = weight.view(offset_groups, group_channels, taps).permute(2, 0, 1)  # [K, G, C/G]
-    planes = x.view(offset_groups, group_channels, geo.height, geo.width)
-    bags, weights = _tap_bags(offset, geo, interpolate, 1, padded_pixels * offset_groups)
-    block = _even_blocks(group_channels, WEIGHTED_TABLE_ELEMENTS // (taps * padded_pixels * offset_groups))
-    in_place = not _needs_graph(x, weight)
-    buffer = x.new_empty(taps * padded_pixels * offset_groups * block) if in_place else None
-    outputs = out.view(offset_groups, group_channels, -1)
-    for first in range(0, group_channels, block):
-        last = min(group_channels, first + block)
-        factors = (planes[:, first:last], per_tap[:, :, first:last])
-        tables = _weighted_tables_into(buffer, *factors) if in_place else _weighted_tables(*factors)
-        samples = combine(tables.view(-1, last - first), bags, weights)  # [pixels·G, c]
-        outputs[:, first:last].copy_(samples.view(-1, offset_groups, last - first).permute(1, 2, 0))
-
-
-def _tap_bags(offset: Tensor, geo: Geometry, interpolate: bool, row_step: int,
-              tap_step: int) -> tuple[Tensor, Tensor | None]:
-    """Bags [pixels·G, K·R] of one image: the R neighbours of its K samples as rows of tap tables,
-    row · row_step + tap · tap_step for table row ``row`` (of ``row_table``) and tap ``tap``; and their weights."""
-    taps, pixels = geo.kernel[0] * geo.kernel[1], geo.out_h * geo.out_w
-    y, x_pos = positions(offset, geo, 0, pixels)
-    rows, weights = neighbours(geo, y, x_pos, 0, interpolate)  # [1, pixels, K, G, R]
-    tap_start = torch.arange(taps, device=rows.device).view(1, 1, taps, 1, 1) * tap_step
-    rows = (rows * row_step + tap_start).permute(0, 1, 3, 2, 4).reshape(pixels * geo.offset_groups, -1)
-    if weights is not None:
-        weights = weights.permute(0, 1, 3, 2, 4).reshape(rows.shape)
-    return rows, weights
-
-
-def _even_blocks(total: int, most: int) -> int:
-    """The width of the fewest blocks of at most ``most`` (at least 1) that cover ``total``, as even as can be."""
-    return math.ceil(total / math.ceil(total / max(1, most)))
-
-
-def _weight_first_image(out: Tensor, table: Tensor, offset: Tensor, weight: Tensor, geo: Geometry, groups: int,
-                        image: int, interpolate: bool) -> None:
-    """out [O, pixels] of one image (one group, one offset group), a block of output channels at a time:
-    tables [rows, K, o] = the padded input rows times each tap's weight (one matrix product), then
-    one ``embedding_bag`` gathers, interpolates and sums the K·R neighbours of each pixel."""
-    taps, out_channels = geo.kernel[0] * geo.kernel[1], weight.shape[0]
-    padded_pixels = (geo.height + 3) * (geo.width + 3)
-    rows_of_image = table[image * padded_pixels:(image + 1) * padded_pixels]
-    per_tap = weight.permute(1, 2, 3, 0).reshape(geo.channels, taps, out_channels)  # [C, K, O]
-    bags, weights = _tap_bags(offset, geo, interpolate, taps, 1)
-    block = _even_blocks(out_channels, WEIGHTED_TABLE_ELEMENTS // (taps * padded_pixels))
-    for first in range(0, out_channels, block):
-        last = min(out_channels, first + block)
-        tables = torch.mm(rows_of_image, per_tap[:, :, first:last].reshape(geo.channels, -1))
-        samples = combine(tables.view(-1, last - first), bags, weights)  # [pixels, o]
-        out[first:last].copy_(samples.t())
 
 
 def _weighted_tables(planes: Tensor, per_tap: Tensor) -> Tensor:
