@@ -60,6 +60,16 @@ def test_zero_offsets_equal_conv2d(name, path):
                                    rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", ["3x3 padding 1", "depthwise"])
+def test_non_contiguous_inputs(name, path):
+    x, weight, bias, offset_shape, options, gen = layer(name, seed=2)
+    offset = random_offsets(offset_shape, gen)
+    expected = reference(x, offset, weight, bias, **options)
+    strided_weight = weight.transpose(2, 3).contiguous().transpose(2, 3)  # same values, other strides
+    channels_last = [t.contiguous(memory_format=torch.channels_last) for t in (x, offset)]
+    assert_close(run(path, *channels_last, strided_weight, bias, **options), expected)
+
+
 def test_zero_offsets_equal_conv2d_in_float32():
     x, weight, bias, offset_shape, options, _ = layer("3x3 padding 1")
     with torch.no_grad():

@@ -77,8 +77,8 @@ def _depthwise_image(out: Tensor, x: Tensor, offset: Tensor, weight: Tensor, geo
     taps, offset_groups = geo.kernel[0] * geo.kernel[1], geo.offset_groups
     group_channels = geo.channels // offset_groups
     padded_pixels = (geo.height + 3) * (geo.width + 3)
-    per_tap = weight.view(offset_groups, group_channels, taps).permute(2, 0, 1)  # [K, G, C/G]
-    planes = x.view(offset_groups, group_channels, geo.height, geo.width)
+    per_tap = weight.reshape(offset_groups, group_channels, taps).permute(2, 0, 1)  # [K, G, C/G]
+    planes = x.reshape(offset_groups, group_channels, geo.height, geo.width)
     bags, weights = _tap_bags(offset, geo, interpolate, padded_pixels * offset_groups)
     block = _even_blocks(group_channels, WEIGHTED_TABLE_ELEMENTS // (taps * padded_pixels * offset_groups))
     in_place = not _needs_graph(x, weight)
