@@ -142,6 +142,17 @@ def test_gradcheck_without_interpolation(name):
                                     [x, weight, bias])
 
 
+def test_depthwise_blocks_of_uneven_width(monkeypatch):
+    """5 channels in blocks of 2, 2 and 1: the narrower last block lays its tables out anew."""
+    monkeypatch.setattr(deform_fused, "WEIGHTED_TABLE_ELEMENTS", 9 * 8 * 8 * 2)  # 2 channels of 8×8 rows, 9 taps
+    gen = torch.Generator().manual_seed(12)
+    x, weight = torch.randn(1, 5, 5, 5, generator=gen), torch.randn(5, 1, 3, 3, generator=gen)
+    offset = random_offsets((1, 18, 5, 5), gen)
+    with torch.no_grad():
+        out = deform_conv2d(x, offset, weight, padding=1, groups=5)
+    assert_close(out, reference(x, offset, weight, padding=(1, 1), groups=5))
+
+
 def test_even_blocks():
     assert deform_fused._even_blocks(256, 51) == 43  # 6 blocks, not 5 of 51 and one of 1
     assert deform_fused._even_blocks(10, 3) == 3  # 4 blocks: 3, 3, 3, 1

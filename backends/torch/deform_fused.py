@@ -87,7 +87,10 @@ def _depthwise_image(out: Tensor, x: Tensor, offset: Tensor, weight: Tensor, geo
     for first in range(0, group_channels, block):
         last = min(group_channels, first + block)
         factors = (planes[:, first:last], per_tap[:, :, first:last])
-        tables = _weighted_tables_into(buffer, *factors) if in_place else _weighted_tables(*factors)
+        if in_place:  # the borders stay zero from block to block while the width does
+            tables = _weighted_tables_into(buffer, *factors, clear_borders=first == 0 or last - first < block)
+        else:
+            tables = _weighted_tables(*factors)
         samples = combine(tables.view(-1, last - first), bags, weights)  # [pixels·G, c]
         outputs[:, first:last].copy_(samples.view(-1, offset_groups, last - first).permute(1, 2, 0))
 
@@ -117,18 +120,20 @@ def _weighted_tables(planes: Tensor, per_tap: Tensor) -> Tensor:
     return (rows[None] * per_tap[:, None, None]).contiguous()
 
 
-def _weighted_tables_into(buffer: Tensor, planes: Tensor, per_tap: Tensor) -> Tensor:
-    """``_weighted_tables`` written into ``buffer``: one transposing copy, then a product per tap."""
+def _weighted_tables_into(buffer: Tensor, planes: Tensor, per_tap: Tensor, clear_borders: bool) -> Tensor:
+    """``_weighted_tables`` written into ``buffer``: one transposing copy, then the products, in few ops
+    (each op is a parallel region: with several threads on a busy machine, each costs a wait)."""
     groups, channels, height, width = planes.shape
     taps = per_tap.shape[0]
     tables = buffer[: taps * (height + 3) * (width + 3) * groups * channels].view(
         taps, height + 3, width + 3, groups, channels)
-    for border in (tables[:, :1], tables[:, height + 1:], tables[:, :, :1], tables[:, :, width + 1:]):
-        border.zero_()
+    if clear_borders:
+        for border in (tables[:, :1], tables[:, height + 1:], tables[:, :, :1], tables[:, :, width + 1:]):
+            border.zero_()
     inside = tables[:, 1:height + 1, 1:width + 1]
     inside[0].copy_(planes.permute(2, 3, 0, 1))
     # each tap's weights repeated along a row, so that every product runs over whole contiguous rows
     row_weights = per_tap[:, None].expand(taps, width, groups, channels).contiguous()
-    for tap in range(taps - 1, -1, -1):  # tap 0 last: the others read its unweighted copy
-        torch.mul(inside[0], row_weights[tap], out=inside[tap])
+    torch.mul(inside[:1], row_weights[1:, None], out=inside[1:])
+    inside[0].mul_(row_weights[0])
     return tables
