@@ -24,8 +24,8 @@ offsets give ``F.conv2d`` exactly up to float summation order.
 
 How it is computed, and why (channels-last row tables gathered with
 ``embedding_bag``, tap-weighted tables for depthwise, the traced path,
-chunking, why not ``grid_sample``), and CoDeNet's variants (bound, square, rounded) with their
-sources: docs/deformable.md, "The torch implementation".
+chunking, why not ``grid_sample``), and CoDeNet's variants (bound, square,
+rounded) with their sources: docs/deformable.md, "The torch implementation".
 """
 
 from __future__ import annotations

@@ -129,7 +129,7 @@ def apply_weight(columns: Tensor, weight: Tensor, groups: int) -> Tensor:
     """Columns [B, pixels, K, C] times the weight [O, C/groups, kh, kw]: [B, O, pixels]."""
     n, pixels, taps, channels = columns.shape
     out_channels, group_in = weight.shape[:2]
-    if groups == 1:
+    if groups == 1:  # one 2-D matmul (a batched one is much slower on small sizes)
         flat_weight = weight.permute(0, 2, 3, 1).reshape(out_channels, taps * channels)
         product = torch.mm(columns.reshape(n * pixels, taps * channels), flat_weight.t())
         return product.view(n, pixels, out_channels).transpose(1, 2)
