@@ -3,8 +3,8 @@ against an independent reference (``deform_reference.py``): every variant
 (bilinear, integer offsets, depthwise, grouped, offset groups, stride,
 padding, dilation) with and without autograd, with and without chunking;
 zero offsets equal ``F.conv2d``; gradcheck in float64 (bilinear and direct,
-depthwise in blocks); the straight-through
-round; torchvision's kernel when it is installed.  The module: test_deform_module.py.
+depthwise in blocks); the straight-through round; torchvision's kernel and
+its gradients when it is installed.  The module: test_deform_module.py.
 """
 
 from __future__ import annotations
@@ -211,3 +211,23 @@ def test_equals_torchvision(name):
                                  dilation=options["dilation"])
     with torch.no_grad():
         assert_close(deform_conv2d(x, offset, weight, bias, **options), expected)
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_gradients_equal_torchvision(name):
+    ops = pytest.importorskip("torchvision.ops")
+    x, weight, bias, offset_shape, options, gen = layer(name, seed=13, dtype=torch.float64)
+    offset = random_offsets(offset_shape, gen, torch.float64)
+    upstream = None
+    grads = []
+    for kernel in (ops.deform_conv2d, deform_conv2d):
+        leaves = [t.clone().requires_grad_() for t in (x, offset, weight, bias)]
+        kwargs = {k: options[k] for k in ("stride", "padding", "dilation")}
+        if kernel is deform_conv2d:
+            kwargs.update(groups=options["groups"], offset_groups=options["offset_groups"])
+        out = kernel(*leaves, **kwargs)
+        upstream = torch.randn(out.shape, generator=gen, dtype=torch.float64) if upstream is None else upstream
+        out.backward(upstream)
+        grads.append([leaf.grad for leaf in leaves])
+    for theirs, ours in zip(*grads):
+        torch.testing.assert_close(ours, theirs, rtol=1e-9, atol=1e-9)
