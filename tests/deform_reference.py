@@ -8,8 +8,7 @@ ICCV 2017, eqs. 2-4) with torchvision's offset layout and zero outside the
 image: a sample at (y, x) is the sum over the four integer neighbours
 (yy, xx) inside the image of max(0, 1 − |y − yy|) · max(0, 1 − |x − xx|) ·
 X[yy, xx]; without interpolation it is X[round(y), round(x)] (0 outside).
-``path`` runs a test on the autograd path and the in-place no-grad path,
-with and without chunking.
+``path`` runs a test with and without autograd, with and without chunking.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import math
 import pytest
 import torch
 
-from segc.backends.torch import deform_kernels
+from segc.backends.torch import deform_fused
 from segc.backends.torch.deform import deform_conv2d
 
 
@@ -83,6 +82,7 @@ CONFIGS = {
     "dilation 2": (2, 2, 1, 1, (3, 3), (1, 1), (2, 2), (2, 2), 5, 5),
     "offset groups 2": (4, 2, 1, 2, (3, 3), (1, 1), (1, 1), (1, 1), 4, 5),
     "depthwise": (4, 4, 4, 1, (3, 3), (1, 1), (1, 1), (1, 1), 5, 5),
+    "depthwise, offset groups 2, stride 2": (4, 4, 4, 2, (3, 3), (2, 2), (1, 1), (1, 1), 6, 5),
     "grouped": (4, 6, 2, 2, (3, 3), (1, 1), (0, 0), (1, 1), 5, 6),
     "depthwise, multiplier 2": (2, 4, 2, 1, (3, 3), (1, 1), (1, 1), (1, 1), 4, 4),
     "2x3 kernel, stride (2, 1)": (2, 2, 1, 1, (2, 3), (2, 1), (0, 1), (1, 2), 6, 6),
@@ -112,10 +112,10 @@ def random_offsets(shape, gen, dtype=torch.float32) -> torch.Tensor:
 
 @pytest.fixture(params=["no grad", "autograd", "no grad, tiny chunks", "autograd, tiny chunks"])
 def path(request, monkeypatch):
-    """Runs a test on each code path: the in-place one (no grad) and the autograd one, chunked or not."""
+    """Runs a test on each code path: without and with autograd, chunked or not."""
     if "tiny" in request.param:
-        monkeypatch.setattr(deform_kernels, "CHUNK_ELEMENTS", 40)
-        monkeypatch.setattr(deform_kernels, "SAMPLE_ROWS", 7)
+        monkeypatch.setattr(deform_fused, "CHUNK_ELEMENTS", 40)
+        monkeypatch.setattr(deform_fused, "WEIGHTED_TABLE_ELEMENTS", 7 * 9 * 30)
     return request.param
 
 

@@ -1,9 +1,10 @@
 """Tests of ``segc.backends.torch.deform``'s function ``deform_conv2d``
 against an independent reference (``deform_reference.py``): every variant
 (bilinear, integer offsets, depthwise, grouped, offset groups, stride,
-padding, dilation) on both code paths, with and without chunking; zero
-offsets equal ``F.conv2d``; gradcheck in float64; the straight-through
-round; torchvision's kernel when it is installed.  The module: test_deform_module.py.
+padding, dilation) with and without autograd, with and without chunking;
+zero offsets equal ``F.conv2d``; gradcheck in float64 (bilinear and direct,
+depthwise in blocks); the straight-through round; torchvision's kernel and
+its gradients when it is installed.  The module: test_deform_module.py.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from deform_reference import (  # noqa: F401 (fixtures used by name)
     run,
 )
 
-from segc.backends.torch import deform_kernels
+from segc.backends.torch import deform_fused
 from segc.backends.torch.deform import deform_conv2d, round_ste
 
 # ---------------------------------------------------------------- the function
@@ -59,6 +60,16 @@ def test_zero_offsets_equal_conv2d(name, path):
                                    rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", ["3x3 padding 1", "depthwise"])
+def test_non_contiguous_inputs(name, path):
+    x, weight, bias, offset_shape, options, gen = layer(name, seed=2)
+    offset = random_offsets(offset_shape, gen)
+    expected = reference(x, offset, weight, bias, **options)
+    strided_weight = weight.transpose(2, 3).contiguous().transpose(2, 3)  # same values, other strides
+    channels_last = [t.contiguous(memory_format=torch.channels_last) for t in (x, offset)]
+    assert_close(run(path, *channels_last, strided_weight, bias, **options), expected)
+
+
 def test_zero_offsets_equal_conv2d_in_float32():
     x, weight, bias, offset_shape, options, _ = layer("3x3 padding 1")
     with torch.no_grad():
@@ -83,6 +94,8 @@ GRADCHECK = {
     "3x3": (2, 2, 1, 1, 1, 4),
     "offset groups 2": (2, 1, 1, 2, 1, 4),
     "depthwise, stride 2": (2, 2, 2, 1, 2, 5),
+    "depthwise, offset groups 2": (2, 2, 2, 2, 1, 4),
+    "grouped": (4, 2, 2, 2, 1, 4),
 }
 
 
@@ -108,9 +121,43 @@ def test_gradcheck_bilinear(name):
 
 
 def test_gradcheck_with_chunks(monkeypatch):
-    monkeypatch.setattr(deform_kernels, "CHUNK_ELEMENTS", 100)  # 5 pixels a chunk
+    monkeypatch.setattr(deform_fused, "CHUNK_ELEMENTS", 100)  # 5 pixels a chunk
     inputs, options = gradcheck_inputs("3x3", seed=4)
     assert torch.autograd.gradcheck(lambda *t: deform_conv2d(*t, **options), inputs, fast_mode=True)
+
+
+def test_gradcheck_depthwise_in_blocks(monkeypatch):
+    monkeypatch.setattr(deform_fused, "WEIGHTED_TABLE_ELEMENTS", 1)  # one channel a block
+    inputs, options = gradcheck_inputs("depthwise, offset groups 2", seed=5)
+    assert torch.autograd.gradcheck(lambda *t: deform_conv2d(*t, **options), inputs)
+
+
+@pytest.mark.parametrize("name", ["3x3", "depthwise, offset groups 2", "grouped"])
+def test_gradcheck_without_interpolation(name):
+    """Integer offsets read directly: the gradients of the input, weight and bias (the offsets' is the
+    bilinear one at the integer point, tested below)."""
+    (x, offset, weight, bias), options = gradcheck_inputs(name, seed=6)
+    offset = torch.round(offset.detach())
+    assert torch.autograd.gradcheck(lambda *t: deform_conv2d(t[0], offset, *t[1:], **options, interpolate=False),
+                                    [x, weight, bias])
+
+
+def test_depthwise_blocks_of_uneven_width(monkeypatch):
+    """5 channels in blocks of 2, 2 and 1: the narrower last block lays its tables out anew."""
+    monkeypatch.setattr(deform_fused, "WEIGHTED_TABLE_ELEMENTS", 9 * 8 * 8 * 2)  # 2 channels of 8×8 rows, 9 taps
+    gen = torch.Generator().manual_seed(12)
+    x, weight = torch.randn(1, 5, 5, 5, generator=gen), torch.randn(5, 1, 3, 3, generator=gen)
+    offset = random_offsets((1, 18, 5, 5), gen)
+    with torch.no_grad():
+        out = deform_conv2d(x, offset, weight, padding=1, groups=5)
+    assert_close(out, reference(x, offset, weight, padding=(1, 1), groups=5))
+
+
+def test_even_blocks():
+    assert deform_fused._even_blocks(256, 51) == 43  # 6 blocks, not 5 of 51 and one of 1
+    assert deform_fused._even_blocks(10, 3) == 3  # 4 blocks: 3, 3, 3, 1
+    assert deform_fused._even_blocks(4, 0) == 1
+    assert deform_fused._even_blocks(4, 9) == 4
 
 
 def test_direct_sampling_gradient_is_bilinear_gradient_at_the_integer_point():
@@ -164,3 +211,23 @@ def test_equals_torchvision(name):
                                  dilation=options["dilation"])
     with torch.no_grad():
         assert_close(deform_conv2d(x, offset, weight, bias, **options), expected)
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_gradients_equal_torchvision(name):
+    ops = pytest.importorskip("torchvision.ops")
+    x, weight, bias, offset_shape, options, gen = layer(name, seed=13, dtype=torch.float64)
+    offset = random_offsets(offset_shape, gen, torch.float64)
+    upstream = None
+    grads = []
+    for kernel in (ops.deform_conv2d, deform_conv2d):
+        leaves = [t.clone().requires_grad_() for t in (x, offset, weight, bias)]
+        kwargs = {k: options[k] for k in ("stride", "padding", "dilation")}
+        if kernel is deform_conv2d:
+            kwargs.update(groups=options["groups"], offset_groups=options["offset_groups"])
+        out = kernel(*leaves, **kwargs)
+        upstream = torch.randn(out.shape, generator=gen, dtype=torch.float64) if upstream is None else upstream
+        out.backward(upstream)
+        grads.append([leaf.grad for leaf in leaves])
+    for theirs, ours in zip(*grads):
+        torch.testing.assert_close(ours, theirs, rtol=1e-9, atol=1e-9)

@@ -1,7 +1,8 @@
 """Tests of ``segc.backends.torch.deform.DeformConv2d``, CoDeNet's variants
 (bounded, square, rounded, depthwise) against the reference of
 ``deform_reference.py``: fresh modules are a plain conv, state_dict keys,
-initialisation, square offsets, errors; ONNX export checked by
+initialisation, square offsets, errors; every variant's gradient
+(gradcheck in float64); ONNX export checked by
 ``onnx.checker`` and run in onnxruntime.
 """
 
@@ -28,7 +29,7 @@ from deform_reference import (  # noqa: F401 (fixtures used by name)
     run,
 )
 
-from segc.backends.torch import deform_kernels
+from segc.backends.torch import deform_fused
 from segc.backends.torch.deform import DeformConv2d, deform_conv2d, square_offsets
 
 # ---------------------------------------------------------------- the module
@@ -104,6 +105,22 @@ def test_module_matches_reference(name, path):
         with torch.no_grad():
             out = module(x)
     assert_close(out, expected)
+
+
+@pytest.mark.parametrize("name", list(MODULES))
+def test_module_gradcheck(name):
+    """Every variant's gradient in float64: of the input and every parameter; rounded variants only of
+    the main weight and bias (the offset branch gets the straight-through gradient, not the derivative)."""
+    module = random_module(name, seed=2).double()
+    x = torch.randn(1, 4, 5, 5, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    params = dict(module.named_parameters())
+    names = [n for n in params if not module.round or not n.startswith("offset.")]
+    checked = [x.requires_grad_(not module.round)] + [params[n].detach().clone().requires_grad_() for n in names]
+
+    def forward(x_in, *values):
+        return torch.func.functional_call(module, {**params, **dict(zip(names, values))}, (x_in,))
+
+    assert torch.autograd.gradcheck(forward, checked, fast_mode=True)
 
 
 def test_bounds_are_reached():
@@ -209,7 +226,7 @@ def test_module_errors():
 def test_onnx_export_checks_and_runs_in_onnxruntime_with_any_batch(name, monkeypatch):
     onnx = pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
-    monkeypatch.setattr(deform_kernels, "CHUNK_ELEMENTS", 40)  # ignored while tracing: one chunk, not an unrolled loop
+    monkeypatch.setattr(deform_fused, "CHUNK_ELEMENTS", 40)  # ignored while tracing: one chunk, not an unrolled loop
     module = random_module(name).eval()
     buffer = io.BytesIO()
     with warnings.catch_warnings():

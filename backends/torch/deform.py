@@ -23,9 +23,9 @@ against float error) and X[y, x] is read directly, still 0 outside.  Zero
 offsets give ``F.conv2d`` exactly up to float summation order.
 
 How it is computed, and why (channels-last row tables gathered with
-``index_select``, two paths for autograd and inference, chunking, why not
-``grid_sample``), and CoDeNet's variants (bound, square, rounded) with their
-sources: docs/deformable.md, "The torch implementation".
+``embedding_bag``, tap-weighted tables for depthwise, the traced path,
+chunking, why not ``grid_sample``), and CoDeNet's variants (bound, square,
+rounded) with their sources: docs/deformable.md, "The torch implementation".
 """
 
 from __future__ import annotations
@@ -35,18 +35,12 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .deform_kernels import (
-    CHUNK_ELEMENTS,
-    SAMPLE_ROWS,
-    Pair,
-    forward_autograd,
-    forward_inference,
-    geometry,
-    pair,
-    tracing,
-)
+from .deform_fused import CHUNK_ELEMENTS, WEIGHTED_TABLE_ELEMENTS, forward_fused
+from .deform_kernels import Pair, geometry, pair, tracing
+from .deform_traced import forward_traced
 
-__all__ = ["CHUNK_ELEMENTS", "SAMPLE_ROWS", "DeformConv2d", "deform_conv2d", "round_ste", "square_offsets"]
+__all__ = ["CHUNK_ELEMENTS", "WEIGHTED_TABLE_ELEMENTS", "DeformConv2d", "deform_conv2d", "round_ste",
+           "square_offsets"]
 
 
 def round_ste(t: Tensor) -> Tensor:
@@ -62,12 +56,11 @@ def deform_conv2d(x: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | None
     ``x`` [N, C, H, W]; ``offset`` [N, 2·kh·kw·offset_groups, Ho, Wo] as (Δy, Δx) pairs per
     offset group and tap; ``weight`` [O, C/groups, kh, kw]; ``bias`` [O] or None.
     ``interpolate=False``: the offsets are integers and samples are read without interpolation.
-    Differentiable in x, offset, weight and bias; without autograd a faster in-place path runs.
+    Differentiable in x, offset, weight and bias (and traceable for ONNX export).
     """
     geo = geometry(x, offset, weight, pair(stride), pair(padding), pair(dilation), groups, offset_groups)
     offset = offset.to(x.dtype)
-    needs_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, offset, weight, bias))
-    forward = forward_autograd if needs_grad or tracing() else forward_inference
+    forward = forward_traced if tracing() else forward_fused
     out = forward(x, offset, weight, geo, groups, interpolate)
     return out if bias is None else out + bias.view(1, -1, 1, 1)
 
@@ -179,8 +172,8 @@ class DeformConv2d(nn.Module):
     def __prepare_scriptable__(self) -> DeformConv2d:
         """Called by ``torch.jit.script``, which cannot compile this module: say so plainly."""
         raise RuntimeError(
-            "DeformConv2d cannot be compiled by torch.jit.script: it chooses in Python between an in-place "
-            "inference path and a checkpointed autograd path, in chunks sized at run time; for a deformable "
+            "DeformConv2d cannot be compiled by torch.jit.script: it chooses its kernels in Python and runs "
+            "them image by image, in chunks sized at run time; for a deformable "
             "network use torch.jit.trace(module, example_input) or ONNX export (segc export --to onnx)"
         )
 

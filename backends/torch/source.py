@@ -29,7 +29,8 @@ from .pointwise import LIST_OPERAND_OPS, POINTWISE_HELPERS, POINTWISE_LOWERING, 
 
 __all__ = ["TORCH_LOWERING", "class_name", "to_torch_source"]
 
-DEFORM_FILES = ("deform_kernels.py", "deform.py")  # inlined, in this order, into deformable networks' source
+# inlined, in this order, into deformable networks' source
+DEFORM_FILES = ("deform_kernels.py", "deform_fused.py", "deform_traced.py", "deform.py")
 
 _HELPERS = '''
 
