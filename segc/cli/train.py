@@ -15,11 +15,12 @@ import sys
 from .. import api, outputs
 from ..ir import Diagnostic, Note, SegError
 from .common import int_in, json_text, load_graph, positive_float, protected, seed
+from .quantize import range_options
 
-__all__ = ["COMMANDS", "add_commands"]
+__all__ = ["COMMANDS", "add_commands", "check_output_file", "data_options", "dataset_of", "write_weights"]
 
 
-def _data_options(command: argparse.ArgumentParser, split: str) -> None:
+def data_options(command: argparse.ArgumentParser, split: str) -> None:
     command.add_argument("file", help="a .seg file (or a segc .json graph)")
     command.add_argument("--network", metavar="NAME", help="the network to use when the file defines several")
     command.add_argument("--data", metavar="SPEC", required=True,
@@ -30,7 +31,7 @@ def _data_options(command: argparse.ArgumentParser, split: str) -> None:
 
 def add_commands(commands) -> None:
     tune = commands.add_parser("finetune", help="fine-tune a network's weights on a dataset")
-    _data_options(tune, "train")
+    data_options(tune, "train")
     tune.add_argument("--weights", metavar="W", help="starting weights (.pt or .safetensors); default: initialised "
                                                       "from --seed, i.e. trained from scratch")
     tune.add_argument("--epochs", type=int_in(1), default=1, metavar="E", help="passes over the data (default 1)")
@@ -39,14 +40,19 @@ def add_commands(commands) -> None:
                       help="SGD with momentum 0.9 or Adam (default sgd)")
     tune.add_argument("--seed", type=seed, default=0, help="seed of the initial weights and the shuffling")
     tune.add_argument("-o", "--output", required=True, metavar="OUT.safetensors", help="the fine-tuned weights")
+    range_options(tune.add_argument_group("quantization-aware fine-tuning (a network with a quantize section, "
+                                          "weights without calibrated ranges: calibrated first, then kept)"),
+                  "--calibration-samples")
 
     ev = commands.add_parser("evaluate", help="accuracy of a network's weights on a dataset (mIoU or top-1)")
-    _data_options(ev, "val")
+    data_options(ev, "val")
     ev.add_argument("--weights", metavar="W", required=True, help="the weights (.pt or .safetensors)")
     ev.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ev.add_argument("--float", action="store_true", dest="with_float",
+                    help="a quantized network: also the accuracy of the float network on the same weights")
 
 
-def _dataset(args: argparse.Namespace):
+def dataset_of(args: argparse.Namespace):
     """The graph, its task and class count, and the checked dataset."""
     from ..train.data import check_dataset, network_task, open_dataset
 
@@ -59,13 +65,17 @@ def _dataset(args: argparse.Namespace):
     return graph, task, classes, dataset
 
 
-def _check_output(args: argparse.Namespace) -> None:
-    """Before hours of training: the output can be written at all."""
-    if not args.output.endswith(".safetensors"):
-        raise SegError(Diagnostic(f"the output must be a .safetensors file, got '{args.output}'"))
-    folder = os.path.dirname(os.path.abspath(args.output))
+def check_output_file(output: str) -> None:
+    """Before hours of work: the output can be written at all."""
+    if not output.endswith(".safetensors"):
+        raise SegError(Diagnostic(f"the output must be a .safetensors file, got '{output}'"))
+    folder = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(folder):
-        raise SegError(Diagnostic(f"cannot write '{args.output}': the folder '{folder}' does not exist"))
+        raise SegError(Diagnostic(f"cannot write '{output}': the folder '{folder}' does not exist"))
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    check_output_file(args.output)
     if args.epochs < 1 or not args.lr > 0 or not math.isfinite(args.lr):
         raise SegError(Diagnostic(f"--epochs must be at least 1 and --lr positive, got {args.epochs} and {args.lr:g}"))
 
@@ -101,11 +111,12 @@ def _reporter(epochs: int):
 
 
 def _finetune(args: argparse.Namespace) -> int:
+    from ..quantization import quantized_module
     from ..train.finetune import Diverged, finetune
 
     _check_output(args)
-    graph, _, _, dataset = _dataset(args)
-    module = api.to_torch(graph, args.weights, args.seed)
+    graph, _, _, dataset = dataset_of(args)
+    module = quantized_module(graph, args.weights, dataset, args.range, args.samples, args.batch_size, args.seed)
     inputs = (*protected(args), *([args.weights] if args.weights else []))
     outputs.check_file(args.output, inputs)
     try:
@@ -114,17 +125,17 @@ def _finetune(args: argparse.Namespace) -> int:
                               optimizer=args.optimizer)
     except Diverged as err:  # exit 1, with the last good weights written when a step had a finite loss
         if err.steps:
-            _write_weights(module, args.output, inputs)
+            write_weights(module, args.output, inputs)
         kept = f"the weights after {err.steps} update(s) are in {args.output}" if err.steps else "nothing written"
         raise SegError(err.diagnostics[0].with_notes(Note(kept))) from None
-    _write_weights(module, args.output, inputs)
+    write_weights(module, args.output, inputs)
     losses = result.epoch_losses
     print(f"fine-tuned {graph.name} on {len(dataset)} samples of {args.data} ({args.split}), {args.epochs} epoch(s) "
           f"in {result.seconds:.1f} s: loss {losses[0]:.4f} -> {losses[-1]:.4f}; weights in {args.output}")
     return 0
 
 
-def _write_weights(module, output: str, inputs: tuple[str, ...]) -> None:
+def write_weights(module, output: str, inputs: tuple[str, ...]) -> None:
     from safetensors.torch import save
 
     state = {k: v.detach().contiguous() for k, v in sorted(module.state_dict().items())}
@@ -136,20 +147,36 @@ def _figures(result: dict) -> dict:
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.items()}
 
 
-def _evaluate(args: argparse.Namespace) -> int:
-    from ..train.finetune import evaluate
+def read_weights(path: str) -> dict:
+    from ..backends.torch.module import read_weights as read
 
-    graph, task, classes, dataset = _dataset(args)
-    module = api.to_torch(graph, args.weights)
-    result = _figures(evaluate(module, dataset, task, classes, args.batch_size))
+    return read(path)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from ..quantization import float_graph, float_weights, is_quantized, quantized_module
+    from ..train.finetune import evaluate, score
+
+    graph, task, classes, dataset = dataset_of(args)
+    weights = read_weights(args.weights)
+    result = _figures(evaluate(quantized_module(graph, weights), dataset, task, classes, args.batch_size))
+    result["quantized"] = is_quantized(graph)
+    if args.with_float:
+        float_module = api.to_torch(float_graph(graph), float_weights(weights))
+        result["float"] = _figures(evaluate(float_module, dataset, task, classes, args.batch_size))
     if args.json:
         print(json_text({"network": graph.name, "data": args.data, "split": args.split, **result}))
         return 0
-    title = f"{graph.name} on {len(dataset)} samples of {args.data} ({args.split})"
+    title = f"{graph.name}{' (quantized)' if result['quantized'] else ''} on {len(dataset)} samples of {args.data} " \
+            f"({args.split})"
     if task == "classification":
         print(f"{title}: top-1 {result['top1']:.2%}")
-        return 0
-    _print_segmentation(title, result, getattr(dataset, "class_names", None))
+    else:
+        _print_segmentation(title, result, getattr(dataset, "class_names", None))
+    if args.with_float:
+        figure, change = score(result["float"]), score(result) - score(result["float"])
+        print(f"float network: {'top-1' if task == 'classification' else 'mIoU'} {_percent(figure)} "
+              f"(quantized {change * 100:+.2f} points)")
     return 0
 
 
