@@ -59,9 +59,11 @@ def fake_quant(x: Tensor, scale: Tensor | float, bits: int) -> Tensor:
 
 
 def fixed_frac(value_range: float, bits: int, what: str) -> int:
-    """The most fraction bits f ≤ 24 with round(r · 2^f) ≤ 2^(b−1) − 1."""
+    """The most fraction bits f ≤ 24 with round(r · 2^f) ≤ 2^(b−1) − 1; b − 1 for r = 0."""
     if not math.isfinite(value_range):
         raise ValueError(f"{what}: range {value_range} is not finite")
+    if value_range == 0:
+        return min(FRAC_HIGH, bits - 1)
     high, frac = (1 << (bits - 1)) - 1, FRAC_HIGH
     while frac >= FRAC_LOW and math.floor(value_range * 2.0**frac + 0.5) > high:
         frac -= 1
