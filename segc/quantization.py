@@ -53,10 +53,7 @@ def quantized_module(graph: Graph, weights=None, dataset=None, rule: str = "max"
     on ``dataset`` (through the float network on the same weights) where
     the weights lack them or ``recalibrate`` is set.  ``weights``: a
     state_dict, a path, or None (initialised from ``seed``)."""
-    import torch
-
-    from .backends.quant import range_key
-    from .train.ranges import calibrate_ranges, set_ranges
+    from .train.ranges import calibrated_module
 
     weights = _read(weights) if weights is not None else float_weights(to_torch(float_graph(graph), None, seed)
                                                                        .state_dict())
@@ -65,9 +62,6 @@ def quantized_module(graph: Graph, weights=None, dataset=None, rule: str = "max"
         listed = ", ".join(f"'{name}'" for name in missing[:4]) + (" …" if len(missing) > 4 else "")
         raise SegError(Diagnostic(f"the weights hold no calibrated output range for {listed}: calibrate them "
                                   "first (segc quantize FILE --weights W --data SPEC -o OUT.safetensors)"))
-    slots = {range_key(name): torch.zeros(()) for name in missing}
-    module = to_torch(graph, {**weights, **slots})
     if missing or recalibrate:
-        float_module = to_torch(float_graph(graph), float_weights(weights))
-        set_ranges(module, calibrate_ranges(graph, float_module, dataset, rule, samples, batch_size))
-    return module
+        return calibrated_module(graph, weights, dataset, to_torch, rule, samples, batch_size)
+    return to_torch(graph, weights)

@@ -18,13 +18,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..backends.quant import activation_range, parse_range_rule
+from ..backends.quant import RANGE_SUFFIX, activation_range, parse_range_rule, range_key
 from ..backends.torch.module import submodule
 from ..ir import Diagnostic, Graph, SegError
+from ..ir.quant import apply_quantize
 from .data import dataset_name
 from .finetune import _loader
 
-__all__ = ["calibrate_ranges", "quantized_layers", "set_ranges"]
+__all__ = ["calibrate_ranges", "calibrated_module", "quantized_layers", "set_ranges"]
 
 
 def quantized_layers(graph: Graph) -> list[str]:
@@ -108,3 +109,15 @@ def set_ranges(module: nn.Module, ranges: dict[str, float]) -> None:
     with torch.no_grad():
         for name, value in ranges.items():
             submodule(module, name).act_range.fill_(value)
+
+
+def calibrated_module(graph: Graph, weights: dict, dataset, build, rule: str = "max", samples: int | None = None,
+                      batch_size: int = 16) -> nn.Module:
+    """The quantized network's module on ``weights`` (any ranges in them
+    replaced), its ranges calibrated on ``dataset`` through the float network
+    on the same weights; ``build(graph, weights)`` makes a module."""
+    plain = {k: v for k, v in weights.items() if not k.endswith(RANGE_SUFFIX)}
+    module = build(graph, {**plain, **{range_key(name): torch.zeros(()) for name in quantized_layers(graph)}})
+    float_module = build(apply_quantize(graph.copy(), []), plain)
+    set_ranges(module, calibrate_ranges(graph, float_module, dataset, rule, samples, batch_size))
+    return module
