@@ -144,6 +144,8 @@ def test_a_weights_file_without_ranges_names_the_layers():
     weights = {k: v for k, v in to_torch(graph).state_dict().items() if not k.endswith(".act_range")}
     with pytest.raises(SegError, match="no calibrated output range for 'x', 'a.conv', 'a.relu', 'b' …"):
         quantized_module(graph, weights)
+    with pytest.raises(SegError, match=r"layer 'b': 'b.act_range' is missing \(its calibrated output range"):
+        to_torch(graph, weights)
 
 
 def test_the_generated_source_of_a_quantized_network(golden):
