@@ -9,12 +9,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from test_quantize_section import TARGET  # noqa: E402
+
 from segc.api import loads, to_torch, to_torch_source  # noqa: E402
 from segc.backends.quant import dequantize, fixed_frac, int_scale, quantize, weight_scales  # noqa: E402
 from segc.backends.torch.fake_quant import fake_quant  # noqa: E402
 from segc.backends.torch.fake_quant import fixed_frac as torch_fixed_frac  # noqa: E402
 from segc.ir import SegError  # noqa: E402
-from test_quantize_section import TARGET  # noqa: E402
 
 F = torch.nn.functional
 
@@ -133,7 +134,7 @@ def test_weights_train_through_fake_quantization():
 
 def test_an_uncalibrated_int_layer_is_an_error_naming_it():
     module = _module({**RANGES, "b": 0.0})
-    with pytest.raises(ValueError, match="layer 'b': its output range 0.0 gives no scale"):
+    with pytest.raises(ValueError, match=r"layer 'b': its output range 0\.0 gives no scale"):
         module(torch.zeros(1, 3, 8, 8, dtype=torch.float64))
 
 
@@ -142,7 +143,7 @@ def test_a_weights_file_without_ranges_names_the_layers():
 
     graph = loads(QNET, path="q.seg")
     weights = {k: v for k, v in to_torch(graph).state_dict().items() if not k.endswith(".act_range")}
-    with pytest.raises(SegError, match="no calibrated output range for 'x', 'a.conv', 'a.relu', 'b' …"):
+    with pytest.raises(SegError, match=r"no calibrated output range for 'x', 'a\.conv', 'a\.relu', 'b' …"):
         quantized_module(graph, weights)
     with pytest.raises(SegError, match=r"layer 'b': 'b.act_range' is missing \(its calibrated output range"):
         to_torch(graph, weights)

@@ -10,6 +10,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from test_data import run, tiny_seg  # noqa: E402
+
 import segc  # noqa: E402
 from segc.backends.quant import range_key  # noqa: E402
 from segc.ir import SegError  # noqa: E402
@@ -17,7 +19,6 @@ from segc.quantization import float_graph, quantized_module  # noqa: E402
 from segc.train.data import open_dataset  # noqa: E402
 from segc.train.finetune import finetune  # noqa: E402
 from segc.train.ranges import calibrate_ranges  # noqa: E402
-from test_data import run, tiny_seg  # noqa: E402
 
 RELU = """network r {
     input x: [1, 2, 2]

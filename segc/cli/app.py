@@ -16,7 +16,7 @@ import sys
 
 from .. import __version__, api, outputs
 from ..ir import Diagnostic, SegError
-from . import deform, hardware, hls, prune, quantize, search, tiling, train
+from . import deform, hardware, hls, prune, search, tiling, train
 from .common import force_option, input_shape, json_text, load_graph, protected, say_written, seed
 
 __all__ = ["main"]
@@ -215,7 +215,7 @@ def _print_imported(graph, folded: dict[str, int], written: list[str]) -> None:
 
 
 # Command groups kept in their own modules, each with add_commands() and COMMANDS.
-_EXTENSIONS = (hardware, tiling, train, quantize, prune, search, hls, deform)
+_EXTENSIONS = (hardware, tiling, train, prune, search, hls, deform)
 
 _COMMANDS = {"check": _check, "fmt": _fmt, "graph": _graph, "export": _export, "import": _import,
              **{name: run for module in _EXTENSIONS for name, run in module.COMMANDS.items()}}

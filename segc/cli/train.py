@@ -1,6 +1,8 @@
 """The training commands of the CLI: ``finetune`` (train a network's
-weights on a dataset, write them as ``.safetensors``) and ``evaluate``
-(mIoU and pixel accuracy, or top-1).  Datasets are named by a spec:
+weights on a dataset, write them as ``.safetensors``; through fake
+quantization for a quantized network), ``quantize`` (calibrate a quantized
+network's activation ranges on data) and ``evaluate`` (mIoU and pixel
+accuracy, or top-1; of the quantized network, beside float with --float).  Datasets are named by a spec:
 ``synthetic[:N]`` (generated, offline) or ``cityscapes:ROOT``.  torch is
 imported only when one of these commands runs."""
 
@@ -15,12 +17,11 @@ import sys
 from .. import api, outputs
 from ..ir import Diagnostic, Note, SegError
 from .common import int_in, json_text, load_graph, positive_float, protected, seed
-from .quantize import range_options
 
-__all__ = ["COMMANDS", "add_commands", "check_output_file", "data_options", "dataset_of", "write_weights"]
+__all__ = ["COMMANDS", "add_commands"]
 
 
-def data_options(command: argparse.ArgumentParser, split: str) -> None:
+def _data_options(command: argparse.ArgumentParser, split: str) -> None:
     command.add_argument("file", help="a .seg file (or a segc .json graph)")
     command.add_argument("--network", metavar="NAME", help="the network to use when the file defines several")
     command.add_argument("--data", metavar="SPEC", required=True,
@@ -29,9 +30,28 @@ def data_options(command: argparse.ArgumentParser, split: str) -> None:
     command.add_argument("--batch-size", type=int_in(1), default=16, metavar="B", help="samples per batch (default 16)")
 
 
+def _range_rule(text: str) -> str:
+    """``max`` or ``percentile:P`` (0 < P ≤ 100)."""
+    from ..backends.quant import parse_range_rule
+
+    try:
+        parse_range_rule(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def _range_options(command: argparse.ArgumentParser, samples_flag: str = "--samples") -> None:
+    command.add_argument("--range", type=_range_rule, default="max", metavar="RULE",
+                         help="the range of a layer's output: max (max |x|) or percentile:P (the P-th percentile "
+                              "of |x|, e.g. percentile:99.99); default max")
+    command.add_argument(samples_flag, type=int_in(1), metavar="N", dest="samples",
+                         help="calibrate on the first N samples of the split (default: all)")
+
+
 def add_commands(commands) -> None:
     tune = commands.add_parser("finetune", help="fine-tune a network's weights on a dataset")
-    data_options(tune, "train")
+    _data_options(tune, "train")
     tune.add_argument("--weights", metavar="W", help="starting weights (.pt or .safetensors); default: initialised "
                                                       "from --seed, i.e. trained from scratch")
     tune.add_argument("--epochs", type=int_in(1), default=1, metavar="E", help="passes over the data (default 1)")
@@ -40,19 +60,28 @@ def add_commands(commands) -> None:
                       help="SGD with momentum 0.9 or Adam (default sgd)")
     tune.add_argument("--seed", type=seed, default=0, help="seed of the initial weights and the shuffling")
     tune.add_argument("-o", "--output", required=True, metavar="OUT.safetensors", help="the fine-tuned weights")
-    range_options(tune.add_argument_group("quantization-aware fine-tuning (a network with a quantize section, "
+    _range_options(tune.add_argument_group("quantization-aware fine-tuning (a network with a quantize section, "
                                           "weights without calibrated ranges: calibrated first, then kept)"),
                   "--calibration-samples")
 
+    calibrate = commands.add_parser("quantize", help="calibrate a quantized network's activation ranges on data")
+    _data_options(calibrate, "train")
+    calibrate.add_argument("--weights", metavar="W", help="the float weights (.pt or .safetensors); default: "
+                                                          "initialised from --seed")
+    calibrate.add_argument("--seed", type=seed, default=0, help="seed of the initial weights without --weights")
+    _range_options(calibrate)
+    calibrate.add_argument("-o", "--output", required=True, metavar="OUT.safetensors",
+                           help="the weights with each quantized layer's range (<layer>.act_range)")
+
     ev = commands.add_parser("evaluate", help="accuracy of a network's weights on a dataset (mIoU or top-1)")
-    data_options(ev, "val")
+    _data_options(ev, "val")
     ev.add_argument("--weights", metavar="W", required=True, help="the weights (.pt or .safetensors)")
     ev.add_argument("--json", action="store_true", help="print the figures as JSON")
     ev.add_argument("--float", action="store_true", dest="with_float",
                     help="a quantized network: also the accuracy of the float network on the same weights")
 
 
-def dataset_of(args: argparse.Namespace):
+def _dataset(args: argparse.Namespace):
     """The graph, its task and class count, and the checked dataset."""
     from ..train.data import check_dataset, network_task, open_dataset
 
@@ -65,7 +94,7 @@ def dataset_of(args: argparse.Namespace):
     return graph, task, classes, dataset
 
 
-def check_output_file(output: str) -> None:
+def _check_output_file(output: str) -> None:
     """Before hours of work: the output can be written at all."""
     if not output.endswith(".safetensors"):
         raise SegError(Diagnostic(f"the output must be a .safetensors file, got '{output}'"))
@@ -75,7 +104,7 @@ def check_output_file(output: str) -> None:
 
 
 def _check_output(args: argparse.Namespace) -> None:
-    check_output_file(args.output)
+    _check_output_file(args.output)
     if args.epochs < 1 or not args.lr > 0 or not math.isfinite(args.lr):
         raise SegError(Diagnostic(f"--epochs must be at least 1 and --lr positive, got {args.epochs} and {args.lr:g}"))
 
@@ -115,7 +144,7 @@ def _finetune(args: argparse.Namespace) -> int:
     from ..train.finetune import Diverged, finetune
 
     _check_output(args)
-    graph, _, _, dataset = dataset_of(args)
+    graph, _, _, dataset = _dataset(args)
     module = quantized_module(graph, args.weights, dataset, args.range, args.samples, args.batch_size, args.seed)
     inputs = (*protected(args), *([args.weights] if args.weights else []))
     outputs.check_file(args.output, inputs)
@@ -125,17 +154,17 @@ def _finetune(args: argparse.Namespace) -> int:
                               optimizer=args.optimizer)
     except Diverged as err:  # exit 1, with the last good weights written when a step had a finite loss
         if err.steps:
-            write_weights(module, args.output, inputs)
+            _write_weights(module, args.output, inputs)
         kept = f"the weights after {err.steps} update(s) are in {args.output}" if err.steps else "nothing written"
         raise SegError(err.diagnostics[0].with_notes(Note(kept))) from None
-    write_weights(module, args.output, inputs)
+    _write_weights(module, args.output, inputs)
     losses = result.epoch_losses
     print(f"fine-tuned {graph.name} on {len(dataset)} samples of {args.data} ({args.split}), {args.epochs} epoch(s) "
           f"in {result.seconds:.1f} s: loss {losses[0]:.4f} -> {losses[-1]:.4f}; weights in {args.output}")
     return 0
 
 
-def write_weights(module, output: str, inputs: tuple[str, ...]) -> None:
+def _write_weights(module, output: str, inputs: tuple[str, ...]) -> None:
     from safetensors.torch import save
 
     state = {k: v.detach().contiguous() for k, v in sorted(module.state_dict().items())}
@@ -147,7 +176,7 @@ def _figures(result: dict) -> dict:
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.items()}
 
 
-def read_weights(path: str) -> dict:
+def _read_weights(path: str) -> dict:
     from ..backends.torch.module import read_weights as read
 
     return read(path)
@@ -157,8 +186,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from ..quantization import float_graph, float_weights, is_quantized, quantized_module
     from ..train.finetune import evaluate, score
 
-    graph, task, classes, dataset = dataset_of(args)
-    weights = read_weights(args.weights)
+    graph, task, classes, dataset = _dataset(args)
+    weights = _read_weights(args.weights)
     result = _figures(evaluate(quantized_module(graph, weights), dataset, task, classes, args.batch_size))
     result["quantized"] = is_quantized(graph)
     if args.with_float:
@@ -197,4 +226,24 @@ def _print_segmentation(title: str, result: dict, names) -> None:
         print("-: a class in neither the labels nor the predictions, left out of the mean")
 
 
-COMMANDS = {"finetune": _finetune, "evaluate": _evaluate}
+def _quantize(args: argparse.Namespace) -> int:
+    from ..quantization import is_quantized, quantized_module
+
+    _check_output_file(args.output)
+    graph, _, _, dataset = _dataset(args)
+    if not is_quantized(graph):
+        raise SegError(Diagnostic(f"network '{graph.name}' quantizes no layer: give it a quantize section "
+                                  "(docs/quantization.md)", path=args.file))
+    inputs = (*protected(args), *([args.weights] if args.weights else []))
+    outputs.check_file(args.output, inputs)
+    module = quantized_module(graph, args.weights, dataset, args.range, args.samples, args.batch_size, args.seed,
+                              recalibrate=True)
+    _write_weights(module, args.output, inputs)
+    count = min(args.samples or len(dataset), len(dataset))
+    layers = sum(1 for key in module.state_dict() if key.endswith(".act_range"))
+    print(f"calibrated the output ranges of {layers} layer(s) of {graph.name} ({args.range}) on {count} samples of "
+          f"{args.data} ({args.split}); weights in {args.output}")
+    return 0
+
+
+COMMANDS = {"finetune": _finetune, "quantize": _quantize, "evaluate": _evaluate}
