@@ -10,14 +10,12 @@ the ranges when they are missing and data is given.
 
 from __future__ import annotations
 
-from .api import to_torch
+from .api import to_torch, with_deform_decisions
+from .backends.quant import RANGE_SUFFIX, range_key
 from .ir import Diagnostic, Graph, SegError
 from .ir.quant import apply_quantize
 
 __all__ = ["float_graph", "float_weights", "is_quantized", "missing_ranges", "quantized_module"]
-
-RANGE_SUFFIX = ".act_range"
-
 
 def is_quantized(graph: Graph) -> bool:
     return any(n.quant is not None for n in graph.nodes())
@@ -41,7 +39,6 @@ def _read(weights) -> dict:
 
 def missing_ranges(graph: Graph, weights: dict) -> list[str]:
     """The quantized layers whose range the weights do not hold."""
-    from .backends.quant import range_key
     from .train.ranges import quantized_layers
 
     return [name for name in quantized_layers(graph) if range_key(name) not in weights]
@@ -53,15 +50,20 @@ def quantized_module(graph: Graph, weights=None, dataset=None, rule: str = "max"
     on ``dataset`` (through the float network on the same weights) where
     the weights lack them or ``recalibrate`` is set.  ``weights``: a
     state_dict, a path, or None (initialised from ``seed``)."""
+    from .backends.torch.module import build_module
     from .train.ranges import calibrated_module
 
-    weights = _read(weights) if weights is not None else float_weights(to_torch(float_graph(graph), None, seed)
-                                                                       .state_dict())
-    missing = missing_ranges(graph, weights)
-    if (missing or recalibrate) and dataset is None:
+    source = weights if isinstance(weights, str) else "<weights>"  # named in errors
+    state = _read(weights) if weights is not None else to_torch(float_graph(graph), None, seed).state_dict()
+    missing = missing_ranges(graph, state)
+    if not (missing or recalibrate):
+        return build_module(with_deform_decisions(graph), state, seed, source)
+    if dataset is None:
         listed = ", ".join(f"'{name}'" for name in missing[:4]) + (" …" if len(missing) > 4 else "")
         raise SegError(Diagnostic(f"the weights hold no calibrated output range for {listed}: calibrate them "
                                   "first (segc quantize FILE --weights W --data SPEC -o OUT.safetensors)"))
-    if missing or recalibrate:
-        return calibrated_module(graph, weights, dataset, to_torch, rule, samples, batch_size)
-    return to_torch(graph, weights)
+
+    def build(network: Graph, network_weights: dict):
+        return build_module(with_deform_decisions(network), network_weights, seed, source)
+
+    return calibrated_module(graph, state, dataset, build, rule, samples, batch_size)

@@ -2,9 +2,10 @@
 weights on a dataset, write them as ``.safetensors``; through fake
 quantization for a quantized network), ``quantize`` (calibrate a quantized
 network's activation ranges on data) and ``evaluate`` (mIoU and pixel
-accuracy, or top-1; of the quantized network, beside float with --float).  Datasets are named by a spec:
-``synthetic[:N]`` (generated, offline) or ``cityscapes:ROOT``.  torch is
-imported only when one of these commands runs."""
+accuracy, or top-1; of the quantized network, beside float with
+``--float``).  Datasets are named by a spec: ``synthetic[:N]``
+(generated, offline) or ``cityscapes:ROOT``.  torch is imported only when
+one of these commands runs."""
 
 from __future__ import annotations
 
@@ -176,22 +177,16 @@ def _figures(result: dict) -> dict:
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.items()}
 
 
-def _read_weights(path: str) -> dict:
-    from ..backends.torch.module import read_weights as read
-
-    return read(path)
-
-
 def _evaluate(args: argparse.Namespace) -> int:
     from ..quantization import float_graph, float_weights, is_quantized, quantized_module
     from ..train.finetune import evaluate, score
 
     graph, task, classes, dataset = _dataset(args)
-    weights = _read_weights(args.weights)
-    result = _figures(evaluate(quantized_module(graph, weights), dataset, task, classes, args.batch_size))
+    module = quantized_module(graph, args.weights)
+    result = _figures(evaluate(module, dataset, task, classes, args.batch_size))
     result["quantized"] = is_quantized(graph)
     if args.with_float:
-        float_module = api.to_torch(float_graph(graph), float_weights(weights))
+        float_module = api.to_torch(float_graph(graph), float_weights(module.state_dict()))
         result["float"] = _figures(evaluate(float_module, dataset, task, classes, args.batch_size))
     if args.json:
         print(json_text({"network": graph.name, "data": args.data, "split": args.split, **result}))
