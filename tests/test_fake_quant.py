@@ -155,3 +155,18 @@ def test_the_generated_source_of_a_quantized_network(golden):
     namespace: dict = {}
     exec(compile(source, "qnet_model.py", "exec"), namespace)  # standalone: needs only torch
     assert set(namespace["Qnet"]().state_dict()) >= {"x.act_range", "a.conv.act_range", "c.linear.act_range"}
+
+
+def test_a_quantized_deformable_convolution_computes_on_quantized_weights():
+    from segc.backends.torch.deform import deform_conv2d
+
+    graph = loads(TARGET + "network d on t8 {\n    input x: [3, 8, 8]\n    output y = x -> dconv(4, k=3)\n}\n"
+                  "quantize d {\n    *: w=4, a=8, scheme=int\n}\n", path="d.seg")
+    module = to_torch(graph, seed=0).double()
+    layer = module._modules["y"]
+    x = torch.randn(1, 3, 8, 8, dtype=torch.float64)
+    with torch.no_grad():
+        weight = torch.from_numpy(_per_channel(layer.weight.numpy(), 4, 0))
+        expected = deform_conv2d(x, layer.offsets(x), weight, layer.bias, layer.stride, layer.padding,
+                                 layer.dilation, layer.groups, layer.offset_groups)
+        assert torch.equal(layer(x), expected)
