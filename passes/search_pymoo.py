@@ -13,10 +13,10 @@ __all__ = ["PruningProblem", "ReplaceMutation"]
 
 
 class PruningProblem(Problem):
-    """Minimise (−accuracy, cost) over genomes of rate indices."""
+    """Minimise (−accuracy, cost) over genomes of rate (and width) indices."""
 
     def __init__(self, space: SearchSpace, objectives):
-        super().__init__(n_var=len(space.loci), n_obj=2, xl=0, xu=len(space.rates) - 1, vtype=int)
+        super().__init__(n_var=space.genes, n_obj=2, xl=0, xu=space.upper(), vtype=int)
         self.objectives = objectives
 
     def _evaluate(self, x, out, *args, **kwargs) -> None:

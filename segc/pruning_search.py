@@ -6,7 +6,11 @@ target (default), ``ops`` (2 × MACs, the paper's OPs-driven search), or
 ``dsp-latency`` (the latency of the fastest power-of-two unroll
 configuration within the target's DSP budget, per candidate).  Accuracy
 (maximised): the L1-importance proxy (``passes/proxy.py``) without data,
-else mIoU or top-1 on random training samples of ``data``.
+else mIoU or top-1 on random training samples of ``data``.  With
+``widths``, each layer with weights also has a width gene (pruning and
+quantization searched jointly, ``width_search.py``): a candidate's latency
+comes from the cost model of its pruned, re-quantized graph, its accuracy
+from its fake-quantized module (ranges calibrated on the same samples).
 
 Every front point records its ``speedup``: the unpruned network's latency
 (``baseline_latency_s``) over the point's ``latency_s``, whatever the
@@ -28,7 +32,8 @@ from .passes.modes import SEARCH_OBJECTIVES
 from .passes.prune import prune, snap_pof
 from .passes.pruned_cost import PrunedCost
 from .passes.search import SearchResult, run_search
-from .passes.search_space import DEFAULT_RATES, SearchSpace, search_space
+from .passes.search_space import DEFAULT_RATES, SearchSpace, search_space, with_widths
+from .width_search import candidate_latencies
 
 __all__ = ["OBJECTIVES", "SearchOptions", "export_point", "search", "search_html"]
 
@@ -51,6 +56,7 @@ class SearchOptions:
     samples: int = 16
     workers: int | None = None  # None: a local process per CPU (accuracy on data)
     scheduler: str | None = None
+    widths: tuple[tuple[int, int], ...] = ()  # (weight, activation) bits per layer with weights; () no width genes
 
     def check(self) -> None:
         problems = []
@@ -64,6 +70,10 @@ class SearchOptions:
             problems.append("the search re-tiles every pruned layer: use --tiling paper, dilation-aware or none")
         if self.workers is not None and self.workers < 0:
             problems.append(f"--workers must be 0 or more, got {self.workers}")
+        if self.widths and not self.data:
+            problems.append("--widths needs accuracy on data (--data): the L1-importance proxy does not see widths")
+        if self.widths and self.objective == "dsp-latency":
+            problems.append("--widths works with --objective latency or ops, not dsp-latency")
         if self.samples < 1:
             problems.append(f"--samples must be at least 1, got {self.samples}")
         if problems:
@@ -76,7 +86,7 @@ class _Objectives:
     def __init__(self, graph: Graph, space: SearchSpace, options: SearchOptions, accuracy):
         from .hardware import analyse
 
-        self.space, self.options, self.accuracy = space, options, accuracy
+        self.graph, self.space, self.options, self.accuracy = graph, space, options, accuracy
         self.model = PrunedCost(analyse(graph, options.tiling, options.calibration), list(space.groups),
                                 options.tiling, options.calibration)
         self.grid = power_of_two_grid(graph.target) if options.objective == "dsp-latency" else None
@@ -84,6 +94,9 @@ class _Objectives:
     def figures(self, genomes: np.ndarray) -> dict[str, np.ndarray]:
         columns = self.model.columns(self.space.kept(genomes))  # once for every figure
         figures = {"latency_s": self.model.latency_of(columns), "ops": 2 * self.model.macs_of(columns)}
+        if self.space.width_layers:  # the cost model of each candidate's graph, at its widths
+            figures["latency_s"] = candidate_latencies(self.graph, self.space, genomes, self.options.tiling,
+                                                       self.options.calibration)
         if self.grid is not None:
             figures["dsp_latency_s"], figures["unroll"] = self.model.best_latency_of(columns, self.grid)
         return figures
@@ -112,6 +125,8 @@ def _data_accuracy(graph: Graph, space: SearchSpace, arrays: dict, options: Sear
     evaluate = stack.enter_context(evaluator(task, options.workers, options.scheduler))
 
     def accuracy(genomes: np.ndarray) -> np.ndarray:
+        if space.width_layers:
+            return np.asarray(evaluate([(space.group_rates(g), space.layer_widths(g)) for g in genomes]))
         return np.asarray(evaluate([space.group_rates(g) for g in genomes]))
 
     metric = "mIoU" if graph.outputs[0].shape.h > 1 else "top-1"
@@ -124,7 +139,8 @@ def search(graph: Graph, arrays: dict, options: SearchOptions,
     import contextlib
 
     options.check()
-    space = search_space(graph, options.rates, options.siblings, snap_pof(graph) if options.snap else None)
+    space = search_space(graph, options.rates, options.siblings, snap_pof(graph) if options.snap else None,
+                         options.widths)
     with contextlib.ExitStack() as stack:
         if options.data:
             accuracy, metric = _data_accuracy(graph, space, arrays, options, stack)
@@ -132,7 +148,7 @@ def search(graph: Graph, arrays: dict, options: SearchOptions,
             accuracy, metric = _proxy_accuracy(graph, space, arrays)
         objectives = _Objectives(graph, space, options, accuracy)
         result = run_search(space, objectives, options.pop, options.gen, options.seed, progress=progress)
-        baseline = np.zeros((1, len(space.loci)), dtype=np.int64) if 0.0 in space.rates else None
+        baseline = np.zeros((1, space.genes), dtype=np.int64) if 0.0 in space.rates else None
         base = _baseline(objectives, baseline)
     return _document(graph, space, options, result, objectives, metric, base)
 
@@ -166,6 +182,8 @@ def _document(graph: Graph, space: SearchSpace, options: SearchOptions, result: 
             point["unroll"] = [int(v) for v in objectives.grid[figures["unroll"][i]][:3]]
         point["group_rates"] = space.group_rates(genome)
         point["layer_rates"] = space.layer_rates(genome)
+        if space.width_layers:
+            point["layer_widths"] = {layer: list(pair) for layer, pair in space.layer_widths(genome).items()}
         points.append(point)
     unit = "OPs" if options.objective == "ops" else "s"
     return {
@@ -175,6 +193,7 @@ def _document(graph: Graph, space: SearchSpace, options: SearchOptions, result: 
         "rates": list(space.rates), "siblings": options.siblings, "snap": options.snap, "tiling": options.tiling,
         "evaluations": result.evaluations, "baseline": baseline,
         "baseline_latency_s": base_latency, "loci": [list(names) for names in space.loci],
+        **({"widths": [list(pair) for pair in space.widths]} if space.width_layers else {}),
         "front": points,
         "generations": [[[float(a), float(c)] for a, c in zip(g.accuracy, g.cost)] for g in result.generations],
     }
@@ -187,6 +206,8 @@ def export_point(graph: Graph, arrays: dict, document: dict, index: int) -> tupl
         raise SegError(Diagnostic(f"the Pareto front has {len(front)} points (0 to {len(front) - 1}), not {index}"))
     pof = snap_pof(graph) if document["snap"] else None
     pruned, sliced = prune(graph, front[index]["group_rates"], arrays, pof)
+    if "layer_widths" in front[index]:
+        with_widths(graph, pruned, {layer: tuple(pair) for layer, pair in front[index]["layer_widths"].items()})
     return api.to_seg(pruned), sliced or {}
 
 

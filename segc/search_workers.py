@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from .ir import Diagnostic, SegError, serialize
 from .passes.prune import prune
+from .passes.search_space import with_widths
 
 __all__ = ["candidate_accuracy", "evaluator", "scheduler_problem"]
 
@@ -37,12 +38,16 @@ def _load(task) -> tuple:
     return _LOADED[key]
 
 
-def candidate_accuracy(task, rates: dict[str, float]) -> float:
-    """Accuracy of the task's network pruned at ``rates`` ({group: rate})."""
+def candidate_accuracy(task, candidate) -> float:
+    """Accuracy of the task's network pruned at ``candidate``'s rates
+    ({group: rate}), or at (rates, {layer: (weight bits, activation bits)})."""
     from .train.candidates import accuracy
 
     graph, arrays, subset, kind, classes = _load(task)
+    rates, widths = candidate if isinstance(candidate, tuple) else (candidate, {})
     pruned, sliced = prune(graph, rates, arrays, task.pof)
+    if widths:
+        with_widths(graph, pruned, widths)
     return accuracy(pruned, sliced or {}, subset, kind, classes)
 
 

@@ -1,5 +1,6 @@
 """Accuracy of pruned candidates on data, for the pruning search: the
-torch module of a pruned graph evaluated on a fixed random subset of the
+torch module of a pruned (and maybe quantized: its ranges calibrated on the
+same samples) graph evaluated on a fixed random subset of the
 training split (Mori et al., Sec. 3.3: "random samples of the train set",
 so the search stays unbiased with respect to the validation set).
 
@@ -18,6 +19,7 @@ from ..backends.torch.module import build_module
 from ..ir import Graph
 from .data import check_dataset, network_task, open_dataset, random_subset
 from .finetune import evaluate, score
+from .ranges import calibrated_module, quantized_layers
 
 __all__ = ["AccuracyTask", "accuracy", "evaluation_samples"]
 
@@ -54,5 +56,9 @@ def evaluation_samples(graph: Graph, data: str, samples: int, seed: int):
 def accuracy(graph: Graph, arrays: dict[str, np.ndarray], subset, task: str, classes: int) -> float:
     """mIoU (segmentation) or top-1 (classification) of a network with numpy weights."""
     torch.set_num_threads(1)
-    module = build_module(graph, {k: torch.from_numpy(v) for k, v in arrays.items()})
+    weights = {k: torch.from_numpy(v) for k, v in arrays.items()}
+    if quantized_layers(graph):  # ranges calibrated on the same samples
+        module = calibrated_module(graph, weights, subset, build_module)
+    else:
+        module = build_module(graph, weights)
     return float(score(evaluate(module, subset, task, classes)))

@@ -102,7 +102,8 @@ def load_state_dict(module: nn.Module, weights: Mapping[str, torch.Tensor], sour
     for key, value in expected.items():
         if key not in weights:
             if not key.endswith("num_batches_tracked"):
-                problems.append(f"layer '{_layer(key)}': '{key}' is missing")
+                hint = " (its calibrated output range: segc quantize writes it)" if key.endswith(".act_range") else ""
+                problems.append(f"layer '{_layer(key)}': '{key}' is missing{hint}")
         elif tuple(weights[key].shape) != tuple(value.shape):
             problems.append(f"layer '{_layer(key)}': '{key}' has shape {list(weights[key].shape)} in the file, "
                             f"the network needs {list(value.shape)}")

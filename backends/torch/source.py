@@ -14,18 +14,26 @@ This module imports nothing from torch itself.
 
 from __future__ import annotations
 
-import ast
 import functools
 import keyword
 import re
-from pathlib import Path
 
 from ...ir import Diagnostic, Graph, Node, SegError, conv_pads, shown
 from ...ir.dconv_plan import dconv_variant
 from ...ir.ops_pointwise import is_flat, output_shape
 from ..identifiers import ascii_identifier, distinct_identifiers
 from ..literals import py_docstring, py_string
+from .inline import defined_names, file_text, inlined_source
 from .pointwise import LIST_OPERAND_OPS, POINTWISE_HELPERS, POINTWISE_LOWERING, flat_return, helpers_used
+from .quant_lowering import (
+    QUANT_DEFORM_FILES,
+    QUANT_FILES,
+    QUANT_NAMES,
+    quant_call,
+    quant_constructor,
+    quant_files,
+    quantized_input,
+)
 
 __all__ = ["TORCH_LOWERING", "class_name", "to_torch_source"]
 
@@ -169,18 +177,9 @@ def class_name(graph: Graph) -> str:
 @functools.cache
 def _module_names() -> frozenset[str]:
     """The names the generated module defines or imports besides its class."""
-    deform = [(Path(__file__).parent / name).read_text(encoding="utf-8") for name in DEFORM_FILES]
-    texts = [_HELPERS, _CHANNEL_HELPERS, POINTWISE_HELPERS, *deform]
-    names = {"torch", "nn", "annotations", *keyword.kwlist}
-    for statement in (s for text in texts for s in ast.parse(text).body):
-        if isinstance(statement, (ast.Import, ast.ImportFrom)):
-            names.update((alias.asname or alias.name).split(".")[0] for alias in statement.names)
-        elif isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
-            names.add(statement.name)
-        elif isinstance(statement, (ast.Assign, ast.AnnAssign)):
-            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
-            names.update(t.id for t in targets if isinstance(t, ast.Name))
-    return frozenset(names)
+    files = [file_text(name) for name in DEFORM_FILES + QUANT_FILES + QUANT_DEFORM_FILES]
+    names = defined_names([_HELPERS, _CHANNEL_HELPERS, POINTWISE_HELPERS, *files])
+    return frozenset(names | {"torch", "nn", "annotations", *keyword.kwlist})
 
 
 def _attribute_safe(name: str) -> bool:
@@ -209,7 +208,7 @@ def _access(name: str) -> str:
     return root + "".join(f"[{py_string(part)}]" for part in rest)
 
 
-_RESERVED = frozenset({"self", "torch", "nn", "F"})
+_RESERVED = frozenset({"self", "torch", "nn", "F", *QUANT_NAMES})
 
 
 def _python_stem(name: str) -> str:
@@ -263,7 +262,8 @@ def _init_lines(graph: Graph, modules: list[Node]) -> list[str]:
             if path not in containers:
                 containers.add(path)
                 lines.append(f"{_stored_at(path)} = nn.ModuleDict()")
-        lines.append(f"{_stored_at(node.name)} = {TORCH_LOWERING[node.op](graph, node)}")
+        plain = "nn.Identity()" if quantized_input(node) else TORCH_LOWERING[node.op](graph, node)
+        lines.append(f"{_stored_at(node.name)} = {quant_constructor(node, plain)}")
     return lines
 
 
@@ -281,9 +281,11 @@ def _forward_lines(graph: Graph, names: dict[str, str]) -> list[str]:
     returned = [names[n.inputs[0]] for n in graph.outputs]
     keep = set(returned) | {names[n.name] for n in graph.inputs}
     last_use = {names[i]: step for step, node in enumerate(steps) for i in node.inputs}
-    lines = []
+    lines = [f"{names[n.name]} = {quant_call(n, _access(n.name), names[n.name])}" for n in graph.inputs
+             if quantized_input(n)]
     for step, node in enumerate(steps):
-        lines.append(f"{names[node.name]} = {_access(node.name)}({_operands(node, names)})")
+        call = f"{_access(node.name)}({_operands(node, names)})"
+        lines.append(f"{names[node.name]} = {quant_call(node, _access(node.name), call)}")
         dead = sorted({names[i] for i in node.inputs if last_use[names[i]] == step and names[i] not in keep})
         if dead:
             lines.append(f"del {', '.join(dead)}")
@@ -311,9 +313,16 @@ def _unscriptable_lines(graph: Graph, modules: list[Node]) -> list[str]:
     ]
 
 
+def _inline(files: tuple[str, ...], header: list[str], body: list[str]) -> None:
+    """Add the code of ``files`` to the body, their imports to the header."""
+    imports, code = inlined_source(files)
+    header[-2:-2] = [line for line in imports if line not in header]
+    body.append(code)
+
+
 def to_torch_source(graph: Graph) -> str:
     """The module's source text (deterministic)."""
-    modules = [n for n in graph.nodes() if TORCH_LOWERING[n.op] is not None]
+    modules = [n for n in graph.nodes() if TORCH_LOWERING[n.op] is not None or quantized_input(n)]
     _check_names(modules)
     names = _variables(graph)
     inputs = ", ".join(names[n.name] for n in graph.inputs)
@@ -335,9 +344,9 @@ def to_torch_source(graph: Graph) -> str:
     if any(n.op in _CHANNEL_OPS for n in graph.nodes()):
         body.append(_CHANNEL_HELPERS.rstrip("\n"))
     if deform:
-        imports, code = _deform_source()
-        header[-2:-2] = [line for line in imports if line not in header]
-        body.append(code)
+        _inline(DEFORM_FILES, header, body)
+    if quant_files(graph):
+        _inline(quant_files(graph), header, body)
     cls = [
         "",
         "",
@@ -351,33 +360,3 @@ def to_torch_source(graph: Graph) -> str:
         *[f"        {line}" for line in _forward_lines(graph, names)],
     ]
     return "\n".join(header + body + cls) + "\n"
-
-
-@functools.cache
-def _deform_source() -> tuple[tuple[str, ...], str]:
-    """The imports and the code of deformable convolution (``deform_kernels.py``
-    then ``deform.py``, less their docstrings, ``__all__`` and imports of each
-    other), to inline in a generated module."""
-    imports: list[str] = []
-    code: list[str] = []
-    for name in DEFORM_FILES:
-        text = (Path(__file__).parent / name).read_text(encoding="utf-8")
-        lines = text.splitlines()
-        skipped: set[int] = set()
-        for statement in ast.parse(text).body:
-            span = range(statement.lineno - 1, statement.end_lineno)
-            if isinstance(statement, ast.Import) or (isinstance(statement, ast.ImportFrom) and statement.level == 0):
-                if getattr(statement, "module", None) != "__future__":
-                    imports.append("\n".join(lines[i] for i in span))
-                skipped.update(span)
-            elif isinstance(statement, ast.ImportFrom) or _is_docstring_or_all(statement):
-                skipped.update(span)
-        code.append("\n".join(line for i, line in enumerate(lines) if i not in skipped).strip("\n"))
-    return tuple(dict.fromkeys(imports)), "\n\n\n" + "\n\n\n".join(code)
-
-
-def _is_docstring_or_all(statement: ast.stmt) -> bool:
-    if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
-        return isinstance(statement.value.value, str)
-    targets = statement.targets if isinstance(statement, ast.Assign) else []
-    return any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets)

@@ -45,6 +45,9 @@ def add_commands(commands) -> None:
     search.add_argument("--objective", choices=SEARCH_OBJECTIVES, default="latency", help="hardware cost to minimise")
     search.add_argument("--rates", metavar="R,R,...", help="the pruning rates a gene chooses from "
                                                          "(default 0,0.1,...,0.8)")
+    search.add_argument("--widths", metavar="B,B,...", help="also search each layer's bit widths among these: N "
+                                                           "(weights and activations) or W/A, e.g. 16,8,4/8; "
+                                                           "needs --data")
     search.add_argument("--no-siblings", action="store_true", help="a gene per channel group, also for groups "
                                                                    "that read the same input")
     search.add_argument("--snap", action="store_true", help="snap kept channels to multiples of P_of")
@@ -95,6 +98,7 @@ def _progress(total: int):
 
 def _search(args: argparse.Namespace) -> int:
     from ..pruning_search import SearchOptions, search, search_html
+    from ..width_search import parse_widths
 
     graph = load_for_hardware(args)
     check_output_folder(args, _weights(args))
@@ -103,6 +107,7 @@ def _search(args: argparse.Namespace) -> int:
         pop=args.pop, gen=args.gen, seed=args.seed, objective=args.objective, rates=_rates(args.rates),
         siblings=not args.no_siblings, snap=args.snap, tiling=args.tiling, calibration=calibration,
         data=args.data, samples=args.samples, workers=args.workers, scheduler=args.scheduler,
+        widths=parse_widths(args.widths),
     )
     options.check()
     arrays = api.weight_arrays(graph, args.weights, args.seed)
@@ -159,6 +164,10 @@ def _print_front(document: dict) -> None:
         headers += ["best unroll", "its latency (ms)"]
         for row, point in zip(rows, document["front"]):
             row += [",".join(str(u) for u in point["unroll"]), f"{point['cost'] * 1e3:.3f}"]
+    if "widths" in document:
+        headers.append("w/a bits per layer")
+        for row, point in zip(rows, document["front"]):
+            row.append(" ".join(f"{w}/{a}" for w, a in point["layer_widths"].values()))
     title = (f"{document['network']}: Pareto front after {document['gen']} generations of {document['pop']} "
              f"({document['evaluations']} candidates; accuracy = {document['accuracy']['name']})")
     print_table(title, headers, rows)

@@ -1,8 +1,11 @@
 """The training commands of the CLI: ``finetune`` (train a network's
-weights on a dataset, write them as ``.safetensors``) and ``evaluate``
-(mIoU and pixel accuracy, or top-1).  Datasets are named by a spec:
-``synthetic[:N]`` (generated, offline) or ``cityscapes:ROOT``.  torch is
-imported only when one of these commands runs."""
+weights on a dataset, write them as ``.safetensors``; through fake
+quantization for a quantized network), ``quantize`` (calibrate a quantized
+network's activation ranges on data) and ``evaluate`` (mIoU and pixel
+accuracy, or top-1; of the quantized network, beside float with
+``--float``).  Datasets are named by a spec: ``synthetic[:N]``
+(generated, offline) or ``cityscapes:ROOT``.  torch is imported only when
+one of these commands runs."""
 
 from __future__ import annotations
 
@@ -28,6 +31,25 @@ def _data_options(command: argparse.ArgumentParser, split: str) -> None:
     command.add_argument("--batch-size", type=int_in(1), default=16, metavar="B", help="samples per batch (default 16)")
 
 
+def _range_rule(text: str) -> str:
+    """``max`` or ``percentile:P`` (0 < P ≤ 100)."""
+    from ..backends.quant import parse_range_rule
+
+    try:
+        parse_range_rule(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def _range_options(command: argparse.ArgumentParser, samples_flag: str = "--samples") -> None:
+    command.add_argument("--range", type=_range_rule, default="max", metavar="RULE",
+                         help="the range of a layer's output: max (max |x|) or percentile:P (the P-th percentile "
+                              "of |x|, e.g. percentile:99.99); default max")
+    command.add_argument(samples_flag, type=int_in(1), metavar="N", dest="samples",
+                         help="calibrate on the first N samples of the split (default: all)")
+
+
 def add_commands(commands) -> None:
     tune = commands.add_parser("finetune", help="fine-tune a network's weights on a dataset")
     _data_options(tune, "train")
@@ -39,11 +61,25 @@ def add_commands(commands) -> None:
                       help="SGD with momentum 0.9 or Adam (default sgd)")
     tune.add_argument("--seed", type=seed, default=0, help="seed of the initial weights and the shuffling")
     tune.add_argument("-o", "--output", required=True, metavar="OUT.safetensors", help="the fine-tuned weights")
+    _range_options(tune.add_argument_group("quantization-aware fine-tuning (a network with a quantize section, "
+                                          "weights without calibrated ranges: calibrated first, then kept)"),
+                  "--calibration-samples")
+
+    calibrate = commands.add_parser("quantize", help="calibrate a quantized network's activation ranges on data")
+    _data_options(calibrate, "train")
+    calibrate.add_argument("--weights", metavar="W", help="the float weights (.pt or .safetensors); default: "
+                                                          "initialised from --seed")
+    calibrate.add_argument("--seed", type=seed, default=0, help="seed of the initial weights without --weights")
+    _range_options(calibrate)
+    calibrate.add_argument("-o", "--output", required=True, metavar="OUT.safetensors",
+                           help="the weights with each quantized layer's range (<layer>.act_range)")
 
     ev = commands.add_parser("evaluate", help="accuracy of a network's weights on a dataset (mIoU or top-1)")
     _data_options(ev, "val")
     ev.add_argument("--weights", metavar="W", required=True, help="the weights (.pt or .safetensors)")
     ev.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ev.add_argument("--float", action="store_true", dest="with_float",
+                    help="a quantized network: also the accuracy of the float network on the same weights")
 
 
 def _dataset(args: argparse.Namespace):
@@ -59,13 +95,17 @@ def _dataset(args: argparse.Namespace):
     return graph, task, classes, dataset
 
 
-def _check_output(args: argparse.Namespace) -> None:
-    """Before hours of training: the output can be written at all."""
-    if not args.output.endswith(".safetensors"):
-        raise SegError(Diagnostic(f"the output must be a .safetensors file, got '{args.output}'"))
-    folder = os.path.dirname(os.path.abspath(args.output))
+def _check_output_file(output: str) -> None:
+    """Before hours of work: the output can be written at all."""
+    if not output.endswith(".safetensors"):
+        raise SegError(Diagnostic(f"the output must be a .safetensors file, got '{output}'"))
+    folder = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(folder):
-        raise SegError(Diagnostic(f"cannot write '{args.output}': the folder '{folder}' does not exist"))
+        raise SegError(Diagnostic(f"cannot write '{output}': the folder '{folder}' does not exist"))
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    _check_output_file(args.output)
     if args.epochs < 1 or not args.lr > 0 or not math.isfinite(args.lr):
         raise SegError(Diagnostic(f"--epochs must be at least 1 and --lr positive, got {args.epochs} and {args.lr:g}"))
 
@@ -101,11 +141,12 @@ def _reporter(epochs: int):
 
 
 def _finetune(args: argparse.Namespace) -> int:
+    from ..quantization import quantized_module
     from ..train.finetune import Diverged, finetune
 
     _check_output(args)
     graph, _, _, dataset = _dataset(args)
-    module = api.to_torch(graph, args.weights, args.seed)
+    module = quantized_module(graph, args.weights, dataset, args.range, args.samples, args.batch_size, args.seed)
     inputs = (*protected(args), *([args.weights] if args.weights else []))
     outputs.check_file(args.output, inputs)
     try:
@@ -137,19 +178,29 @@ def _figures(result: dict) -> dict:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from ..train.finetune import evaluate
+    from ..quantization import float_graph, float_weights, is_quantized, quantized_module
+    from ..train.finetune import evaluate, score
 
     graph, task, classes, dataset = _dataset(args)
-    module = api.to_torch(graph, args.weights)
+    module = quantized_module(graph, args.weights)
     result = _figures(evaluate(module, dataset, task, classes, args.batch_size))
+    result["quantized"] = is_quantized(graph)
+    if args.with_float:
+        float_module = api.to_torch(float_graph(graph), float_weights(module.state_dict()))
+        result["float"] = _figures(evaluate(float_module, dataset, task, classes, args.batch_size))
     if args.json:
         print(json_text({"network": graph.name, "data": args.data, "split": args.split, **result}))
         return 0
-    title = f"{graph.name} on {len(dataset)} samples of {args.data} ({args.split})"
+    title = f"{graph.name}{' (quantized)' if result['quantized'] else ''} on {len(dataset)} samples of {args.data} " \
+            f"({args.split})"
     if task == "classification":
         print(f"{title}: top-1 {result['top1']:.2%}")
-        return 0
-    _print_segmentation(title, result, getattr(dataset, "class_names", None))
+    else:
+        _print_segmentation(title, result, getattr(dataset, "class_names", None))
+    if args.with_float:
+        figure, change = score(result["float"]), score(result) - score(result["float"])
+        print(f"float network: {'top-1' if task == 'classification' else 'mIoU'} {_percent(figure)} "
+              f"(quantized {change * 100:+.2f} points)")
     return 0
 
 
@@ -170,4 +221,24 @@ def _print_segmentation(title: str, result: dict, names) -> None:
         print("-: a class in neither the labels nor the predictions, left out of the mean")
 
 
-COMMANDS = {"finetune": _finetune, "evaluate": _evaluate}
+def _quantize(args: argparse.Namespace) -> int:
+    from ..quantization import is_quantized, quantized_module
+
+    _check_output_file(args.output)
+    graph, _, _, dataset = _dataset(args)
+    if not is_quantized(graph):
+        raise SegError(Diagnostic(f"network '{graph.name}' quantizes no layer: give it a quantize section "
+                                  "(docs/quantization.md)", path=args.file))
+    inputs = (*protected(args), *([args.weights] if args.weights else []))
+    outputs.check_file(args.output, inputs)
+    module = quantized_module(graph, args.weights, dataset, args.range, args.samples, args.batch_size, args.seed,
+                              recalibrate=True)
+    _write_weights(module, args.output, inputs)
+    count = min(args.samples or len(dataset), len(dataset))
+    layers = sum(1 for key in module.state_dict() if key.endswith(".act_range"))
+    print(f"calibrated the output ranges of {layers} layer(s) of {graph.name} ({args.range}) on {count} samples of "
+          f"{args.data} ({args.split}); weights in {args.output}")
+    return 0
+
+
+COMMANDS = {"finetune": _finetune, "quantize": _quantize, "evaluate": _evaluate}
