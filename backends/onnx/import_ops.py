@@ -12,6 +12,7 @@ from ...ir.ops_pointwise import is_flat
 from .import_channels import CHANNEL_OPS
 from .import_checks import expect_shape
 from .import_pointwise import POINTWISE_IMPORT
+from .import_quant import QUANT_IMPORT, quantized_clip
 from .importer import _attrs, _Importer, _ShapeOf
 
 __all__ = ["SUPPORTED"]
@@ -360,11 +361,12 @@ def _skippable(lower):
 
 SUPPORTED = {op: _skippable(fn) for op, fn in {
     "Conv": _conv, "BatchNormalization": _bn, "Relu": _unary("relu"),
-    "Clip": _clip, "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),
+    "Clip": quantized_clip(_clip), "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),
     "GlobalAveragePool": _global_pool, "Resize": _resize, "Upsample": _resize,
     "Add": _sum, "Sum": _sum, "Concat": _concat, "Gemm": _linear, "MatMul": _linear, "Flatten": _flatten,
     "Reshape": _flatten, "Unsqueeze": _unsqueeze, "Identity": _identity, "Dropout": _identity,
     "Constant": _constant, "Shape": _shape, "Gather": _fold, "Slice": _fold, "Squeeze": _fold, "Cast": _fold,
     **CHANNEL_OPS,
     **POINTWISE_IMPORT,
+    **QUANT_IMPORT,
 }.items()}

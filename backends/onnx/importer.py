@@ -68,6 +68,8 @@ class _Importer:
         self.problems: list[str] = []  # nodes that cannot be imported, each "node 'NAME' (OP): why"
         self.failed: set[str] = set()  # values that cannot be computed (a failed node's, shape unknown)
         self.inferred: dict[str, list[int | None]] | None = None  # ONNX's inferred shapes, once needed
+        self.quantized: dict[str, dict] = {key: {} for key in ("words", "pending", "narrow", "activations",
+                                                                "weights")}  # see import_quant
 
     def fail(self, node: onnx.NodeProto | None, message: str) -> SegError:
         return node_error(self.path, node, message)
@@ -121,6 +123,7 @@ class _Importer:
 
     def run(self) -> tuple[Graph, dict[str, np.ndarray]]:
         from .import_ops import SUPPORTED  # the lowering table (it builds on this module)
+        from .import_quant import apply_formats
 
         self._inputs()
         deform = deform_specs(self.model, self.path)
@@ -142,6 +145,7 @@ class _Importer:
                 self._outputs(outputs & set(node.output) | ({layer} & outputs))
         if self.problems:
             raise SegError(Diagnostic(_listing(self.problems), path=self.path))
+        apply_formats(self)
         self._outputs({v.name for v in self.model.graph.output if f"output.{_name(v.name)}" not in self.graph})
         problems = self.graph.problems()
         if problems:
@@ -151,10 +155,14 @@ class _Importer:
     def _lower_counted(self, lower, node: onnx.NodeProto) -> None:
         """Lower one node (its error is recorded); a node that adds no layer
         is counted as folded."""
+        from .import_quant import WEIGHTED_NODES, record_weight_words
+
         before = len(self.graph)
         try:
             check_arity(self.path, node)
             self._lower(lower, node)
+            if node.op_type in WEIGHTED_NODES and len(self.graph) > before:
+                record_weight_words(self, node)
         except SegError as err:
             self._failed(node, "; ".join(d.message for d in err.diagnostics))
             return
