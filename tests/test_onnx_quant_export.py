@@ -14,6 +14,7 @@ ort = pytest.importorskip("onnxruntime")
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
+from qdq_nets import NETWORK, qnet, run_onnx  # noqa: E402
 
 import segc  # noqa: E402
 from segc.api import loads, to_onnx, weight_arrays  # noqa: E402
@@ -22,21 +23,9 @@ from segc.backends.torch.module import submodule  # noqa: E402
 from segc.cli import main  # noqa: E402
 from segc.ir import SegError  # noqa: E402
 
-NETWORK = """
-network qnet {{
-    input x: [3, 8, 8]
-    a = x -> conv(8, k=3) -> bn -> relu
-    b = a -> deconv(4, k=2, stride=2, bias=true) -> maxpool(k=2)
-    output y = b -> avgpool(global=true) -> flatten -> linear(5)
-}}
-quantize qnet {{
-    *: {rule}
-}}
-"""
-
 
 def _model(rule: str, ranges: dict | None = None, seed: int = 3):
-    graph = loads(NETWORK.format(rule=rule), path="q.seg")
+    graph = qnet(rule)
     weights = weight_arrays(graph, seed=seed)
     ranges = ranges or {n.name: 2.0 + i / 7 for i, n in enumerate(graph.nodes())}
     weights.update({range_key(k): np.float32(v) for k, v in ranges.items()})
@@ -87,8 +76,7 @@ def _simulated(graph, weights, x: np.ndarray) -> np.ndarray:
 
 
 def _run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, {"x": x})[0]
+    return run_onnx(model.SerializeToString(), x)
 
 
 @pytest.mark.parametrize("rule", ["w=8, a=8, scheme=int", "w=4, a=6, scheme=int", "w=12, a=16, scheme=int",
@@ -155,8 +143,7 @@ def test_a_one_layer_network_computes_the_values_worked_out_by_hand():
     x = np.array([0.4, 2.6, -9.0], np.float32).reshape(1, 1, 1, 3)
     # input: s = 7/7 = 1 -> [0, 3, -8] (0.4 -> 0, 2.6 -> 3, -9 saturates at -8); times 0.5 -> [0, 1.5, -4]
     # output: s = 1.4/7 = 0.2 -> [0, 7.5 -> 8 -> 7 (4-bit clamp), -20 -> -8] -> [0, 1.4, -1.6]
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    got = session.run(None, {"x": x})[0].reshape(-1)
+    got = _run(model, x).reshape(-1)
     np.testing.assert_allclose(got, [0.0, 1.4, -1.6], rtol=1e-6)
 
 
@@ -170,7 +157,7 @@ def test_missing_ranges_are_calibrated_on_the_seeded_standard_normal_input():
 
 
 def test_unquantized_networks_have_no_quantization_nodes():
-    graph = loads(NETWORK.format(rule="scheme=float"), path="q.seg")
+    graph = qnet("scheme=float")
     model = onnx.load_from_string(to_onnx(graph))
     assert not _nodes(model, "QuantizeLinear") and not _nodes(model, "DequantizeLinear")
     assert model.opset_import[0].version == 17 and not model.metadata_props
@@ -186,7 +173,7 @@ def test_a_range_of_zero_or_nan_is_an_error_naming_the_layer():
 
 def test_the_command_line_exports_the_int8_example_with_quantization_nodes(tmp_path, capsys):
     source = tmp_path / "q.seg"
-    source.write_text(NETWORK.format(rule="w=8, a=8, scheme=int"))
+    source.write_text(NETWORK.format(rule="w=8, a=8, scheme=int", other="w=8"))
     out = tmp_path / "q.onnx"
     assert main(["export", str(source), "--to", "onnx", "-o", str(out)]) == 0
     model = onnx.load(str(out))

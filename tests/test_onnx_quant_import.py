@@ -16,37 +16,14 @@ ort = pytest.importorskip("onnxruntime")
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from qdq_nets import qnet, run_onnx  # noqa: E402
 from torch import nn  # noqa: E402
 
 import segc  # noqa: E402
-from segc.api import loads, to_onnx  # noqa: E402
+from segc.api import to_onnx  # noqa: E402
 from segc.backends.quant import range_key  # noqa: E402
 from segc.ir import SegError  # noqa: E402
 from segc.ir.quant import LayerQuant  # noqa: E402
-
-NETWORK = """
-network qnet {{
-    input x: [3, 8, 8]
-    a = x -> conv(8, k=3) -> bn -> relu
-    b = a -> deconv(4, k=2, stride=2, bias=true) -> maxpool(k=2)
-    output y = b -> avgpool(global=true) -> flatten -> linear(5)
-}}
-quantize qnet {{
-    *: {rule}
-    b.*: {other}
-}}
-"""
-
-
-def _session(data: bytes):
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # QDQ as written, no fusion
-    return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-
-
-def _outputs(data: bytes, x: np.ndarray) -> np.ndarray:
-    session = _session(data)
-    return session.run(None, {session.get_inputs()[0].name: x})[0]
 
 
 def _imported(tmp_path, data: bytes, name: str = "m.onnx"):
@@ -59,7 +36,7 @@ def _imported(tmp_path, data: bytes, name: str = "m.onnx"):
                                              ("w=8, a=10, scheme=fixed", "a=8, a_frac=5"),
                                              ("w=12, a=16, scheme=int", "scheme=float")])
 def test_segc_exports_come_back_with_their_formats_and_ranges(tmp_path, rule, other):
-    graph = loads(NETWORK.format(rule=rule, other=other), path="q.seg")
+    graph = qnet(rule, other)
     data = to_onnx(graph, seed=2)
     back, weights = _imported(tmp_path, data)
     assert {n.name: n.quant for n in back.nodes()} == {n.name: n.quant for n in graph.nodes()}
@@ -68,11 +45,11 @@ def test_segc_exports_come_back_with_their_formats_and_ranges(tmp_path, rule, ot
     assert sorted(ranges) == sorted(range_key(name) for name in quantized)
     again = to_onnx(back, weights)
     x = np.random.default_rng(1).standard_normal((2, 3, 8, 8)).astype(np.float32)
-    np.testing.assert_array_equal(_outputs(again, x), _outputs(data, x))
+    np.testing.assert_array_equal(run_onnx(again, x), run_onnx(data, x))
 
 
 def test_without_segcs_metadata_the_words_give_int_formats(tmp_path):
-    graph = loads(NETWORK.format(rule="w=8, a=8, scheme=int", other="w=4, a=6"), path="q.seg")
+    graph = qnet("w=8, a=8, scheme=int", "w=4, a=6")
     weights = {range_key(n.name): np.float32(1.5 + i / 8) for i, n in enumerate(graph.nodes())}
     weights.update(segc.api.weight_arrays(graph, seed=4))
     model = onnx.load_from_string(to_onnx(graph, weights))
@@ -106,7 +83,7 @@ def _float_model(module: nn.Module, x: torch.Tensor) -> bytes:
     return buffer.getvalue()
 
 
-def test_an_onnxruntime_quantize_static_model_imports_and_reexports_with_the_same_outputs(tmp_path):
+def test_an_onnxruntime_quantize_static_model_imports_and_reexports_with_the_samerun_onnx(tmp_path):
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
 
     torch.manual_seed(0)
@@ -129,7 +106,7 @@ def test_an_onnxruntime_quantize_static_model_imports_and_reexports_with_the_sam
     assert len(convs) == 3 and all(n.quant == LayerQuant("int", 8, 8) for n in convs)
     again = to_onnx(graph, weights)
     for x in samples[:2]:
-        np.testing.assert_allclose(_outputs(again, x), _outputs(original, x), rtol=0, atol=1e-6)
+        np.testing.assert_allclose(run_onnx(again, x), run_onnx(original, x), rtol=0, atol=1e-6)
 
 
 class FakeQuantized(nn.Module):
@@ -161,7 +138,7 @@ def test_pytorchs_export_of_a_fake_quantized_module_imports(tmp_path):
     assert float(weights[range_key(graph.inputs[0].name)]) == pytest.approx(0.05 * 127)
     with torch.no_grad():
         want = module(x).numpy()
-    got = _outputs(to_onnx(graph, weights), x.numpy())
+    got = run_onnx(to_onnx(graph, weights), x.numpy())
     assert np.max(np.abs(got - want)) <= 0.02 + 1e-6  # within one step of the output's grid
     assert np.mean(np.isclose(got, want, atol=1e-6)) > 0.95
 
