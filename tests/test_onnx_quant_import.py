@@ -103,7 +103,8 @@ def test_an_onnxruntime_quantize_static_model_imports_and_reexports_with_the_sam
     original = (tmp_path / "q.onnx").read_bytes()
     graph, weights = segc.import_onnx(str(tmp_path / "q.onnx"))
     convs = [n for n in graph.nodes() if n.op == "conv"]
-    assert len(convs) == 3 and all(n.quant == LayerQuant("int", 8, 8) for n in convs)
+    assert [n.name for n in convs] == ["conv1", "conv2", "head"]  # from 'conv1.weight_quantized', ...
+    assert all(n.quant == LayerQuant("int", 8, 8) for n in convs)
     again = to_onnx(graph, weights)
     for x in samples[:2]:
         np.testing.assert_allclose(run_onnx(again, x), run_onnx(original, x), rtol=0, atol=1e-6)
@@ -131,7 +132,7 @@ def test_pytorchs_export_of_a_fake_quantized_module_imports(tmp_path):
     module = FakeQuantized().eval()
     x = torch.randn(1, 2, 6, 6)
     graph, weights = _imported(tmp_path, _float_model(module, x))
-    conv = next(n for n in graph.nodes() if n.op == "conv")
+    conv = graph.node("conv")  # named after the weight 'conv.weight' that QuantizeLinear reads
     assert conv.quant == LayerQuant("int", 8, 8)
     assert graph.inputs[0].quant == LayerQuant("int", 8, None)
     assert float(weights[range_key(conv.name)]) == pytest.approx(0.02 * 127)
@@ -146,16 +147,20 @@ def test_pytorchs_export_of_a_fake_quantized_module_imports(tmp_path):
 # ------------------------------------------------------------------ bad QDQ, built by hand
 
 def _qdq_model(act_zero=0, act_scale=0.1, weight_scale=(0.01, 0.02), axis=0, words=TensorProto.INT8,
-               metadata: str | None = None) -> bytes:
+               metadata: str | None = None, float_weight: bool = False, output_qdq: bool = True) -> bytes:
     weight = numpy_helper.from_array(np.arange(2 * 2 * 1 * 1, dtype=np.int8).reshape(2, 2, 1, 1) - 2, "w.q")
     inits = [weight, numpy_helper.from_array(np.asarray(weight_scale, np.float32), "w.s"),
              helper.make_tensor("w.z", TensorProto.INT8, [len(weight_scale)], [0] * len(weight_scale)),
              numpy_helper.from_array(np.float32(act_scale), "a.s"),
              helper.make_tensor("a.z", words, [], [act_zero])]
     nodes = [helper.make_node("DequantizeLinear", ["w.q", "w.s", "w.z"], ["w"], name="w_dq", axis=axis),
-             helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
-             helper.make_node("QuantizeLinear", ["c", "a.s", "a.z"], ["c.q"], name="c_q"),
-             helper.make_node("DequantizeLinear", ["c.q", "a.s", "a.z"], ["y"], name="c_dq")]
+             helper.make_node("Conv", ["x", "w.f" if float_weight else "w"], ["c" if output_qdq else "y"],
+                              name="conv")]
+    if float_weight:
+        inits.append(numpy_helper.from_array(np.ones((2, 2, 1, 1), np.float32), "w.f"))
+    if output_qdq:
+        nodes += [helper.make_node("QuantizeLinear", ["c", "a.s", "a.z"], ["c.q"], name="c_q"),
+                  helper.make_node("DequantizeLinear", ["c.q", "a.s", "a.z"], ["y"], name="c_dq")]
     graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 4, 4])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
@@ -169,6 +174,14 @@ def test_a_hand_built_qdq_conv_imports_with_its_words_and_scale(tmp_path):
     assert graph.node("conv").quant == LayerQuant("int", 8, 8)
     np.testing.assert_allclose(weights["conv.weight"].reshape(2, 2), [[-0.02, -0.01], [0.0, 0.02]])
     assert float(weights[range_key("conv")]) == pytest.approx(12.7)
+
+
+def test_a_layer_quantized_on_one_side_only(tmp_path):
+    graph, weights = _imported(tmp_path, _qdq_model(output_qdq=False))
+    assert graph.node("conv").quant is None  # float output: the layer stays float, on the dequantized weights
+    np.testing.assert_allclose(weights["conv.weight"].reshape(2, 2), [[-0.02, -0.01], [0.0, 0.02]])
+    graph, _ = _imported(tmp_path, _qdq_model(float_weight=True))
+    assert graph.node("conv").quant == LayerQuant("int", 8, 16)  # float weights: the widest words
 
 
 @pytest.mark.parametrize(("kwargs", "node", "message"), [

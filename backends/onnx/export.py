@@ -258,7 +258,7 @@ def _scales(graph: Graph, weights: Mapping[str, np.ndarray], seed: int) -> tuple
     ranges from the weights, those missing calibrated on the float network."""
     layers = qdq.quantized_layers(graph)
     ranges = qdq.stored_ranges(graph, weights)
-    missing = [name for name, q in layers.items() if name not in ranges]
+    missing = [name for name in layers if name not in ranges]
     if missing:
         float_model = _lowered(graph, weights, {})
         ranges.update(qdq.calibrated_ranges(graph, float_model.nodes, float_model.initializers, missing, seed))

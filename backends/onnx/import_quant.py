@@ -3,7 +3,8 @@
 write them.
 
 * A DequantizeLinear of a constant (an integer initializer, or a
-  QuantizeLinear of a float one) folds into the float weight it stands for;
+  QuantizeLinear of a float one) folds into the float weight it stands for
+  (the layer is named after the initializer, as for a float weight);
   the layer using it as its weight gets the width of the words (int8: 8
   bits, int16: 16).  Per-axis scales must lie on the weight's output-channel
   axis (Conv: 0, ConvTranspose: 1, Gemm: 0 with ``transB``, else 1; MatMul:
@@ -63,14 +64,6 @@ class _Activation:
     node: onnx.NodeProto
 
 
-def _state(im: _Importer) -> dict:
-    """The import's quantization records (``_Importer.quantized``): words by
-    folded weight value, QuantizeLinear outputs awaiting their
-    DequantizeLinear, Clips that narrow one, activations and weight widths
-    by layer."""
-    return im.quantized
-
-
 def _scale(im: _Importer, node: onnx.NodeProto) -> np.ndarray:
     scale = np.asarray(im.constant(node, node.input[1], "the scale"), dtype=np.float64)
     if scale.size == 0 or not np.all(np.isfinite(scale)) or np.any(scale <= 0):
@@ -113,10 +106,10 @@ def _shaped(scale: np.ndarray, axis: int | None, rank: int) -> np.ndarray:
 
 
 def _dequantize(im: _Importer, node: onnx.NodeProto) -> None:
-    state = _state(im)
+    state = im.quantized
     source = node.input[0]
     if source in state["pending"]:
-        _close_pair(im, node, state["pending"].pop(source))
+        _close_pair(im, node, state["pending"][source])
         return
     if not isinstance(im.constants.get(source), np.ndarray):
         raise im.fail(node, "dequantizes a tensor no QuantizeLinear quantized here")
@@ -127,10 +120,12 @@ def _dequantize(im: _Importer, node: onnx.NodeProto) -> None:
     axis = _axis(node, scale, words.ndim)
     im.constants[node.output[0]] = (words.astype(np.float64) * _shaped(scale, axis, words.ndim)).astype(np.float32)
     state["words"][node.output[0]] = _Words(bits, axis, node)
+    origin = state["origin"].get(source, source)  # onnxruntime names the words of W 'W_quantized'
+    state["origin"][node.output[0]] = origin[: -len("_quantized")] if origin.endswith("_quantized") else origin
 
 
 def _quantize(im: _Importer, node: onnx.NodeProto) -> None:
-    state = _state(im)
+    state = im.quantized
     scale = _scale(im, node)
     dtype = _word_type(im, node)
     bits = _bits(im, node, dtype, (8, 16))
@@ -140,6 +135,7 @@ def _quantize(im: _Importer, node: onnx.NodeProto) -> None:
         axis = _axis(node, scale, values.ndim)
         words = np.clip(np.rint(values / _shaped(scale, axis, values.ndim)), -q_max(bits) - 1, q_max(bits))
         im.constants[node.output[0]] = words.astype(dtype)
+        state["origin"][node.output[0]] = source
         return
     users = [n for n in im.model.graph.node if node.output[0] in n.input]
     if not users or any(u.op_type != "DequantizeLinear" for u in users):
@@ -159,11 +155,11 @@ def _close_pair(im: _Importer, node: onnx.NodeProto, activation: _Activation) ->
         raise im.fail(node, f"its scale {scale.reshape(-1)[:4].tolist()} differs from its QuantizeLinear's "
                             f"({activation.scale:.9g})")
     _word_type(im, node)
-    recorded = _state(im)["activations"].get(activation.layer)
+    recorded = im.quantized["activations"].get(activation.layer)
     if recorded is not None and (recorded.bits, recorded.scale) != (activation.bits, activation.scale):
         raise im.fail(node, f"layer '{activation.layer}' is quantized twice, with different formats "
                             f"({recorded.bits} bits, scale {recorded.scale:.9g} at '{recorded.node.name}')")
-    _state(im)["activations"][activation.layer] = activation
+    im.quantized["activations"][activation.layer] = activation
     im.values[node.output[0]] = activation.layer
 
 
@@ -175,7 +171,7 @@ def quantized_clip(fallback):
         if bits is None:
             fallback(im, node)
             return
-        _state(im)["narrow"][node.output[0]] = bits
+        im.quantized["narrow"][node.output[0]] = bits
         im.values[node.output[0]] = im.tensor(node, node.input[0])
     return lower
 
@@ -203,10 +199,10 @@ WEIGHTED_NODES = frozenset({*_OUTPUT_AXIS, "Gemm"})
 def record_weight_words(im: _Importer, node: onnx.NodeProto) -> None:
     """After a weighted node became a layer: the width of its weight, if
     quantized, its per-axis scales checked to lie on the output channels."""
-    if len(node.input) < 2 or node.input[1] not in _state(im).get("words", {}):
+    if len(node.input) < 2 or node.input[1] not in im.quantized["words"]:
         return
     layer = _layer_of(im, node)
-    words = _state(im)["words"][node.input[1]]
+    words = im.quantized["words"][node.input[1]]
     if words.bits > _WIDEST:
         raise im.fail(words.node, f"{words.bits}-bit words cannot be the weight of {node.op_type} "
                                   f"'{node.name or node.op_type}'")
@@ -215,7 +211,7 @@ def record_weight_words(im: _Importer, node: onnx.NodeProto) -> None:
         raise im.fail(words.node, f"per-axis scales on axis {words.axis} of the weight of {node.op_type} "
                                   f"'{node.name or node.op_type}': segc's weights have one scale per output "
                                   f"channel (axis {axis})")
-    _state(im)["weights"][layer] = words.bits
+    im.quantized["weights"][layer] = words.bits
 
 
 def _layer_of(im: _Importer, node: onnx.NodeProto) -> str:
@@ -229,9 +225,9 @@ def _layer_of(im: _Importer, node: onnx.NodeProto) -> str:
 def apply_formats(im: _Importer) -> None:
     """Give the layers their formats and ranges (``Node.quant``,
     ``LAYER.act_range``); a model's ``segc.quant`` metadata wins."""
-    state = _state(im)
+    state = im.quantized
     formats, ranges = _metadata(im)
-    for layer, act in state.get("activations", {}).items():
+    for layer, act in state["activations"].items():
         node = im.graph.node(layer)
         w_bits = state["weights"].get(layer, _WIDEST) if node.op in WEIGHTED_OPS else None
         formats.setdefault(layer, LayerQuant("int", act.bits, w_bits))

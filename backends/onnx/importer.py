@@ -68,14 +68,18 @@ class _Importer:
         self.problems: list[str] = []  # nodes that cannot be imported, each "node 'NAME' (OP): why"
         self.failed: set[str] = set()  # values that cannot be computed (a failed node's, shape unknown)
         self.inferred: dict[str, list[int | None]] | None = None  # ONNX's inferred shapes, once needed
+        # import_quant's records: words by folded weight value, QuantizeLinear outputs awaiting their
+        # DequantizeLinear, Clips narrowing one (bits), activation formats and weight widths by layer
+        # and the initializer each folded weight comes from
         self.quantized: dict[str, dict] = {key: {} for key in ("words", "pending", "narrow", "activations",
-                                                                "weights")}  # see import_quant
+                                                                "weights", "origin")}
 
     def fail(self, node: onnx.NodeProto | None, message: str) -> SegError:
         return node_error(self.path, node, message)
 
     # ------------------------------------------------------------ naming
     def layer_name(self, node: onnx.NodeProto, weight: str | None = None) -> str:
+        weight = self.quantized["origin"].get(weight, weight) if weight else weight  # a dequantized weight's own
         if weight and weight.endswith(".weight"):
             base = _name(weight[: -len(".weight")])
         else:
