@@ -114,10 +114,16 @@ def import_onnx(path: str, input_shape=None, folded: dict[str, int] | None = Non
 
 def to_onnx(graph: Graph, weights=None, seed: int = 0) -> bytes:
     """The network as a serialized ONNX model (checked), with the weights of
-    :func:`to_torch`."""
+    :func:`to_torch`; quantized layers take their activation ranges from the
+    weights' ``LAYER.act_range`` entries (those missing are calibrated, see
+    ``backends/onnx/export_quant.py``)."""
     from .backends.onnx.export import to_onnx as emit
+    from .backends.onnx.export_quant import split_ranges
+    from .backends.torch.module import build_module, read_weights
 
     graph = with_deform_decisions(graph)
-    module = to_torch(graph, weights, seed)
+    source = weights if isinstance(weights, str) else "<weights>"
+    parameters, ranges = split_ranges(read_weights(weights) if isinstance(weights, str) else weights)
+    module = build_module(graph, parameters, seed, source)
     arrays = {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
-    return emit(graph, arrays).SerializeToString()
+    return emit(graph, {**arrays, **ranges}, seed).SerializeToString()

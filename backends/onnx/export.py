@@ -27,26 +27,36 @@ from onnx import TensorProto, helper, numpy_helper
 from ...ir import Graph, Node, check_names, conv_pads
 from ...ir.dconv_plan import dconv_variant
 from ...ir.ops_pointwise import output_shape
+from ...ir.quant import WEIGHTED_OPS
+from . import export_quant as qdq
 from .export_pointwise import POINTWISE_ONNX, flatten_outputs
 
 __all__ = ["ONNX_LOWERING", "OPSET", "to_onnx"]
 
 OPSET, IR_VERSION = 17, 8
-DEFORM_KEY = "segc.dconv"
+DEFORM_KEY, QUANT_KEY = "segc.dconv", "segc.quant"
 
 
 class _Emitter:
-    def __init__(self, graph: Graph, weights: Mapping[str, np.ndarray]):
+    def __init__(self, graph: Graph, weights: Mapping[str, np.ndarray], quantized: bool = False,
+                 opset: int = OPSET):
         self.graph = graph
         self.weights = weights
+        self.quantized = quantized  # weights of layers with a format as integers + DequantizeLinear
+        self.opset = opset
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
+        self.input_aliases: dict[str, str] = {}  # quantized network input -> its dequantized value
 
     def node(self, op: str, inputs: list[str], output: str, name: str, **attrs) -> str:
         self.nodes.append(helper.make_node(op, inputs, [output], name=name, **attrs))
         return output
 
     def weight(self, key: str) -> str:
+        layer, _, what = key.rpartition(".")
+        node = self.graph.node(layer) if self.quantized and what == "weight" and layer in self.graph else None
+        if node is not None and node.op in WEIGHTED_OPS and node.quant is not None and node.quant.w_bits:
+            return qdq.weight_qdq(self, node, key)
         array = np.asarray(self.weights[key], dtype=np.float32)
         self.initializers.append(numpy_helper.from_array(array, key))
         return key
@@ -209,25 +219,84 @@ def _deform_metadata(node: Node) -> dict:
     return entry
 
 
-def to_onnx(graph: Graph, weights: Mapping[str, np.ndarray]) -> onnx.ModelProto:
-    """The ONNX model of a graph with its weights (a state_dict as arrays).
-    Its names must be valid (``ir.names``): ONNX value names carry meaning
-    (``""`` is an absent input, ``LAYER/what`` a helper's value)."""
-    check_names(graph)
-    emitter = _Emitter(graph, weights)
+def _lowered(graph: Graph, weights: Mapping[str, np.ndarray], scales: Mapping[str, float],
+             opset: int = OPSET) -> _Emitter:
+    """Every layer lowered; the layers in ``scales`` quantized (weights and
+    output, see ``export_quant``), the others in float."""
+    emitter = _Emitter(graph, weights, bool(scales), opset)
     for node in graph.nodes():
+        start = len(emitter.nodes)
         lower = ONNX_LOWERING[node.op]
         if lower is not None:
             lower(emitter, node)
+        if node.name in scales:
+            _quantize_output(emitter, node, start, scales[node.name])
+    return emitter
+
+
+def _quantize_output(e: _Emitter, node: Node, start: int, scale: float) -> None:
+    """QDQ after a layer: its float result becomes ``LAYER/float``; an
+    input's users (emitted later) read ``INPUT/dequantized``."""
+    if node.op == "input":
+        qdq.activation_qdq(e, node, node.name, f"{node.name}/dequantized", scale)
+        e.input_aliases[node.name] = f"{node.name}/dequantized"
+        return
+    for proto in e.nodes[start:]:
+        proto.output[:] = [f"{node.name}/float" if v == node.name else v for v in proto.output]
+    qdq.activation_qdq(e, node, f"{node.name}/float", node.name, scale)
+
+
+def _read_quantized_inputs(e: _Emitter) -> None:
+    own = {f"{layer}/{what}" for layer in e.input_aliases for what in ("clip", "quantize")}
+    for proto in e.nodes:
+        if proto.name not in own:
+            proto.input[:] = [e.input_aliases.get(v, v) for v in proto.input]
+
+
+def _scales(graph: Graph, weights: Mapping[str, np.ndarray], seed: int) -> tuple[dict[str, float], dict]:
+    """(activation scale per quantized layer, the ranges they come from):
+    ranges from the weights, those missing calibrated on the float network."""
+    layers = qdq.quantized_layers(graph)
+    ranges = qdq.stored_ranges(graph, weights)
+    missing = [name for name in layers if name not in ranges]
+    if missing:
+        float_model = _lowered(graph, weights, {})
+        ranges.update(qdq.calibrated_ranges(graph, float_model.nodes, float_model.initializers, missing, seed))
+    return qdq.activation_scales(graph, ranges), ranges
+
+
+def _quant_metadata(graph: Graph, ranges: Mapping[str, float]) -> str:
+    """Every layer's format and its output's range, for segc's import."""
+    formats = {n.name: n.quant.to_json() for n in graph.nodes() if n.quant is not None}
+    return json.dumps({"formats": formats, "ranges": dict(ranges)}, sort_keys=True, allow_nan=False)
+
+
+def to_onnx(graph: Graph, weights: Mapping[str, np.ndarray], seed: int = 0) -> onnx.ModelProto:
+    """The ONNX model of a graph with its weights (a state_dict as arrays,
+    with ``LAYER.act_range`` entries for quantized layers: those missing are
+    calibrated on a standard normal input from ``seed``).
+    Its names must be valid (``ir.names``): ONNX value names carry meaning
+    (``""`` is an absent input, ``LAYER/what`` a helper's value)."""
+    check_names(graph)
+    scales, ranges = _scales(graph, weights, seed) if qdq.quantized_layers(graph) else ({}, {})
+    wide = qdq.needs_wide_words(graph)
+    opset, ir_version = (qdq.QUANT_OPSET, qdq.QUANT_IR_VERSION) if wide else (OPSET, IR_VERSION)
+    emitter = _lowered(graph, qdq.dequantized_dconv_weights(graph, weights) if scales else weights, scales, opset)
+    _read_quantized_inputs(emitter)
     _rename_clashes(graph, emitter.nodes)
     flatten_outputs(graph, emitter.nodes)
     inputs = [_value(n.name, n.shape) for n in graph.inputs]
     outputs = [_value(n.output_name, output_shape(graph, n)) for n in graph.outputs]
     body = helper.make_graph(emitter.nodes, graph.name, inputs, outputs, emitter.initializers)
-    model = helper.make_model(body, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION,
+    model = helper.make_model(body, opset_imports=[helper.make_opsetid("", opset)], ir_version=ir_version,
                               producer_name="segc")
     deform = {n.name: _deform_metadata(n) for n in graph.nodes() if n.op == "dconv"}
+    props = {}
     if deform:  # lets segc's import rebuild its deformable layers (ONNX has no such op at opset 17)
-        helper.set_model_props(model, {DEFORM_KEY: json.dumps(deform, sort_keys=True, allow_nan=False)})
+        props[DEFORM_KEY] = json.dumps(deform, sort_keys=True, allow_nan=False)
+    if scales:  # lets segc's import give back the formats as written (fixed point, given fraction bits)
+        props[QUANT_KEY] = _quant_metadata(graph, ranges)
+    if props:
+        helper.set_model_props(model, props)
     onnx.checker.check_model(model, full_check=True)
     return model

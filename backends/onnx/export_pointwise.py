@@ -38,11 +38,19 @@ def _clip(e, n: Node) -> None:
     e.node("Clip", [n.inputs[0], *bounds], n.name, n.name)
 
 
+def _reduce_mean(e, n: Node, output: str, keepdims: int) -> str:
+    """ReduceMean over [2, 3]: its axes an attribute up to opset 17, an input after."""
+    if e.opset < 18:
+        return e.node("ReduceMean", [n.inputs[0]], output, n.name, axes=[2, 3], keepdims=keepdims)
+    axes = e.constant(f"{n.name}/axes", [2, 3])
+    return e.node("ReduceMean", [n.inputs[0], axes], output, n.name, keepdims=keepdims)
+
+
 def _mean(e, n: Node) -> None:
     if n.attrs["keepdims"]:
-        e.node("ReduceMean", [n.inputs[0]], n.name, n.name, axes=[2, 3], keepdims=1)
+        _reduce_mean(e, n, n.name, 1)
         return
-    flat = e.node("ReduceMean", [n.inputs[0]], f"{n.name}/mean", n.name, axes=[2, 3], keepdims=0)
+    flat = _reduce_mean(e, n, f"{n.name}/mean", 0)
     e.node("Reshape", [flat, e.constant(f"{n.name}/nchw", [0, -1, 1, 1])], n.name, f"{n.name}/reshape")
 
 

@@ -21,7 +21,8 @@ __all__ = ["check_arity", "check_order", "deform_specs", "describe", "expect_sha
 
 # Inputs a node needs at least (ops not listed: one); every node needs an output.
 MIN_INPUTS = {"Conv": 2, "BatchNormalization": 5, "Gemm": 2, "MatMul": 2, "Reshape": 2, "Gather": 2, "Slice": 3,
-              "Resize": 1, "Constant": 0, "DeformConv": 3}
+              "Resize": 1, "Constant": 0, "DeformConv": 3, "QuantizeLinear": 2,
+              "DequantizeLinear": 2}
 
 
 def describe(node: onnx.NodeProto, message: str) -> str:

@@ -12,6 +12,7 @@ from .import_channels import CHANNEL_OPS
 from .import_checks import expect_shape, symmetric_pads
 from .import_deform import DEFORM_OPS, conv_window, offset_branch_only, vector
 from .import_pointwise import POINTWISE_IMPORT
+from .import_quant import QUANT_IMPORT, quantized_clip
 from .importer import _attrs, _Importer, _ShapeOf
 
 __all__ = ["SUPPORTED"]
@@ -337,7 +338,7 @@ def _skippable(lower):
 
 SUPPORTED = {op: _skippable(fn) for op, fn in {
     "Conv": _conv, "BatchNormalization": _bn, "Relu": _unary("relu"),
-    "Clip": _clip, "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),
+    "Clip": quantized_clip(_clip), "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),
     "GlobalAveragePool": _global_pool, "Resize": _resize, "Upsample": _resize,
     "Add": _sum, "Sum": _sum, "Concat": _concat, "Gemm": _linear, "MatMul": _linear, "Flatten": _flatten,
     "Reshape": _flatten, "Unsqueeze": _unsqueeze, "Identity": _identity, "Dropout": _identity,
@@ -345,4 +346,5 @@ SUPPORTED = {op: _skippable(fn) for op, fn in {
     **CHANNEL_OPS,
     **DEFORM_OPS,
     **POINTWISE_IMPORT,
+    **QUANT_IMPORT,
 }.items()}

@@ -73,12 +73,18 @@ class _Importer:
         for node in model.graph.node:
             for value in dict.fromkeys(node.input):
                 self.users.setdefault(value, []).append(node)
+        # import_quant's records: words by folded weight value, QuantizeLinear outputs awaiting their
+        # DequantizeLinear, Clips narrowing one (bits), activation formats and weight widths by layer
+        # and the initializer each folded weight comes from
+        self.quantized: dict[str, dict] = {key: {} for key in ("words", "pending", "narrow", "activations",
+                                                                "weights", "origin")}
 
     def fail(self, node: onnx.NodeProto | None, message: str) -> SegError:
         return node_error(self.path, node, message)
 
     # ------------------------------------------------------------ naming
     def layer_name(self, node: onnx.NodeProto, weight: str | None = None) -> str:
+        weight = self.quantized["origin"].get(weight, weight) if weight else weight  # a dequantized weight's own
         if weight and weight.endswith(".weight"):
             base = _name(weight[: -len(".weight")])
         else:
@@ -131,6 +137,7 @@ class _Importer:
 
     def run(self) -> tuple[Graph, dict[str, np.ndarray]]:
         from .import_ops import SUPPORTED  # the lowering table (it builds on this module)
+        from .import_quant import apply_formats
 
         self._inputs()
         deform = deform_specs(self.model, self.path)
@@ -152,6 +159,7 @@ class _Importer:
                 self._outputs(outputs & set(node.output) | ({layer} & outputs))
         if self.problems:
             raise SegError(Diagnostic(_listing(self.problems), path=self.path))
+        apply_formats(self)
         self._outputs({v.name for v in self.model.graph.output if f"output.{_name(v.name)}" not in self.graph})
         problems = self.graph.problems()
         if problems:
@@ -161,10 +169,14 @@ class _Importer:
     def _lower_counted(self, lower, node: onnx.NodeProto) -> None:
         """Lower one node (its error is recorded); a node that adds no layer
         is counted as folded."""
+        from .import_quant import WEIGHTED_NODES, record_weight_words
+
         before = len(self.graph)
         try:
             check_arity(self.path, node)
             self._lower(lower, node)
+            if node.op_type in WEIGHTED_NODES and len(self.graph) > before:
+                record_weight_words(self, node)
         except SegError as err:
             self._failed(node, "; ".join(d.message for d in err.diagnostics))
             return
