@@ -119,11 +119,13 @@ def to_onnx(graph: Graph, weights=None, seed: int = 0) -> bytes:
     ``backends/onnx/export_quant.py``)."""
     from .backends.onnx.export import to_onnx as emit
     from .backends.onnx.export_quant import split_ranges
+    from .backends.quant import RANGE_SUFFIX
     from .backends.torch.module import build_module, read_weights
 
     graph = with_deform_decisions(graph)
     source = weights if isinstance(weights, str) else "<weights>"
-    parameters, ranges = split_ranges(read_weights(weights) if isinstance(weights, str) else weights)
-    module = build_module(graph, parameters, seed, source)
-    arrays = {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
+    weights = read_weights(weights) if isinstance(weights, str) else weights
+    _, ranges = split_ranges(weights)
+    module = build_module(graph, weights, seed, source, ranges_optional=True)
+    arrays = {k: v.detach().cpu().numpy() for k, v in module.state_dict().items() if not k.endswith(RANGE_SUFFIX)}
     return emit(graph, {**arrays, **ranges}, seed).SerializeToString()

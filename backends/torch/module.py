@@ -20,6 +20,7 @@ from torch import nn
 
 from ...ir import Diagnostic, Graph, SegError
 from ...ir.files import library_reason, open_input
+from ..quant import RANGE_SUFFIX
 from ..seeded import seeded_weights
 from .source import class_name, to_torch_source
 
@@ -40,15 +41,20 @@ class _ShapeCheck:
 
 
 def build_module(graph: Graph, weights: Mapping[str, torch.Tensor] | None = None, seed: int = 0,
-                 source_name: str = "<segc>") -> nn.Module:
-    """The network as an ``nn.Module`` in eval mode."""
+                 source_name: str = "<segc>", ranges_optional: bool = False) -> nn.Module:
+    """The network as an ``nn.Module`` in eval mode; with ``ranges_optional``
+    activation ranges the weights lack stay uncalibrated instead of being an
+    error (as with seeded weights)."""
     source = to_torch_source(graph)
     namespace: dict = {"__name__": f"segc_generated_{class_name(graph).lower()}"}
     exec(compile(source, _remember(source, graph.name), "exec"), namespace)
     with torch.random.fork_rng(devices=[]):  # the constructors' own draws, replaced below, leave torch's RNG alone
         module = namespace[class_name(graph)]()
-    if weights is None:
-        weights = {key: torch.from_numpy(value) for key, value in seeded_weights(graph, seed).items()}
+    if weights is None:  # seeded weights; activation ranges stay uncalibrated (segc quantize measures them)
+        weights, ranges_optional = {k: torch.from_numpy(v) for k, v in seeded_weights(graph, seed).items()}, True
+    if ranges_optional:
+        defaults = {k: v for k, v in module.state_dict().items() if k.endswith(RANGE_SUFFIX)}
+        weights = {**defaults, **weights}
     load_state_dict(module, weights, source_name)
     module.register_forward_pre_hook(_ShapeCheck({n.name: tuple(n.shape) for n in graph.inputs}))
     module.__prepare_scriptable__ = _WithoutShapeCheck(module)
