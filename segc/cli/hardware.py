@@ -101,7 +101,7 @@ def _report(args: argparse.Namespace) -> int:
 
         headers, rows, footer = render.table_rows(data)
         print_table(render.summary_lines(data)[0], headers, rows, footer)
-        print(render.summary_lines(data)[1])
+        print("\n".join(render.summary_lines(data)[1:]))
     return 0
 
 
