@@ -40,6 +40,7 @@ target impossible, with the arithmetic.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -337,7 +338,7 @@ def packing_from_dict(value: object, name: str = "dsp_packing") -> DspPacking:
             raise ValueError(f"'{name}.{key}' must be an integer between 1 and 64 MACs per DSP, got {macs!r}")
         entries[int(digits)] = macs
     ordered = sorted(entries.items(), reverse=True)
-    for (wide, fewer), (narrow, more) in zip(ordered, ordered[1:]):
+    for (wide, fewer), (narrow, more) in itertools.pairwise(ordered):
         if more < fewer:
             raise ValueError(f"'{name}': w{narrow} packs {more} MACs per DSP, fewer than w{wide}'s {fewer}")
     return DspPacking(tuple(ordered))

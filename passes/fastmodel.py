@@ -68,8 +68,8 @@ class LayerTable:
     def of(cls, graph: Graph) -> LayerTable:
         rows = [n for n in graph.nodes() if n.annotations["cost"]["rule"] not in ("free", "fused")]
         keys = ("on_depthwise", "on_unit", "invocations", "ci", "co", "groups", "kx", "ky", "pixels", "tiles",
-                "in_area", "in_bits", "w_bits", "out_bits", "other_bits", "stream_work", "off_ci", "off_co", "off_kx", "off_ky", "is_dconv",
-                "scattered", "reads", "stream_per_channel", "gather_per_channel", "branch_reads")
+                "in_area", "in_bits", "w_bits", "out_bits", "other_bits", "stream_work", "off_ci", "off_co", "off_kx",
+                "off_ky", "is_dconv", "scattered", "reads", "stream_per_channel", "gather_per_channel", "branch_reads")
         columns: dict[str, list] = {k: [] for k in keys}
         for node in rows:
             _fill(graph, node, columns)

@@ -26,11 +26,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Coupling, Graph
+from ..ir.quant import widths
 from .channels import ChannelGroup
 from .cost import Calibration
 from .deconv_cost import extra_output_pixels
 from .fastmodel import LayerTable, latencies
-from ..ir.quant import widths
 from .hwmodel import ConvGeometry
 from .tile import retile
 
