@@ -27,7 +27,8 @@ __all__ = ["COMMANDS", "add_commands"]
 REPORT_FORMATS = ("terminal", "json", "markdown", "csv", "html")
 ROOFLINE_NOTE = ("roofline/latency: the compute-only bound (MACs / (P_if·P_of·P_kx·P_ky·clock), a PE array that "
                  "never waits for memory nor wastes a lane) over the model's latency; 100% = compute-bound")
-DSE_NOTE = ("DSPs_PE: the PE array's ⌈P_if·P_of·P_kx·P_ky / macs_per_dsp⌉; DSPs_total: with the target's other units "
+DSE_NOTE = ("DSPs_PE: the PE array's ⌈P_if·P_of·P_kx·P_ky / p⌉, p the MACs per DSP at its operand width; "
+            "DSPs_total: with the target's other units "
             "(depthwise engine, elementwise unit, fixed units), the budget the front is drawn against")
 
 
@@ -136,6 +137,7 @@ def _dse(args: argparse.Namespace) -> int:
     target = graph.target
     data = {"format": "segc.dse", "version": 1, "network": graph.name, "target": target.name,
             "tiling": args.tiling, "explored": len(explored), "dsp": target.dsp, "unit_dsps": target.unit_dsps,
+            "pe_bits": explored.pe_bits, "macs_per_dsp": explored.macs_per_dsp,
             "front": [p.to_json() for p in explored.front()]}
     if args.output:
         from ..backends.report.plots import pareto_plot
@@ -159,7 +161,8 @@ def _print_front(data: dict) -> None:
              f"{p['roofline_s'] / p['latency_s']:.0%}"] for p in data["front"]]
     units = ", ".join(f"{name} {dsps}" for name, dsps in data["unit_dsps"].items()) or "none"
     title = (f"Pareto front of {data['network']} on {data['target']} ({data['explored']} designs explored; "
-             f"{data['dsp']} DSP blocks, other units: {units})")
+             f"{data['dsp']} DSP blocks, other units: {units}; PE array at {data['pe_bits']}-bit operands, "
+             f"{data['macs_per_dsp']} MACs per DSP)")
     print_table(title, headers, rows)
     print(DSE_NOTE)
     print(ROOFLINE_NOTE)
