@@ -202,6 +202,7 @@ def _print_table_and_notes(title: str, headers: list[str], rows: list[list[str]]
 def _compile(args: argparse.Namespace) -> int:
     from ..backends.hls import config as hls_config
     from ..backends.report import tables as render
+    from ..backends.report.resources import resource_lines, resource_totals
     from ..passes.base import run_pipeline
     from ..passes.registry import parse_pipeline
 
@@ -222,6 +223,7 @@ def _compile(args: argparse.Namespace) -> int:
     if "hls-config" in emits:
         files["layer_config.json"] = hls_config.to_json(graph)
         files["layer_config.h"] = hls_config.to_header(graph)
+        print("\n".join(resource_lines(resource_totals(graph))))
     if "seg" in emits:
         files[f"{graph.name}.seg"] = api.to_seg(graph)
     if "json" in emits:
