@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 from conftest import EXAMPLES
-from test_engines import _load, _machine
+from test_engines import _load, _machine, check_pruned_latency
 
 import segc
 from segc.backends.report.tables import build_report
@@ -20,11 +20,8 @@ from segc.hardware import analyse
 from segc.ir import DspPacking, SegError
 from segc.ir.quant import QuantRule, apply_quantize
 from segc.ir.serialize import graph_from_json, graph_to_json
-from segc.passes.channels import channel_groups, kept_channels
 from segc.passes.dse import pe_budget
 from segc.passes.fastmodel import LayerTable, latencies
-from segc.passes.prune import prune
-from segc.passes.pruned_cost import PrunedCost
 
 TARGET = """
 target h {
@@ -205,14 +202,4 @@ def test_vectorised_model_agrees_on_quantized_graphs(name, conv_input):
 @pytest.mark.parametrize(("name", "conv_input"), [("codenet_shufflenet", "tiled"), ("tiny_seg", "streamed"),
                                                   ("dconvs", "streamed")])
 def test_pruned_latency_equals_reannotation_on_quantized_graphs(name, conv_input):
-    graph = _mixed(_machine(_load(name), conv_input))
-    groups = channel_groups(graph)
-    model = PrunedCost(analyse(graph), groups)
-    rng = np.random.default_rng(5)
-    for _ in range(3):
-        rates = {g.name: float(rng.choice([0.0, 0.25, 0.5])) for g in groups if g.prunable}
-        kept = np.asarray([[kept_channels(g, rates.get(g.name, 0.0)) for g in groups]])
-        pruned = analyse(prune(graph, rates, strict=False)[0])
-        assert all(pruned.node(n.name).quant == n.quant for n in graph.nodes() if n.name in pruned)
-        expected = sum(n.annotations["cost"]["latency_s"] for n in pruned.nodes())
-        assert model.latency(kept)[0] == pytest.approx(expected, rel=1e-12)
+    check_pruned_latency(_mixed(_machine(_load(name), conv_input)), seed=5)
