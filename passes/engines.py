@@ -85,10 +85,10 @@ def _on_depthwise(graph: Graph, node: Node, target: Target) -> dict:
     x = graph.input_shapes(node)[0]
     cycles = -(-geom.groups // engine.lanes) * -(-(geom.kx * geom.ky) // engine.taps) * geom.wo * geom.ho
     words = (elements(x), geom.groups * geom.kx * geom.ky, elements(node.shape))
+    reason = f"depthwise engine {engine.lanes}×{engine.taps}, input streamed once"
     return {"cycles_compute": cycles, "dram_in": words[0], "dram_weight": words[1], "dram_out": words[2],
             "dram_bits": traffic_bits(graph, node, *words), "tile": list(tiling["tile"]),
-            "input_tile": list(tiling["input_tile"]), "reason": f"depthwise engine {engine.lanes}×{engine.taps}, "
-                                                                 "input streamed once"}
+            "input_tile": list(tiling["input_tile"]), "reason": reason}
 
 
 def _taps(graph: Graph, node: Node) -> int:
