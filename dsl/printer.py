@@ -16,6 +16,7 @@ import re
 from ..ir import NAME_RE, OPS, TARGET_FIELDS, Graph, Node, PruneDirectives, Target, check_names
 from ..ir.directives import DeformDirectives
 from ..ir.quant import quantize_rules
+from ..ir.target import packing_to_dict
 from .units import format_base
 
 __all__ = ["format_float", "format_pattern", "format_string", "format_value", "print_graph", "print_target"]
@@ -101,6 +102,8 @@ def _target_value(spec, value) -> str:
     if spec.kind == "record":
         members = [(m, getattr(value, m.attr)) for m in spec.members if getattr(value, m.attr) is not None]
         return "{" + ", ".join(f"{m.name}: {_target_value(m, v)}" for m, v in members) + "}"
+    if spec.kind == "packing":
+        return "{" + ", ".join(f"{k}: {v}" for k, v in packing_to_dict(value).items()) + "}"
     if spec.kind == "string":
         return format_string(value)
     if spec.kind == "count":

@@ -11,7 +11,9 @@ the network's target cannot implement is an error at the rule.
 from __future__ import annotations
 
 from ..ir import Diagnostic, Graph, SegError
+from ..ir.directives import matches
 from ..ir.quant import OPTIONS, QuantRule, apply_quantize, option_problem, resolve, unmatched_rules
+from ..ir.quant_fit import width_problems
 from . import ast
 from .deform import option_value
 from .evaluate import Env, ExprEvaluator, suggestion
@@ -76,4 +78,19 @@ def lower_quantize(section: ast.QuantizeDef, graph: Graph) -> list[QuantRule]:
     if errors:
         raise SegError(errors)
     apply_quantize(graph, rules)
+    errors = _width_errors(graph, rules)
+    if errors:
+        raise SegError(errors)
     return rules
+
+
+def _width_errors(graph: Graph, rules: list[QuantRule]) -> list[Diagnostic]:
+    """Widths the target cannot implement, each at the value of the rule
+    that set it (once per rule and option)."""
+    errors, seen = [], set()
+    for node, option, message in width_problems(graph):
+        rule = next(r for r in reversed(rules) if matches(r.pattern, node.name) and option in dict(r.options))
+        if (id(rule), option) not in seen:
+            seen.add((id(rule), option))
+            errors.append(Diagnostic(message, rule.value_span(option)))
+    return errors

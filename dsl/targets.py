@@ -9,7 +9,7 @@ problem is reported at the field (or the target's name) it concerns.
 from __future__ import annotations
 
 from ..ir import TARGET_FIELDS, Diagnostic, SegError, Target, Unroll, target_problems
-from ..ir.target import UNROLL_KEYS, FieldSpec
+from ..ir.target import UNROLL_KEYS, FieldSpec, packing_from_dict
 from . import ast
 from .evaluate import Env, ExprEvaluator, close_match
 from .units import KIND_UNITS, format_base
@@ -106,6 +106,8 @@ def _convert(spec: FieldSpec, value: object) -> object:
         return _number(spec, value)
     if spec.kind == "record":
         return _record(spec, value)
+    if spec.kind == "packing":
+        return packing_from_dict(value, spec.name)
     number = _quantity(spec, value)
     problem = _in_range(spec, number)
     if problem:

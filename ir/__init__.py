@@ -13,7 +13,7 @@ from .opdef import Coupling, OpDef
 from .ops import OPS, conv_pads, offset_channels
 from .shapes import Shape, ShapeError
 from .summary import LayerSummary, summarize
-from .target import TARGET_FIELDS, DepthwiseEngine, ElementwiseUnit, Target, Unroll, target_problems
+from .target import TARGET_FIELDS, DepthwiseEngine, DspPacking, ElementwiseUnit, Target, Unroll, target_problems
 
 __all__ = [
     "NAME_RE",
@@ -26,6 +26,7 @@ __all__ = [
     "DepthwiseEngine",
     "Diagnostic",
     "Directives",
+    "DspPacking",
     "ElementwiseUnit",
     "Graph",
     "KeepRule",

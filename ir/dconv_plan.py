@@ -26,6 +26,7 @@ from .diagnostics import Span
 from .graph import Graph, Node
 from .linebuffer import LineBuffer, MapAxis, largest_bound, line_buffer, rows_needed, size_text, useful_bound
 from .ops import conv_pads
+from .quant import widths
 from .target import Target
 
 __all__ = ["PlanError", "Setting", "blame", "dconv_plan", "dconv_variant", "layer_settings"]
@@ -141,7 +142,8 @@ def dconv_plan(graph: Graph, node: Node, target: Target | None, settings: dict[s
     """The ``deform`` annotation of a dconv, or PlanError."""
     shape, rounded = settings["shape"].value, settings["round"].value
     x = graph.input_shapes(node)[0]
-    buffer = line_buffer(target, x, node.attrs["groups"]) if target is not None else None
+    word_bits = widths(graph, graph.node(node.inputs[0]))[1]
+    buffer = line_buffer(target, x, node.attrs["groups"], word_bits) if target is not None else None
     kernel = (node.attrs["k"][0], node.attrs["dilation"][0])
     _check_variant(node, shape, rounded, None)  # type: ignore[arg-type]
     variant = node.with_(attrs={**node.attrs, "shape": shape})

@@ -191,11 +191,13 @@ def size_text(size: int) -> str:
     return f"{size:,} bytes"
 
 
-def line_buffer(target: Target, x: Shape, groups: int) -> LineBuffer:
-    """The line buffer a layer with input ``x`` and ``groups`` groups gets."""
+def line_buffer(target: Target, x: Shape, groups: int, word_bits: int | None = None) -> LineBuffer:
+    """The line buffer a layer with input ``x`` of ``word_bits`` bits
+    (default: the target's word) and ``groups`` groups gets."""
     channels = x.c // groups
-    rows = target.input_buffer_words // (x.w * channels)
+    word_bits = word_bits or target.word_bits
+    rows = target.input_buffer_bits // word_bits // (x.w * channels)
     capped = target.line_buffer_rows is not None and target.line_buffer_rows < rows
     if capped:
         rows = target.line_buffer_rows  # type: ignore[assignment]
-    return LineBuffer(rows, x.w, channels, capped, target.word_bits, target.input_buffer_bits)
+    return LineBuffer(rows, x.w, channels, capped, word_bits, target.input_buffer_bits)

@@ -17,7 +17,7 @@ from .names import name_problem
 from .ops import OPS
 from .quant import WEIGHTED_OPS, LayerQuant, option_problem
 from .shapes import ShapeError
-from .target import TARGET_FIELDS, UNROLL_KEYS, Target, Unroll, target_problems
+from .target import TARGET_FIELDS, UNROLL_KEYS, Target, Unroll, packing_from_dict, packing_to_dict, target_problems
 
 __all__ = ["FORMAT", "VERSION", "decode_json", "graph_from_json", "graph_to_json", "target_from_json", "target_to_json"]
 
@@ -36,6 +36,8 @@ def target_to_json(target: Target) -> dict:
             value = {k: getattr(value, k) for k in UNROLL_KEYS}
         elif spec.kind == "record" and value is not None:
             value = {m.attr: getattr(value, m.attr) for m in spec.members}
+        elif spec.kind == "packing" and value is not None:
+            value = packing_to_dict(value)
         data[spec.attr] = value
     return data
 
@@ -164,6 +166,11 @@ def _field_from_json(reader: _Reader, data: Any, spec: Any, key: str) -> Any:
         members = {m.attr: _field_from_json(reader, value, m, f"{key}.{m.attr}") for m in spec.members
                    if value.get(m.attr) is not None or m.required}
         return spec.record(**members)
+    if spec.kind == "packing":
+        try:
+            return packing_from_dict(value, spec.attr)
+        except ValueError as err:
+            raise reader.fail(key, str(err)) from None
     if spec.kind == "string":
         return reader.get(data, spec.attr, str, key.rpartition(".")[0])
     number = reader.get(data, spec.attr, (int, float), key.rpartition(".")[0])

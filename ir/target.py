@@ -41,13 +41,14 @@ target impossible, with the arithmetic.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
 from .names import name_problem
 
-__all__ = ["TARGET_FIELDS", "DepthwiseEngine", "ElementwiseUnit", "FieldSpec", "Target", "Unroll",
-           "target_problems"]
+__all__ = ["TARGET_FIELDS", "DepthwiseEngine", "DspPacking", "ElementwiseUnit", "FieldSpec", "Target", "Unroll",
+           "packing_from_dict", "packing_to_dict", "target_problems"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,24 @@ class ElementwiseUnit:
 
 
 @dataclass(frozen=True)
+class DspPacking:
+    """MACs one DSP block does per cycle at each operand width:
+    ``entries`` (bits, MACs), widest first — ``{w16: 1, w8: 2, w4: 4}`` on a
+    DSP48E2.  A width b uses the narrowest entry of at least b bits."""
+
+    entries: tuple[tuple[int, int], ...]
+
+    def macs_at(self, bits: int) -> int | None:
+        """MACs per DSP at ``bits``, or None when every entry is narrower."""
+        fitting = [macs for width, macs in self.entries if width >= bits]
+        return fitting[-1] if fitting else None
+
+    @property
+    def widest(self) -> int:
+        return self.entries[0][0]
+
+
+@dataclass(frozen=True)
 class Target:
     name: str
     clock_hz: float
@@ -120,6 +139,8 @@ class Target:
     elementwise: ElementwiseUnit | None = None
     fixed_dsp: int = 0
     fixed_bram: int = 0
+    dsp_packing: DspPacking | None = None
+    lut: int | None = None
 
     @property
     def word_bytes(self) -> float:
@@ -139,8 +160,28 @@ class Target:
 
     @property
     def pe_dsps(self) -> int:
-        """DSP blocks of the PE array."""
+        """DSP blocks of the PE array (at the word)."""
         return math.ceil(self.unroll.macs_per_cycle / self.macs_per_dsp)
+
+    @property
+    def widest_bits(self) -> int:
+        """The widest operands the PE array implements: the widest packing
+        entry, or the word when the target gives no packing."""
+        return self.dsp_packing.widest if self.dsp_packing is not None else self.word_bits
+
+    def macs_per_dsp_at(self, bits: int) -> int | None:
+        """MACs one DSP does per cycle on ``bits``-bit operands (the packing
+        entry, else ``macs_per_dsp`` up to the word); None: not implemented."""
+        if self.dsp_packing is not None:
+            return self.dsp_packing.macs_at(bits)
+        return self.macs_per_dsp if bits <= self.word_bits else None
+
+    def pe_dsps_at(self, bits: int) -> int:
+        """DSP blocks of the PE array on ``bits``-bit operands."""
+        macs = self.macs_per_dsp_at(bits)
+        if macs is None:
+            raise ValueError(f"the target implements operands of at most {self.widest_bits} bits, not {bits}")
+        return math.ceil(self.unroll.macs_per_cycle / macs)
 
     @property
     def unit_dsps(self) -> dict[str, int]:
@@ -231,6 +272,10 @@ TARGET_FIELDS: dict[str, FieldSpec] = {
             "1 on a Xilinx DSP48 (2 when two 8-bit MACs are packed in one)",
         ),
         FieldSpec("unroll", "unroll", "unroll", True, 1, 4096, "PE array unroll factors"),
+        FieldSpec("dsp_packing", "packing", "dsp_packing", False, 1, 64,
+                  "MACs one DSP block does per cycle at each operand width: {w16: 1, w8: 2, w4: 4} "
+                  "(default: macs_per_dsp up to the word)"),
+        FieldSpec("lut", "count", "lut", False, 0, 10**8, "LUTs of the device, for the resource check"),
         _engine("depthwise", DepthwiseEngine, "a depthwise engine: {lanes: 16, taps: 9}",
                 FieldSpec("lanes", "count", "lanes", True, 1, 4096, "channels per cycle"),
                 FieldSpec("taps", "count", "taps", True, 1, 1024, "kernel taps per channel per cycle")),
@@ -264,6 +309,7 @@ def target_problems(target: Target) -> list[tuple[str, str]]:
                                        f"got '{target.conv_input}'"))
     elif target.conv_input == "streamed" and target.line_buffer_rows is None:
         problems.append(("conv_input", "'conv_input = \"streamed\"' needs a line buffer: give 'line_buffer' rows"))
+    problems += _packing_problems(target)
     if target.effective_bandwidth is not None and target.effective_bandwidth > target.bandwidth:
         problems.append(("effective_bandwidth", f"the effective bandwidth ({target.effective_bandwidth:.4g} B/s) "
                                                 f"exceeds the peak ({target.bandwidth:.4g} B/s)"))
@@ -278,3 +324,42 @@ def _dsp_message(target: Target) -> str:
         return f"{pe}, but the target has {target.dsp}"
     units = " + ".join(f"{n} {v}" for n, v in target.unit_dsps.items())
     return f"{pe}; with the {units} that is {target.dsps_used}, but the target has {target.dsp}"
+
+
+def packing_from_dict(value: object, name: str = "dsp_packing") -> DspPacking:
+    """``{w16: 1, w8: 2}`` (keys ``w<bits>``, 1 … 64 bits; MACs 1 … 64) as a
+    :class:`DspPacking`, or ValueError saying what is wrong."""
+    if not isinstance(value, dict) or not value:
+        raise ValueError(f"'{name}' must be a dict such as {{w16: 1, w8: 2, w4: 4}}, got {value!r}")
+    entries = {}
+    for key, macs in value.items():
+        digits = key[1:] if isinstance(key, str) and key.startswith("w") else ""
+        if not digits.isdigit() or not 1 <= int(digits) <= 64:
+            raise ValueError(f"'{name}' keys are widths w1 … w64 (w8: 8-bit operands), got '{key}'")
+        if isinstance(macs, bool) or not isinstance(macs, int) or not 1 <= macs <= 64:
+            raise ValueError(f"'{name}.{key}' must be an integer between 1 and 64 MACs per DSP, got {macs!r}")
+        entries[int(digits)] = macs
+    ordered = sorted(entries.items(), reverse=True)
+    for (wide, fewer), (narrow, more) in itertools.pairwise(ordered):
+        if more < fewer:
+            raise ValueError(f"'{name}': w{narrow} packs {more} MACs per DSP, fewer than w{wide}'s {fewer}")
+    return DspPacking(tuple(ordered))
+
+
+def packing_to_dict(packing: DspPacking) -> dict[str, int]:
+    return {f"w{bits}": macs for bits, macs in packing.entries}
+
+
+def _packing_problems(target: Target) -> list[tuple[str, str]]:
+    """The packing must implement the word with ``macs_per_dsp`` MACs per
+    DSP, so that unquantized layers cost as without it."""
+    if target.dsp_packing is None:
+        return []
+    at_word = target.dsp_packing.macs_at(target.word_bits)
+    if at_word is None:
+        return [("dsp_packing", f"'dsp_packing' implements at most {target.dsp_packing.widest} bits, "
+                                f"narrower than the {target.word_bits}-bit word")]
+    if at_word != target.macs_per_dsp:
+        return [("dsp_packing", f"'dsp_packing' gives {at_word} MACs per DSP at the {target.word_bits}-bit word, "
+                                f"but 'macs_per_dsp' is {target.macs_per_dsp}")]
+    return []

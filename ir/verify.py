@@ -9,7 +9,9 @@ disagreement at the layer's source span:
   output, and outputs feed nothing;
 * every stored shape equals the op's shape rule applied to its operands;
 * no tensor, and not the whole network, is larger than the limits of
-  :mod:`segc.ir.limits`.
+  :mod:`segc.ir.limits`;
+* the target implements every layer's weight and activation widths
+  (:mod:`segc.ir.quant_fit`).
 
 The attributes and shapes are re-derived only in a full check: a graph the
 front end has just built them for is checked without (``rederive=False``),
@@ -27,6 +29,7 @@ from .diagnostics import Diagnostic, Note
 from .limits import size_problems
 from .names import NAME_RULE, graph_name_problems, name_problem, shown
 from .ops import OPS
+from .quant_fit import width_problems
 from .shapes import ShapeError
 
 if TYPE_CHECKING:
@@ -107,4 +110,5 @@ def verify_graph(graph: Graph, context: str | None = None, rederive: bool = True
         message = _check_node(graph, node, rederive or verify_all())
         if message:
             problems.append(_diag(node, message, context))
+    problems += [Diagnostic(prefix + message, node.span) for node, _, message in width_problems(graph)]
     return problems + _check_structure(graph, context) + (size_problems(graph) if not problems else [])

@@ -6,7 +6,7 @@ bounds.
 
 A measurement (a network at one unroll configuration, or one layer) is
 reduced to per-layer arrays that do not depend on these parameters
-(cycles, DRAM words, gathered words and bursts, invocations, streamed work;
+(cycles, DRAM bits, gathered bits and bursts, invocations, streamed work;
 :class:`Features`).  Its prediction is then ``timing.layer_times`` summed
 over the layers, on the target with the parameters applied.  The fit is
 nonlinear least squares on relative errors (prediction / measured − 1, so
@@ -51,8 +51,8 @@ class Features:
     target: Target  # uncalibrated
     cycles: np.ndarray  # cycles of layers not on the elementwise unit
     stream_work: np.ndarray  # elements × taps of streamed layers (0 elsewhere)
-    words: np.ndarray
-    gather: np.ndarray
+    bits: np.ndarray  # DRAM traffic at the layers' widths
+    gather: np.ndarray  # gathered bits
     bursts: np.ndarray
     invocations: np.ndarray
 
@@ -62,7 +62,7 @@ class Features:
         if target.elementwise is not None:
             work = self.stream_work / target.elementwise.width
             cycles = np.where(self.stream_work > 0, work if smooth else np.ceil(work), cycles)
-        return float(layer_times(target, cycles, self.words, self.gather, self.bursts, self.invocations)[3].sum())
+        return float(layer_times(target, cycles, self.bits, self.gather, self.bursts, self.invocations)[3].sum())
 
 
 def _invocations(layers: list[dict]) -> list[dict]:
@@ -82,9 +82,8 @@ def features(target: Target, layers: list[dict]) -> Features:
         return np.asarray([c.get(key, 0) for c in layers], dtype=float)
 
     stream = np.asarray([c["rule"] == "stream" for c in layers])
-    words = column("dram_in") + column("dram_weight") + column("dram_out")
-    return Features(target, column("cycles_compute"), np.where(stream, column("stream_work"), 0.0), words,
-                    column("dram_gather"), column("gather_bursts"), column("invocations"))
+    return Features(target, column("cycles_compute"), np.where(stream, column("stream_work"), 0.0),
+                    column("dram_bits"), column("gather_bits"), column("gather_bursts"), column("invocations"))
 
 
 def predict(feature: Features, cal: Calibration) -> float:

@@ -31,6 +31,10 @@ layer overhead once (the layers fused into a convolution share its one); a
 deformable layer is two, its offset branch and its sampling convolution
 (``dconv_cost.py``), and takes the sum of their times.
 
+Each layer's annotation also holds its widths (``w_bits``, ``a_bits``), its
+DRAM traffic in bits at those widths (``dram_bits``, ``widths.py``) and the
+resource estimate of its HLS kernel (``resources``, ``resources.py``).
+
 A :class:`Calibration` (``segc calibrate``) is a set of fitted target
 fields (overlap, effective bandwidth, layer overhead, access latency,
 elementwise width) applied to the target before costing.
@@ -42,9 +46,11 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from ..ir import Diagnostic, ElementwiseUnit, Graph, Node, SegError, Target
+from ..ir.quant import widths
 from .base import Pass, PassResult
 from .dconv_cost import offset_branch
-from .engines import ENGINES, conv_engine, elements, stream_engine
+from .engines import ENGINES, conv_engine, read_inputs, stream_engine
+from .resources import layer_resources
 from .tile import TILED_OPS, require_target
 from .timing import layer_times
 
@@ -109,15 +115,14 @@ def _work(graph: Graph, node: Node, target: Target, pipelined: set[str]) -> dict
         return {"rule": rule, "engine": engine, **ENGINES[engine](graph, node, target)}
     if rule != "free":
         pipelined.add(node.name)
-    read = sum(elements(graph.node(i).shape) for i in node.inputs[1:]) if rule == "residual" else 0
-    return {"rule": rule, "engine": "pipeline" if rule != "free" else "none", "cycles_compute": 0, "dram_in": read,
-            "dram_weight": 0, "dram_out": 0, "reason": reason}
+    words, bits = read_inputs(graph, node, range(1, len(node.inputs))) if rule == "residual" else (0, 0)
+    return {"rule": rule, "engine": "pipeline" if rule != "free" else "none", "cycles_compute": 0, "dram_in": words,
+            "dram_weight": 0, "dram_out": 0, "dram_bits": bits, "reason": reason}
 
 
 def _times(target: Target, work: dict, invocations: int) -> tuple[float, float, float, float]:
     """(compute, memory, overhead, latency) seconds of one invocation's work (``timing.py``)."""
-    words = work["dram_in"] + work["dram_weight"] + work["dram_out"]
-    times = layer_times(target, work["cycles_compute"], words, work.get("dram_gather", 0),
+    times = layer_times(target, work["cycles_compute"], work["dram_bits"], work.get("gather_bits", 0),
                         work.get("gather_bursts", 0), invocations)
     return tuple(float(t) for t in times)  # type: ignore[return-value]
 
@@ -137,8 +142,10 @@ def layer_cost(graph: Graph, node: Node, target: Target, pipelined: set[str]) ->
         compute_s, memory_s, overhead_s, latency = _times(target, cost, invocations)
     bound = "none" if latency == 0 else ("compute" if compute_s >= memory_s else "memory")
     macs = node.opdef.macs(node.attrs, graph.input_shapes(node), node.shape)
+    w_bits, a_bits = widths(graph, node)
     return {**cost, "invocations": invocations, "macs": macs, "latency_compute_s": compute_s,
-            "latency_memory_s": memory_s, "latency_overhead_s": overhead_s, "latency_s": latency, "bound": bound}
+            "latency_memory_s": memory_s, "latency_overhead_s": overhead_s, "latency_s": latency, "bound": bound,
+            "w_bits": w_bits, "a_bits": a_bits, "resources": layer_resources(graph, node, cost, target)}
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ from __future__ import annotations
 
 from ..ir import Graph, Node, Target, offset_channels
 from .hwmodel import ConvGeometry, compute_cycles, dram_accesses
+from .widths import io_bits
 
 __all__ = ["dconv_cost", "dconv_reason", "is_scattered", "offset_branch", "row_reads", "sampler_cycles",
            "sampling_cycles", "window_reads"]
@@ -163,12 +164,16 @@ def dconv_cost(graph: Graph, node: Node, target: Target, plan: dict, tiling: dic
     else:
         gather, bursts = pixels * reads * geom.ci, pixels * reads
         main_in = gather
+    in_bits, w_bits, out_bits = io_bits(graph, node)  # the offset map at the input's width (widths.py)
     parts = {
         "offsets": {"cycles_compute": compute_cycles(branch, target.unroll), "dram_in": branch_in,
-                    "dram_weight": branch_w, "dram_out": offsets, "dram_gather": 0, "gather_bursts": 0},
+                    "dram_weight": branch_w, "dram_out": offsets, "dram_gather": 0, "gather_bursts": 0,
+                    "dram_bits": (branch_in + offsets) * in_bits + branch_w * w_bits, "gather_bits": 0},
         "sampling": {"cycles_compute": sampling_cycles(geom, reads, target, is_scattered(plan)),
                      "dram_in": main_in + offsets, "dram_weight": main_w, "dram_out": main_out,
-                     "dram_gather": gather, "gather_bursts": bursts},
+                     "dram_gather": gather, "gather_bursts": bursts,
+                     "dram_bits": (main_in + offsets) * in_bits + main_w * w_bits + main_out * out_bits,
+                     "gather_bits": gather * in_bits},
     }
     totals = {key: sum(part[key] for part in parts.values()) for key in parts["offsets"]}
     return {"rule": "conv", **totals, "parts": parts, "window_reads": reads, "tile": list(tile),

@@ -18,7 +18,7 @@ window at stride 1 over W_o := W_i, H_o := H_i, so
   sum), not the grid's W_i·H_i·C_o.
 
 The vectorised model (``fastmodel.py``) keeps the outputs beyond the grid's
-in ``other_words``; the pruned model (``pruned_cost.py``) removes
+in ``other_bits``; the pruned model (``pruned_cost.py``) removes
 ``W_o·H_o − W_i·H_i`` of them per pruned output channel.
 """
 

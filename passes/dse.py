@@ -19,6 +19,12 @@ distinct value: v = ⌈n/q⌉, q = 1..n) — P_kx over {1, 2, 3, 4, 7} for kerne
 {1, 3, 7}: lanes beyond the kernel idle — and nothing is lost (tested
 against the brute-force grid).
 
+The PE array's DSP blocks follow the network's widths: at the widest
+operand width b of the layers on the PE array (the wider of a layer's
+weights and input), one DSP does ``Target.macs_per_dsp_at(b)`` MACs (the
+target's ``dsp_packing``), so narrower networks fit larger arrays in the
+same DSPs; the other units keep their DSPs.
+
 Each point also carries the compute-only roofline bound
 MACs / (P_if·P_of·P_kx·P_ky · clock), the latency of a PE array that never
 waits for memory nor wastes a lane, so the distance to the limit is visible.
@@ -43,7 +49,7 @@ from .fastmodel import LayerTable, latencies
 from .tile import TilePass
 
 __all__ = ["DsePoint", "Exploration", "breakpoints", "buffer_sizes", "explore", "pareto_front", "pe_budget",
-           "power_of_two_grid", "unroll_grid"]
+           "pe_macs_per_dsp", "pe_operand_bits", "power_of_two_grid", "unroll_grid"]
 
 KIB = 8 * 1024  # bits
 CHUNK = 1 << 18  # configurations × layers costed at once (bounded memory)
@@ -67,10 +73,21 @@ class DsePoint:
         return {**dataclasses.asdict(self), "input_buffer_kib": self.input_buffer_bits / KIB}
 
 
-def pe_budget(target: Target) -> int:
-    """MACs per cycle the PE array may have: macs_per_dsp × the DSP blocks
-    the other units leave (⌈M / macs_per_dsp⌉ ≤ D ⇔ M ≤ macs_per_dsp·D)."""
-    return target.macs_per_dsp * max(0, target.dsp - sum(target.unit_dsps.values()))
+def pe_operand_bits(target: Target, table: LayerTable | None) -> int:
+    """The widest operands of the layers on the PE array (the word without a table)."""
+    on_pe = table.is_conv & ~table.on_depthwise if table is not None else np.zeros(0, dtype=bool)
+    return int(np.maximum(table.in_bits, table.w_bits)[on_pe].max()) if on_pe.any() else target.word_bits
+
+
+def pe_macs_per_dsp(target: Target, table: LayerTable | None = None) -> int:
+    """MACs one DSP of the PE array does for the network's widths."""
+    return target.macs_per_dsp_at(pe_operand_bits(target, table)) or target.macs_per_dsp
+
+
+def pe_budget(target: Target, table: LayerTable | None = None) -> int:
+    """MACs per cycle the PE array may have: p × the DSP blocks the other
+    units leave (⌈M / p⌉ ≤ D ⇔ M ≤ p·D), p = :func:`pe_macs_per_dsp`."""
+    return pe_macs_per_dsp(target, table) * max(0, target.dsp - sum(target.unit_dsps.values()))
 
 
 def breakpoints(counts: Iterable[int], cap: int) -> np.ndarray:
@@ -115,7 +132,7 @@ def unroll_grid(target: Target, table: LayerTable) -> np.ndarray:
     network's latency (module docstring): P_if over the breakpoints of the
     input channels per group, P_of of the output channels per group and of
     the work streamed on the P_of lanes, (P_kx, P_ky) by :func:`_kernel_pairs`."""
-    budget = pe_budget(target)
+    budget = pe_budget(target, table)
     conv = table.is_conv
     on_lanes = ~conv if target.elementwise is None else ~conv & ~table.on_unit
     pifs = breakpoints(np.concatenate((table.ci[conv], table.off_ci[conv])), budget)
@@ -137,7 +154,7 @@ def power_of_two_grid(target: Target, table: LayerTable | None = None, max_facto
     """Power-of-two [P_if, P_of, P_kx, 1] rows within :func:`pe_budget` (the
     grid of the pruning search, whose channel counts change as it prunes)."""
     powers = [2**i for i in range(max_factor.bit_length()) if 2**i <= max_factor]
-    budget = pe_budget(target)
+    budget = pe_budget(target, table)
     rows = [(a, b, c, 1) for a in powers for b in powers for c in powers if c <= max_pkx if a * b * c <= budget]
     return np.asarray(rows, dtype=np.int64).reshape(-1, 4)
 
@@ -166,6 +183,8 @@ class Exploration:
     roofline_s: np.ndarray
     dsp_pe: np.ndarray  # the PE array's DSP blocks
     dsp_total: np.ndarray  # with the other units'
+    pe_bits: int = 0  # the PE array's operand width (pe_operand_bits)
+    macs_per_dsp: int = 0  # MACs per DSP at that width
 
     def __len__(self) -> int:
         return len(self.latency_s)
@@ -192,22 +211,23 @@ def explore(graph: Graph, target: Target, tiling: str = "paper", calibration: Ca
     """Cost every configuration of ``grid`` (target, layer table → unroll
     rows) at every buffer size; buffers too small for a layer are skipped."""
     parts: list[tuple[np.ndarray, int, np.ndarray]] = []
-    macs = 0
+    macs, pe_bits = 0, target.word_bits
     for bits in buffers or buffer_sizes(target):
         sized = dataclasses.replace(target, input_buffer_bits=bits)
         table = _layer_table(graph, sized, tiling, calibration)
         if table is not None:
             rows = grid(sized, table)
             parts.append((rows, bits, _total_latencies(table, sized, rows, calibration)))
-            macs = table.macs
+            macs, pe_bits = table.macs, pe_operand_bits(target, table)
     unrolls = np.concatenate([rows for rows, _, _ in parts]) if parts else np.empty((0, 4), dtype=np.int64)
     buffer_bits = np.concatenate([np.full(len(rows), bits, dtype=np.int64) for rows, bits, _ in parts] or [[]])
     latency = np.concatenate([totals for _, _, totals in parts] or [[]])
     macs_per_cycle = unrolls.prod(axis=1)
-    dsp_pe = -(-macs_per_cycle // target.macs_per_dsp)
+    per_dsp = target.macs_per_dsp_at(pe_bits) or target.macs_per_dsp
+    dsp_pe = -(-macs_per_cycle // per_dsp)
     roofline = macs / (macs_per_cycle * target.clock_hz)
     return Exploration(target, unrolls, buffer_bits.astype(np.int64), latency, roofline, dsp_pe,
-                       dsp_pe + sum(target.unit_dsps.values()))
+                       dsp_pe + sum(target.unit_dsps.values()), pe_bits, per_dsp)
 
 
 def _layer_table(graph: Graph, target: Target, tiling: str, calibration: Calibration | None) -> LayerTable | None:

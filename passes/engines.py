@@ -20,6 +20,9 @@ entry here (its cost) plus its fields in ``ir/target.py``.
 * ``lanes`` — without such a unit the same ops stream through the PE
   array's P_of lanes: ⌈work / P_of⌉ cycles.
 
+Every engine's work also gives ``dram_bits``: its DRAM words at their
+widths (``widths.py``).
+
 Streamed ops read their inputs from DRAM and write their output back; the
 taps of an element are the pooling window, 4 for bilinear, 1 for nearest,
 the number of inputs for add; a global average reads every input element.
@@ -35,8 +38,9 @@ from .dconv_cost import dconv_cost, dconv_reason
 from .deconv_cost import DECONV_REASON
 from .deform import current_plan
 from .hwmodel import ConvGeometry, compute_cycles, dram_accesses
+from .widths import input_bits, traffic_bits
 
-__all__ = ["ENGINES", "conv_engine", "elements", "on_depthwise_engine", "stream_engine"]
+__all__ = ["ENGINES", "conv_engine", "elements", "on_depthwise_engine", "read_inputs", "stream_engine"]
 
 
 def elements(shape) -> int:
@@ -69,7 +73,8 @@ def _on_pe(graph: Graph, node: Node, target: Target) -> dict:
     if node.op == "deconv":
         dram_out, reason = elements(node.shape), DECONV_REASON
     return {"cycles_compute": compute_cycles(geom, target.unroll), "dram_in": dram_in, "dram_weight": dram_w,
-            "dram_out": dram_out, "tile": list(tile), "input_tile": list(in_tile), "reason": reason}
+            "dram_out": dram_out, "dram_bits": traffic_bits(graph, node, dram_in, dram_w, dram_out),
+            "tile": list(tile), "input_tile": list(in_tile), "reason": reason}
 
 
 def _on_depthwise(graph: Graph, node: Node, target: Target) -> dict:
@@ -79,9 +84,11 @@ def _on_depthwise(graph: Graph, node: Node, target: Target) -> dict:
     geom, engine = ConvGeometry.of(graph, node), target.depthwise
     x = graph.input_shapes(node)[0]
     cycles = -(-geom.groups // engine.lanes) * -(-(geom.kx * geom.ky) // engine.taps) * geom.wo * geom.ho
-    return {"cycles_compute": cycles, "dram_in": elements(x), "dram_weight": geom.groups * geom.kx * geom.ky,
-            "dram_out": elements(node.shape), "tile": list(tiling["tile"]), "input_tile": list(tiling["input_tile"]),
-            "reason": f"depthwise engine {engine.lanes}×{engine.taps}, input streamed once"}
+    words = (elements(x), geom.groups * geom.kx * geom.ky, elements(node.shape))
+    reason = f"depthwise engine {engine.lanes}×{engine.taps}, input streamed once"
+    return {"cycles_compute": cycles, "dram_in": words[0], "dram_weight": words[1], "dram_out": words[2],
+            "dram_bits": traffic_bits(graph, node, *words), "tile": list(tiling["tile"]),
+            "input_tile": list(tiling["input_tile"]), "reason": reason}
 
 
 def _taps(graph: Graph, node: Node) -> int:
@@ -108,10 +115,20 @@ def _pointwise_taps(graph: Graph, node: Node) -> int:
 
 
 def _streamed(graph: Graph, node: Node, cycles: int, reason: str) -> dict:
+    read = read_inputs(graph, node, range(len(node.inputs)))
+    out = elements(node.shape)
+    return {"cycles_compute": cycles, "dram_in": read[0], "dram_weight": 0, "dram_out": out,
+            "dram_bits": read[1] + traffic_bits(graph, node, 0, 0, out), "stream_work": stream_work(graph, node),
+            "reason": reason}
+
+
+def read_inputs(graph: Graph, node: Node, indices) -> tuple[int, int]:
+    """(words, bits) a layer reads from its inputs at ``indices``, each at
+    its producer's width (shape-only operands are not read)."""
     shapes = graph.input_shapes(node)
-    read = sum(elements(shapes[i]) for i in range(len(shapes)) if i not in node.opdef.shape_only)
-    return {"cycles_compute": cycles, "dram_in": read, "dram_weight": 0, "dram_out": elements(node.shape),
-            "stream_work": stream_work(graph, node), "reason": reason}
+    read = [i for i in indices if i not in node.opdef.shape_only]
+    return (sum(elements(shapes[i]) for i in read),
+            sum(elements(shapes[i]) * input_bits(graph, node, i) for i in read))
 
 
 def stream_work(graph: Graph, node: Node) -> int:

@@ -6,7 +6,8 @@ search need.  It must agree with the ``cost`` pass number for number
 (tested): the engines of ``engines.py`` (PE array by Eq. 2-4, depthwise
 engine, elementwise unit or P_of lanes), the deformable rules of
 ``dconv_cost.py`` (the sampler bounds the pipeline at max(PE, sampler) per
-window; gathered words and bursts count as compute time) and the times of
+window; gathered words and bursts count as compute time), the widths of
+``widths.py`` (each row's input, weight and output bits) and the times of
 ``timing.py``.
 """
 
@@ -22,6 +23,7 @@ from .dconv_cost import is_scattered, offset_branch, row_reads
 from .deform import current_plan
 from .hwmodel import ConvGeometry
 from .timing import layer_times
+from .widths import io_bits
 
 __all__ = ["LayerTable", "latencies"]
 
@@ -45,7 +47,10 @@ class LayerTable:
     pixels: np.ndarray  # W_o·H_o
     tiles: np.ndarray  # ⌈W_o/T_ox⌉·⌈H_o/T_oy⌉
     in_area: np.ndarray  # T_ix·T_iy
-    other_words: np.ndarray  # reads + writes (stream, residual)
+    in_bits: np.ndarray  # bits of a word of the first input (and of a deformable layer's offset map)
+    w_bits: np.ndarray  # bits of a weight word (0: no weights)
+    out_bits: np.ndarray  # bits of an output word
+    other_bits: np.ndarray  # reads + writes in bits (stream, residual; a deconv's outputs beyond its grid)
     stream_work: np.ndarray  # elements × taps of streaming layers
     off_ci: np.ndarray  # deformable offset branch: input channels (0: no branch)
     off_co: np.ndarray
@@ -64,8 +69,9 @@ class LayerTable:
     def of(cls, graph: Graph) -> LayerTable:
         rows = [n for n in graph.nodes() if n.annotations["cost"]["rule"] not in ("free", "fused")]
         keys = ("on_depthwise", "on_unit", "invocations", "ci", "co", "groups", "kx", "ky", "pixels", "tiles",
-                "in_area", "other_words", "stream_work", "off_ci", "off_co", "off_kx", "off_ky", "is_dconv",
-                "scattered", "reads", "row_reads", "stream_per_channel", "gather_per_channel", "branch_reads")
+                "in_area", "in_bits", "w_bits", "out_bits", "other_bits", "stream_work", "off_ci", "off_co", "off_kx",
+                "off_ky", "is_dconv", "scattered", "reads", "row_reads", "stream_per_channel", "gather_per_channel",
+                "branch_reads")
         columns: dict[str, list] = {k: [] for k in keys}
         for node in rows:
             _fill(graph, node, columns)
@@ -79,8 +85,9 @@ class LayerTable:
 def _fill(graph: Graph, node, columns: dict[str, list]) -> None:
     cost = node.annotations["cost"]
     values = dict.fromkeys(columns, 0)
+    in_bits, w_bits, out_bits = io_bits(graph, node)
     values.update(groups=1, kx=1, ky=1, invocations=cost["invocations"], on_depthwise=cost["engine"] == "depthwise",
-                  on_unit=cost["engine"] == "elementwise")
+                  on_unit=cost["engine"] == "elementwise", in_bits=in_bits, w_bits=w_bits, out_bits=out_bits)
     if cost["rule"] == "conv":
         geom = ConvGeometry.of(graph, node)
         tox, toy = cost["tile"]
@@ -88,8 +95,8 @@ def _fill(graph: Graph, node, columns: dict[str, list]) -> None:
         values.update(
             ci=geom.ci // geom.groups, co=geom.co // geom.groups, groups=geom.groups, kx=geom.kx, ky=geom.ky,
             pixels=geom.wo * geom.ho, tiles=-(-geom.wo // tox) * -(-geom.ho // toy), in_area=tix * tiy,
-            other_words=cost["dram_weight"] + cost["dram_out"] - geom.kx * geom.ky * geom.ci * geom.co // geom.groups
-            - geom.wo * geom.ho * geom.co,
+            other_bits=(cost["dram_weight"] - geom.kx * geom.ky * geom.ci * geom.co // geom.groups) * w_bits
+            + (cost["dram_out"] - geom.wo * geom.ho * geom.co) * out_bits,
         )
         if node.op == "dconv":
             values.update(_dconv_columns(graph, node, geom))
@@ -97,7 +104,7 @@ def _fill(graph: Graph, node, columns: dict[str, list]) -> None:
             x = graph.input_shapes(node)[0]
             values.update(stream_per_channel=x.h * x.w)
     else:
-        values.update(other_words=cost["dram_in"] + cost["dram_out"], stream_work=cost.get("stream_work", 0))
+        values.update(other_bits=cost["dram_bits"], stream_work=cost.get("stream_work", 0))
     for key, value in values.items():
         columns[key].append(value)
 
@@ -113,7 +120,7 @@ def _dconv_columns(graph: Graph, node, geom: ConvGeometry) -> dict[str, int]:
         "row_reads": row_reads(geom, cost["window_reads"]),
         "stream_per_channel": x.h * x.w if bounded else 0,
         "gather_per_channel": 0 if bounded else geom.wo * geom.ho * cost["window_reads"],
-        "branch_reads": 0 if bounded else 1, "other_words": 0,
+        "branch_reads": 0 if bounded else 1, "other_bits": 0,
     }
 
 
@@ -160,9 +167,10 @@ def _offset_branch(table: LayerTable, target: Target, unrolls: np.ndarray, chann
         * _ceil(table.off_ky, pky) * table.pixels
     reads = np.where(table.branch_reads > 0, table.tiles * _ceil(table.off_co, pof) * table.in_area * table.off_ci,
                      table.stream_per_channel * channels)
-    words = reads + table.off_ci * table.off_co * table.off_kx * table.off_ky + table.off_co * table.pixels
-    words = np.where(table.is_dconv, words, 0)
-    return layer_times(target, cycles, words, 0, 0, table.is_dconv.astype(np.int64))[3]
+    bits = (reads + table.off_co * table.pixels) * table.in_bits \
+        + table.off_ci * table.off_co * table.off_kx * table.off_ky * table.w_bits
+    bits = np.where(table.is_dconv, bits, 0)
+    return layer_times(target, cycles, bits, 0, 0, table.is_dconv.astype(np.int64))[3]
 
 
 def latencies(table: LayerTable, target: Target, unrolls: np.ndarray, calibration: Calibration | None = None,
@@ -191,8 +199,9 @@ def latencies(table: LayerTable, target: Target, unrolls: np.ndarray, calibratio
                       _stream_cycles(table, target, pof))
     weights = table.groups * table.kx * table.ky * ci * co
     outputs = table.groups * table.pixels * co
-    words = np.where(table.is_conv, dram_in + weights + outputs, 0) + table.other_words
+    conv_bits = dram_in * table.in_bits + weights * table.w_bits + outputs * table.out_bits
+    bits = np.where(table.is_conv, conv_bits, 0) + table.other_bits
     bursts = np.where(gather > 0, table.gather_per_channel, 0)
     invocations = table.invocations - table.is_dconv  # the offset branch is the other invocation
-    main = layer_times(target, cycles, words, gather, bursts, invocations)[3]
+    main = layer_times(target, cycles, bits, gather * table.in_bits, bursts, invocations)[3]
     return _offset_branch(table, target, unrolls, channels) + main

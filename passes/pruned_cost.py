@@ -13,7 +13,8 @@ counts, Eq. 1–5 are evaluated as the ``cost`` pass does (``fastmodel.py``):
   let larger tiles fit the input buffer (memoised per layer and input
   channel count);
 * streamed layers: work (elements × taps) and DRAM words scale with the
-  channels they write and read; a residual add reads its other inputs;
+  channels they write and read, each tensor at its width (``widths.py``);
+  a residual add reads its other inputs;
 * fused and free layers stay free.
 
 The result equals re-annotating the pruned graph with ``tile`` and ``cost``
@@ -25,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Coupling, Graph
+from ..ir.quant import widths
 from .channels import ChannelGroup
 from .cost import Calibration
 from .deconv_cost import extra_output_pixels
@@ -74,34 +76,35 @@ class PrunedCost:
         self.depthwise = np.asarray([_is_depthwise(graph, node) for node in rows])
         self.ci_total = table.ci * table.groups
         self.co_total = table.co * table.groups
-        d_in, d_out, d_work, d_words = [], [], [], []
+        d_in, d_out, d_work, d_bits = [], [], [], []
         for node, depthwise, work in zip(rows, self.depthwise, table.stream_work):
             out = out_loss.get(node.name, zero)
             d_out.append(out)
             d_in.append(out if depthwise else in_loss.get(node.name, zero))
             d_work.append(work // node.shape.c * out)  # elements × taps scale with the channels
-            d_words.append(self._streamed_words(node, out_loss, zero) + self._deconv_words(node, out_loss, zero))
+            d_bits.append(self._streamed_bits(node, out_loss, zero) + self._deconv_bits(node, out_loss, zero))
         self.d_in, self.d_out = np.stack(d_in, 1), np.stack(d_out, 1)  # groups × rows
-        self.d_work, self.d_words = np.stack(d_work, 1), np.stack(d_words, 1)
+        self.d_work, self.d_bits = np.stack(d_work, 1), np.stack(d_bits, 1)
 
-    def _deconv_words(self, node, out_loss: dict[str, np.ndarray], zero: np.ndarray) -> np.ndarray:
-        """Output words beyond the input grid a deconv saves per removed output channel."""
+    def _deconv_bits(self, node, out_loss: dict[str, np.ndarray], zero: np.ndarray) -> np.ndarray:
+        """Output bits beyond the input grid a deconv saves per removed output channel."""
         if node.op != "deconv":
             return zero
-        return out_loss.get(node.name, zero) * extra_output_pixels(self.graph, node)
+        return out_loss.get(node.name, zero) * extra_output_pixels(self.graph, node) * widths(self.graph, node)[1]
 
-    def _streamed_words(self, node, out_loss: dict[str, np.ndarray], zero: np.ndarray) -> np.ndarray:
-        """DRAM words a streamed or residual layer saves per removed channel."""
+    def _streamed_bits(self, node, out_loss: dict[str, np.ndarray], zero: np.ndarray) -> np.ndarray:
+        """DRAM bits a streamed or residual layer saves per removed channel."""
         rule = node.annotations["cost"]["rule"]
         if rule not in ("stream", "residual"):
             return zero
         first = 1 if rule == "residual" else 0
-        words = zero if rule == "residual" else out_loss.get(node.name, zero) * (node.shape.h * node.shape.w)
-        for k, name in enumerate(node.inputs):
-            if k >= first and k not in node.opdef.shape_only:
-                shape = self.graph.node(name).shape
-                words = words + out_loss.get(name, zero) * (shape.h * shape.w)
-        return words
+        names = [(node.name, node)] if rule == "stream" else []
+        names += [(name, self.graph.node(name)) for k, name in enumerate(node.inputs)
+                  if k >= first and k not in node.opdef.shape_only]
+        bits = zero
+        for name, tensor in names:
+            bits = bits + out_loss.get(name, zero) * (tensor.shape.h * tensor.shape.w) * widths(self.graph, tensor)[1]
+        return bits
 
     # ---------------------------------------------------------- evaluation
     def columns(self, kept: np.ndarray) -> dict[str, np.ndarray]:
@@ -117,7 +120,7 @@ class PrunedCost:
         return {
             "ci": ci, "co": co, "groups": groups, "tiles": tiles, "in_area": in_area, "off_ci": off_ci,
             "stream_work": self.table.stream_work - removed @ self.d_work,
-            "other_words": self.table.other_words - removed @ self.d_words,
+            "other_bits": self.table.other_bits - removed @ self.d_bits,
         }
 
     def _retile(self, ci_total: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

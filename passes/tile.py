@@ -1,7 +1,8 @@
 """``tile``: choose the output tile (T_ox, T_oy) of every convolution and
 linear layer (Eq. 1 of Mori et al., see ``hwmodel.py``) and write it under
 the ``tiling`` annotation: ``{"mode", "tile": [T_ox, T_oy],
-"input_tile": [T_ix, T_iy]}``.
+"input_tile": [T_ix, T_iy]}``.  The input buffer holds Buf_in words of the
+layer's input width (``widths.py``).
 
 Modes: ``paper`` (Eq. 1; dilated layers T = 1), ``dilation-aware`` (Eq. 1
 with the real footprint of dilated tiles), ``none`` (T = 1 everywhere) and
@@ -30,6 +31,7 @@ from .dconv_cost import offset_branch
 from .deform import current_plan
 from .engines import on_depthwise_engine
 from .hwmodel import TILING_MODES, ConvGeometry, TileError, best_tile, input_tile
+from .widths import buffer_words
 
 __all__ = ["TILED_OPS", "TilePass", "require_target", "retile"]
 
@@ -72,17 +74,18 @@ def _line_buffer_tiling(graph: Graph, node: Node, mode: str) -> dict | None:
             "stream": True}
 
 
-def _static_side(graph: Graph, nodes: list[Node], buffer_words: int) -> int:
+def _static_side(graph: Graph, nodes: list[Node]) -> int:
     """Largest T such that a T×T tile (clamped) fits every non-dilated layer."""
-    geoms = [g for g in (ConvGeometry.of(graph, n) for n in nodes if n.op != "dconv") if not g.dilated]
-    if not geoms:
+    pairs = [(ConvGeometry.of(graph, n), buffer_words(graph, n)) for n in nodes if n.op != "dconv"]
+    pairs = [(g, words) for g, words in pairs if not g.dilated]
+    if not pairs:
         return 1
-    low, high = 1, max(max(g.wo, g.ho) for g in geoms)
+    low, high = 1, max(max(g.wo, g.ho) for g, _ in pairs)
 
     def fits(side: int) -> bool:
-        for g in geoms:
+        for g, words in pairs:
             tix, tiy = input_tile(g, (min(side, g.wo), min(side, g.ho)), "paper")
-            if tix * tiy * (g.ci // g.groups) > buffer_words:
+            if tix * tiy * (g.ci // g.groups) > words:
                 return False
         return True
 
@@ -103,13 +106,12 @@ class TilePass(Pass):
         if self.mode not in TILING_MODES:
             raise SegError(Diagnostic(f"tile: unknown mode '{self.mode}' (modes: {', '.join(TILING_MODES)})"))
         target = require_target(graph, self.name)
-        words = target.input_buffer_words
         nodes = [n for n in graph.nodes() if n.op in TILED_OPS]
-        side = _static_side(graph, nodes, words) if self.mode == "static" else 0
+        side = _static_side(graph, nodes) if self.mode == "static" else 0
         errors = []
         for node in nodes:
             try:
-                annotation = self._tiling(graph, node, words, target.unroll.pof, side)
+                annotation = self._tiling(graph, node, buffer_words(graph, node), target.unroll.pof, side)
             except TileError as err:
                 errors.append(Diagnostic(f"layer '{node.name}': {err}", node.span))
                 continue
@@ -145,5 +147,5 @@ def retile(graph: Graph, node: Node, mode: str, ci: int | None = None,
     geom = _geometry(graph, node)
     if ci is not None:
         geom = replace(geom, ci=ci) if node.op == "dconv" else replace(geom, ci=ci, groups=groups)
-    tile = best_tile(geom, graph.target.input_buffer_words, graph.target.unroll.pof, mode)
+    tile = best_tile(geom, buffer_words(graph, node), graph.target.unroll.pof, mode)
     return tile, input_tile(geom, tile, mode)

@@ -218,14 +218,19 @@ def test_vectorised_model_agrees_on_the_machine(name, conv_input):
                                                   ("tiny_seg", "streamed"), ("dconvs", "tiled"),
                                                   ("dconvs", "streamed")])
 def test_pruned_latency_equals_reannotation_on_the_machine(name, conv_input):
-    graph = _machine(_load(name), conv_input)
+    check_pruned_latency(_machine(_load(name), conv_input), seed=3)
+
+
+def check_pruned_latency(graph: segc.Graph, seed: int) -> None:
+    """PrunedCost equals re-annotating the pruned graph, for three random sets of rates."""
     groups = channel_groups(graph)
     model = PrunedCost(analyse(graph), groups)
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     for _ in range(3):
         rates = {g.name: float(rng.choice([0.0, 0.25, 0.5])) for g in groups if g.prunable}
         kept = np.asarray([[kept_channels(g, rates.get(g.name, 0.0)) for g in groups]])
         pruned = analyse(prune(graph, rates, strict=False)[0])
+        assert all(pruned.node(n.name).quant == n.quant for n in graph.nodes() if n.name in pruned)
         expected = sum(n.annotations["cost"]["latency_s"] for n in pruned.nodes())
         assert model.latency(kept)[0] == pytest.approx(expected, rel=1e-12)
 

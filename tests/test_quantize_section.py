@@ -23,6 +23,7 @@ target t8 {
     input_buffer = 64 KiB
     word = 8 bit
     macs_per_dsp = 2
+    dsp_packing = {w16: 1, w8: 2, w4: 4}
     unroll = {pif: 4, pof: 4, pkx: 1, pky: 1}
 }
 """

@@ -24,6 +24,11 @@ layer's variant (the deform pass's decision, else its attributes):
 unbounded), ``deform_square`` (1: one scale per pixel, 0: full offsets),
 ``deform_round`` (1: rounded offsets, 0: bilinear), ``deform_groups`` the
 offset groups; the JSON also holds the variant exactly under ``deform``.
+
+The JSON also gives each layer's widths (``w_bits``, ``a_bits``) and the
+resource estimate of its kernel (``resources``: DSPs, RAM blocks, LUTs,
+flip-flops, ``passes/resources.py``), and the design's totals against the
+target's budget (docs/quantization.md, "Resources").
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from typing import Any
 from ...ir import Diagnostic, Graph, Node, SegError, conv_pads
 from ...ir.dconv_plan import dconv_variant
 from ..literals import c_comment
+from ..report.resources import resource_totals
 
 __all__ = ["FIELDS", "LAYER_TYPES", "hls_layers", "to_header", "to_json"]
 
@@ -109,7 +115,8 @@ def _layer(graph: Graph, head: Node, fused: list[Node], owner: dict[str, int], w
                    conv_dilation=a.get("dilation", (1, 1))[1])
         tile = head.annotations["cost"].get("tile") or [1, 1]
         row.update(tile_x=tile[0], tile_y=tile[1])
-    extra = {}
+    cost = head.annotations["cost"]
+    extra: dict[str, Any] = {"w_bits": cost["w_bits"], "a_bits": cost["a_bits"], "resources": cost["resources"]}
     if head.op == "dconv":
         variant = dconv_variant(head)
         bound = variant["bound"]
@@ -145,7 +152,7 @@ def to_json(graph: Graph, formats: tuple[dict, dict] | None = None) -> str:
     u = graph.target.unroll
     data = {"format": "segc.hls-config", "version": 1, "network": graph.name, "target": graph.target.name,
             "unroll": {"pif": u.pif, "pof": u.pof, "pkx": u.pkx, "pky": u.pky}, "word_bits": graph.target.word_bits,
-            "layers": hls_layers(graph, formats)}
+            "layers": hls_layers(graph, formats), "resources": resource_totals(graph)}
     return json.dumps(data, indent=1, allow_nan=False) + "\n"
 
 

@@ -49,7 +49,7 @@ def network_html(name: str, layers: list[dict], graph_svg: str | None) -> str:
 
 def _layer_table(data: dict) -> str:
     headers, texts, footer = tables.table_rows(data)
-    rows = [[(text, layer[key]) for text, key in zip(row, tables.COLUMNS)]
+    rows = [[(text, layer.get(key)) for text, key in zip(row, tables.COLUMNS)]
             for row, layer in zip(texts, data["layers"])]
     return sortable_table(headers, rows, footer, [layer["bound"] for layer in data["layers"]],
                           "latency in ms, DRAM traffic in words; click a header to sort")

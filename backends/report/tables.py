@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from ...ir import Diagnostic, Graph, Node, SegError
+from .resources import resource_lines, resource_totals
 
 __all__ = ["COLUMNS", "FORMAT", "VERSION", "build_report", "summary_lines", "table_rows", "to_csv", "to_json",
            "to_markdown", "total_row", "unroll_label"]
@@ -46,6 +47,8 @@ def _row(graph: Graph, node: Node, total_s: float) -> dict[str, Any]:
         "latency_memory_s": cost["latency_memory_s"], "latency_overhead_s": cost["latency_overhead_s"],
         "latency_s": cost["latency_s"], "bound": cost["bound"],
         "share": cost["latency_s"] / total_s if total_s else 0.0,
+        "w_bits": cost["w_bits"], "a_bits": cost["a_bits"], "dram_bytes": cost["dram_bits"] / 8,
+        **cost["resources"],
     }
 
 
@@ -64,6 +67,7 @@ def build_report(graph: Graph, tiling: str, calibration: str) -> dict[str, Any]:
     words = {key: sum(r[key] for r in layers) for key in _DRAM_COLUMNS}
     dram = sum(words.values())
     tiles = [r for r in layers if r["tile"] is not None]
+    pe_dsps = [r["dsp"] for r in layers if r["engine"] == "pe"]
     u = target.unroll
     return {
         "format": FORMAT, "version": VERSION, "network": graph.name,
@@ -75,12 +79,13 @@ def build_report(graph: Graph, tiling: str, calibration: str) -> dict[str, Any]:
         "layers": layers,
         "totals": {
             "latency_s": total_s, "macs": macs, "throughput_gops": 2 * macs / total_s / 1e9 if total_s else 0.0,
-            **words, "dram_total": dram, "dram_bytes": dram * target.word_bytes, "dsp_pe": target.pe_dsps,
-            "input_buffer_words": target.input_buffer_words,
+            **words, "dram_total": dram, "dram_bytes": sum(r["dram_bytes"] for r in layers),
+            "dsp_pe": max(pe_dsps, default=target.pe_dsps), "input_buffer_words": target.input_buffer_words,
             "input_tile_words_max": max((_tile_words(graph, r) for r in tiles), default=0),
             "compute_bound_layers": sum(r["bound"] == "compute" for r in layers),
             "memory_bound_layers": sum(r["bound"] == "memory" for r in layers),
         },
+        "resources": resource_totals(graph),
     }
 
 
@@ -95,8 +100,8 @@ def to_json(report: dict) -> str:
     return json.dumps(report, indent=1, allow_nan=False) + "\n"
 
 
-COLUMNS = ("name", "op", "shape", "tile", "cycles_compute", "dram_in", "dram_weight", "dram_out", "bound",
-            "latency_s", "share", "rule", "engine")
+COLUMNS = ("name", "op", "shape", "tile", "cycles_compute", "dram_in", "dram_weight", "dram_out", "dram_bytes",
+           "w_bits", "a_bits", "dsp", "bram", "bound", "latency_s", "share", "rule", "engine")
 
 
 def _cell(key: str, value: Any) -> str:
@@ -108,13 +113,15 @@ def _cell(key: str, value: Any) -> str:
         return f"{value * 1e3:.4f}"
     if isinstance(value, list):
         return "×".join(str(v) for v in value)
+    if key == "dram_bytes":
+        return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def table_rows(report: dict) -> tuple[list[str], list[list[str]], list[str]]:
     """Headers, cells and a totals row for text tables (latency in ms)."""
     headers = [c if c != "latency_s" else "latency_ms" for c in COLUMNS]
-    rows = [[_cell(c, layer[c]) for c in COLUMNS] for layer in report["layers"]]
+    rows = [[_cell(c, layer.get(c)) for c in COLUMNS] for layer in report["layers"]]
     totals = total_row(report)
     footer = [_cell(c, totals[c]) if c in totals else "" for c in COLUMNS]
     return headers, rows, footer
@@ -123,7 +130,7 @@ def table_rows(report: dict) -> tuple[list[str], list[list[str]], list[str]]:
 def total_row(report: dict) -> dict[str, Any]:
     """The columns a totals row sums: MACs, each DRAM column, latency, share."""
     layers = report["layers"]
-    sums = {key: sum(r[key] for r in layers) for key in ("macs", *_DRAM_COLUMNS)}
+    sums = {key: sum(r.get(key, 0) for r in layers) for key in ("macs", *_DRAM_COLUMNS, "dram_bytes", "dsp", "bram")}
     return {"name": "total", **sums, "latency_s": report["totals"]["latency_s"], "share": 1.0}
 
 
@@ -136,6 +143,7 @@ def summary_lines(report: dict) -> list[str]:
         f"latency {t['latency_s'] * 1e3:.3f} ms, {t['throughput_gops']:.1f} GOP/s, {t['macs'] / 1e9:.3f} G MACs, "
         f"DRAM {t['dram_bytes'] / 1e6:.1f} MB, PE array {t['dsp_pe']} DSPs, "
         f"{t['compute_bound_layers']} compute-bound and {t['memory_bound_layers']} memory-bound layers",
+        *(resource_lines(report["resources"]) if "resources" in report else []),
     ]
 
 

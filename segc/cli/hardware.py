@@ -28,7 +28,8 @@ __all__ = ["COMMANDS", "add_commands"]
 REPORT_FORMATS = ("terminal", "json", "markdown", "csv", "html")
 ROOFLINE_NOTE = ("roofline/latency: the compute-only bound (MACs / (P_if·P_of·P_kx·P_ky·clock), a PE array that "
                  "never waits for memory nor wastes a lane) over the model's latency; 100% = compute-bound")
-DSE_NOTE = ("DSPs_PE: the PE array's ⌈P_if·P_of·P_kx·P_ky / macs_per_dsp⌉; DSPs_total: with the target's other units "
+DSE_NOTE = ("DSPs_PE: the PE array's ⌈P_if·P_of·P_kx·P_ky / p⌉, p the MACs per DSP at its operand width; "
+            "DSPs_total: with the target's other units "
             "(depthwise engine, elementwise unit, fixed units), the budget the front is drawn against")
 
 
@@ -109,7 +110,7 @@ def _print_report(args: argparse.Namespace) -> int:
 
         headers, rows, footer = render.table_rows(data)
         print_table(render.summary_lines(data)[0], headers, rows, footer)
-        print(render.summary_lines(data)[1])
+        print("\n".join(render.summary_lines(data)[1:]))
     return 0
 
 
@@ -144,6 +145,7 @@ def _dse(args: argparse.Namespace) -> int:
     target = graph.target
     data = {"format": "segc.dse", "version": 1, "network": graph.name, "target": target.name,
             "tiling": args.tiling, "explored": len(explored), "dsp": target.dsp, "unit_dsps": target.unit_dsps,
+            "pe_bits": explored.pe_bits, "macs_per_dsp": explored.macs_per_dsp,
             "front": [p.to_json() for p in explored.front()]}
     if args.output:
         from ..backends.report.plots import pareto_plot
@@ -167,7 +169,8 @@ def _print_front(data: dict) -> None:
              f"{p['roofline_s'] / p['latency_s']:.0%}"] for p in data["front"]]
     units = ", ".join(f"{name} {dsps}" for name, dsps in data["unit_dsps"].items()) or "none"
     title = (f"Pareto front of {data['network']} on {data['target']} ({data['explored']} designs explored; "
-             f"{data['dsp']} DSP blocks, other units: {units})")
+             f"{data['dsp']} DSP blocks, other units: {units}; PE array at {data['pe_bits']}-bit operands, "
+             f"{data['macs_per_dsp']} MACs per DSP)")
     print_table(title, headers, rows)
     print(DSE_NOTE)
     print(ROOFLINE_NOTE)
@@ -207,6 +210,7 @@ def _print_table_and_notes(title: str, headers: list[str], rows: list[list[str]]
 def _compile(args: argparse.Namespace) -> int:
     from ..backends.hls import config as hls_config
     from ..backends.report import tables as render
+    from ..backends.report.resources import resource_lines, resource_totals
     from ..passes.base import run_pipeline
     from ..passes.registry import parse_pipeline
 
@@ -227,6 +231,7 @@ def _compile(args: argparse.Namespace) -> int:
     if "hls-config" in emits:
         files["layer_config.json"] = hls_config.to_json(graph)
         files["layer_config.h"] = hls_config.to_header(graph)
+        print("\n".join(resource_lines(resource_totals(graph))))
     if "seg" in emits:
         files[f"{graph.name}.seg"] = api.to_seg(graph)
     if "json" in emits:
