@@ -282,14 +282,15 @@ def test_every_target_field_is_documented():
 
 
 def test_layer_times_of_a_gathering_layer_by_hand():
-    # MACHINE at 16-bit words: the stream reaches min(4 GB/s, 128 bit / 8 · 100 MHz) = 1.6 GB/s.
-    # 1000 cycles, 5000 words of which 1000 gathered in 10 bursts, 2 invocations:
+    # MACHINE: the stream reaches min(4 GB/s, 128 bit / 8 · 100 MHz) = 1.6 GB/s.
+    # 1000 cycles, 5000 16-bit words (80,000 bits) of which 1000 (16,000 bits) gathered in 10 bursts,
+    # 2 invocations:
     #   gather  10 · 300 ns / 2 + 1000 · 2 B / 1.6 GB/s = 1.5 + 1.25 = 2.75 µs
     #   compute 1000 / 100 MHz + gather                 = 10 + 2.75 = 12.75 µs
     #   memory  (5000 − 1000) · 2 B / 1.6 GB/s          = 5 µs
     #   overhead 2 · 10 µs = 20 µs; latency 12.75 + (1 − 0.5) · 5 + 20 = 35.25 µs
-    target = dataclasses.replace(one_layer("relu").target, word_bits=16)
-    compute, memory, overhead, latency = layer_times(target, 1000, 5000, 1000, 10, 2)
+    target = one_layer("relu").target
+    compute, memory, overhead, latency = layer_times(target, 1000, 5000 * 16, 1000 * 16, 10, 2)
     assert (compute, memory, overhead, latency) == pytest.approx((12.75e-6, 5e-6, 20e-6, 35.25e-6), rel=1e-12)
 
 
