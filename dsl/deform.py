@@ -12,6 +12,8 @@ that cannot fit; the ``deform`` pass applies the rules.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..ir import Diagnostic, Graph, SegError
 from ..ir.dconv_plan import PlanError, blame, dconv_plan, layer_settings
 from ..ir.directives import DeformDirectives, DeformRule, matches
@@ -60,12 +62,17 @@ def option_value(expr: ast.Expr | None, evaluator: ExprEvaluator, env: Env) -> o
     return evaluator.guarded(expr, env)  # type: ignore[arg-type]
 
 
-def _rule(rule: ast.DeformRule, evaluator: ExprEvaluator, env: Env, errors: list[Diagnostic]) -> DeformRule:
+def rule_options(rule: ast.DeformRule, section: str, names: tuple[str, ...], convert: Callable[[str, object], object],
+                 errors: list[Diagnostic]) -> tuple[tuple, tuple]:
+    """The (name, value) options of a deform or quantize section's rule and
+    where each value is written: each value evaluated and passed through
+    ``convert``, whose ValueError becomes an error at the value."""
+    evaluator, env = ExprEvaluator(), Env()
     options, spans = [], []
     for option in rule.options:
-        if option.name not in OPTIONS:
-            hint = suggestion(option.name, OPTIONS) or f" (options: {', '.join(OPTIONS)})"
-            errors.append(Diagnostic(f"deform rules have no option '{option.name}'{hint}", option.name_span))
+        if option.name not in names:
+            hint = suggestion(option.name, names) or f" (options: {', '.join(names)})"
+            errors.append(Diagnostic(f"{section} rules have no option '{option.name}'{hint}", option.name_span))
             continue
         if option.name in dict(options):
             errors.append(Diagnostic(f"option '{option.name}' is given twice in this rule", option.name_span))
@@ -74,17 +81,22 @@ def _rule(rule: ast.DeformRule, evaluator: ExprEvaluator, env: Env, errors: list
         if is_poison(value):
             continue
         try:
-            options.append((option.name, _CONVERT[option.name](value)))
+            options.append((option.name, convert(option.name, value)))
             spans.append((option.name, option.value.span))  # type: ignore[union-attr]
         except ValueError as err:
             errors.append(Diagnostic(str(err), option.value.span))  # type: ignore[union-attr]
-    return DeformRule(rule.pattern.text, tuple(options), rule.span, tuple(spans))  # type: ignore[union-attr]
+    errors.extend(evaluator.errors)
+    return tuple(options), tuple(spans)
+
+
+def _rule(rule: ast.DeformRule, errors: list[Diagnostic]) -> DeformRule:
+    options, spans = rule_options(rule, "deform", OPTIONS, lambda name, value: _CONVERT[name](value), errors)
+    return DeformRule(rule.pattern.text, options, rule.span, spans)  # type: ignore[union-attr]
 
 
 def lower_deform(section: ast.DeformDef, graph: Graph) -> DeformDirectives:
     """The directives of a deform section (values checked, patterns matched)."""
     errors: list[Diagnostic] = []
-    evaluator, env = ExprEvaluator(), Env()
     deformable = [n.name for n in graph.nodes() if n.op == "dconv"]
     rules = []
     for rule in section.rules:
@@ -93,8 +105,7 @@ def lower_deform(section: ast.DeformDef, graph: Graph) -> DeformDirectives:
             errors.append(Diagnostic(
                 f"'{pattern.text}' matches no dconv layer of network '{graph.name}'", pattern.span,  # type: ignore
             ))
-        rules.append(_rule(rule, evaluator, env, errors))
-    errors.extend(evaluator.errors)
+        rules.append(_rule(rule, errors))
     if errors:
         raise SegError(errors)
     return DeformDirectives(tuple(rules))

@@ -135,14 +135,13 @@ class _Formatter:
         self._close(item)
 
     def _item_DeformDef(self, item: ast.DeformDef) -> None:
-        self._open(item, f"deform {item.network}")
-        for rule in item.rules:
-            options = ", ".join(f"{o.name}={expr_text(o.value)}" for o in rule.options)  # type: ignore[arg-type]
-            self._emit(rule, f"{format_pattern(rule.pattern.text)}: {options}", 1)  # type: ignore[union-attr]
-        self._close(item)
+        self._rules(item, f"deform {item.network}")
 
     def _item_QuantizeDef(self, item: ast.QuantizeDef) -> None:
-        self._open(item, f"quantize {item.network}")
+        self._rules(item, f"quantize {item.network}")
+
+    def _rules(self, item: ast.DeformDef | ast.QuantizeDef, header: str) -> None:
+        self._open(item, header)
         for rule in item.rules:
             options = ", ".join(f"{o.name}={expr_text(o.value)}" for o in rule.options)  # type: ignore[arg-type]
             self._emit(rule, f"{format_pattern(rule.pattern.text)}: {options}", 1)  # type: ignore[union-attr]

@@ -15,35 +15,24 @@ from ..ir.directives import matches
 from ..ir.quant import OPTIONS, QuantRule, apply_quantize, option_problem, resolve, unmatched_rules
 from ..ir.quant_fit import width_problems
 from . import ast
-from .deform import option_value
-from .evaluate import Env, ExprEvaluator, suggestion
-from .values import is_poison
+from .deform import rule_options
+from .evaluate import suggestion
 
 __all__ = ["lower_quantize"]
 
 
-def _rule(rule: ast.DeformRule, evaluator: ExprEvaluator, env: Env, errors: list[Diagnostic]) -> QuantRule:
-    options, spans = [], []
-    for option in rule.options:
-        if option.name not in OPTIONS:
-            hint = suggestion(option.name, OPTIONS) or f" (options: {', '.join(OPTIONS)})"
-            errors.append(Diagnostic(f"quantize rules have no option '{option.name}'{hint}", option.name_span))
-            continue
-        if option.name in dict(options):
-            errors.append(Diagnostic(f"option '{option.name}' is given twice in this rule", option.name_span))
-            continue
-        value = option_value(option.value, evaluator, env)
-        if is_poison(value):
-            continue
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        problem = option_problem(option.name, value)
-        if problem:
-            errors.append(Diagnostic(problem, option.value.span))  # type: ignore[union-attr]
-            continue
-        options.append((option.name, value))
-        spans.append((option.name, option.value.span))  # type: ignore[union-attr]
-    return QuantRule(rule.pattern.text, tuple(options), rule.span, tuple(spans))  # type: ignore[union-attr]
+def _checked(name: str, value: object) -> object:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    problem = option_problem(name, value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _rule(rule: ast.DeformRule, errors: list[Diagnostic]) -> QuantRule:
+    options, spans = rule_options(rule, "quantize", OPTIONS, _checked, errors)
+    return QuantRule(rule.pattern.text, options, rule.span, spans)  # type: ignore[union-attr]
 
 
 def _layer_errors(graph: Graph, rules: list[QuantRule]) -> list[Diagnostic]:
@@ -65,9 +54,7 @@ def lower_quantize(section: ast.QuantizeDef, graph: Graph) -> list[QuantRule]:
     """The rules of a quantize section (values checked, patterns matched),
     applied to ``graph``'s layers."""
     errors: list[Diagnostic] = []
-    evaluator, env = ExprEvaluator(), Env()
-    rules = [_rule(rule, evaluator, env, errors) for rule in section.rules]
-    errors.extend(evaluator.errors)
+    rules = [_rule(rule, errors) for rule in section.rules]
     unmatched = unmatched_rules(graph, rules)
     for rule, written in zip(rules, section.rules):
         if rule in unmatched:
