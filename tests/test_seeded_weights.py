@@ -53,6 +53,7 @@ def test_the_torch_module_loads_exactly_the_seeded_arrays(path, network):
     graph = segc.load(str(path), network)
     arrays = weight_arrays(graph, seed=3)
     state = segc.to_torch(graph, seed=3).state_dict()
+    state = {k: v for k, v in state.items() if not k.endswith(".act_range")}  # uncalibrated: not drawn
     assert sorted(state) == sorted(arrays)
     for key, value in state.items():
         np.testing.assert_array_equal(value.numpy(), arrays[key])

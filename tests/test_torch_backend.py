@@ -18,6 +18,7 @@ import segc  # noqa: E402
 from segc.backends.torch.source import TORCH_LOWERING  # noqa: E402
 from segc.cli import main  # noqa: E402
 from segc.ir import OPS  # noqa: E402
+from segc.ir.quant import apply_quantize  # noqa: E402
 
 
 class _Block(nn.Module):
@@ -178,7 +179,7 @@ def test_wrong_input_shape_at_runtime():
 
 @pytest.mark.parametrize("path", NETWORK_EXAMPLES, ids=lambda p: p.stem)
 def test_onnx_export_checks_and_matches_torch(path):
-    graph = _small(path)
+    graph = apply_quantize(_small(path), [])  # in float: quantized exports are tests/test_onnx_quant_export.py's
     module = segc.to_torch(graph, seed=1)
     _randomise_bn(module)
     state = module.state_dict()
