@@ -212,7 +212,7 @@ def _layer_figures(graph: Graph, options: HlsOptions, config: dict, traced: dict
     module = reference.build_reference(graph, options.weights, options.seed)
     floats = reference.layer_outputs(graph, module, load_inputs(graph, options.input, options.seed, single=True))
     layers = {entry["name"]: entry for entry in config["layers"]}
-    return [_figures({"name": name, "shape": layers[name]["shape"], "frac": layers[name]["frac"]},
+    return [_figures({key: layers[name][key] for key in ("name", "shape", "frac", "bits")},
                      floats[name], traced[name]) | {"op": layers[name]["op"]} for name in config["trace"]]
 
 

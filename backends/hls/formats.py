@@ -41,7 +41,7 @@ def _fixed(graph: Graph, name: str, frac: int, maximum: float, owner: dict[str, 
     if not holds(frac, maximum, bits):
         best = frac_bits(maximum, 0, bits)
         raise SegError(Diagnostic(
-            f"layer '{name}': a {bits}-bit format with {frac} fraction bits would overflow: it holds magnitudes up "
+            f"layer '{name}': {frac} fraction bits would overflow its {bits}-bit words: they hold magnitudes up "
             f"to {_largest(frac, bits):.6g}, the calibration input reaches {maximum:.6g} "
             f"(at most {best} fraction bits fit)", node.span,
         ))
