@@ -76,7 +76,8 @@ def activation_formats(graph: Graph, owner: dict[str, str], maxima: dict[str, fl
             reach = f"{maximum:.6g}" if math.isfinite(maximum) else "a non-finite value"
             raise SegError(Diagnostic(
                 f"layer '{name}': its output reaches {reach} on the calibration input, beyond {bits}-bit fixed "
-                f"point (at most {_largest(FRAC_MIN + headroom, bits):.6g} with {headroom} bits of headroom)", node.span,
+                f"point (at most {_largest(FRAC_MIN + headroom, bits):.6g} with {headroom} bits of headroom)",
+                node.span,
             ))
         formats[name] = frac
     return formats

@@ -33,7 +33,7 @@ import numpy as np
 from ...ir import Graph, Node, conv_pads
 from .fixed import saturate
 
-__all__ = ["IntReferenceError", "SUPPORTED_OPS", "integer_reference", "output_values"]
+__all__ = ["SUPPORTED_OPS", "IntReferenceError", "integer_reference", "output_values"]
 
 _EXACT = 2.0**53
 _VIEWS = ("flatten", "identity")

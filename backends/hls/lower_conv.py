@@ -20,8 +20,8 @@ import numpy as np
 
 from ...ir import Diagnostic, Node, SegError, conv_pads, offset_channels
 from ...ir.dconv_plan import dconv_variant
-from .context import Call, Context, Lowered
 from ...ir.quant import layer_quant
+from .context import Call, Context, Lowered
 from .fixed import WORD_BITS, frac_bits
 from .intmac import int_weights
 from .linebuffer import planned_rows, sampled_rows

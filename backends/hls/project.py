@@ -92,7 +92,8 @@ def _layer_table(graph: Graph, ctx: Context) -> dict[str, bytes]:
     table = graph.copy()
     table.target = dataclasses.replace(graph.target, word_bits=16)
     fracs = {n.name: ctx.frac(n.name) for n in graph.nodes()}
-    weight_fracs = {name: keys["weight"]["frac"] for name, keys in ctx.params.items() if "frac" in keys.get("weight", {})}
+    weight_fracs = {name: keys["weight"]["frac"] for name, keys in ctx.params.items()
+                    if "frac" in keys.get("weight", {})}  # integer-scheme weights have scales instead
     formats = (fracs, weight_fracs)
     return {"layer_config.h": hls_config.to_header(table, formats).encode(),
             "layer_config.json": hls_config.to_json(table, formats).encode()}
