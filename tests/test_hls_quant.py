@@ -16,6 +16,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from conftest import EXAMPLES  # noqa: E402
+from hls_weights import randomised  # noqa: E402
 
 import segc  # noqa: E402
 from segc.backends.hls.intmac import multiplier  # noqa: E402
@@ -50,23 +51,11 @@ def _graph(quantize: str, body: str = OPS, shape: str = "[3, 12, 12]") -> segc.G
     return segc.loads(text, str(EXAMPLES / "hls_quant_case.seg"))
 
 
-def _weights(graph: segc.Graph) -> dict:
-    """Seeded weights with batch norms and biases made non-trivial."""
-    state = build_reference(graph, None, 0).state_dict()
-    generator = torch.Generator().manual_seed(5)
-    for key, value in state.items():
-        if key.endswith(("running_mean", "bias")):
-            state[key] = torch.rand(value.shape, generator=generator) - 0.5
-        elif key.endswith("running_var") or (key.endswith("weight") and value.dim() == 1):
-            state[key] = torch.rand(value.shape, generator=generator) + 0.5
-    return state
-
-
 def _run(tmp_path, graph, extra=()):
     """(C simulation's outputs, its layer trace, the integer reference's words, config)."""
     x = 4 * np.random.default_rng(2).standard_normal((1, *graph.inputs[0].shape)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    files, _ = build_project(graph, HlsOptions(weights=_weights(graph), input=str(tmp_path / "x.npy")))
+    files, _ = build_project(graph, HlsOptions(weights=randomised(graph, 5), input=str(tmp_path / "x.npy")))
     config = json.loads(files["config.json"])
     folder = tmp_path / ("pe" if extra else "csim")
     write_project(files, folder)
