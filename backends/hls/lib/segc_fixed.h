@@ -12,9 +12,9 @@
  * int16_t, clamped to [-2^(BITS-1), 2^(BITS-1) - 1]).  An integer-scheme
  * layer (segc_pe.h) scales its sum by an integer multiplier m and a right
  * shift instead, rescale(acc, m, shift), rounded and saturated the same way.
- * backends/hls/intref.py computes the same integers in numpy.  Plain C++17, no vendor headers: g++
- * compiles it for C simulation, Vitis HLS synthesises it (the pragmas are
- * ignored by g++).
+ * backends/hls/intref.py computes the same integers in numpy.  Plain
+ * C++17, no vendor headers: g++ compiles it for C simulation, Vitis HLS
+ * synthesises it (the pragmas are ignored by g++).
  */
 #ifndef SEGC_FIXED_H
 #define SEGC_FIXED_H
