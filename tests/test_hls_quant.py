@@ -159,6 +159,15 @@ def test_calibrated_ranges_among_the_weights_set_the_formats():
     assert {e["name"]: e["frac"] for e in config["layers"]}["y"] == 4
 
 
+@pytest.mark.parametrize("value", [float("nan"), -1.0, float("inf")])
+def test_a_bad_calibrated_range_is_an_error_naming_the_layer(value):
+    graph = _graph("*: w=8, a=8, scheme=int", "    output y = image -> conv(4, k=1)\n")
+    state = dict(build_reference(graph, None, 0).state_dict())
+    state["y.act_range"] = torch.tensor(value)
+    with pytest.raises(SegError, match=r"layer 'y': the calibrated range 'y.act_range' .* finite number >= 0"):
+        build_project(graph, HlsOptions(weights=state))
+
+
 @needs_gxx
 def test_hls_sim_reports_the_integer_reference_error():
     result = simulate(_graph("*: w=8, a=8, scheme=int"), HlsOptions(), opt="-O1", threads=1)

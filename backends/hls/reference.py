@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from ...ir import Graph
+from ...ir import Diagnostic, Graph, SegError
 from ...ir.dconv_plan import dconv_variant
 from ..quant import RANGE_SUFFIX
 from ..torch.module import build_module, read_weights, submodule
@@ -29,9 +29,19 @@ def _split(weights: str | Mapping | None) -> tuple[Mapping | None, dict[str, flo
         weights = read_weights(weights)
     if weights is None:
         return None, {}
-    ranges = {key[:-len(RANGE_SUFFIX)]: float(np.asarray(value, dtype=np.float64).reshape(-1)[0])
-              for key, value in weights.items() if key.endswith(RANGE_SUFFIX)}
+    ranges = {key[:-len(RANGE_SUFFIX)]: _range(key, value) for key, value in weights.items()
+              if key.endswith(RANGE_SUFFIX)}
     return {k: v for k, v in weights.items() if not k.endswith(RANGE_SUFFIX)}, ranges
+
+
+def _range(key: str, value) -> float:
+    """A stored range as a float; a SegError naming the layer unless it is
+    one finite, non-negative number."""
+    values = np.asarray(value, dtype=np.float64).reshape(-1)
+    if values.size != 1 or not np.isfinite(values[0]) or values[0] < 0:
+        raise SegError(Diagnostic(f"layer '{key[:-len(RANGE_SUFFIX)]}': the calibrated range '{key}' among the "
+                                  f"weights must be one finite number >= 0, got {values.tolist()}"))
+    return float(values[0])
 
 
 def calibrated_ranges(weights: str | Mapping | None) -> dict[str, float]:
