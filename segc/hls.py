@@ -5,7 +5,9 @@ simulation against torch (``segc hls-sim``).
 Inputs: a ``.npy`` array [C, H, W] or [N, C, H, W] for a network with one
 input, a ``.npz`` archive with one array per input name otherwise; without
 a file, a standard normal sample from the seed.  The calibration input (for
-the fixed-point formats) defaults to the test input.
+the fixed-point formats) defaults to the test input; a layer's range
+calibrated after training (``<layer>.act_range`` among the weights) takes
+the place of the calibration input's.
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ def build_project(graph: Graph, options: HlsOptions) -> tuple[dict[str, bytes], 
     calibration = load_inputs(graph, options.calibrate, options.seed, single=False) if options.calibrate else test
     module = reference.build_reference(graph, options.weights, options.seed)
     maxima, offsets = reference.calibrate(graph, module, calibration)
+    maxima.update(reference.calibrated_ranges(options.weights))
     note = {"input": _describe(options.calibrate or options.input, options.seed),
             "samples": int(next(iter(calibration.values())).shape[0])}
     files = generate(tiled, reference.parameters(module), maxima, offsets, options.headroom, options.fixed, note)
@@ -149,12 +152,35 @@ def simulate(graph: Graph, options: HlsOptions, folder: str | None = None, opt: 
               **build.describe(), **counts,
               "compile_s": build.seconds, "run_s": run_s,
               "outputs": [_figures(spec, ref, sim) for spec, ref, sim in zip(config["outputs"], expected, simulated)]}
+    _integer_figures(graph, options, files, config, simulated, result)
     if layers:
         result["layers"] = _layer_figures(graph, options, config, traced)
     result["config"] = config
     if written is not None:
         result["written"] = written
     return result
+
+
+def _integer_figures(graph: Graph, options: HlsOptions, files: dict[str, bytes], config: dict,
+                     simulated: list[np.ndarray], result: dict) -> None:
+    """Add each output's ``int_ref_max_abs_error`` against the integer
+    reference (None, with ``int_ref`` saying why, where it does not cover
+    a layer)."""
+    from .backends.hls.intref import IntReferenceError, integer_reference, output_values
+
+    test = load_inputs(graph, options.input, options.seed, single=True)
+    params = np.frombuffer(files["params.bin"], dtype="<i2")
+    try:
+        words = integer_reference(graph, config, params, {name: value[0] for name, value in test.items()})
+    except IntReferenceError as err:
+        result["int_ref"] = str(err)
+        for figures in result["outputs"]:
+            figures["int_ref_max_abs_error"] = None
+        return
+    result["int_ref"] = "computed"
+    for figures, spec, node, sim in zip(result["outputs"], config["outputs"], graph.outputs, simulated):
+        ref = output_values(words[node.name], spec["frac"]).astype(np.float64)
+        figures["int_ref_max_abs_error"] = float(np.max(np.abs(ref - sim), initial=0.0))
 
 
 def _folder_files(folder: str) -> tuple[dict[str, bytes], tuple[str, ...]]:
@@ -174,7 +200,8 @@ def _folder_files(folder: str) -> tuple[dict[str, bytes], tuple[str, ...]]:
 def _figures(spec: dict, reference: np.ndarray, simulated: np.ndarray) -> dict:
     from .backends.hls.sim import compare
 
-    return {"name": spec["name"], "shape": spec["shape"], "frac": spec["frac"], "lsb": 2.0 ** -spec["frac"],
+    return {"name": spec["name"], "shape": spec["shape"], "frac": spec["frac"], "bits": spec["bits"],
+            "lsb": 2.0 ** -spec["frac"],
             **compare(reference, simulated)}
 
 
@@ -185,7 +212,7 @@ def _layer_figures(graph: Graph, options: HlsOptions, config: dict, traced: dict
     module = reference.build_reference(graph, options.weights, options.seed)
     floats = reference.layer_outputs(graph, module, load_inputs(graph, options.input, options.seed, single=True))
     layers = {entry["name"]: entry for entry in config["layers"]}
-    return [_figures({"name": name, "shape": layers[name]["shape"], "frac": layers[name]["frac"]},
+    return [_figures({key: layers[name][key] for key in ("name", "shape", "frac", "bits")},
                      floats[name], traced[name]) | {"op": layers[name]["op"]} for name in config["trace"]]
 
 

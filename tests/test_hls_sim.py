@@ -15,6 +15,7 @@ torch = pytest.importorskip("torch")
 
 from conftest import EXAMPLES  # noqa: E402
 from hls_bounds import error_bounds  # noqa: E402
+from hls_weights import randomised  # noqa: E402
 
 import segc  # noqa: E402
 from segc.backends.hls.reference import build_reference, parameters  # noqa: E402
@@ -30,23 +31,11 @@ def _graph(body: str, target: str = "arria10_gx1150", shape: str = "[3, 9, 11]")
     return segc.loads(text, str(EXAMPLES / "hls_case.seg"))
 
 
-def _randomised(graph: segc.Graph, seed: int = 1) -> dict:
-    """Seeded weights with batch norms and biases made non-trivial."""
-    state = build_reference(graph, None, 0).state_dict()
-    generator = torch.Generator().manual_seed(seed)
-    for key, value in state.items():
-        if key.endswith(("running_mean", "bias")):
-            state[key] = torch.rand(value.shape, generator=generator) - 0.5
-        elif key.endswith("running_var") or (key.endswith("weight") and value.dim() == 1):
-            state[key] = torch.rand(value.shape, generator=generator) + 0.5
-    return state
-
-
 def _check(graph, tmp_path, weights=None, scale: float = 1.0) -> dict:
     """Simulate with a layer trace: every layer within the bound its measured
     input errors give, every output within the bound propagated from the
     input.  The figures by output name."""
-    weights = weights if weights is not None else _randomised(graph)
+    weights = weights if weights is not None else randomised(graph)
     x = np.random.default_rng(3).standard_normal((1, *graph.inputs[0].shape)).astype(np.float32) * scale
     np.save(tmp_path / "x.npy", x)
     result = simulate(graph, HlsOptions(weights=weights, input=str(tmp_path / "x.npy")), opt="-O1", layers=True)
@@ -85,7 +74,7 @@ def _deform_weights(graph: segc.Graph) -> dict:
     """Offset branches that move samples by whole and fractional pixels: small
     weights around a bias 0.2 from the nearest ±½ (so rounding is stable
     and floor would differ)."""
-    state = _randomised(graph)
+    state = randomised(graph)
     generator = torch.Generator().manual_seed(7)
     for key in [k for k in state if k.endswith("offset.weight")]:
         state[key] = torch.randn(state[key].shape, generator=generator) * 0.003
@@ -161,7 +150,7 @@ def test_residual_network_with_dilation_and_upsampling(tmp_path):
     body = stem -> basic(8, dilation=2) -> basic(16, dilation=2)
     up = body -> upsample(to=image, mode="bilinear")
     output logits = up -> conv(5, k=1, bias=true)""", shape="[3, 24, 24]")
-    weights = _randomised(graph)
+    weights = randomised(graph)
     x = np.random.default_rng(3).standard_normal((1, 3, 24, 24)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     result = simulate(graph, HlsOptions(weights=weights, input=str(tmp_path / "x.npy")), opt="-O1", layers=True)

@@ -91,6 +91,8 @@ QDQ_PENDING = pytest.mark.xfail(reason="ONNX export writes no QuantizeLinear/Deq
                                   else p for p in NETWORK_EXAMPLES], ids=lambda p: p.stem)
 def test_segc_onnx_comes_back_as_the_same_graph(path, tmp_path):
     graph = segc.load(str(path))
+    if any(node.quant is not None for node in graph.nodes()):
+        pytest.xfail("layer formats travel through ONNX as QuantizeLinear/DequantizeLinear, not exported here yet")
     (tmp_path / "m.onnx").write_bytes(segc.to_onnx(graph))
     imported, weights = segc.import_onnx(str(tmp_path / "m.onnx"))
     assert imported.structure()[3] == graph.structure()[3]

@@ -2,9 +2,9 @@
 
 A layer lowers to kernel calls (:class:`Call`: a kernel of ``lib/`` and
 the compile-time constants of its configuration struct), constant tables,
-and parameters packed into the 16-bit parameter image (each tensor with its
-own format, see ``fixed``).  :class:`Context` gives the formats and
-addresses of activations and packs parameters.
+and parameters packed into the parameter image of 16-bit words (each tensor
+with its own format and width, see ``fixed``).  :class:`Context` gives the
+formats, widths and addresses of activations and packs parameters.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...ir import Diagnostic, Graph, Node, SegError
+from ...ir.quant import widths
 from ..identifiers import ascii_identifier, distinct_identifiers
-from .fixed import FRAC_MAX, frac_bits, quantize
+from .fixed import FRAC_MAX, WORD_BITS, frac_bits, quantize
 from .memory import MemoryPlan
 
 __all__ = ["Call", "Context", "Lowered", "c_identifiers"]
@@ -61,7 +62,8 @@ class Context:
         self.ident = c_identifiers(graph)
         self.chunks: list[np.ndarray] = []
         self.words = 0
-        self.params: dict[str, dict[str, dict]] = {}  # layer -> key -> {frac, offset, words}
+        self.params: dict[str, dict[str, dict]] = {}  # layer -> key -> {frac, bits, offset, words}
+        self.tables: list[str] = []  # constant tables of the source beside the layers' own
 
     @property
     def unroll(self):
@@ -69,6 +71,10 @@ class Context:
 
     def frac(self, name: str) -> int:
         return self.formats[self.plan.owner[name]]
+
+    def bits(self, name: str) -> int:
+        """The width of a layer's output words (that of the layer owning them)."""
+        return widths(self.graph, self.graph.node(self.plan.owner[name]))[1]
 
     def data(self, name: str) -> str:
         """The address of a layer's output; ``nullptr`` for one fused away (no DRAM tensor)."""
@@ -81,23 +87,29 @@ class Context:
     def weight(self, node: Node, key: str) -> np.ndarray:
         return np.asarray(self.weights[f"{node.name}.{key}"], dtype=np.float64)
 
-    def param_frac(self, node: Node, key: str, values: np.ndarray, limit: int = FRAC_MAX) -> int:
-        """The format of a parameter tensor: the most fraction bits that hold it (at most ``limit``)."""
-        frac = frac_bits(float(np.max(np.abs(values))) if values.size else 0.0)
+    def param_frac(self, node: Node, key: str, values: np.ndarray, limit: int = FRAC_MAX,
+                   bits: int = WORD_BITS) -> int:
+        """The format of a parameter tensor of ``bits``-bit words: the most
+        fraction bits that hold it (at most ``limit``)."""
+        frac = frac_bits(float(np.max(np.abs(values))) if values.size else 0.0, 0, bits)
         if frac is None:
             raise SegError(Diagnostic(
                 f"layer '{node.name}': parameter '{key}' (largest magnitude {np.max(np.abs(values)):.6g}) "
-                "does not fit 16-bit fixed point", node.span,
+                f"does not fit {bits}-bit fixed point", node.span,
             ))
         return min(frac, limit)
 
-    def pack(self, node: Node, key: str, values: np.ndarray, frac: int) -> str:
-        """Append a tensor to the parameter image; its address as C."""
-        words = quantize(values.reshape(-1), frac)
+    def pack(self, node: Node, key: str, values: np.ndarray, frac: int, bits: int = WORD_BITS) -> str:
+        """Append a tensor of ``bits``-bit fixed-point words to the parameter image; its address as C."""
+        return self.pack_words(node, key, quantize(values.reshape(-1), frac, bits), {"frac": frac, "bits": bits})
+
+    def pack_words(self, node: Node, key: str, words: np.ndarray, entry: dict) -> str:
+        """Append integer words to the parameter image, described in config.json
+        by ``entry``; their address as C."""
         offset = self.words
-        self.chunks.append(words)
+        self.chunks.append(np.asarray(words, dtype=np.int16).reshape(-1))
         self.words += words.size
-        self.params.setdefault(node.name, {})[key] = {"frac": frac, "offset": offset, "words": int(words.size)}
+        self.params.setdefault(node.name, {})[key] = {**entry, "offset": offset, "words": int(words.size)}
         return f"params + {offset}"
 
     def image(self) -> bytes:

@@ -1,10 +1,15 @@
-"""Per-layer activation formats of the HLS backend, from calibration.
+"""Per-layer activation formats of the HLS backend, from calibrated ranges.
 
 Each layer that computes (views share their operand's format, see
-``memory``) gets the most fraction bits that hold the largest magnitude
-its output reached on the calibration input, with ``headroom`` spare bits
-(``hls_fixed.frac_bits``).  A user may fix a layer's fraction bits; a format
-that would overflow on the calibration input is an error naming the layer.
+``memory``) gets, at its activation width (``ir.quant.widths``: its
+``quantize`` format, else the target's word), the most fraction bits that
+hold its calibrated range with ``headroom`` spare bits (``fixed.frac_bits``).
+The range is the layer's ``<layer>.act_range`` from the weights when
+present (post-training calibration), else the largest magnitude its output
+reached on the calibration input.  An integer-scheme layer's output has the
+same power-of-two scale.  A layer's fraction bits may be fixed (the
+``quantize`` section's ``a_frac``, or ``fixed``); a format that would
+overflow on the calibration input is an error naming the layer.
 """
 
 from __future__ import annotations
@@ -13,13 +18,14 @@ import difflib
 import math
 
 from ...ir import Diagnostic, Graph, SegError
+from ...ir.quant import widths
 from .fixed import FRAC_MAX, FRAC_MIN, frac_bits, holds
 
 __all__ = ["activation_formats"]
 
 
-def _largest(frac: int) -> float:
-    return 32767 * 2.0**-frac
+def _largest(frac: int, bits: int) -> float:
+    return ((1 << (bits - 1)) - 1) * 2.0**-frac
 
 
 def _fixed(graph: Graph, name: str, frac: int, maximum: float, owner: dict[str, str]) -> int:
@@ -31,11 +37,12 @@ def _fixed(graph: Graph, name: str, frac: int, maximum: float, owner: dict[str, 
         ))
     if not FRAC_MIN <= frac <= FRAC_MAX:
         raise SegError(Diagnostic(f"layer '{name}': {frac} fraction bits is outside [{FRAC_MIN}, {FRAC_MAX}]"))
-    if not holds(frac, maximum):
-        best = frac_bits(maximum)
+    bits = widths(graph, node)[1]
+    if not holds(frac, maximum, bits):
+        best = frac_bits(maximum, 0, bits)
         raise SegError(Diagnostic(
-            f"layer '{name}': a 16-bit format with {frac} fraction bits would overflow: it holds magnitudes up "
-            f"to {_largest(frac):.6g}, the calibration input reaches {maximum:.6g} "
+            f"layer '{name}': {frac} fraction bits would overflow its {bits}-bit words: they hold magnitudes up "
+            f"to {_largest(frac, bits):.6g}, the calibration input reaches {maximum:.6g} "
             f"(at most {best} fraction bits fit)", node.span,
         ))
     return frac
@@ -50,7 +57,8 @@ def _unknown(graph: Graph, name: str) -> SegError:
 def activation_formats(graph: Graph, owner: dict[str, str], maxima: dict[str, float], headroom: int,
                        fixed: dict[str, int] | None = None) -> dict[str, int]:
     """Fraction bits of every layer that owns its output."""
-    fixed = fixed or {}
+    fixed = {**{n.name: n.quant.a_frac for n in graph.nodes() if n.quant is not None and n.quant.a_frac is not None},
+             **(fixed or {})}
     for name in fixed:
         if name not in graph:
             raise _unknown(graph, name)
@@ -62,13 +70,14 @@ def activation_formats(graph: Graph, owner: dict[str, str], maxima: dict[str, fl
             continue
         if owner[name] != name:
             continue
-        maximum = maxima.get(name, 0.0)
-        frac = frac_bits(maximum, headroom)
+        maximum, bits = maxima.get(name, 0.0), widths(graph, node)[1]
+        frac = frac_bits(maximum, headroom, bits)
         if frac is None:
             reach = f"{maximum:.6g}" if math.isfinite(maximum) else "a non-finite value"
             raise SegError(Diagnostic(
-                f"layer '{name}': its output reaches {reach} on the calibration input, beyond 16-bit fixed "
-                f"point (at most {_largest(FRAC_MIN + headroom):.6g} with {headroom} bits of headroom)", node.span,
+                f"layer '{name}': its output reaches {reach} on the calibration input, beyond {bits}-bit fixed "
+                f"point (at most {_largest(FRAC_MIN + headroom, bits):.6g} with {headroom} bits of headroom)",
+                node.span,
             ))
         formats[name] = frac
     return formats

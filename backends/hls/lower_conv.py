@@ -20,8 +20,10 @@ import numpy as np
 
 from ...ir import Diagnostic, Node, SegError, conv_pads, offset_channels
 from ...ir.dconv_plan import dconv_variant
+from ...ir.quant import layer_quant
 from .context import Call, Context, Lowered
-from .fixed import frac_bits
+from .fixed import WORD_BITS, frac_bits
+from .intmac import int_weights
 from .linebuffer import planned_rows, sampled_rows
 
 __all__ = ["OFFSET_FRAC_MAX", "lower_conv", "lower_dconv", "lower_linear", "offset_frac", "offset_words"]
@@ -57,16 +59,25 @@ def _tile_buffer(config: dict[str, int]) -> dict[str, int]:
 
 
 def _weights(ctx: Context, node: Node, prefix: str, f_in: int, bias: bool) -> tuple[dict, str, str]:
-    """Pack ``prefix``weight (and bias); their formats and addresses."""
+    """Pack ``prefix``weight (and bias); their formats and addresses.  The
+    layer's own weights take its format (``ir.quant.layer_quant``: fixed
+    point of ``w_bits``, or the integer scheme, ``intmac``); the offsets
+    branch of a deformable layer and every bias stay 16-bit fixed point."""
+    quant = layer_quant(ctx.graph, node)
     w = ctx.weight(node, f"{prefix}weight")
-    f_w = ctx.param_frac(node, f"{prefix}weight", w)
-    weight = ctx.pack(node, f"{prefix}weight", w, f_w)
+    if not prefix and quant.scheme == "int":
+        formats, weight = int_weights(ctx, node, w, ctx.weight(node, "bias") if bias else None, f_in)
+        return formats, weight, "nullptr"
+    w_bits = quant.w_bits if not prefix and quant.w_bits is not None else WORD_BITS
+    given = quant.w_frac if not prefix else None
+    f_w = given if given is not None else ctx.param_frac(node, f"{prefix}weight", w, bits=w_bits)
+    weight = ctx.pack(node, f"{prefix}weight", w, f_w, w_bits)
     f_b, address = 0, "nullptr"
     if bias:
         b = ctx.weight(node, f"{prefix}bias")
         f_b = ctx.param_frac(node, f"{prefix}bias", b, limit=f_in + f_w)
         address = ctx.pack(node, f"{prefix}bias", b, f_b)
-    return {"FRAC_IN": f_in, "FRAC_W": f_w, "FRAC_B": f_b, "BIAS": bias}, weight, address
+    return {"FRAC_IN": f_in, "FRAC_W": f_w, "FRAC_B": f_b, "BIAS": bias, "INT": False}, weight, address
 
 
 conv_weights = _weights  # for transposed convolutions (lower_channels.py)
@@ -118,7 +129,7 @@ def _offset_conv(ctx: Context, node: Node, window: dict, f_off: int) -> Call:
         config.update(KH=1, KW=1, DH=1, DW=1, PH=0, PW=0)
     config.update(_tile_buffer(config))
     formats, weight, bias = _weights(ctx, node, "offset.", ctx.frac(node.inputs[0]), True)
-    config.update(formats, FRAC_OUT=f_off, CLAMPED=dconv_variant(node)["bound"] is not None)
+    config.update(formats, FRAC_OUT=f_off, BITS=WORD_BITS, CLAMPED=dconv_variant(node)["bound"] is not None)
     return Call("conv2d", config, (ctx.data(node.inputs[0]), weight, bias, ctx.scratch(node.name)), "_offset")
 
 

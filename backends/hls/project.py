@@ -4,7 +4,8 @@ Files: ``network.h``/``network.cpp`` (generated: one configuration struct
 per layer, one kernel call per layer not fused into a convolution's
 epilogue (``fusion``), constants from the IR), ``include/`` (the
 hand-written kernel library, ``lib/``), ``tb.cpp`` (the C-simulation
-test bench), ``params.bin`` (16-bit parameters), ``config.json`` (formats,
+test bench), ``params.bin`` (parameters in 16-bit words, each tensor at
+its width), ``config.json`` (formats,
 tiles, addresses), ``build.sh`` (g++) and ``vitis_hls.tcl`` (Vitis HLS);
 with the ``cost`` pass's annotations also ``layer_config.h``/``.json``, the
 PipeCNN-style layer table (``config``) with these 16-bit formats.
@@ -66,6 +67,8 @@ def generate(graph: Graph, weights: dict[str, np.ndarray], maxima: dict[str, flo
         lower = HLS_LOWERING[node.op]
         if lower is not None:
             lowered[node.name] = lower(ctx, node)
+            for call in lowered[node.name].calls:
+                call.config.setdefault("BITS", ctx.bits(node.name))
     for head, chain in chains.items():
         lowered[head] = fuse(ctx, head, lowered, chain, skipped)
     top = f"{network_identifier(graph)}_top"
@@ -89,7 +92,8 @@ def _layer_table(graph: Graph, ctx: Context) -> dict[str, bytes]:
     table = graph.copy()
     table.target = dataclasses.replace(graph.target, word_bits=16)
     fracs = {n.name: ctx.frac(n.name) for n in graph.nodes()}
-    weight_fracs = {name: keys["weight"]["frac"] for name, keys in ctx.params.items() if "weight" in keys}
+    weight_fracs = {name: keys["weight"]["frac"] for name, keys in ctx.params.items()
+                    if "frac" in keys.get("weight", {})}  # integer-scheme weights have scales instead
     formats = (fracs, weight_fracs)
     return {"layer_config.h": hls_config.to_header(table, formats).encode(),
             "layer_config.json": hls_config.to_json(table, formats).encode()}

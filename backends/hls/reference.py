@@ -14,20 +14,46 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from ...ir import Graph
+from ...ir import Diagnostic, Graph, SegError
 from ...ir.dconv_plan import dconv_variant
+from ..quant import RANGE_SUFFIX
 from ..torch.module import build_module, read_weights, submodule
 from ..torch.source import TORCH_LOWERING
 
-__all__ = ["build_reference", "calibrate", "layer_outputs", "parameters", "run"]
+__all__ = ["build_reference", "calibrate", "calibrated_ranges", "layer_outputs", "parameters", "run"]
+
+
+def _split(weights: str | Mapping | None) -> tuple[Mapping | None, dict[str, float]]:
+    """(the state_dict, the calibrated ranges ``<layer>.act_range`` by layer)."""
+    if isinstance(weights, str):
+        weights = read_weights(weights)
+    if weights is None:
+        return None, {}
+    ranges = {key[:-len(RANGE_SUFFIX)]: _range(key, value) for key, value in weights.items()
+              if key.endswith(RANGE_SUFFIX)}
+    return {k: v for k, v in weights.items() if not k.endswith(RANGE_SUFFIX)}, ranges
+
+
+def _range(key: str, value) -> float:
+    """A stored range as a float; a SegError naming the layer unless it is
+    one finite, non-negative number."""
+    values = np.asarray(value, dtype=np.float64).reshape(-1)
+    if values.size != 1 or not np.isfinite(values[0]) or values[0] < 0:
+        raise SegError(Diagnostic(f"layer '{key[:-len(RANGE_SUFFIX)]}': the calibrated range '{key}' among the "
+                                  f"weights must be one finite number >= 0, got {values.tolist()}"))
+    return float(values[0])
+
+
+def calibrated_ranges(weights: str | Mapping | None) -> dict[str, float]:
+    """The output ranges post-training calibration stored with the weights, by layer."""
+    return _split(weights)[1]
 
 
 def build_reference(graph: Graph, weights: str | Mapping | None, seed: int) -> torch.nn.Module:
-    """The torch module with weights from a file, a state_dict or ``seed``."""
+    """The torch module with weights from a file, a state_dict or ``seed``
+    (calibrated ranges among the weights are not the module's)."""
     source = weights if isinstance(weights, str) else "<weights>"
-    if isinstance(weights, str):
-        weights = read_weights(weights)
-    return build_module(graph, weights, seed, source)
+    return build_module(graph, _split(weights)[0], seed, source)
 
 
 def parameters(module: torch.nn.Module) -> dict[str, np.ndarray]:

@@ -101,7 +101,7 @@ def _rows(figures: list[dict]) -> list[list[str]]:
     for out in figures:
         agree = out["argmax_agreement"]
         share = "n/a (1 channel)" if agree is None else f"{agree:.2%} of {out['pixels']:,}"
-        rows.append([out["name"], str(out["shape"]), str(out["frac"]), f"{out['max_abs_error']:.3g}",
+        rows.append([out["name"], str(out["shape"]), str(out["bits"]), str(out["frac"]), f"{out['max_abs_error']:.3g}",
                      f"{out['max_abs_error'] / out['lsb']:.3g}", f"{out['max_rel_error']:.3g}", share])
     return rows
 
@@ -109,7 +109,7 @@ def _rows(figures: list[dict]) -> list[list[str]]:
 def _print_figures(result: dict) -> None:
     from .table import print_table
 
-    headers = ["output", "shape", "frac", "max_abs_error", "in_lsb", "max_rel_error", "argmax_agreement"]
+    headers = ["output", "shape", "bits", "frac", "max_abs_error", "in_lsb", "max_rel_error", "argmax_agreement"]
     if "layers" in result:
         print_table(f"{result['network']}: every layer against torch", ["layer", *headers[1:]],
                     _rows(result["layers"]))
@@ -117,8 +117,18 @@ def _print_figures(result: dict) -> None:
     title = (f"{result['network']} on {result['target']}: C simulation (g++ {result['compiler_flags']}, {threads}) "
              f"against torch, input {result['input']}")
     print_table(title, headers, _rows(result["outputs"]))
+    print(_integer_line(result))
     print(f"saturated results: {result['saturated']}; line-buffer misses: {result['line_buffer_misses']}; "
           f"compile {result['compile_s']:.2f} s, run {result['run_s']:.2f} s")
+
+
+def _integer_line(result: dict) -> str:
+    """The outputs against the integer reference (0: bit-exact)."""
+    if result["int_ref"] != "computed":
+        return f"integer reference: not computed ({result['int_ref']})"
+    errors = ", ".join(f"{out['name']} {out['int_ref_max_abs_error']:.3g}" for out in result["outputs"])
+    exact = all(out["int_ref_max_abs_error"] == 0 for out in result["outputs"])
+    return f"against the integer reference (max abs error): {errors}" + ("; bit-exact" if exact else "")
 
 
 def _hls_sim(args: argparse.Namespace) -> int:

@@ -128,7 +128,7 @@ tiles_y:
                             acc_t acc[P::POF];
 #pragma HLS ARRAY_PARTITION variable=acc complete
                             conv_pixel<P>(buf, wbuf, bbuf, COG - co0, oy, ox, acc);
-                            mac_write<P>(acc, COG - co0, !P::CLAMPED, [&](data_t v, int po) {
+                            mac_write<P>(acc, COG - co0, g * COG + co0, !P::CLAMPED, [&](data_t v, int po) {
                                 epilogue(v, g * COG + co0 + po, ty + oy, tx + ox);
                             });
                         }
@@ -169,7 +169,7 @@ void conv_tile_csim(const data_t* in, const data_t* weight, const data_t* bias, 
             const acc_t start = mac_start<P>(bias, co);
             for (int p = 0; p < rows * cols; ++p) {
                 const acc_t sum = start + dot(weight + co * TAPS, col + p * TAPS, TAPS);
-                epilogue(mac_word<P>(sum, !P::CLAMPED), co, ty + p / cols, tx + p % cols);
+                epilogue(mac_word<P>(sum, co, !P::CLAMPED), co, ty + p / cols, tx + p % cols);
             }
         }
     }
@@ -242,7 +242,7 @@ out_blocks:
                 lanes<P::PIF>(ci0, P::CI, [&](int ci) { acc[po] += (acc_t)xbuf[ci] * wbuf[po][ci]; });
             });
         }
-        mac_write<P>(acc, active, true, [&](data_t v, int po) { epilogue(v, co0 + po, 0, 0); });
+        mac_write<P>(acc, active, co0, true, [&](data_t v, int po) { epilogue(v, co0 + po, 0, 0); });
     }
 }
 

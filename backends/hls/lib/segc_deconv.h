@@ -69,7 +69,7 @@ groups:
                         const acc_t v = in[at<P::H, P::W>(g * CIG + c, iy, ix)];
                         lanes<P::POF>(0, COG - co0, [&](int po) { acc[po] += v * wbuf[po][c][i][j]; });
                     }
-                    mac_write<P>(acc, COG - co0, true, [&](data_t v, int po) {
+                    mac_write<P>(acc, COG - co0, g * COG + co0, true, [&](data_t v, int po) {
                         out[at<P::HO, P::WO>(g * COG + co0 + po, y, x)] = v;
                     });
                 }

@@ -202,7 +202,7 @@ tiles_y:
                             acc_t acc[P::POF];
 #pragma HLS ARRAY_PARTITION variable=acc complete
                             deform_pixel<P>(col, weight, bias, g, co_first, active, acc);
-                            mac_write<P>(acc, active, true,
+                            mac_write<P>(acc, active, co_first, true,
                                          [&](data_t v, int po) { epilogue(v, co_first + po, y, x); });
                         }
                     }

@@ -30,7 +30,7 @@ struct writer {
 template <class P>
 data_t batch_norm_one(data_t x, data_t scale, data_t shift) {
     constexpr int FA = P::FRAC_IN + P::FRAC_SCALE;
-    return requantize((acc_t)x * scale + widen(shift, P::FRAC_SHIFT, FA), FA - P::FRAC_OUT);
+    return requantize<P::BITS>((acc_t)x * scale + widen(shift, P::FRAC_SHIFT, FA), FA - P::FRAC_OUT);
 }
 
 /* A batch norm's per-channel parameters, copied on chip before the layer. */
@@ -56,7 +56,7 @@ data_t relu_one(data_t x) {
     acc_t v = widen(x, P::FRAC_IN, G);
     v = v < 0 ? 0 : v;
     if (P::SIX && v > six) v = six;
-    return requantize(v, G - P::FRAC_OUT);
+    return requantize<P::BITS>(v, G - P::FRAC_OUT);
 }
 
 /* Sigmoid from a table of round(2^15 / (1 + exp(-x))) at x = X_MIN + n 2^-STEP_BITS,
@@ -66,7 +66,7 @@ acc_t sigmoid_acc(acc_t x, const int32_t* table);
 
 template <class P>
 data_t sigmoid_one(data_t x, const int32_t* table) {
-    return saturate(sigmoid_acc<P>(x, table));
+    return saturate<P::BITS>(sigmoid_acc<P>(x, table));
 }
 
 /* The same at any input and output fraction bits, not saturated, of any
@@ -93,7 +93,7 @@ data_t add_words(data_t x0, data_t x1, data_t x2, data_t x3) {
     acc_t sum = widen(x0, P::FRAC_IN0, FA) + widen(x1, P::FRAC_IN1, FA);
     if (P::INPUTS > 2) sum += widen(x2, P::FRAC_IN2, FA);
     if (P::INPUTS > 3) sum += widen(x3, P::FRAC_IN3, FA);
-    return requantize(sum, FA - P::FRAC_OUT);
+    return requantize<P::BITS>(sum, FA - P::FRAC_OUT);
 }
 
 /* A residual add in a convolution's pipeline (the cost model's rule
@@ -151,7 +151,7 @@ pool_rows:
 template <class P>
 void max_pool_finish(data_t* out) {
     if (P::FRAC_IN == P::FRAC_OUT) return;
-    for_each_index<P::C * P::HO * P::WO>([&](long i) { out[i] = requantize(out[i], P::FRAC_IN - P::FRAC_OUT); });
+    for_each_index<P::C * P::HO * P::WO>([&](long i) { out[i] = requantize<P::BITS>(out[i], P::FRAC_IN - P::FRAC_OUT); });
 }
 
 }  // namespace segc

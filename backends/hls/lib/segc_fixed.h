@@ -1,4 +1,4 @@
-/* segc HLS kernel library: 16-bit fixed point.
+/* segc HLS kernel library: fixed point and integer words of 2 to 16 bits.
  *
  * A tensor is stored as int16_t words q with a per-tensor number of fraction
  * bits f: the value is q / 2^f (f may be negative).  Products and sums are
@@ -8,9 +8,13 @@
  *   shift > 0:  floor((acc + 2^(shift-1)) / 2^shift)   (round half up)
  *   shift <= 0: acc * 2^-shift                          (exact)
  *
- * then saturated to [-32768, 32767].  Plain C++17, no vendor headers: g++
- * compiles it for C simulation, Vitis HLS synthesises it (the pragmas are
- * ignored by g++).
+ * then saturated to the layer's width BITS (2 to 16 bits: words are held in
+ * int16_t, clamped to [-2^(BITS-1), 2^(BITS-1) - 1]).  An integer-scheme
+ * layer (segc_pe.h) scales its sum by an integer multiplier m and a right
+ * shift instead, rescale(acc, m, shift), rounded and saturated the same way.
+ * backends/hls/intref.py computes the same integers in numpy.  Plain
+ * C++17, no vendor headers: g++ compiles it for C simulation, Vitis HLS
+ * synthesises it (the pragmas are ignored by g++).
  */
 #ifndef SEGC_FIXED_H
 #define SEGC_FIXED_H
@@ -32,6 +36,7 @@ struct tensor_info {
     long offset;  /* first word in the arena */
     long words;
     int frac;     /* fraction bits */
+    int bits;     /* word width */
 };
 
 static const acc_t DATA_MAX = 32767;
@@ -74,19 +79,32 @@ inline void trace(const data_t* data, long words, int frac) {
 #define SEGC_TRACE(data, words, frac)
 #endif
 
-/* v clamped to the 16-bit range; `count`: a clamped value is counted as a
- * saturation (not where a clamp follows anyway, as for bounded offsets). */
+/* v clamped to the BITS-bit range [-2^(BITS-1), 2^(BITS-1) - 1] (a layer's
+ * width, at most 16); `count`: a clamped value is counted as a saturation
+ * (not where a clamp follows anyway, as for bounded offsets). */
+template <int BITS = 16>
 inline data_t saturate(acc_t v, bool count = true) {
-    if (v > DATA_MAX || v < DATA_MIN) {
+    static_assert(BITS >= 2 && BITS <= 16, "words of 2 to 16 bits");
+    constexpr acc_t HIGH = ((acc_t)1 << (BITS - 1)) - 1, LOW = -((acc_t)1 << (BITS - 1));
+    if (v > HIGH || v < LOW) {
 #ifndef __SYNTHESIS__
         if (count) {
 #pragma omp atomic
             ++saturations();
         }
 #endif
-        return (data_t)(v > DATA_MAX ? DATA_MAX : DATA_MIN);
+        return (data_t)(v > HIGH ? HIGH : LOW);
     }
     return (data_t)v;
+}
+
+/* v clamped to the range of `bits`-bit words (the test bench's inputs). */
+inline data_t saturate_bits(acc_t v, int bits) {
+    const acc_t high = ((acc_t)1 << (bits - 1)) - 1, low = -((acc_t)1 << (bits - 1));
+#ifndef __SYNTHESIS__
+    if (v > high || v < low) ++saturations();
+#endif
+    return (data_t)(v > high ? high : (v < low ? low : v));
 }
 
 /* acc * 2^-shift rounded half up (exact for shift <= 0), not saturated;
@@ -105,9 +123,18 @@ inline acc_t shift_round(acc_t acc, int shift) {
     return acc;
 }
 
-/* An accumulator with fraction bits fa as a word with fraction bits f. */
+/* An accumulator with fraction bits fa as a BITS-bit word with fraction bits f. */
+template <int BITS = 16>
 inline data_t requantize(acc_t acc, int shift, bool count = true) {
-    return saturate(shift_round(acc, shift), count);
+    return saturate<BITS>(shift_round(acc, shift), count);
+}
+
+/* An accumulator times m / 2^shift, rounded half up, as a BITS-bit word: the
+ * requantization of an integer-scheme layer (shift in [0, 62], |acc * m| < 2^62
+ * by construction). */
+template <int BITS>
+inline data_t rescale(acc_t acc, acc_t m, int shift, bool count = true) {
+    return saturate<BITS>(shift_round(acc * m, shift), count);
 }
 
 /* v limited to [lo, hi]. */

@@ -3,7 +3,9 @@
  * Eq. 2).  A block of P_of output channels has one 64-bit accumulator per
  * lane, which starts at the channel's bias (widened to FRAC_IN + FRAC_W
  * fraction bits, where products are exact) and is requantized once to
- * FRAC_OUT.  `active` lanes hold channels; the others (a partial block) are
+ * FRAC_OUT, or, for an integer-scheme layer (INT), sums the products of
+ * integer words and is requantized per channel with an integer multiplier
+ * and a right shift (P::RQ).  `active` lanes hold channels; the others (a partial block) are
  * idle: they start at zero and are not written.
  */
 #ifndef SEGC_PE_H
@@ -13,17 +15,32 @@
 
 namespace segc {
 
-/* The start of channel c's sum: its bias bias[c] widened (none without BIAS). */
+/* The requantization of one output channel of an integer-scheme layer
+ * (INT): its sum plus `bias` (in the sum's units) times m / 2^shift. */
+struct requant {
+    acc_t bias;
+    acc_t m;
+    int shift;
+};
+
+/* The start of channel c's sum: its bias bias[c] widened (none without BIAS;
+ * an INT layer adds its bias in mac_word). */
 template <class P>
 acc_t mac_start(const data_t* bias, int c) {
     return P::BIAS ? widen(bias[c], P::FRAC_B, P::FRAC_IN + P::FRAC_W) : (acc_t)0;
 }
 
-/* A sum as a word with FRAC_OUT fraction bits; `count`: a saturated word is
- * counted (see requantize). */
+/* Channel c's sum as a BITS-bit word with FRAC_OUT fraction bits: shifted
+ * by the fraction-bit difference (fixed), or plus the channel's bias times
+ * its multiplier m / 2^shift (INT: m / 2^shift = s_w,c 2^-FRAC_IN / 2^-FRAC_OUT);
+ * `count`: a saturated word is counted (see requantize). */
 template <class P>
-data_t mac_word(acc_t acc, bool count) {
-    return requantize(acc, P::FRAC_IN + P::FRAC_W - P::FRAC_OUT, count);
+data_t mac_word(acc_t acc, int c, bool count) {
+    if constexpr (P::INT) {
+        return rescale<P::BITS>(acc + P::RQ[c].bias, P::RQ[c].m, P::RQ[c].shift, count);
+    } else {
+        return requantize<P::BITS>(acc, P::FRAC_IN + P::FRAC_W - P::FRAC_OUT, count);
+    }
 }
 
 /* acc[po] = the bias of lane po, bias[po] (none without BIAS). */
@@ -36,13 +53,14 @@ init:
     }
 }
 
-/* out(v, po) with each active lane's sum as a word (mac_word). */
+/* out(v, po) with each active lane's sum as a word (mac_word); lane po
+ * holds output channel c0 + po. */
 template <class P, class F>
-void mac_write(const acc_t acc[P::POF], int active, bool count, const F& out) {
+void mac_write(const acc_t acc[P::POF], int active, int c0, bool count, const F& out) {
 write:
     for (int po = 0; po < P::POF; ++po) {
 #pragma HLS UNROLL
-        if (po < active) out(mac_word<P>(acc[po], count), po);
+        if (po < active) out(mac_word<P>(acc[po], c0 + po, count), po);
     }
 }
 

@@ -27,7 +27,7 @@ template <class P>
 data_t average(acc_t sum, acc_t count) {
     constexpr int UP = P::FRAC_OUT > P::FRAC_IN ? P::FRAC_OUT - P::FRAC_IN : 0;
     constexpr int DOWN = P::FRAC_IN > P::FRAC_OUT ? P::FRAC_IN - P::FRAC_OUT : 0;
-    return saturate(div_round(sum * ((acc_t)1 << UP), count * ((acc_t)1 << DOWN)));
+    return saturate<P::BITS>(div_round(sum * ((acc_t)1 << UP), count * ((acc_t)1 << DOWN)));
 }
 
 /* The reductions of pool2d: add(v) for each input word of a window (taps in
@@ -37,7 +37,7 @@ template <class P>
 struct max_reduction {
     acc_t best = DATA_MIN - 1;
     void add(acc_t v) { best = v > best ? v : best; }
-    data_t result(int, int) const { return requantize(best, P::FRAC_IN - P::FRAC_OUT); }
+    data_t result(int, int) const { return requantize<P::BITS>(best, P::FRAC_IN - P::FRAC_OUT); }
 };
 
 template <class P>
@@ -91,7 +91,7 @@ template <class P>
 void resize_nearest(const data_t* in, const int* rows, const int* cols, data_t* out) {
     for_each_word<P::C, P::HO, P::WO>([&](int c, int y, int x) {
         const acc_t v = in[at<P::H, P::W>(c, rows[y], cols[x])];
-        out[at<P::HO, P::WO>(c, y, x)] = requantize(v, P::FRAC_IN - P::FRAC_OUT);
+        out[at<P::HO, P::WO>(c, y, x)] = requantize<P::BITS>(v, P::FRAC_IN - P::FRAC_OUT);
     });
 }
 
@@ -107,7 +107,7 @@ void resize_bilinear(const data_t* in, const int* rows, const int* cols, data_t*
         const acc_t upper = (ONE - q[2]) * top[q[0]] + q[2] * top[q[1]];
         const acc_t lower = (ONE - q[2]) * bottom[q[0]] + q[2] * bottom[q[1]];
         const acc_t v = (ONE - r[2]) * upper + r[2] * lower;
-        out[at<P::HO, P::WO>(c, y, x)] = requantize(v, P::FRAC_IN + 30 - P::FRAC_OUT);
+        out[at<P::HO, P::WO>(c, y, x)] = requantize<P::BITS>(v, P::FRAC_IN + 30 - P::FRAC_OUT);
     });
 }
 

@@ -16,7 +16,7 @@ void channel_shuffle(const data_t* in, data_t* out) {
     constexpr int K = P::C / P::GROUPS;
     for_each_word<P::C, 1, P::HW>([&](int c, int, int i) {
         const long source = (long)(c % P::GROUPS) * K + c / P::GROUPS;
-        out[(long)c * P::HW + i] = requantize(in[source * P::HW + i], P::FRAC_IN - P::FRAC_OUT);
+        out[(long)c * P::HW + i] = requantize<P::BITS>(in[source * P::HW + i], P::FRAC_IN - P::FRAC_OUT);
     });
 }
 

@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
         const segc::tensor_info& in = SEGC_INPUTS[t];
         for (long i = 0; i < in.words; ++i, p += 4) {
             const double scaled = std::floor((double)read_float(p) * std::ldexp(1.0, in.frac) + 0.5);
-            mem[in.offset + i] = segc::saturate((segc::acc_t)std::fmax(-1e9, std::fmin(1e9, scaled)));
+            mem[in.offset + i] = segc::saturate_bits((segc::acc_t)std::fmax(-1e9, std::fmin(1e9, scaled)), in.bits);
         }
     }
     const char* trace = std::getenv("SEGC_TRACE");

@@ -16,10 +16,10 @@
 #define P_KY 3
 
 static const segc::tensor_info SEGC_INPUTS[] = {
-    {"image", 0, 3072, 12},
+    {"image", 0, 3072, 4, 8},
 };
 static const segc::tensor_info SEGC_OUTPUTS[] = {
-    {"logits", 0, 10, 16},
+    {"logits", 0, 10, 8, 8},
 };
 
 void tiny_top(const segc::data_t* params, segc::data_t* mem);

@@ -1,0 +1,108 @@
+"""Integer-scheme multiply-accumulate layers of the HLS backend (conv and
+linear with ``scheme=int``).
+
+Weights are ``w_bits``-bit integers with one scale per output channel c,
+s_c = max|W_c| / q_max (``backends.quant.weight_scales``); the input has
+the power-of-two scale 2^-f_x of its format, the output 2^-f_y.  The sum
+of products Σ q_w·q_x (exact, 64 bits) plus the bias in the sum's units,
+round(b_c / (s_c·2^-f_x)), is requantized with the channel's multiplier
+
+    M_c = s_c · 2^(f_y − f_x) ≈ m_c / 2^shift_c,
+
+as ``(acc · m_c + 2^(shift_c − 1)) >> shift_c`` (round half up) saturated to
+the output's width (``lib/segc_pe.h``: ``rescale``).  ``m_c`` has as many
+bits (at most 31) as keep |acc · m_c| below 2^62 for any input, so the
+product never overflows.  The channels' (bias, m, shift) are a constant
+table of the generated source, and recorded in config.json.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...ir import Diagnostic, Node, SegError
+from ..quant import q_max, quantize, weight_scales
+
+__all__ = ["INT_OPS", "Requant", "int_weights", "multiplier", "requant_table"]
+
+INT_OPS = ("conv", "linear")
+_PRODUCT_BITS = 62
+_M_BITS = 31
+_SHIFT_MAX = 62
+
+
+def multiplier(value: float, m_bits: int) -> tuple[int, int]:
+    """(m, shift) with m / 2^shift ≈ ``value`` ≥ 0, m < 2^m_bits, 0 ≤ shift ≤ 62."""
+    if value <= 0:
+        return 0, 0
+    mantissa, exponent = math.frexp(value)  # value = mantissa · 2^exponent, mantissa in [1/2, 1)
+    m, shift = round(mantissa * 2**m_bits), m_bits - exponent
+    if m == 2**m_bits:
+        m, shift = m // 2, shift - 1
+    if shift > _SHIFT_MAX:
+        m, shift = round(value * 2.0**_SHIFT_MAX), _SHIFT_MAX
+    if shift < 0:
+        m, shift = min(m << -shift, 2**m_bits - 1), 0  # saturates whatever the sum but 0
+    return int(m), int(shift)
+
+
+class Requant:
+    """Per-output-channel (bias, m, shift) of an integer-scheme layer."""
+
+    def __init__(self, bias: np.ndarray, m: np.ndarray, shift: np.ndarray):
+        self.bias, self.m, self.shift = bias, m, shift
+
+    def to_json(self) -> dict:
+        return {"bias": self.bias.tolist(), "m": self.m.tolist(), "shift": self.shift.tolist()}
+
+
+def requant_table(node: Node, words: np.ndarray, scales: np.ndarray, bias: np.ndarray | None,
+                  f_in: int, f_out: int, in_bits: int) -> Requant:
+    """The requantization of each output channel (axis 0 of ``words``)."""
+    unit = scales * 2.0**-f_in  # the sum's unit per channel
+    if bias is None:
+        bias_words = np.zeros(len(scales), dtype=np.int64)
+    else:
+        scaled = np.asarray(bias, dtype=np.float64) / unit
+        if not np.all(np.isfinite(scaled)) or np.any(np.abs(scaled) >= 2.0**_PRODUCT_BITS):
+            raise SegError(Diagnostic(f"layer '{node.name}': its bias does not fit the integer accumulator",
+                                      node.span))
+        bias_words = np.rint(scaled).astype(np.int64)
+    largest = int(np.abs(words.reshape(len(scales), -1)).sum(axis=1).max()) * (q_max(in_bits) + 1)
+    largest += int(np.abs(bias_words).max(initial=0))
+    m_bits = min(_M_BITS, _PRODUCT_BITS - largest.bit_length())
+    if m_bits < 1:
+        raise SegError(Diagnostic(f"layer '{node.name}': its sums need {largest.bit_length()} bits, too wide "
+                                  "for the integer requantization", node.span))
+    pairs = [multiplier(float(s) * 2.0 ** (f_out - f_in), m_bits) for s in scales]
+    return Requant(bias_words, np.array([m for m, _ in pairs], dtype=np.int64),
+                   np.array([s for _, s in pairs], dtype=np.int64))
+
+
+def _c_table(name: str, table: Requant) -> str:
+    rows = [f"{{{b}, {m}, {s}}}" for b, m, s in zip(table.bias.tolist(), table.m.tolist(), table.shift.tolist())]
+    body = ",\n    ".join(", ".join(rows[i:i + 4]) for i in range(0, len(rows), 4))
+    return f"static constexpr segc::requant {name}[{len(rows)}] = {{\n    {body}\n}};"
+
+
+def int_weights(ctx, node: Node, weight: np.ndarray, bias: np.ndarray | None, f_in: int) -> tuple[dict, str]:
+    """Pack an integer-scheme layer's weights, add its requantization table
+    to the source; (its configuration entries, the weights' address)."""
+    if node.op not in INT_OPS:
+        raise SegError(Diagnostic(
+            f"layer '{node.name}': the HLS backend implements scheme int for {' and '.join(INT_OPS)} layers, "
+            f"not {node.op}; give it scheme=fixed", node.span,
+        ))
+    if not np.all(np.isfinite(weight)):
+        raise SegError(Diagnostic(f"layer '{node.name}': its weights are not finite", node.span))
+    w_bits = ctx.graph.node(node.name).quant.w_bits
+    scales = weight_scales(weight, w_bits, 0)
+    words = quantize(weight, scales, w_bits, axis=0)
+    table = requant_table(node, words, scales, bias, f_in, ctx.frac(node.name), ctx.bits(node.inputs[0]))
+    name = f"{ctx.ident[node.name]}_rq"
+    ctx.tables.append(_c_table(name, table))
+    address = ctx.pack_words(node, "weight", words, {"bits": w_bits, "scales": scales.tolist()})
+    ctx.params[node.name]["requant"] = table.to_json()
+    return {"FRAC_IN": f_in, "FRAC_W": 0, "FRAC_B": 0, "BIAS": False, "INT": True, "RQ": name}, address

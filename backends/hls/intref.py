@@ -1,0 +1,246 @@
+"""The integer reference of a generated HLS project, in numpy: every
+layer's output words computed with the integer arithmetic of the kernel
+library (``lib/segc_fixed.h``, ``lib/segc_pe.h``) from the project's own
+parameter image and formats (config.json), layer by layer, unfused.  The C
+simulation must equal it exactly.
+
+Rules (acc: an exact integer; f: fraction bits; b: a layer's width):
+
+* requantize(acc, s): s > 0: floor((acc + 2^(s−1)) / 2^s) (round half up);
+  s ≤ 0: acc·2^−s; then saturated to [−2^(b−1), 2^(b−1) − 1];
+* input: floor(x·2^f + ½), saturated;
+* conv, linear: acc = bias·2^(f_in + f_w − f_b) + Σ w·x, requantized by
+  f_in + f_w − f_out; integer scheme: (acc + bias_c)·m_c requantized by
+  shift_c (``intmac``);
+* bn: x·scale + shift·2^(f_in + f_s − f_t), requantized by f_in + f_s − f_out;
+* relu, relu6 at G = max(f_in, 0): max(x·2^(G − f_in), 0) (and ≤ 6·2^G),
+  requantized by G − f_out;
+* max pooling (padding excluded), nearest resizing, concat, slice: a word
+  requantized by f_in − f_out; bilinear resizing: the tabulated weights
+  (2^−15 units) as ``lib/segc_pool.h``, requantized by f_in + 30 − f_out; average pooling: round-half-up division of
+  the window's sum (the window clipped to the padded image) by its size,
+  scaled by 2^(f_out − f_in); add: the inputs aligned to the largest f,
+  summed, requantized once.
+
+Sums are formed in float64 only where every partial sum is below 2^53
+(checked), so they are exact.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir import Graph, Node, conv_pads
+from .fixed import saturate
+
+__all__ = ["SUPPORTED_OPS", "IntReferenceError", "integer_reference", "output_values"]
+
+_EXACT = 2.0**53
+_VIEWS = ("flatten", "identity")
+
+
+class IntReferenceError(ValueError):
+    """The integer reference does not cover a layer."""
+
+
+def shift_round(acc: np.ndarray, shift) -> np.ndarray:
+    """acc·2^−shift rounded half up (exact for shift ≤ 0), per element where
+    ``shift`` is an array; as the C library's ``shift_round``."""
+    acc = np.asarray(acc, dtype=np.int64)
+    shift = np.broadcast_to(np.asarray(shift, dtype=np.int64), acc.shape)
+    right = np.clip(shift, 1, 62)
+    rounded = (acc + (np.int64(1) << (right - 1))) >> right
+    left = np.clip(-shift, 0, 47)
+    limit = np.int64(1) << (62 - left)
+    wide = np.where(acc > 0, 32768, np.where(acc < 0, -32769, 0))
+    widened = np.where((acc >= limit) | (acc <= -limit) | (shift < -47), wide, acc << left)
+    return np.where(shift > 62, 0, np.where(shift > 0, rounded, widened))
+
+
+def requantize(acc: np.ndarray, shift, bits: int) -> np.ndarray:
+    return saturate(shift_round(acc, shift), bits)
+
+
+def _exact_dot(weight: np.ndarray, columns: np.ndarray, what: str) -> np.ndarray:
+    """weight [O, K] @ columns [K, P] as exact int64 (float64 with a bound check)."""
+    bound = float(np.abs(weight).sum(axis=1).max(initial=0)) * float(np.abs(columns).max(initial=0))
+    if bound >= _EXACT:
+        raise IntReferenceError(f"layer '{what}': sums too wide for an exact float64 product")
+    return (weight.astype(np.float64) @ columns.astype(np.float64)).astype(np.int64)
+
+
+def _columns(x: np.ndarray, node: Node, kh: int, kw: int) -> np.ndarray:
+    """[C, KH, KW, HO, WO] input taps of each output pixel (zero padding)."""
+    a = node.attrs
+    (sh, sw), (dh, dw) = a["stride"], a["dilation"]
+    ph, pw = conv_pads(a)
+    ho, wo = node.shape.h, node.shape.w
+    pad = np.zeros((x.shape[0], x.shape[1] + 2 * ph + sh * ho + dh * kh, x.shape[2] + 2 * pw + sw * wo + dw * kw),
+                   dtype=np.int64)
+    pad[:, ph:ph + x.shape[1], pw:pw + x.shape[2]] = x
+    taps = [[pad[:, i * dh:i * dh + (ho - 1) * sh + 1:sh, j * dw:j * dw + (wo - 1) * sw + 1:sw] for j in range(kw)]
+            for i in range(kh)]
+    return np.stack([np.stack(row, axis=1) for row in taps], axis=1)
+
+
+class _Layers:
+    """The words of every layer, computed in graph order."""
+
+    def __init__(self, graph: Graph, config: dict, params: np.ndarray):
+        self.graph, self.params = graph, params
+        self.layers = {entry["name"]: entry for entry in config["layers"]}
+        self.words: dict[str, np.ndarray] = {}
+
+    def frac(self, name: str) -> int:
+        return self.layers[name]["frac"]
+
+    def bits(self, name: str) -> int:
+        return self.layers[name]["bits"]
+
+    def param(self, node: Node, key: str) -> tuple[np.ndarray, dict]:
+        entry = self.layers[node.name]["params"][key]
+        return self.params[entry["offset"]:entry["offset"] + entry["words"]].astype(np.int64), entry
+
+    def copy(self, node: Node, source: str) -> np.ndarray:
+        return requantize(self.words[source], self.frac(source) - self.frac(node.name), self.bits(node.name))
+
+
+def _mac(ref: _Layers, node: Node, x: np.ndarray, weight: np.ndarray, groups: int) -> np.ndarray:
+    """Requantized sums of a conv or linear layer; weight [CO, K], x [groups·K, P]."""
+    co, cog = weight.shape[0], weight.shape[0] // groups
+    k = weight.shape[1]
+    acc = np.concatenate([_exact_dot(weight[g * cog:(g + 1) * cog], x[g * k:(g + 1) * k], node.name)
+                          for g in range(groups)])
+    f_in, f_out, bits = ref.frac(node.inputs[0]), ref.frac(node.name), ref.bits(node.name)
+    entry = ref.layers[node.name]["params"]
+    if "requant" in entry:
+        table = {key: np.asarray(v, dtype=np.int64)[:, None] for key, v in entry["requant"].items()}
+        return saturate(shift_round((acc + table["bias"]) * table["m"], table["shift"]), bits)
+    f_w = entry["weight"]["frac"]
+    if "bias" in entry:
+        bias, b = ref.param(node, "bias")
+        acc = acc + (bias << (f_in + f_w - b["frac"]))[:co, None]
+    return requantize(acc, f_in + f_w - f_out, bits)
+
+
+def _conv(ref: _Layers, node: Node) -> np.ndarray:
+    x = ref.words[node.inputs[0]]
+    kh, kw = node.attrs["k"]
+    groups = node.attrs["groups"]
+    weight, _ = ref.param(node, "weight")
+    columns = _columns(x, node, kh, kw).reshape(x.shape[0] * kh * kw, -1)
+    return _mac(ref, node, columns, weight.reshape(node.shape.c, -1), groups).reshape(node.shape)
+
+
+def _linear(ref: _Layers, node: Node) -> np.ndarray:
+    weight, _ = ref.param(node, "weight")
+    x = ref.words[node.inputs[0]].reshape(-1, 1)
+    return _mac(ref, node, x, weight.reshape(node.shape.c, -1), 1).reshape(node.shape)
+
+
+def _bn(ref: _Layers, node: Node) -> np.ndarray:
+    x = ref.words[node.inputs[0]]
+    (scale, s), (shift, t) = ref.param(node, "scale"), ref.param(node, "shift")
+    fa = ref.frac(node.inputs[0]) + s["frac"]
+    acc = x * scale[:, None, None] + (shift << (fa - t["frac"]))[:, None, None]
+    return requantize(acc, fa - ref.frac(node.name), ref.bits(node.name))
+
+
+def _relu(ref: _Layers, node: Node) -> np.ndarray:
+    f_in = ref.frac(node.inputs[0])
+    g = max(f_in, 0)
+    v = np.maximum(ref.words[node.inputs[0]] << (g - f_in), 0)
+    if node.op == "relu6":
+        v = np.minimum(v, 6 << g)
+    return requantize(v, g - ref.frac(node.name), ref.bits(node.name))
+
+
+def _div_round(num: np.ndarray, den) -> np.ndarray:
+    return (2 * num + den) // (2 * np.asarray(den, dtype=np.int64))
+
+
+def _pool(ref: _Layers, node: Node) -> np.ndarray:
+    x, a = ref.words[node.inputs[0]], node.attrs
+    f_in, f_out, bits = ref.frac(node.inputs[0]), ref.frac(node.name), ref.bits(node.name)
+    up, down = max(f_out - f_in, 0), max(f_in - f_out, 0)
+    if a.get("global"):
+        total = x.reshape(x.shape[0], -1).sum(axis=1)
+        return saturate(_div_round(total << up, (x.shape[1] * x.shape[2]) << down), bits).reshape(node.shape)
+    (kh, kw), (sh, sw) = a["k"], a["stride"]
+    ph, pw = conv_pads({**a, "dilation": (1, 1)})
+    taps = _columns(x, node.with_(attrs={**a, "dilation": (1, 1), "groups": 1}), kh, kw)
+    valid = _columns(np.ones((1, *x.shape[1:]), dtype=np.int64), node.with_(attrs={**a, "dilation": (1, 1)}), kh, kw)
+    if node.op == "maxpool":
+        best = np.where(valid > 0, taps, np.iinfo(np.int64).min).max(axis=(1, 2))
+        return requantize(best, f_in - f_out, bits)
+    y0 = np.arange(node.shape.h) * sh - ph
+    x0 = np.arange(node.shape.w) * sw - pw
+    rows = np.minimum(y0 + kh, x.shape[1] + ph) - y0
+    cols = np.minimum(x0 + kw, x.shape[2] + pw) - x0
+    count = (rows[:, None] * cols[None, :]) << down
+    return saturate(_div_round(taps.sum(axis=(1, 2)) << up, count), bits)
+
+
+def _add(ref: _Layers, node: Node) -> np.ndarray:
+    fa = max(ref.frac(i) for i in node.inputs)
+    total = sum(ref.words[i] << (fa - ref.frac(i)) for i in node.inputs)
+    return requantize(total, fa - ref.frac(node.name), ref.bits(node.name))
+
+
+def _concat(ref: _Layers, node: Node) -> np.ndarray:
+    return np.concatenate([ref.copy(node, i) for i in node.inputs])
+
+
+def _slice(ref: _Layers, node: Node) -> np.ndarray:
+    start = node.attrs["start"]
+    return ref.copy(node, node.inputs[0])[start:start + node.shape.c]
+
+
+def _resize(ref: _Layers, node: Node) -> np.ndarray:
+    """Nearest: the source word requantized; bilinear: weights in 2^-15
+    units, (1 − l_y)·((1 − l_x)·a + l_x·b) + l_y·(…) requantized by f_in + 30 − f_out."""
+    from .lower import resize_table
+
+    x, a = ref.words[node.inputs[0]], node.attrs
+    factor = a["scale"] or (None, None)
+    rows = resize_table(x.shape[1], node.shape.h, factor[0], a["mode"], a["align_corners"])
+    cols = resize_table(x.shape[2], node.shape.w, factor[1], a["mode"], a["align_corners"])
+    if a["mode"] == "nearest":
+        return ref.copy(node, node.inputs[0])[:, rows[:, 0]][:, :, cols[:, 0]]
+    one = 1 << 15
+    wx = cols[:, 2][None, None, :]
+    top, bottom = x[:, rows[:, 0]], x[:, rows[:, 1]]
+    upper = (one - wx) * top[:, :, cols[:, 0]] + wx * top[:, :, cols[:, 1]]
+    lower = (one - wx) * bottom[:, :, cols[:, 0]] + wx * bottom[:, :, cols[:, 1]]
+    wy = rows[:, 2][None, :, None]
+    value = (one - wy) * upper + wy * lower
+    return requantize(value, ref.frac(node.inputs[0]) + 30 - ref.frac(node.name), ref.bits(node.name))
+
+
+_OPS = {"conv": _conv, "linear": _linear, "bn": _bn, "relu": _relu, "relu6": _relu, "maxpool": _pool,
+        "avgpool": _pool, "add": _add, "concat": _concat, "slice": _slice, "upsample": _resize}
+SUPPORTED_OPS = (*_OPS, *_VIEWS)
+
+
+def integer_reference(graph: Graph, config: dict, params: np.ndarray,
+                      inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every layer's words (int64 [C, H, W]) for float inputs ([C, H, W]),
+    from a project's config.json and parameter words; raises
+    IntReferenceError naming a layer it does not cover."""
+    ref = _Layers(graph, config, np.asarray(params, dtype=np.int64))
+    for node in graph.nodes():
+        if node.op == "input":
+            scaled = np.floor(np.asarray(inputs[node.name], dtype=np.float64) * 2.0 ** ref.frac(node.name) + 0.5)
+            ref.words[node.name] = saturate(np.clip(scaled, -1e9, 1e9), ref.bits(node.name))
+        elif node.op in _VIEWS or node.op == "output":
+            ref.words[node.name] = ref.words[node.inputs[0]].reshape(node.shape)
+        elif node.op in _OPS:
+            ref.words[node.name] = _OPS[node.op](ref, node)
+        else:
+            raise IntReferenceError(f"layer '{node.name}': the integer reference does not cover op '{node.op}'")
+    return ref.words
+
+
+def output_values(words: np.ndarray, frac: int) -> np.ndarray:
+    """Words as the test bench writes them: float32(q·2^−f)."""
+    return np.ldexp(np.asarray(words, dtype=np.float64), -frac).astype(np.float32)
