@@ -83,16 +83,9 @@ def test_imported_names_are_readable(independent):
     assert all(n.name.replace(".", "").replace("_", "").isalnum() for n in graph.nodes())
 
 
-QDQ_PENDING = pytest.mark.xfail(reason="ONNX export writes no QuantizeLinear/DequantizeLinear yet (issue 16)",
-                                strict=False)
-
-
-@pytest.mark.parametrize("path", [pytest.param(p, marks=QDQ_PENDING) if "quantize " in p.read_text(encoding="utf-8")
-                                  else p for p in NETWORK_EXAMPLES], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", NETWORK_EXAMPLES, ids=lambda p: p.stem)
 def test_segc_onnx_comes_back_as_the_same_graph(path, tmp_path):
     graph = segc.load(str(path))
-    if any(node.quant is not None for node in graph.nodes()):
-        pytest.xfail("layer formats travel through ONNX as QuantizeLinear/DequantizeLinear, not exported here yet")
     (tmp_path / "m.onnx").write_bytes(segc.to_onnx(graph))
     imported, weights = segc.import_onnx(str(tmp_path / "m.onnx"))
     assert imported.structure()[3] == graph.structure()[3]
