@@ -310,3 +310,10 @@ def test_calibration_bounds_and_apply_as_docs_calibration_md_says():
     assert fitted.elementwise == dataclasses.replace(target.elementwise, width=2.0)
     bare = dataclasses.replace(target, elementwise=None)
     assert Calibration({"elementwise_width": 0.5}).apply(bare).elementwise == ElementwiseUnit(0.5, 0)
+
+
+def test_layer_times_count_bits_that_are_no_whole_byte():
+    # 4-bit words: 5 words are 20 bits, 2.5 bytes; 1 gathered word is 4 bits, half a byte (1.6 GB/s stream)
+    target = one_layer("relu").target
+    compute, memory, _, _ = layer_times(target, 0, 20, 4, 0, 0)
+    assert (compute, memory) == pytest.approx((0.5 / 1.6e9, 2.0 / 1.6e9), rel=1e-12)
