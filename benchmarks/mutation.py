@@ -39,7 +39,7 @@ SEARCH_TESTS = ("tests/test_search.py",)
 # The test files that cover each module (any other: the test files named after it).
 TESTS = {
     "passes/hwmodel.py": HARDWARE_TESTS,
-    "passes/tile.py": (*HARDWARE_TESTS, "tests/test_search.py::test_retile_of_a_pruned_layer_is_eq1_by_enumeration"),
+    "passes/tile.py": ("tests/test_tile.py", *HARDWARE_TESTS),
     "passes/timing.py": HARDWARE_TESTS,
     "passes/engines.py": HARDWARE_TESTS,
     "passes/cost.py": HARDWARE_TESTS,
@@ -88,8 +88,13 @@ def scratch_copy(into: Path) -> Path:
     return into
 
 
+# Stop at the first failure; no cache, no workers, no hypothesis plugin (its
+# import is a third of a run; @given tests still run without it).
+PYTEST_OPTIONS = ("-x", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:hypothesispytest")
+
+
 def config(module: str, tests: tuple[str, ...], timeout: float) -> str:
-    command = f"{sys.executable} -m pytest -x -q -p no:cacheprovider -p no:xdist {' '.join(tests)}"
+    command = f"{sys.executable} -m pytest {' '.join(PYTEST_OPTIONS)} {' '.join(tests)}"
     return "\n".join([
         "[cosmic-ray]", f"module-path = {json.dumps(module)}", f"timeout = {timeout}", "excluded-modules = []",
         f"test-command = {json.dumps(command)}", "", "[cosmic-ray.distributor]", 'name = "local"', "",
