@@ -8,6 +8,9 @@ test files that cover it, one mutant at a time; prints the score per module
 
 ``--floor``: exit status 1 when a module's score is below it (CI).
 ``--json FILE``: the scores and survivors, for RESULTS.md.
+``--survivors-of FILE``: run only the mutants that survived in that earlier
+``--json`` (the module unchanged since, tests added); the mutants it killed
+stay killed, so the score counts them with those killed now.
 
 Why a copy: the package maps folders (``segc.passes`` is ``passes/``), so the
 copy gets a ``segc/`` whose subpackages link to the copied folders, and the
@@ -20,6 +23,7 @@ import argparse
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -43,7 +47,7 @@ TESTS = {
     "passes/timing.py": HARDWARE_TESTS,
     "passes/engines.py": (*HARDWARE_TESTS, "tests/test_engines_streamed.py",
                           "tests/test_deconv_cost.py::test_one_deconv_by_hand"),
-    "passes/cost.py": HARDWARE_TESTS,
+    "passes/cost.py": (*HARDWARE_TESTS, "tests/test_cost_rules.py"),
     "passes/modes.py": HARDWARE_TESTS,
     "passes/base.py": ("tests/test_pipeline_verify.py", *HARDWARE_TESTS),
     "passes/registry.py": ("tests/test_pipeline_verify.py", "tests/test_cli.py"),
@@ -111,17 +115,42 @@ def cosmic_ray(args: list[str], cwd: Path) -> str:
     return done.stdout
 
 
-def run_module(module: str, timeout: float) -> dict:
-    """Score and survivors of one module."""
+def keep_only(database: Path, survivors: list[str]) -> None:
+    """Take every mutant but ``survivors`` out of a session ``cosmic-ray init`` made."""
+    connection = sqlite3.connect(database)
+    with connection:
+        specs = connection.execute(
+            "SELECT job_id, start_pos_row, start_pos_col, operator_name, occurrence FROM mutation_specs").fetchall()
+        dropped = [(job,) for job, *where in specs if label(*where) not in survivors]
+        if len(specs) - len(dropped) != len(survivors):
+            raise SystemExit("mutation: the module's mutants are not those of the earlier run: run it whole")
+        connection.executemany("DELETE FROM mutation_specs WHERE job_id = ?", dropped)
+        connection.executemany("DELETE FROM work_items WHERE job_id = ?", dropped)
+    connection.close()
+
+
+def run_module(module: str, timeout: float, earlier: dict | None = None) -> dict:
+    """Score and survivors of one module (only ``earlier``'s survivors, when given)."""
     tests = tests_for(module)
     with tempfile.TemporaryDirectory(prefix="segc-mutation-") as folder:
         copy = scratch_copy(Path(folder))
         (copy / "cr.toml").write_text(config(module, tests, timeout), encoding="utf-8")
         cosmic_ray(["init", "cr.toml", "cr.sqlite"], copy)
+        if earlier:
+            keep_only(copy / "cr.sqlite", earlier["survivors"])
         cosmic_ray(["baseline", "cr.toml"], copy)
         cosmic_ray(["exec", "cr.toml", "cr.sqlite"], copy)
         dump = cosmic_ray(["dump", "cr.sqlite"], copy)
-    return summarise(module, tests, [json.loads(line) for line in dump.splitlines() if line.strip()])
+    result = summarise(module, tests, [json.loads(line) for line in dump.splitlines() if line.strip()])
+    return with_earlier(result, earlier) if earlier else result
+
+
+def with_earlier(result: dict, earlier: dict) -> dict:
+    """A re-run of the survivors, counted with the mutants the earlier run killed."""
+    killed = earlier["killed"] + result["killed"]
+    total = killed + len(result["survivors"])
+    return {**result, "killed": killed, "total": total, "score": killed / total if total else 1.0,
+            "rerun": len(earlier["survivors"])}
 
 
 def summarise(module: str, tests: tuple[str, ...], records: list) -> dict:
@@ -140,10 +169,13 @@ def summarise(module: str, tests: tuple[str, ...], records: list) -> dict:
 
 
 def describe(item: dict) -> str:
-    """``line:column operator`` of a mutant."""
+    """``line:column operator #occurrence`` of a mutant."""
     (mutation,) = item["mutations"]
-    line, column = mutation["start_pos"]
-    return f"{line}:{column} {mutation['operator_name']} #{mutation['occurrence']}"
+    return label(*mutation["start_pos"], mutation["operator_name"], mutation["occurrence"])
+
+
+def label(line: int, column: int, operator: str, occurrence: int) -> str:
+    return f"{line}:{column} {operator} #{occurrence}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,13 +184,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per mutant's test run")
     parser.add_argument("--floor", type=float, help="exit 1 when a module's score is below this (0-1)")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--survivors-of", type=Path, help="an earlier --json: re-run only its survivors")
     args = parser.parse_args(argv)
+    earlier = {}
+    if args.survivors_of:
+        earlier = {r["module"]: r for r in json.loads(args.survivors_of.read_text(encoding="utf-8"))}
     results = []
     for module in args.modules:
-        result = run_module(module, args.timeout)
+        result = run_module(module, args.timeout, earlier.get(module))
         results.append(result)
+        rerun = f", re-ran {result['rerun']} survivors" if "rerun" in result else ""
         print(f"{module}: {result['killed']}/{result['total']} killed = {100 * result['score']:.1f} %"
-              f" ({len(result['survivors'])} survived, {result['errors']} not run)", flush=True)
+              f" ({len(result['survivors'])} survived, {result['errors']} not run{rerun})", flush=True)
         for survivor in result["survivors"]:
             print(f"    survived {survivor}", flush=True)
         if args.json:
