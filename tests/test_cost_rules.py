@@ -5,17 +5,24 @@ worked out by hand in the comments."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from test_hwmodel import TARGET
 
 import segc
-from segc.hardware import analyse
+from segc.hardware import analyse, load_calibration
+from segc.ir import ElementwiseUnit
+
+
+def network(body: str, bandwidth: str = "9.5 GB/s", extra: str = "") -> segc.Graph:
+    target = TARGET.replace("BUFFER", "128 KiB").replace("9.5 GB/s", bandwidth)
+    target = target.replace("    word = 16 bit\n", f"    word = 16 bit\n{extra}")
+    return segc.loads(target + f"network n on t {{\n{body}\n}}\n")
 
 
 def costs(body: str, bandwidth: str = "9.5 GB/s", extra: str = "") -> dict[str, dict]:
-    target = TARGET.replace("BUFFER", "128 KiB").replace("9.5 GB/s", bandwidth)
-    target = target.replace("    word = 16 bit\n", f"    word = 16 bit\n{extra}")
-    graph = analyse(segc.loads(target + f"network n on t {{\n{body}\n}}\n"))
+    graph = analyse(network(body, bandwidth, extra))
     return {node.name: node.annotations["cost"] for node in graph.nodes()}
 
 
@@ -57,3 +64,14 @@ def test_each_part_of_a_deformable_layer_is_timed_alone():
         assert part["latency_s"] == pytest.approx(max(part["cycles_compute"] / 200e6, words * 2 / 9.5e9), rel=1e-12)
     assert cost["latency_s"] == pytest.approx(sum(p["latency_s"] for p in parts.values()), rel=1e-12)
     assert len({p["latency_s"] for p in parts.values()}) == 2  # two different works, two times
+
+
+def test_a_calibration_file_sets_the_elementwise_width(tmp_path):
+    # the names come from a file, strings made at run time: the unit's width becomes 2.5 whether
+    # the target has a unit (width 3) or not (a unit of no DSPs)
+    path = tmp_path / "fit.json"
+    path.write_text(json.dumps({"format": "segc.calibration", "version": 2, "values": {"elementwise_width": 2.5}}))
+    calibration = load_calibration(str(path))
+    body = " input x: [8, 4, 4]\n output y = x -> relu"
+    assert calibration.apply(network(body, extra="    elementwise = {width: 3}\n").target).elementwise.width == 2.5
+    assert calibration.apply(network(body).target).elementwise == ElementwiseUnit(2.5, 0)
