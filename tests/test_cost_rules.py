@@ -5,6 +5,7 @@ worked out by hand in the comments."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -75,3 +76,5 @@ def test_a_calibration_file_sets_the_elementwise_width(tmp_path):
     body = " input x: [8, 4, 4]\n output y = x -> relu"
     assert calibration.apply(network(body, extra="    elementwise = {width: 3}\n").target).elementwise.width == 2.5
     assert calibration.apply(network(body).target).elementwise == ElementwiseUnit(2.5, 0)
+    with pytest.raises(dataclasses.FrozenInstanceError):  # held by frozen passes, shared: never changed
+        calibration.source = "edited"
