@@ -6,6 +6,9 @@ test files that cover it, one mutant at a time; prints the score per module
     python benchmarks/mutation.py                          # every module of passes/, and ir/ops.py
     python benchmarks/mutation.py --modules passes/timing.py --floor 0.9
 
+``--timeout``: seconds a mutant's tests may run before it counts as killed
+(a mutant that loops forever); default 5 times the unmutated run, at least
+20 s.
 ``--floor``: exit status 1 when a module's score is below it (CI).
 ``--json FILE``: the scores and survivors, for RESULTS.md.
 ``--survivors-of FILE``: run only the mutants that survived in that earlier
@@ -27,6 +30,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,16 +133,20 @@ def keep_only(database: Path, survivors: list[str]) -> None:
     connection.close()
 
 
-def run_module(module: str, timeout: float, earlier: dict | None = None) -> dict:
+def run_module(module: str, timeout: float | None, earlier: dict | None = None) -> dict:
     """Score and survivors of one module (only ``earlier``'s survivors, when given)."""
     tests = tests_for(module)
     with tempfile.TemporaryDirectory(prefix="segc-mutation-") as folder:
         copy = scratch_copy(Path(folder))
-        (copy / "cr.toml").write_text(config(module, tests, timeout), encoding="utf-8")
+        (copy / "cr.toml").write_text(config(module, tests, timeout or 600.0), encoding="utf-8")
         cosmic_ray(["init", "cr.toml", "cr.sqlite"], copy)
         if earlier:
             keep_only(copy / "cr.sqlite", earlier["survivors"])
+        start = time.monotonic()
         cosmic_ray(["baseline", "cr.toml"], copy)
+        if timeout is None:
+            timeout = max(20.0, 5 * (time.monotonic() - start))
+            (copy / "cr.toml").write_text(config(module, tests, round(timeout)), encoding="utf-8")
         cosmic_ray(["exec", "cr.toml", "cr.sqlite"], copy)
         dump = cosmic_ray(["dump", "cr.sqlite"], copy)
     result = summarise(module, tests, [json.loads(line) for line in dump.splitlines() if line.strip()])
@@ -181,7 +189,7 @@ def label(line: int, column: int, operator: str, occurrence: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--modules", nargs="+", default=list(DEFAULT_MODULES), help="paths from the checkout root")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per mutant's test run")
+    parser.add_argument("--timeout", type=float, help="seconds per mutant's test run (default: 5 × the baseline's)")
     parser.add_argument("--floor", type=float, help="exit 1 when a module's score is below this (0-1)")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--survivors-of", type=Path, help="an earlier --json: re-run only its survivors")
