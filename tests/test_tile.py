@@ -13,6 +13,7 @@ from conftest import EXAMPLES
 
 import segc
 from segc.ir import SegError
+from segc.passes.registry import parse_pipeline
 from segc.passes.tile import TilePass, retile
 
 TARGET = """
@@ -101,13 +102,25 @@ def test_an_unbounded_deformable_layer_is_tiled_by_its_offset_branch():
 def test_static_tile_is_clamped_to_each_layers_output():
     # 8×20 output (H×W), 3×3, 8 channels: a T×T tile reads (min(T, 20) + 2)·(min(T, 8) + 2)
     # pixels of 8 words.  4 KiB = 2048 words = 256 pixels: T = 20 reads 22·10 = 220, the whole
-    # width; 2 KiB = 128 pixels: T = 10 reads 12·10 = 120, T = 11 reads 13·10 = 130.
+    # width; 2 KiB = 128 pixels: T = 10 reads 12·10 = 120, T = 11 reads 13·10 = 130;
+    # 800 B = 50 pixels: T = 5 reads 7·7 = 49, T = 6 reads 8·8 = 64.
+    # The mode as a pipeline string gives it (text read at run time, as from the command line).
     body = " input x: [8, 8, 20]\n output y = x -> conv(8, k=3)"
-    for buffer, side, tile in (("4 KiB", 20, [20, 8]), ("2 KiB", 10, [10, 8])):
-        result = TilePass(mode="static").run(network(body, buffer=buffer))
+    for buffer, side, tile in (("4 KiB", 20, [20, 8]), ("2 KiB", 10, [10, 8]), ("800 B", 5, [5, 5])):
+        (static,) = parse_pipeline("tile{mode=static}")
+        result = static.run(network(body, buffer=buffer))
         assert result.notes == (f"static tile {side}×{side}",)
         expected = {"mode": "static", "tile": tile, "input_tile": [tile[0] + 2, tile[1] + 2]}
         assert result.graph.node("y").annotations["tiling"] == expected
+
+
+def test_static_tile_fits_transposed_convolutions_too():
+    # 4 KiB = 2048 words.  a: 3×3 over 8 channels on 8×8, (min(T, 8) + 2)²·8 fits for every T.
+    # y: 2×2 windows over a's 8×8 grid (deconv_cost.py), 32 channels: (T + 1)²·32 <= 2048, T <= 7.
+    body = " input x: [8, 8, 8]\n a = x -> conv(32, k=3)\n output y = a -> deconv(8, k=2, stride=2)"
+    result = TilePass(mode="static").run(network(body, buffer="4 KiB"))
+    assert result.notes == ("static tile 7×7",)
+    assert result.graph.node("y").annotations["tiling"] == {"mode": "static", "tile": [7, 7], "input_tile": [8, 8]}
 
 
 def test_static_side_is_1_when_every_layer_is_dilated():
@@ -135,6 +148,16 @@ def test_retile_of_a_pruned_layer_is_eq1_by_enumeration(buffer_kib: int) -> None
         expected = eq1_by_enumeration(node.shape.w, node.shape.h, k, s, ci, buffer)
         tile, input_tile = retile(graph, node, "paper", ci=ci, groups=1)
         assert (tile, input_tile) == (expected, ((expected[0] - 1) * s + k, (expected[1] - 1) * s + k)), node.name
+
+
+def test_retile_of_a_pruned_depthwise_layer():
+    # 16 of 32 channels kept: 16 groups of one channel, one word per pixel (not 16 // 32 = 0);
+    # 400 B = 200 words of input tile
+    graph = network(" input x: [32, 16, 16]\n output y = x -> conv(32, k=3, groups=32)", buffer="400 B")
+    expected = eq1_by_enumeration(16, 16, 3, 1, 1, 200)
+    assert expected != (16, 16)  # the whole map reads 18·18 = 324 words
+    tile, input_tile = retile(graph, graph.node("y"), "paper", ci=16, groups=16)
+    assert (tile, input_tile) == (expected, (expected[0] + 2, expected[1] + 2))
 
 
 @pytest.mark.parametrize("op", ["conv", "dconv"])
