@@ -103,10 +103,11 @@ def test_static_tile_is_clamped_to_each_layers_output():
     # 8×20 output (H×W), 3×3, 8 channels: a T×T tile reads (min(T, 20) + 2)·(min(T, 8) + 2)
     # pixels of 8 words.  4 KiB = 2048 words = 256 pixels: T = 20 reads 22·10 = 220, the whole
     # width; 2 KiB = 128 pixels: T = 10 reads 12·10 = 120, T = 11 reads 13·10 = 130;
-    # 800 B = 50 pixels: T = 5 reads 7·7 = 49, T = 6 reads 8·8 = 64.
+    # 800 B = 50 pixels: T = 5 reads 7·7 = 49, T = 6 reads 8·8 = 64; 144 B = 9 pixels: T = 1 only.
     # The mode as a pipeline string gives it (text read at run time, as from the command line).
     body = " input x: [8, 8, 20]\n output y = x -> conv(8, k=3)"
-    for buffer, side, tile in (("4 KiB", 20, [20, 8]), ("2 KiB", 10, [10, 8]), ("800 B", 5, [5, 5])):
+    cases = (("4 KiB", 20, [20, 8]), ("2 KiB", 10, [10, 8]), ("800 B", 5, [5, 5]), ("144 B", 1, [1, 1]))
+    for buffer, side, tile in cases:
         (static,) = parse_pipeline("tile{mode=static}")
         result = static.run(network(body, buffer=buffer))
         assert result.notes == (f"static tile {side}×{side}",)
