@@ -115,6 +115,13 @@ def test_static_tile_is_clamped_to_each_layers_output():
         assert result.graph.node("y").annotations["tiling"] == expected
 
 
+def test_static_tile_of_a_grouped_layer_holds_a_groups_channels():
+    # 16 channels in 2 groups: 8 words a pixel; 2 KiB = 1024 words = 128 pixels: (T + 2)² <= 128, T = 9
+    result = TilePass(mode="static").run(
+        network(" input x: [16, 16, 16]\n output y = x -> conv(16, k=3, groups=2)", buffer="2 KiB"))
+    assert result.notes == ("static tile 9×9",)
+
+
 def test_static_tile_fits_transposed_convolutions_too():
     # 4 KiB = 2048 words.  a: 3×3 over 8 channels on 8×8, (min(T, 8) + 2)²·8 fits for every T.
     # y: 2×2 windows over a's 8×8 grid (deconv_cost.py), 32 channels: (T + 1)²·32 <= 2048, T <= 7.
