@@ -67,22 +67,35 @@ def test_convolutions_stream_when_the_line_buffer_holds_their_kernel_rows():
  b = a -> conv(8, k=[5, 3])
  c = b -> conv(8, k=[3, 5], dilation=[2, 1])
  d = c -> conv(8, k=[3, 1], dilation=[3, 1])
- e = d -> conv(8, k=[2, 1], dilation=[5, 1], padding=0)
- output y = e -> deconv(8, k=2, stride=2)"""
-    tiles = tilings(network(body, extra=STREAMED), "dilation-aware")
+ e = d -> conv(8, k=[2, 1], dilation=[4, 1], padding=0)
+ f = e -> conv(8, k=[2, 1], dilation=[5, 1], padding=0)
+ output y = f -> deconv(8, k=2, stride=2)"""
+    graph = network(body, extra=STREAMED)
+    tiles = tilings(graph, "dilation-aware")
     line = {"mode": "dilation-aware", "tile": [20, 1], "stream": True}
     assert tiles["a"] == {**line, "input_tile": [20, 3]}  # 3 rows
     assert tiles["b"] == {**line, "input_tile": [20, 5]}  # 5 rows: as many as the buffer holds
     assert tiles["c"] == {**line, "input_tile": [20, 5]}  # (3 − 1)·2 + 1 = 5 (k_x = 5 does not count)
+    assert tiles["e"] == {**line, "input_tile": [20, 5]}  # (2 − 1)·4 + 1 = 5, no padding: 8 rows out
     # 7 and 6 rows do not fit: Eq. 1 with the dilated footprint; the whole 20×12 map reads
     # (20 − 1) + 1 by (12 − 1) + 7 = 20 × 18 pixels of 8 words, far below 64 Ki words: the
     # reuse grows with T_oy, ties on T_ox, and the whole width reads the least.
     assert tiles["d"] == {"mode": "dilation-aware", "tile": [20, 12], "input_tile": [20, 18]}
-    # 6 rows, no padding: 7 output rows, each tile reading (7 − 1) + 6 = 12 rows
-    assert tiles["e"] == {"mode": "dilation-aware", "tile": [20, 7], "input_tile": [20, 12]}
+    # 6 rows, no padding: 8 − 6 + 1 = 3 output rows.  Dilation-aware, T_oy rows read the distinct
+    # rows {0 … T_oy − 1} ∪ {5 … T_oy + 4}: 2, 4, 6 for T_oy = 1, 2, 3, reuse 1/2 for each; reads
+    # ⌈3/T_oy⌉ times that: 6, 8, 6; the larger of the fewest: T_oy = 3, reading 6 rows.
+    assert tiles["f"] == {"mode": "dilation-aware", "tile": [20, 3], "input_tile": [20, 6]}
     # a transposed convolution scatters into its output: Eq. 1 over its input grid, 2×2 windows
-    # (deconv_cost.py): the whole 20×7 input in one tile, reading (20 − 1) + 2 by (7 − 1) + 2
-    assert tiles["y"] == {"mode": "dilation-aware", "tile": [20, 7], "input_tile": [21, 8]}
+    # (deconv_cost.py): the whole 20×3 input in one tile, reading (20 − 1) + 2 by (3 − 1) + 2
+    assert tiles["y"] == {"mode": "dilation-aware", "tile": [20, 3], "input_tile": [21, 4]}
+    # retile (the pruned-latency model) streams the same layers
+    assert retile(graph, graph.node("a"), "dilation-aware") == ((20, 1), (20, 3))
+
+
+def test_a_bounded_deformable_layer_streams_the_rows_its_bound_needs():
+    # full shape, bound 1: (k − 1)·d + 1 + 2·⌈b⌉ = 2 + 1 + 2 = 5 rows (passes/deform.py), one output row
+    graph = network(" input x: [16, 12, 20]\n output y = x -> dconv(16, k=3, bound=1)", extra="\n    line_buffer = 5")
+    assert tilings(graph)["y"] == {"mode": "paper", "tile": [20, 1], "input_tile": [20, 5], "stream": True}
 
 
 def test_linear_layers_are_tiled_by_eq1_also_on_a_streamed_target():
@@ -131,6 +144,13 @@ def test_static_tile_fits_transposed_convolutions_too():
     assert result.graph.node("y").annotations["tiling"] == {"mode": "static", "tile": [7, 7], "input_tile": [8, 8]}
 
 
+def test_static_tile_of_a_map_wider_than_256():
+    # 2×300 output, 1×1 over 2 channels: the whole map fits 128 KiB, the side is the width
+    result = TilePass(mode="static").run(network(" input x: [2, 2, 300]\n output y = x -> conv(2, k=1)"))
+    assert result.notes == ("static tile 300×300",)
+    assert result.graph.node("y").annotations["tiling"]["tile"] == [300, 2]
+
+
 def test_static_side_is_1_when_every_layer_is_dilated():
     # dilated layers keep T = 1 (Fig. 4) and leave nothing to size the static tile by
     result = TilePass(mode="static").run(network(" input x: [8, 16, 16]\n output y = x -> conv(8, k=3, dilation=2)"))
@@ -158,14 +178,16 @@ def test_retile_of_a_pruned_layer_is_eq1_by_enumeration(buffer_kib: int) -> None
         assert (tile, input_tile) == (expected, ((expected[0] - 1) * s + k, (expected[1] - 1) * s + k)), node.name
 
 
-def test_retile_of_a_pruned_depthwise_layer():
+@pytest.mark.parametrize(("layer", "grid", "k"), [("conv(32, k=3, groups=32)", 16, 3),
+                                                  ("deconv(32, k=2, stride=2, groups=32)", 16, 2)])
+def test_retile_of_a_pruned_depthwise_layer(layer: str, grid: int, k: int) -> None:
     # 16 of 32 channels kept: 16 groups of one channel, one word per pixel (not 16 // 32 = 0);
-    # 400 B = 200 words of input tile
-    graph = network(" input x: [32, 16, 16]\n output y = x -> conv(32, k=3, groups=32)", buffer="400 B")
-    expected = eq1_by_enumeration(16, 16, 3, 1, 1, 200)
-    assert expected != (16, 16)  # the whole map reads 18·18 = 324 words
+    # 400 B = 200 words of input tile.  A deconv's tile is over its input grid (deconv_cost.py).
+    graph = network(f" input x: [32, 16, 16]\n output y = x -> {layer}", buffer="400 B")
+    expected = eq1_by_enumeration(grid, grid, k, 1, 1, 200)
+    assert expected != (grid, grid)  # the whole map reads (16 − 1 + k)² > 200 words
     tile, input_tile = retile(graph, graph.node("y"), "paper", ci=16, groups=16)
-    assert (tile, input_tile) == (expected, (expected[0] + 2, expected[1] + 2))
+    assert (tile, input_tile) == (expected, (expected[0] + k - 1, expected[1] + k - 1))
 
 
 @pytest.mark.parametrize("op", ["conv", "dconv"])
