@@ -18,8 +18,10 @@ STREAMED = [
     # global: each of the 8 outputs takes all 4·6 pixels of its channel
     (("input x: [8, 4, 6]",), "x -> avgpool(global=true)", 8 * 24, 192, 8),
     (("input x: [8, 4, 6]",), "x -> mean()", 8 * 24, 192, 8),
-    # softmax: three passes over the channels (maximum, sum of exponentials, division)
+    # softmax: three passes over the channels (maximum, sum of exponentials, division); an
+    # activation not fused into a convolution: one tap
     (("input x: [8, 4, 6]",), "x -> softmax", 192 * 3, 192, 192),
+    (("input x: [8, 4, 6]",), "x -> relu", 192, 192, 192),
     # one tap per input: three inputs of 128 each
     (("input x: [8, 4, 4]", "a = x -> relu", "b = x -> sigmoid"), "add(x, a, b)", 128 * 3, 3 * 128, 128),
     (("input x: [8, 4, 4]", "a = x -> relu"), "mul(x, a)", 128 * 2, 2 * 128, 128),
