@@ -6,8 +6,14 @@ test files that cover it, one mutant at a time; prints the score per module
     python benchmarks/mutation.py                          # every module of passes/, and ir/ops.py
     python benchmarks/mutation.py --modules passes/timing.py --floor 0.9
 
+``--timeout``: seconds a mutant's tests may run before it counts as killed
+(a mutant that loops forever); default 5 times the unmutated run, at least
+20 s.
 ``--floor``: exit status 1 when a module's score is below it (CI).
 ``--json FILE``: the scores and survivors, for RESULTS.md.
+``--survivors-of FILE``: run only the mutants that survived in that earlier
+``--json`` (the module unchanged since, tests added); the mutants it killed
+stay killed, so the score counts them with those killed now.
 
 Why a copy: the package maps folders (``segc.passes`` is ``passes/``), so the
 copy gets a ``segc/`` whose subpackages link to the copied folders, and the
@@ -20,9 +26,11 @@ import argparse
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,10 +47,11 @@ SEARCH_TESTS = ("tests/test_search.py",)
 # The test files that cover each module (any other: the test files named after it).
 TESTS = {
     "passes/hwmodel.py": HARDWARE_TESTS,
-    "passes/tile.py": (*HARDWARE_TESTS, "tests/test_search.py::test_retile_of_a_pruned_layer_is_eq1_by_enumeration"),
+    "passes/tile.py": ("tests/test_tile.py", *HARDWARE_TESTS),
     "passes/timing.py": HARDWARE_TESTS,
-    "passes/engines.py": HARDWARE_TESTS,
-    "passes/cost.py": HARDWARE_TESTS,
+    "passes/engines.py": (*HARDWARE_TESTS, "tests/test_engines_streamed.py",
+                          "tests/test_deconv_cost.py::test_one_deconv_by_hand"),
+    "passes/cost.py": (*HARDWARE_TESTS, "tests/test_cost_rules.py"),
     "passes/modes.py": HARDWARE_TESTS,
     "passes/base.py": ("tests/test_pipeline_verify.py", *HARDWARE_TESTS),
     "passes/registry.py": ("tests/test_pipeline_verify.py", "tests/test_cli.py"),
@@ -88,8 +97,13 @@ def scratch_copy(into: Path) -> Path:
     return into
 
 
+# Stop at the first failure; no cache, no workers, no hypothesis plugin (its
+# import is a third of a run; @given tests still run without it).
+PYTEST_OPTIONS = ("-x", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:hypothesispytest")
+
+
 def config(module: str, tests: tuple[str, ...], timeout: float) -> str:
-    command = f"{sys.executable} -m pytest -x -q -p no:cacheprovider -p no:xdist {' '.join(tests)}"
+    command = f"{sys.executable} -m pytest {' '.join(PYTEST_OPTIONS)} {' '.join(tests)}"
     return "\n".join([
         "[cosmic-ray]", f"module-path = {json.dumps(module)}", f"timeout = {timeout}", "excluded-modules = []",
         f"test-command = {json.dumps(command)}", "", "[cosmic-ray.distributor]", 'name = "local"', "",
@@ -105,17 +119,46 @@ def cosmic_ray(args: list[str], cwd: Path) -> str:
     return done.stdout
 
 
-def run_module(module: str, timeout: float) -> dict:
-    """Score and survivors of one module."""
+def keep_only(database: Path, survivors: list[str]) -> None:
+    """Take every mutant but ``survivors`` out of a session ``cosmic-ray init`` made."""
+    connection = sqlite3.connect(database)
+    with connection:
+        specs = connection.execute(
+            "SELECT job_id, start_pos_row, start_pos_col, operator_name, occurrence FROM mutation_specs").fetchall()
+        dropped = [(job,) for job, *where in specs if label(*where) not in survivors]
+        if len(specs) - len(dropped) != len(survivors):
+            raise SystemExit("mutation: the module's mutants are not those of the earlier run: run it whole")
+        connection.executemany("DELETE FROM mutation_specs WHERE job_id = ?", dropped)
+        connection.executemany("DELETE FROM work_items WHERE job_id = ?", dropped)
+    connection.close()
+
+
+def run_module(module: str, timeout: float | None, earlier: dict | None = None) -> dict:
+    """Score and survivors of one module (only ``earlier``'s survivors, when given)."""
     tests = tests_for(module)
     with tempfile.TemporaryDirectory(prefix="segc-mutation-") as folder:
         copy = scratch_copy(Path(folder))
-        (copy / "cr.toml").write_text(config(module, tests, timeout), encoding="utf-8")
+        (copy / "cr.toml").write_text(config(module, tests, timeout or 600.0), encoding="utf-8")
         cosmic_ray(["init", "cr.toml", "cr.sqlite"], copy)
+        if earlier:
+            keep_only(copy / "cr.sqlite", earlier["survivors"])
+        start = time.monotonic()
         cosmic_ray(["baseline", "cr.toml"], copy)
+        if timeout is None:
+            timeout = max(20.0, 5 * (time.monotonic() - start))
+            (copy / "cr.toml").write_text(config(module, tests, round(timeout)), encoding="utf-8")
         cosmic_ray(["exec", "cr.toml", "cr.sqlite"], copy)
         dump = cosmic_ray(["dump", "cr.sqlite"], copy)
-    return summarise(module, tests, [json.loads(line) for line in dump.splitlines() if line.strip()])
+    result = summarise(module, tests, [json.loads(line) for line in dump.splitlines() if line.strip()])
+    return with_earlier(result, earlier) if earlier else result
+
+
+def with_earlier(result: dict, earlier: dict) -> dict:
+    """A re-run of the survivors, counted with the mutants the earlier run killed."""
+    killed = earlier["killed"] + result["killed"]
+    total = killed + len(result["survivors"])
+    return {**result, "killed": killed, "total": total, "score": killed / total if total else 1.0,
+            "rerun": len(earlier["survivors"])}
 
 
 def summarise(module: str, tests: tuple[str, ...], records: list) -> dict:
@@ -134,25 +177,33 @@ def summarise(module: str, tests: tuple[str, ...], records: list) -> dict:
 
 
 def describe(item: dict) -> str:
-    """``line:column operator`` of a mutant."""
+    """``line:column operator #occurrence`` of a mutant."""
     (mutation,) = item["mutations"]
-    line, column = mutation["start_pos"]
-    return f"{line}:{column} {mutation['operator_name']} #{mutation['occurrence']}"
+    return label(*mutation["start_pos"], mutation["operator_name"], mutation["occurrence"])
+
+
+def label(line: int, column: int, operator: str, occurrence: int) -> str:
+    return f"{line}:{column} {operator} #{occurrence}"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--modules", nargs="+", default=list(DEFAULT_MODULES), help="paths from the checkout root")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per mutant's test run")
+    parser.add_argument("--timeout", type=float, help="seconds per mutant's test run (default: 5 × the baseline's)")
     parser.add_argument("--floor", type=float, help="exit 1 when a module's score is below this (0-1)")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--survivors-of", type=Path, help="an earlier --json: re-run only its survivors")
     args = parser.parse_args(argv)
+    earlier = {}
+    if args.survivors_of:
+        earlier = {r["module"]: r for r in json.loads(args.survivors_of.read_text(encoding="utf-8"))}
     results = []
     for module in args.modules:
-        result = run_module(module, args.timeout)
+        result = run_module(module, args.timeout, earlier.get(module))
         results.append(result)
+        rerun = f", re-ran {result['rerun']} survivors" if "rerun" in result else ""
         print(f"{module}: {result['killed']}/{result['total']} killed = {100 * result['score']:.1f} %"
-              f" ({len(result['survivors'])} survived, {result['errors']} not run)", flush=True)
+              f" ({len(result['survivors'])} survived, {result['errors']} not run{rerun})", flush=True)
         for survivor in result["survivors"]:
             print(f"    survived {survivor}", flush=True)
         if args.json:

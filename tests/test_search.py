@@ -5,9 +5,7 @@ a local Dask cluster."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -26,7 +24,6 @@ from segc.passes.prune import prune
 from segc.passes.pruned_cost import PrunedCost
 from segc.passes.search import _non_dominated, run_search
 from segc.passes.search_space import search_space
-from segc.passes.tile import retile
 
 RATES = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9)
 _GRAPHS: dict[str, object] = {}
@@ -354,38 +351,3 @@ def test_cli_search_objectives(tmp_path, objective: str) -> None:
             graph = graph_of("tiny_seg")
             assert -(-pif * pof * pkx // graph.target.macs_per_dsp) <= graph.target.dsp
             assert point["cost"] <= point["latency_s"] * (1 + 1e-12)
-
-
-def eq1_by_enumeration(wo: int, ho: int, k: int, s: int, words_per_pixel: int, buffer: int) -> tuple[int, int]:
-    """Eq. 1 as documented, enumerated here: the largest reuse T_ox·T_oy / (T_ix·T_iy)
-    among tiles whose input fits, then the fewest input reads (Eq. 3), then the larger,
-    then the wider tile."""
-    best = None
-    for tox in range(1, wo + 1):
-        for toy in range(1, ho + 1):
-            tix, tiy = (tox - 1) * s + k, (toy - 1) * s + k
-            if tix * tiy * words_per_pixel > buffer:
-                continue
-            reads = -(-wo // tox) * -(-ho // toy) * tix * tiy
-            key = (Fraction(tox * toy, tix * tiy), -reads, tox * toy, tox, toy)
-            best = key if best is None or key > best else best
-    return best[3], best[4]
-
-
-@pytest.mark.parametrize("buffer_kib", [128, 16, 8])
-def test_retile_of_a_pruned_layer_is_eq1_by_enumeration(buffer_kib: int) -> None:
-    # The pruned-latency model re-chooses each layer's tile for its pruned input channels
-    # (retile); here against an enumeration of Eq. 1, for every convolution of ResNet-18
-    # (square kernels, equal strides, no dilation) with half its input channels, on input
-    # buffers from Arria 10's 128 KiB (most maps fit whole) down to 8 KiB (the buffer decides).
-    graph = graph_of("resnet18").copy()
-    graph.target = dataclasses.replace(graph.target, input_buffer_bits=buffer_kib * 8192)
-    buffer = buffer_kib * 8192 // 16
-    convs = [node for node in graph.nodes() if node.op == "conv"]
-    assert len(convs) == 20  # conv1 (7x7), 16 3x3 in the blocks, 3 1x1 downsamples
-    for node in convs:
-        ci = graph.input_shapes(node)[0].c // 2
-        k, s = node.attrs["k"][0], node.attrs["stride"][0]
-        expected = eq1_by_enumeration(node.shape.w, node.shape.h, k, s, ci, buffer)
-        tile, input_tile = retile(graph, node, "paper", ci=ci, groups=1)
-        assert (tile, input_tile) == (expected, ((expected[0] - 1) * s + k, (expected[1] - 1) * s + k)), node.name
