@@ -56,11 +56,9 @@ class PruneDirectives:
 
 
 @dataclass(frozen=True)
-class DeformRule:
-    """Set the variant of matching deformable layers: ``options`` is a
-    tuple of (name, value) for ``bound`` (an integer, "auto" or "none"),
-    ``shape`` ("full" or "square") and ``round`` (a bool); ``spans`` gives
-    where each value is written."""
+class OptionRule:
+    """Options (name, value) for the layers ``pattern`` matches; ``spans``
+    gives where each value is written."""
 
     pattern: str
     options: tuple[tuple[str, object], ...] = ()
@@ -69,6 +67,13 @@ class DeformRule:
 
     def value_span(self, option: str) -> Span | None:
         return dict(self.spans).get(option, self.span)
+
+
+@dataclass(frozen=True)
+class DeformRule(OptionRule):
+    """Set the variant of matching deformable layers: ``options`` for
+    ``bound`` (an integer, "auto" or "none"), ``shape`` ("full" or
+    "square") and ``round`` (a bool)."""
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,10 @@ rule that sets it wins; unset widths default to the target's ``word``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .diagnostics import Span
-from .directives import matches
+from .directives import OptionRule, matches
 
 if TYPE_CHECKING:
     from .graph import Graph, Node
@@ -84,17 +83,9 @@ class LayerQuant:
 
 
 @dataclass(frozen=True)
-class QuantRule:
-    """Options (name, value) for the layers ``pattern`` matches; ``spans``
-    gives where each value is written."""
-
-    pattern: str
-    options: tuple[tuple[str, object], ...] = ()
-    span: Span | None = field(default=None, compare=False, repr=False)
-    spans: tuple[tuple[str, Span | None], ...] = field(default=(), compare=False, repr=False)
-
-    def value_span(self, option: str) -> Span | None:
-        return dict(self.spans).get(option, self.span)
+class QuantRule(OptionRule):
+    """Set the format of matching layers: ``options`` for ``w``, ``a``,
+    ``scheme``, ``w_frac`` and ``a_frac``."""
 
 
 def option_problem(name: str, value: object) -> str | None:
