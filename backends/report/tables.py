@@ -7,12 +7,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from ...ir import Diagnostic, Graph, Node, SegError
 
-__all__ = ["COLUMNS", "FORMAT", "VERSION", "build_report", "summary_lines", "table_rows", "to_csv", "to_json",
-           "to_markdown", "total_row", "unroll_label"]
+__all__ = ["COLUMNS", "FORMAT", "VERSION", "build_report", "footer_cells", "layer_cells", "report_summary",
+           "summary_lines", "table_headers", "table_rows", "to_csv", "to_json", "to_markdown", "total_row",
+           "unroll_label"]
 
 FORMAT, VERSION = "segc.report", 1
 _GEOMETRY_OPS = ("conv", "dconv", "linear")
@@ -34,9 +36,7 @@ def _geometry(graph: Graph, node: Node) -> dict[str, Any]:
 
 
 def _row(graph: Graph, node: Node, total_s: float) -> dict[str, Any]:
-    cost = node.annotations.get("cost")
-    if cost is None:
-        raise SegError(Diagnostic(f"layer '{node.name}' has no cost; run the 'tile' and 'cost' passes first"))
+    cost = _cost(node)
     return {
         "name": node.name, "op": node.op, "shape": list(node.shape), **_geometry(graph, node),
         "macs": cost["macs"], "tile": cost.get("tile"), "rule": cost["rule"], "engine": cost["engine"],
@@ -57,13 +57,20 @@ def unroll_label(unroll: dict) -> str:
 
 def build_report(graph: Graph, tiling: str, calibration: str) -> dict[str, Any]:
     """The report as a JSON-ready dict."""
+    summary = report_summary(graph, tiling, calibration)
+    total_s = summary["totals"]["latency_s"]
+    return {**summary, "layers": [_row(graph, n, total_s) for n in graph.nodes()], "totals": summary["totals"]}
+
+
+def report_summary(graph: Graph, tiling: str, calibration: str) -> dict[str, Any]:
+    """The report without its per-layer rows (``layers`` empty): for
+    renderers that read the rows from the graph (``layer_cells``)."""
     target = graph.target
-    total_s = sum(n.annotations.get("cost", {}).get("latency_s", 0.0) for n in graph.nodes())
-    layers = [_row(graph, n, total_s) for n in graph.nodes()]
-    macs = sum(r["macs"] for r in layers)
-    words = {key: sum(r[key] for r in layers) for key in _DRAM_COLUMNS}
+    costs = [_cost(n) for n in graph.nodes()]
+    total_s = sum(c["latency_s"] for c in costs)
+    macs = sum(c["macs"] for c in costs)
+    words = {key: sum(c[key] for c in costs) for key in _DRAM_COLUMNS}
     dram = sum(words.values())
-    tiles = [r for r in layers if r["tile"] is not None]
     u = target.unroll
     return {
         "format": FORMAT, "version": VERSION, "network": graph.name,
@@ -72,23 +79,30 @@ def build_report(graph: Graph, tiling: str, calibration: str) -> dict[str, Any]:
                    "word_bits": target.word_bits, "dsp_used": target.dsps_used, "dsp": target.dsp,
                    "unroll": {"pif": u.pif, "pof": u.pof, "pkx": u.pkx, "pky": u.pky}},
         "tiling": tiling, "calibration": calibration,
-        "layers": layers,
+        "layers": [],
         "totals": {
             "latency_s": total_s, "macs": macs, "throughput_gops": 2 * macs / total_s / 1e9 if total_s else 0.0,
             **words, "dram_total": dram, "dram_bytes": dram * target.word_bytes, "dsp_pe": target.pe_dsps,
             "input_buffer_words": target.input_buffer_words,
-            "input_tile_words_max": max((_tile_words(graph, r) for r in tiles), default=0),
-            "compute_bound_layers": sum(r["bound"] == "compute" for r in layers),
-            "memory_bound_layers": sum(r["bound"] == "memory" for r in layers),
+            "input_tile_words_max": max((_tile_words(graph, n) for n in graph.nodes()
+                                         if n.annotations["cost"].get("tile") is not None), default=0),
+            "compute_bound_layers": sum(c["bound"] == "compute" for c in costs),
+            "memory_bound_layers": sum(c["bound"] == "memory" for c in costs),
         },
     }
 
 
-def _tile_words(graph: Graph, row: dict) -> int:
-    node = graph.node(row["name"])
+def _cost(node: Node) -> dict[str, Any]:
+    cost = node.annotations.get("cost")
+    if cost is None:
+        raise SegError(Diagnostic(f"layer '{node.name}' has no cost; run the 'tile' and 'cost' passes first"))
+    return cost
+
+
+def _tile_words(graph: Graph, node: Node) -> int:
+    geometry = _geometry(graph, node)
     tix, tiy = node.annotations["cost"]["input_tile"]
-    groups = row["groups"] or 1
-    return tix * tiy * (row["ci"] // groups)
+    return tix * tiy * (geometry["ci"] // (geometry["groups"] or 1))
 
 
 def to_json(report: dict) -> str:
@@ -106,6 +120,12 @@ def _cell(key: str, value: Any) -> str:
         return f"{100 * value:.2f}%"
     if key == "latency_s":
         return f"{value * 1e3:.4f}"
+    return _text(value)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
     if isinstance(value, list):
         return "×".join(str(v) for v in value)
     return f"{value:,}" if isinstance(value, int) else str(value)
@@ -113,18 +133,38 @@ def _cell(key: str, value: Any) -> str:
 
 def table_rows(report: dict) -> tuple[list[str], list[list[str]], list[str]]:
     """Headers, cells and a totals row for text tables (latency in ms)."""
-    headers = [c if c != "latency_s" else "latency_ms" for c in COLUMNS]
     rows = [[_cell(c, layer[c]) for c in COLUMNS] for layer in report["layers"]]
+    return table_headers(), rows, footer_cells(report)
+
+
+def table_headers() -> list[str]:
+    return [c if c != "latency_s" else "latency_ms" for c in COLUMNS]
+
+
+def footer_cells(report: dict) -> list[str]:
+    """The totals row of a text table."""
     totals = total_row(report)
-    footer = [_cell(c, totals[c]) if c in totals else "" for c in COLUMNS]
-    return headers, rows, footer
+    return [_cell(c, totals[c]) if c in totals else "" for c in COLUMNS]
+
+
+def layer_cells(graph: Graph, total_s: float) -> Iterator[tuple[str, ...]]:
+    """The text table's rows straight from the annotated graph, one layer
+    at a time: the cells ``table_rows`` gives for ``build_report``'s rows."""
+    for node in graph.nodes():
+        cost = _cost(node)
+        latency = cost["latency_s"]
+        share = latency / total_s if total_s else 0.0
+        yield (node.name, node.op, "×".join(map(str, node.shape)), _text(cost.get("tile")),
+               _text(cost["cycles_compute"]), _text(cost["dram_in"]), _text(cost["dram_weight"]),
+               _text(cost["dram_out"]), _text(cost["bound"]), f"{latency * 1e3:.4f}", f"{100 * share:.2f}%",
+               _text(cost["rule"]), _text(cost["engine"]))
 
 
 def total_row(report: dict) -> dict[str, Any]:
     """The columns a totals row sums: MACs, each DRAM column, latency, share."""
-    layers = report["layers"]
-    sums = {key: sum(r[key] for r in layers) for key in ("macs", *_DRAM_COLUMNS)}
-    return {"name": "total", **sums, "latency_s": report["totals"]["latency_s"], "share": 1.0}
+    totals = report["totals"]
+    sums = {key: totals[key] for key in ("macs", *_DRAM_COLUMNS)}
+    return {"name": "total", **sums, "latency_s": totals["latency_s"], "share": 1.0}
 
 
 def summary_lines(report: dict) -> list[str]:

@@ -93,6 +93,8 @@ def _print_report(args: argparse.Namespace) -> int:
     graph = load_for_hardware(args)
     if args.output:
         check_output_folder(args)
+    if not args.output and args.format == "terminal":
+        return _print_terminal_table(graph, args)
     data = hardware.report(graph, args.tiling, calibration_option(args))
     if args.output:
         _write_report_folder(args, data, graph)
@@ -102,14 +104,23 @@ def _print_report(args: argparse.Namespace) -> int:
         sys.stdout.write(render.to_json(data))
     elif args.format == "markdown":
         sys.stdout.write(render.to_markdown(data))
-    elif args.format == "csv":
-        sys.stdout.write(render.to_csv(data))
     else:
-        from .table import print_table
+        sys.stdout.write(render.to_csv(data))
+    return 0
 
-        headers, rows, footer = render.table_rows(data)
-        print_table(render.summary_lines(data)[0], headers, rows, footer)
-        print(render.summary_lines(data)[1])
+
+def _print_terminal_table(graph: Graph, args: argparse.Namespace) -> int:
+    """The table's rows formatted straight from the annotated graph (no
+    report rows for the whole network)."""
+    from .. import hardware
+    from ..backends.report import tables as render
+    from .table import print_table
+
+    analysed, summary = hardware.report_summary(graph, args.tiling, calibration_option(args))
+    title, totals = render.summary_lines(summary)
+    cells = render.layer_cells(analysed, summary["totals"]["latency_s"])
+    print_table(title, render.table_headers(), cells, render.footer_cells(summary))
+    print(totals)
     return 0
 
 
