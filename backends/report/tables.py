@@ -13,8 +13,8 @@ from typing import Any
 from ...ir import Diagnostic, Graph, Node, SegError
 
 __all__ = ["COLUMNS", "FORMAT", "VERSION", "build_report", "footer_cells", "layer_cells", "report_summary",
-           "summary_lines", "table_headers", "table_rows", "to_csv", "to_json", "to_markdown", "total_row",
-           "unroll_label"]
+           "summary_lines", "summary_total_row", "table_headers", "table_rows", "to_csv", "to_json", "to_markdown",
+           "total_row", "unroll_label"]
 
 FORMAT, VERSION = "segc.report", 1
 _GEOMETRY_OPS = ("conv", "dconv", "linear")
@@ -134,16 +134,15 @@ def _text(value: Any) -> str:
 def table_rows(report: dict) -> tuple[list[str], list[list[str]], list[str]]:
     """Headers, cells and a totals row for text tables (latency in ms)."""
     rows = [[_cell(c, layer[c]) for c in COLUMNS] for layer in report["layers"]]
-    return table_headers(), rows, footer_cells(report)
+    return table_headers(), rows, footer_cells(total_row(report))
 
 
 def table_headers() -> list[str]:
     return [c if c != "latency_s" else "latency_ms" for c in COLUMNS]
 
 
-def footer_cells(report: dict) -> list[str]:
-    """The totals row of a text table."""
-    totals = total_row(report)
+def footer_cells(totals: dict) -> list[str]:
+    """A text table's cells for a totals row (``total_row``, ``summary_total_row``)."""
     return [_cell(c, totals[c]) if c in totals else "" for c in COLUMNS]
 
 
@@ -162,9 +161,17 @@ def layer_cells(graph: Graph, total_s: float) -> Iterator[tuple[str, ...]]:
 
 def total_row(report: dict) -> dict[str, Any]:
     """The columns a totals row sums: MACs, each DRAM column, latency, share."""
-    totals = report["totals"]
-    sums = {key: totals[key] for key in ("macs", *_DRAM_COLUMNS)}
-    return {"name": "total", **sums, "latency_s": totals["latency_s"], "share": 1.0}
+    layers = report["layers"]
+    return _total_row({key: sum(r[key] for r in layers) for key in ("macs", *_DRAM_COLUMNS)}, report)
+
+
+def summary_total_row(summary: dict) -> dict[str, Any]:
+    """``total_row`` of a ``report_summary`` (no layers: its totals give the sums)."""
+    return _total_row({key: summary["totals"][key] for key in ("macs", *_DRAM_COLUMNS)}, summary)
+
+
+def _total_row(sums: dict[str, int], report: dict) -> dict[str, Any]:
+    return {"name": "total", **sums, "latency_s": report["totals"]["latency_s"], "share": 1.0}
 
 
 def summary_lines(report: dict) -> list[str]:

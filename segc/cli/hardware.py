@@ -119,7 +119,7 @@ def _print_terminal_table(graph: Graph, args: argparse.Namespace) -> int:
     analysed, summary = hardware.report_summary(graph, args.tiling, calibration_option(args))
     title, totals = render.summary_lines(summary)
     cells = render.layer_cells(analysed, summary["totals"]["latency_s"])
-    print_table(title, render.table_headers(), cells, render.footer_cells(summary))
+    print_table(title, render.table_headers(), cells, render.footer_cells(render.summary_total_row(summary)))
     print(totals)
     return 0
 
