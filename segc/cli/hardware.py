@@ -90,11 +90,11 @@ def _print_report(args: argparse.Namespace) -> int:
     from .. import hardware
     from ..backends.report import tables as render
 
+    if not args.output and args.format == "terminal":
+        return _print_terminal_table(args)
     graph = load_for_hardware(args)
     if args.output:
         check_output_folder(args)
-    if not args.output and args.format == "terminal":
-        return _print_terminal_table(graph, args)
     data = hardware.report(graph, args.tiling, calibration_option(args))
     if args.output:
         _write_report_folder(args, data, graph)
@@ -109,14 +109,15 @@ def _print_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_terminal_table(graph: Graph, args: argparse.Namespace) -> int:
+def _print_terminal_table(args: argparse.Namespace) -> int:
     """The table's rows formatted straight from the annotated graph (no
-    report rows for the whole network)."""
+    report rows for the whole network; the graph as loaded is let go once
+    analysed)."""
     from .. import hardware
     from ..backends.report import tables as render
     from .table import print_table
 
-    analysed, summary = hardware.report_summary(graph, args.tiling, calibration_option(args))
+    analysed, summary = hardware.report_summary(load_for_hardware(args), args.tiling, calibration_option(args))
     title, totals = render.summary_lines(summary)
     cells = render.layer_cells(analysed, summary["totals"]["latency_s"])
     print_table(title, render.table_headers(), cells, render.footer_cells(render.summary_total_row(summary)))
