@@ -98,7 +98,8 @@ def run_search(space: SearchSpace, objectives: Objectives, pop: int = 25, gen: i
             if progress is not None:
                 progress(len(result.generations), gen)
 
-    algorithm = nsga2()(pop_size=pop, sampling=IntegerRandomSampling(), crossover=SinglePointCrossover(prob=p_c),
+    NSGA2 = nsga2()
+    algorithm = NSGA2(pop_size=pop, sampling=IntegerRandomSampling(), crossover=SinglePointCrossover(prob=p_c),
                       mutation=ReplaceMutation(prob=p_m), eliminate_duplicates=EqualGenomes())
     minimize(PruningProblem(space, memo), algorithm, ("n_gen", gen), seed=seed, callback=Record(), verbose=False)
     result.evaluations = len(memo.seen)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+import segc
 from segc.cli import main
 from segc.cli.background import run_detached
 from segc.outputs import write_atomic
@@ -41,6 +42,23 @@ def test_the_figures_come_from_a_child_after_the_result(capsys, monkeypatch, tmp
     for name in FIGURES:  # the same bytes as drawn in the command's process
         assert (folder / name).read_bytes() == (tmp_path / "inline" / name).read_bytes()
     assert sorted(os.listdir(folder)) == sorted([".segc-manifest.json", "pareto.json", *FIGURES])
+
+
+def test_a_child_leaves_a_folder_a_later_search_wrote(tmp_path: Path) -> None:
+    """The figures are drawn for the pareto.json the command wrote, else not at all."""
+    import json
+
+    from segc.cli.search import draw_figures
+    from segc.pruning_search import SearchOptions, search
+
+    graph = segc.load(TINY)
+    document = search(graph, segc.api.weight_arrays(graph, None, 0), SearchOptions(pop=4, gen=1))
+    (tmp_path / "pareto.json").write_text("a later search's result\n")
+    draw_figures(str(tmp_path), json.dumps(document), graph, document, None, ())
+    assert sorted(os.listdir(tmp_path)) == ["pareto.json"]
+    (tmp_path / "pareto.json").write_text(json.dumps(document))
+    draw_figures(str(tmp_path), json.dumps(document), graph, document, None, ())
+    assert sorted(os.listdir(tmp_path)) == sorted(["pareto.json", *FIGURES])
 
 
 def test_a_detached_call_appears_whole(tmp_path: Path) -> None:

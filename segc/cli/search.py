@@ -114,28 +114,49 @@ def _search(args: argparse.Namespace) -> int:
     files = {"pareto.json": json_text(document) + "\n", **_export_points(graph, arrays, document, args)}
     _print_front(document)
     sys.stdout.flush()
-    inputs = (*protected(args), *_weights(args))
-    written = outputs.write_folder(args.output, files, inputs, args.force, generated=FIGURES)
-    figures = [os.path.join(args.output, name) for name in FIGURES]
-    if inline():
-        draw_figures(args.output, graph, document, calibration, inputs)
-        say_written([*written, *figures], args.output)
-    else:  # matplotlib's import and drawing: in a child the command does not wait for
-        run_detached(draw_figures, args.output, graph, document, calibration, inputs)
-        say_written(written, args.output)
-        print(f"drawing {' and '.join(figures)} in the background", file=sys.stderr)
+    _write_result_then_figures(args, files, (graph, document, calibration))
     return 0
 
 
-def draw_figures(folder: str, graph, document: dict, calibration, inputs: tuple[str, ...]) -> None:
+def _write_result_then_figures(args: argparse.Namespace, files: dict, drawn_from: tuple) -> None:
+    """The folder with the result; then the figures (matplotlib's import
+    and drawing, the slowest outputs), in a child the command does not wait
+    for unless ``SEGC_FIGURES=inline``."""
+    inputs = (*protected(args), *_weights(args))
+    written = outputs.write_folder(args.output, files, inputs, args.force, generated=FIGURES)
+    figures = [os.path.join(args.output, name) for name in FIGURES]
+    job = (args.output, files["pareto.json"], *drawn_from, inputs)
+    if inline():
+        draw_figures(*job)
+        say_written([*written, *figures], args.output)
+    else:
+        run_detached(draw_figures, *job)
+        say_written(written, args.output)
+        print(f"drawing {' and '.join(figures)} in the background", file=sys.stderr)
+
+
+def draw_figures(folder: str, result: str, graph, document: dict, calibration, inputs: tuple[str, ...]) -> None:
     """``search.html`` and ``pareto.png`` in ``folder``, each written
-    atomically (the slowest outputs: matplotlib draws the page's plot and
-    picture, and the PNG)."""
+    atomically, unless the folder's ``pareto.json`` is no longer ``result``
+    (a later search wrote the folder meanwhile: its own child draws it)."""
     from ..backends.report.plots import search_plot
     from ..pruning_search import search_html
 
-    api.write_atomic(os.path.join(folder, "search.html"), search_html(graph, document, calibration), inputs)
-    api.write_atomic(os.path.join(folder, PLOT), search_plot(document), inputs)
+    for name, draw in (("search.html", lambda: search_html(graph, document, calibration)),
+                       (PLOT, lambda: search_plot(document))):
+        content = draw()
+        if not _holds(folder, result):
+            return
+        api.write_atomic(os.path.join(folder, name), content, inputs)
+
+
+def _holds(folder: str, result: str) -> bool:
+    """Whether ``folder/pareto.json`` is ``result``."""
+    try:
+        with open(os.path.join(folder, "pareto.json"), encoding="utf-8") as file:
+            return file.read() == result
+    except OSError:
+        return False
 
 
 def _weights(args: argparse.Namespace) -> tuple[str, ...]:
