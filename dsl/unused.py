@@ -10,6 +10,7 @@ elaboration would never reach.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from ..ir import Diagnostic, SegError
 from . import ast
@@ -30,9 +31,17 @@ def _called(modules: list[ast.Module]) -> set[str]:
             names.add(node.func)
         if isinstance(node, tuple | list):
             stack.extend(node)
-        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
-            stack.extend(getattr(node, f.name) for f in dataclasses.fields(node) if not f.name.endswith("span"))
+        else:
+            stack.extend(getattr(node, name) for name in _children(type(node)))
     return names
+
+
+@functools.cache
+def _children(kind: type) -> tuple[str, ...]:
+    """The fields of an AST node type that can hold other nodes (no spans); none for other types."""
+    if not dataclasses.is_dataclass(kind):
+        return ()
+    return tuple(f.name for f in dataclasses.fields(kind) if not f.name.endswith("span"))
 
 
 def unused_block_warnings(program: Program) -> list[Diagnostic]:

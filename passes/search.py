@@ -81,13 +81,12 @@ def run_search(space: SearchSpace, objectives: Objectives, pop: int = 25, gen: i
                p_c: float = 1.0, p_m: float = 0.4,
                progress: Callable[[int, int], None] | None = None) -> SearchResult:
     """NSGA-II for ``gen`` generations of ``pop`` genomes; ``progress(done, total)`` after each."""
-    from pymoo.algorithms.moo.nsga2 import NSGA2
     from pymoo.core.callback import Callback
     from pymoo.operators.crossover.pntx import SinglePointCrossover
     from pymoo.operators.sampling.rnd import IntegerRandomSampling
     from pymoo.optimize import minimize
 
-    from .search_pymoo import PruningProblem, ReplaceMutation
+    from .search_pymoo import EqualGenomes, PruningProblem, ReplaceMutation, nsga2
 
     memo, result = _Memo(objectives), SearchResult()
 
@@ -99,8 +98,9 @@ def run_search(space: SearchSpace, objectives: Objectives, pop: int = 25, gen: i
             if progress is not None:
                 progress(len(result.generations), gen)
 
+    NSGA2 = nsga2()
     algorithm = NSGA2(pop_size=pop, sampling=IntegerRandomSampling(), crossover=SinglePointCrossover(prob=p_c),
-                      mutation=ReplaceMutation(prob=p_m), eliminate_duplicates=True)
+                      mutation=ReplaceMutation(prob=p_m), eliminate_duplicates=EqualGenomes())
     minimize(PruningProblem(space, memo), algorithm, ("n_gen", gen), seed=seed, callback=Record(), verbose=False)
     result.evaluations = len(memo.seen)
     return result

@@ -86,3 +86,14 @@ def report(graph: Graph, tiling: str = "paper", calibration: Calibration | None 
     calibration = calibration or Calibration()
     with no_gc_pauses():
         return build_report(analyse(graph, tiling, calibration), tiling, calibration.source)
+
+
+def report_summary(graph: Graph, tiling: str = "paper", calibration: Calibration | None = None) -> tuple[Graph, dict]:
+    """The analysed graph and its report without the per-layer rows
+    (``layers`` empty), for a table that reads them from the graph."""
+    from .backends.report.tables import report_summary as summary
+
+    calibration = calibration or Calibration()
+    with no_gc_pauses():
+        analysed = analyse(graph, tiling, calibration)
+        return analysed, summary(analysed, tiling, calibration.source)

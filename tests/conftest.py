@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 os.environ["SEGC_VERIFY"] = "all"  # the full check after every pass, also in the CLI's subprocesses
+os.environ["SEGC_FIGURES"] = "inline"  # segc search draws its figures before it returns
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

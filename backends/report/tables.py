@@ -7,17 +7,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from ...ir import Diagnostic, Graph, Node, SegError
 from .resources import resource_lines, resource_totals
 
-__all__ = ["COLUMNS", "FORMAT", "VERSION", "build_report", "summary_lines", "table_rows", "to_csv", "to_json",
-           "to_markdown", "total_row", "unroll_label"]
+__all__ = ["COLUMNS", "FORMAT", "VERSION", "build_report", "footer_cells", "layer_cells", "report_summary",
+           "summary_lines", "summary_total_row", "table_headers", "table_rows", "to_csv", "to_json", "to_markdown",
+           "total_row", "unroll_label"]
 
 FORMAT, VERSION = "segc.report", 1
 _GEOMETRY_OPS = ("conv", "dconv", "linear")
 _DRAM_COLUMNS = ("dram_in", "dram_weight", "dram_out")
+_SUMMED = ("macs", *_DRAM_COLUMNS, "dram_bytes", "dsp", "bram")  # the columns a totals row sums
 
 
 def _geometry(graph: Graph, node: Node) -> dict[str, Any]:
@@ -35,9 +38,7 @@ def _geometry(graph: Graph, node: Node) -> dict[str, Any]:
 
 
 def _row(graph: Graph, node: Node, total_s: float) -> dict[str, Any]:
-    cost = node.annotations.get("cost")
-    if cost is None:
-        raise SegError(Diagnostic(f"layer '{node.name}' has no cost; run the 'tile' and 'cost' passes first"))
+    cost = _cost(node)
     return {
         "name": node.name, "op": node.op, "shape": list(node.shape), **_geometry(graph, node),
         "macs": cost["macs"], "tile": cost.get("tile"), "rule": cost["rule"], "engine": cost["engine"],
@@ -60,14 +61,21 @@ def unroll_label(unroll: dict) -> str:
 
 def build_report(graph: Graph, tiling: str, calibration: str) -> dict[str, Any]:
     """The report as a JSON-ready dict."""
+    summary = report_summary(graph, tiling, calibration)
+    total_s = summary["totals"]["latency_s"]
+    return {**summary, "layers": [_row(graph, n, total_s) for n in graph.nodes()], "totals": summary["totals"]}
+
+
+def report_summary(graph: Graph, tiling: str, calibration: str) -> dict[str, Any]:
+    """The report without its per-layer rows (``layers`` empty): for
+    renderers that read the rows from the graph (``layer_cells``)."""
     target = graph.target
-    total_s = sum(n.annotations.get("cost", {}).get("latency_s", 0.0) for n in graph.nodes())
-    layers = [_row(graph, n, total_s) for n in graph.nodes()]
-    macs = sum(r["macs"] for r in layers)
-    words = {key: sum(r[key] for r in layers) for key in _DRAM_COLUMNS}
+    costs = [_cost(n) for n in graph.nodes()]
+    total_s = sum(c["latency_s"] for c in costs)
+    macs = sum(c["macs"] for c in costs)
+    words = {key: sum(c[key] for c in costs) for key in _DRAM_COLUMNS}
     dram = sum(words.values())
-    tiles = [r for r in layers if r["tile"] is not None]
-    pe_dsps = [r["dsp"] for r in layers if r["engine"] == "pe"]
+    pe_dsps = [c["resources"]["dsp"] for c in costs if c["engine"] == "pe"]
     u = target.unroll
     return {
         "format": FORMAT, "version": VERSION, "network": graph.name,
@@ -76,24 +84,31 @@ def build_report(graph: Graph, tiling: str, calibration: str) -> dict[str, Any]:
                    "word_bits": target.word_bits, "dsp_used": target.dsps_used, "dsp": target.dsp,
                    "unroll": {"pif": u.pif, "pof": u.pof, "pkx": u.pkx, "pky": u.pky}},
         "tiling": tiling, "calibration": calibration,
-        "layers": layers,
+        "layers": [],
         "totals": {
             "latency_s": total_s, "macs": macs, "throughput_gops": 2 * macs / total_s / 1e9 if total_s else 0.0,
-            **words, "dram_total": dram, "dram_bytes": sum(r["dram_bytes"] for r in layers),
+            **words, "dram_total": dram, "dram_bytes": sum(c["dram_bits"] for c in costs) / 8,
             "dsp_pe": max(pe_dsps, default=target.pe_dsps), "input_buffer_words": target.input_buffer_words,
-            "input_tile_words_max": max((_tile_words(graph, r) for r in tiles), default=0),
-            "compute_bound_layers": sum(r["bound"] == "compute" for r in layers),
-            "memory_bound_layers": sum(r["bound"] == "memory" for r in layers),
+            "input_tile_words_max": max((_tile_words(graph, n) for n in graph.nodes()
+                                         if n.annotations["cost"].get("tile") is not None), default=0),
+            "compute_bound_layers": sum(c["bound"] == "compute" for c in costs),
+            "memory_bound_layers": sum(c["bound"] == "memory" for c in costs),
         },
         "resources": resource_totals(graph),
     }
 
 
-def _tile_words(graph: Graph, row: dict) -> int:
-    node = graph.node(row["name"])
+def _cost(node: Node) -> dict[str, Any]:
+    cost = node.annotations.get("cost")
+    if cost is None:
+        raise SegError(Diagnostic(f"layer '{node.name}' has no cost; run the 'tile' and 'cost' passes first"))
+    return cost
+
+
+def _tile_words(graph: Graph, node: Node) -> int:
+    geometry = _geometry(graph, node)
     tix, tiy = node.annotations["cost"]["input_tile"]
-    groups = row["groups"] or 1
-    return tix * tiy * (row["ci"] // groups)
+    return tix * tiy * (geometry["ci"] // (geometry["groups"] or 1))
 
 
 def to_json(report: dict) -> str:
@@ -111,26 +126,50 @@ def _cell(key: str, value: Any) -> str:
         return f"{100 * value:.2f}%"
     if key == "latency_s":
         return f"{value * 1e3:.4f}"
-    if isinstance(value, list):
-        return "×".join(str(v) for v in value)
     if key == "dram_bytes":
         return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+    if isinstance(value, list):
+        return "×".join(str(v) for v in value)
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def table_rows(report: dict) -> tuple[list[str], list[list[str]], list[str]]:
     """Headers, cells and a totals row for text tables (latency in ms)."""
-    headers = [c if c != "latency_s" else "latency_ms" for c in COLUMNS]
     rows = [[_cell(c, layer.get(c)) for c in COLUMNS] for layer in report["layers"]]
-    totals = total_row(report)
-    footer = [_cell(c, totals[c]) if c in totals else "" for c in COLUMNS]
-    return headers, rows, footer
+    return table_headers(), rows, footer_cells(total_row(report))
+
+
+def table_headers() -> list[str]:
+    return [c if c != "latency_s" else "latency_ms" for c in COLUMNS]
+
+
+def footer_cells(totals: dict) -> list[str]:
+    """A text table's cells for a totals row (``total_row``, ``summary_total_row``)."""
+    return [_cell(c, totals[c]) if c in totals else "" for c in COLUMNS]
+
+
+def layer_cells(graph: Graph, total_s: float) -> Iterator[tuple[str, ...]]:
+    """The text table's rows straight from the annotated graph, one layer
+    at a time: the cells ``table_rows`` gives for ``build_report``'s rows."""
+    for node in graph.nodes():
+        row = _row(graph, node, total_s)
+        yield tuple(_cell(c, row.get(c)) for c in COLUMNS)
 
 
 def total_row(report: dict) -> dict[str, Any]:
     """The columns a totals row sums: MACs, each DRAM column, latency, share."""
     layers = report["layers"]
-    sums = {key: sum(r.get(key, 0) for r in layers) for key in ("macs", *_DRAM_COLUMNS, "dram_bytes", "dsp", "bram")}
+    return _total_row({key: sum(r.get(key, 0) for r in layers) for key in _SUMMED}, report)
+
+
+def summary_total_row(summary: dict) -> dict[str, Any]:
+    """``total_row`` of a ``report_summary`` (no layers: its totals give the sums)."""
+    totals, resources = summary["totals"], summary["resources"]
+    sums = {key: totals[key] for key in ("macs", *_DRAM_COLUMNS, "dram_bytes")}
+    return _total_row({**sums, "dsp": resources["dsp"], "bram": resources["bram"]}, summary)
+
+
+def _total_row(sums: dict[str, Any], report: dict) -> dict[str, Any]:
     return {"name": "total", **sums, "latency_s": report["totals"]["latency_s"], "share": 1.0}
 
 

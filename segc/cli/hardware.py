@@ -91,6 +91,8 @@ def _print_report(args: argparse.Namespace) -> int:
     from .. import hardware
     from ..backends.report import tables as render
 
+    if not args.output and args.format == "terminal":
+        return _print_terminal_table(args)
     graph = load_for_hardware(args)
     if args.output:
         check_output_folder(args)
@@ -103,14 +105,24 @@ def _print_report(args: argparse.Namespace) -> int:
         sys.stdout.write(render.to_json(data))
     elif args.format == "markdown":
         sys.stdout.write(render.to_markdown(data))
-    elif args.format == "csv":
-        sys.stdout.write(render.to_csv(data))
     else:
-        from .table import print_table
+        sys.stdout.write(render.to_csv(data))
+    return 0
 
-        headers, rows, footer = render.table_rows(data)
-        print_table(render.summary_lines(data)[0], headers, rows, footer)
-        print("\n".join(render.summary_lines(data)[1:]))
+
+def _print_terminal_table(args: argparse.Namespace) -> int:
+    """The table's rows formatted straight from the annotated graph (no
+    report rows for the whole network; the graph as loaded is let go once
+    analysed)."""
+    from .. import hardware
+    from ..backends.report import tables as render
+    from .table import print_table
+
+    analysed, summary = hardware.report_summary(load_for_hardware(args), args.tiling, calibration_option(args))
+    title, *lines = render.summary_lines(summary)
+    cells = render.layer_cells(analysed, summary["totals"]["latency_s"])
+    print_table(title, render.table_headers(), cells, render.footer_cells(render.summary_total_row(summary)))
+    print("\n".join(lines))
     return 0
 
 

@@ -1,7 +1,8 @@
 """The ``search`` command: the NSGA-II pruning search; writes
-``DIR/pareto.json``, ``DIR/pareto.png`` and the page ``DIR/search.html``,
-and with ``--export K`` the pruned network and weights of K points spread
-along the front."""
+``DIR/pareto.json`` and, with ``--export K``, the pruned network and
+weights of K points spread along the front; then, in a detached child
+process (``background.py``), the page ``DIR/search.html`` and the plot
+``DIR/pareto.png``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import sys
 from .. import api, outputs
 from ..ir import Diagnostic, SegError
 from ..passes.modes import SEARCH_OBJECTIVES
+from .background import inline, run_detached
 from .common import (
     calibration_option,
     check_output_folder,
@@ -29,6 +31,7 @@ from .common import (
 __all__ = ["COMMANDS", "add_commands"]
 
 PLOT = "pareto.png"
+FIGURES = ("search.html", PLOT)  # drawn after the result, in a child process
 
 
 def add_commands(commands) -> None:
@@ -97,7 +100,7 @@ def _progress(total: int):
 
 
 def _search(args: argparse.Namespace) -> int:
-    from ..pruning_search import SearchOptions, search, search_html
+    from ..pruning_search import SearchOptions, search
     from ..width_search import parse_widths
 
     graph = load_for_hardware(args)
@@ -113,25 +116,52 @@ def _search(args: argparse.Namespace) -> int:
     arrays = api.weight_arrays(graph, args.weights, args.seed)
     with _progress(args.gen) as progress:
         document = search(graph, arrays, options, progress)
-    exported = _export_points(graph, arrays, document, args)
-    files = {"pareto.json": json_text(document) + "\n", "search.html": search_html(graph, document, calibration),
-             **exported}
+    files = {"pareto.json": json_text(document) + "\n", **_export_points(graph, arrays, document, args)}
     _print_front(document)
     sys.stdout.flush()
-    _write_result_then_plot(args, files, document)
+    _write_result_then_figures(args, files, (graph, document, calibration))
     return 0
 
 
-def _write_result_then_plot(args: argparse.Namespace, files: dict, document: dict) -> None:
-    """The folder with the result first; the plot (matplotlib, the slowest
-    output) after it, in its own atomic write."""
-    from ..backends.report.plots import search_plot
-
+def _write_result_then_figures(args: argparse.Namespace, files: dict, drawn_from: tuple) -> None:
+    """The folder with the result; then the figures (matplotlib's import
+    and drawing, the slowest outputs), in a child the command does not wait
+    for unless ``SEGC_FIGURES=inline``."""
     inputs = (*protected(args), *_weights(args))
-    written = outputs.write_folder(args.output, files, inputs, args.force, generated=(PLOT,))
-    plot = os.path.join(args.output, PLOT)
-    api.write_atomic(plot, search_plot(document), inputs)
-    say_written([*written, plot], args.output)
+    written = outputs.write_folder(args.output, files, inputs, args.force, generated=FIGURES)
+    figures = [os.path.join(args.output, name) for name in FIGURES]
+    job = (args.output, files["pareto.json"], *drawn_from, inputs)
+    if inline():
+        draw_figures(*job)
+        say_written([*written, *figures], args.output)
+    else:
+        run_detached(draw_figures, *job)
+        say_written(written, args.output)
+        print(f"drawing {' and '.join(figures)} in the background", file=sys.stderr)
+
+
+def draw_figures(folder: str, result: str, graph, document: dict, calibration, inputs: tuple[str, ...]) -> None:
+    """``search.html`` and ``pareto.png`` in ``folder``, each written
+    atomically, unless the folder's ``pareto.json`` is no longer ``result``
+    (a later search wrote the folder meanwhile: its own child draws it)."""
+    from ..backends.report.plots import search_plot
+    from ..pruning_search import search_html
+
+    for name, draw in (("search.html", lambda: search_html(graph, document, calibration)),
+                       (PLOT, lambda: search_plot(document))):
+        content = draw()
+        if not _holds(folder, result):
+            return
+        api.write_atomic(os.path.join(folder, name), content, inputs)
+
+
+def _holds(folder: str, result: str) -> bool:
+    """Whether ``folder/pareto.json`` is ``result``."""
+    try:
+        with open(os.path.join(folder, "pareto.json"), encoding="utf-8") as file:
+            return file.read() == result
+    except OSError:
+        return False
 
 
 def _weights(args: argparse.Namespace) -> tuple[str, ...]:

@@ -5,8 +5,9 @@ and easy to grep)."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from ..ir import Graph, LayerSummary
 
@@ -29,31 +30,72 @@ def _cells(rows: Sequence[LayerSummary]) -> tuple[list[tuple[str, ...]], tuple[s
     return body, footer
 
 
-def _numeric(column: list[str]) -> bool:
-    """Right-align columns of numbers (signed, with thousands commas, decimals or a percent sign)."""
+def _number(cell: str) -> bool:
+    """Signed, with thousands commas, decimals or a percent sign."""
+    return cell.lstrip("+-").replace(",", "").replace(".", "").replace("%", "").isdigit()
+
+
+def _numeric(column: Iterable[str]) -> bool:
+    """Right-align columns of numbers (every cell that is not empty; at least one)."""
     cells = [c for c in column if c]
-    return bool(cells) and all(c.lstrip("+-").replace(",", "").replace(".", "").replace("%", "").isdigit()
-                               for c in cells)
+    return bool(cells) and all(map(_number, cells))
 
 
-def _plain(title: str, headers, body, footer) -> str:
-    table = [tuple(headers), *body, *([tuple(footer)] if footer else [])]
-    widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
-    right = [_numeric([row[i] for row in body]) for i in range(len(headers))]
+_SEP = "\x1f"  # joins a row's cells while the widths are measured (a row holding it stays a tuple)
+_CHUNK = 4096  # rows measured at a time
 
-    def line(row) -> str:
-        cells = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right)]
-        return "  ".join(cells).rstrip()
 
+class _Measured:
+    """The body, read once: the columns' widths and alignment, the rows
+    kept as one string each (about a fifth of a tuple of cells' memory)."""
+
+    def __init__(self, headers: Sequence[str], body: Iterable[Sequence[str]]):
+        self.widths = [len(h) for h in headers]
+        self.right, self.filled = [True] * len(headers), [False] * len(headers)
+        self.rows: list[str | tuple[str, ...]] = []
+        for chunk in _chunks(body):
+            self._measure(chunk)
+            joined = map(_SEP.join, chunk)
+            self.rows.extend(j if j.count(_SEP) == len(headers) - 1 else tuple(r) for j, r in zip(joined, chunk))
+        self.right = [r and f for r, f in zip(self.right, self.filled)]
+
+    def _measure(self, chunk: list[Sequence[str]]) -> None:
+        for i, column in enumerate(zip(*chunk)):
+            self.widths[i] = max(self.widths[i], *map(len, column))
+            if self.right[i]:
+                cells = [c for c in column if c]
+                self.filled[i] = self.filled[i] or bool(cells)
+                self.right[i] = all(map(_number, cells))
+
+    def cells(self) -> Iterator[Sequence[str]]:
+        for row in self.rows:
+            yield row.split(_SEP) if isinstance(row, str) else row
+
+
+def _chunks(rows: Iterable[Sequence[str]]) -> Iterator[list[Sequence[str]]]:
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, _CHUNK)):
+        yield chunk
+
+
+def _plain(title: str, headers, body, footer) -> Iterator[str]:
+    """The table's lines, the body read once and formatted row by row."""
+    measured = _Measured(headers, body)
+    widths = [max(w, len(f)) for w, f in zip(measured.widths, footer)] if footer else measured.widths
+    pattern = "  ".join(f"{{:{'>' if r else '<'}{w}}}" for w, r in zip(widths, measured.right))
     rule = "  ".join("-" * w for w in widths)
-    tail = [rule, line(footer)] if footer else []
-    return "\n".join([title, line(headers), rule, *map(line, body), *tail])
+    yield from (title, pattern.format(*headers).rstrip(), rule)
+    for row in measured.cells():
+        yield pattern.format(*row).rstrip()
+    if footer:
+        yield from (rule, pattern.format(*footer).rstrip())
 
 
 def _rich(title: str, headers, body, footer) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    body = list(body)
     table = Table(title=title, title_justify="left", show_footer=bool(footer))
     for i, (header, foot) in enumerate(zip(headers, footer or [""] * len(headers))):
         table.add_column(header, justify="right" if _numeric([r[i] for r in body]) else "left", footer=foot)
@@ -62,13 +104,14 @@ def _rich(title: str, headers, body, footer) -> None:
     Console(highlight=False).print(table)
 
 
-def print_table(title: str, headers, body, footer=None) -> None:
+def print_table(title: str, headers, body: Iterable[Sequence[str]], footer=None) -> None:
     """A table (with a totals row if ``footer``): rich in a terminal, plain
-    columns otherwise."""
+    columns otherwise (written a chunk of rows at a time)."""
     if sys.stdout.isatty():
         _rich(title, headers, body, footer)
-    else:
-        print(_plain(title, headers, body, footer))
+        return
+    for lines in _chunks(_plain(title, headers, body, footer)):
+        sys.stdout.write("\n".join(lines) + "\n")
 
 
 def print_summary(graph: Graph, rows: Sequence[LayerSummary]) -> None:
