@@ -24,6 +24,7 @@ STREAMED = [
     (("input x: [8, 4, 6]",), "x -> softmax", 192 * 3, 192, 192),
     (("input x: [8, 4, 6]",), "x -> relu", 192, 192, 192),
     (("input x: [8, 4, 6]",), "x -> tanh", 192, 192, 192),
+    (("input x: [8, 4, 6]",), "x -> bn", 192, 192, 192),
     # one tap per input: three inputs of 128 each
     (("input x: [8, 4, 4]", "a = x -> relu", "b = x -> sigmoid"), "add(x, a, b)", 128 * 3, 3 * 128, 128),
     (("input x: [8, 4, 4]", "a = x -> relu"), "mul(x, a)", 128 * 2, 2 * 128, 128),
