@@ -1,7 +1,8 @@
 """Streamed layers on the elementwise unit and on the P_of lanes
 (passes/engines.py): the taps of each op as docs/targets.md lists them,
 ⌈elements·taps / width⌉ cycles, and the inputs read (not a shape-only
-operand); every number worked out by hand in the table."""
+operand); every number worked out by hand in the table.  And the reasons
+the PE array's layers give."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ STREAMED = [
     # activation not fused into a convolution: one tap
     (("input x: [8, 4, 6]",), "x -> softmax", 192 * 3, 192, 192),
     (("input x: [8, 4, 6]",), "x -> relu", 192, 192, 192),
+    (("input x: [8, 4, 6]",), "x -> tanh", 192, 192, 192),
+    (("input x: [8, 4, 6]",), "x -> bn", 192, 192, 192),
     # one tap per input: three inputs of 128 each
     (("input x: [8, 4, 4]", "a = x -> relu", "b = x -> sigmoid"), "add(x, a, b)", 128 * 3, 3 * 128, 128),
     (("input x: [8, 4, 4]", "a = x -> relu"), "mul(x, a)", 128 * 2, 2 * 128, 128),
@@ -60,3 +63,11 @@ def test_a_fractional_unit_width_rounds_the_cycles_up():
     slow = MACHINE.replace("elementwise = {width: 3}", "elementwise = {width: 2.5}")
     cost = streamed(("input x: [2, 4, 4]",), "x -> upsample(2)", target=slow)
     assert (cost["cycles_compute"], cost["reason"]) == (52, "elementwise unit, 2.5 taps per cycle")
+
+
+def test_layers_on_the_pe_array_name_their_equations():
+    streaming = MACHINE.replace("    line_buffer = 15\n", '    line_buffer = 15\n    conv_input = "streamed"\n')
+    assert streamed(("input x: [8, 8, 8]",), "x -> conv(8, k=3)")["reason"] == "Eq. 2-5"
+    assert streamed(("input x: [8, 2, 2]", "f = x -> flatten"), "f -> linear(10)")["reason"] == "Eq. 2-5"
+    assert streamed(("input x: [8, 8, 8]",), "x -> conv(8, k=3)", streaming)["reason"] == (
+        "Eq. 2, 4-5, input streamed once")

@@ -139,9 +139,12 @@ def test_static_tile_fits_transposed_convolutions_too():
     # 4 KiB = 2048 words.  a: 3×3 over 8 channels on 8×8, (min(T, 8) + 2)²·8 fits for every T.
     # y: 2×2 windows over a's 8×8 grid (deconv_cost.py), 32 channels: (T + 1)²·32 <= 2048, T <= 7.
     body = " input x: [8, 8, 8]\n a = x -> conv(32, k=3)\n output y = a -> deconv(8, k=2, stride=2)"
-    result = TilePass(mode="static").run(network(body, buffer="4 KiB"))
+    (static,) = parse_pipeline("tile{mode=static}")  # a mode read from text, as from the command line
+    result = static.run(network(body, buffer="4 KiB"))
     assert result.notes == ("static tile 7×7",)
-    assert result.graph.node("y").annotations["tiling"] == {"mode": "static", "tile": [7, 7], "input_tile": [8, 8]}
+    tiles = {name: result.graph.node(name).annotations["tiling"] for name in ("a", "y")}
+    assert tiles["a"] == {"mode": "static", "tile": [7, 7], "input_tile": [9, 9]}  # Eq. 1 alone: all 8×8
+    assert tiles["y"] == {"mode": "static", "tile": [7, 7], "input_tile": [8, 8]}
 
 
 def test_static_tile_of_a_map_wider_than_256():
