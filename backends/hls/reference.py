@@ -16,6 +16,7 @@ import torch
 
 from ...ir import Diagnostic, Graph, SegError
 from ...ir.dconv_plan import dconv_variant
+from ...ir.quant import apply_quantize
 from ..quant import RANGE_SUFFIX
 from ..torch.module import build_module, read_weights, submodule
 from ..torch.source import TORCH_LOWERING
@@ -50,10 +51,12 @@ def calibrated_ranges(weights: str | Mapping | None) -> dict[str, float]:
 
 
 def build_reference(graph: Graph, weights: str | Mapping | None, seed: int) -> torch.nn.Module:
-    """The torch module with weights from a file, a state_dict or ``seed``
-    (calibrated ranges among the weights are not the module's)."""
+    """The float torch module (quantized layers unquantized: the reference
+    the fixed-point formats are calibrated on and compared with), with
+    weights from a file, a state_dict or ``seed`` (calibrated ranges among
+    the weights are not the module's)."""
     source = weights if isinstance(weights, str) else "<weights>"
-    return build_module(graph, _split(weights)[0], seed, source)
+    return build_module(apply_quantize(graph.copy(), []), _split(weights)[0], seed, source)
 
 
 def parameters(module: torch.nn.Module) -> dict[str, np.ndarray]:
