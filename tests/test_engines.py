@@ -317,3 +317,5 @@ def test_layer_times_count_bits_that_are_no_whole_byte():
     target = one_layer("relu").target
     compute, memory, _, _ = layer_times(target, 0, 20, 4, 0, 0)
     assert (compute, memory) == pytest.approx((0.5 / 1.6e9, 2.0 / 1.6e9), rel=1e-12)
+    _, memory, _, _ = layer_times(target, 0, 20, 8, 0, 0)  # 12 bits not gathered: 1.5 bytes
+    assert memory == pytest.approx(1.5 / 1.6e9, rel=1e-12)
