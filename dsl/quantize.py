@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..ir import Diagnostic, Graph, SegError
 from ..ir.directives import matches
-from ..ir.quant import OPTIONS, QuantRule, apply_quantize, option_problem, resolve, unmatched_rules
+from ..ir.quant import OPTIONS, QuantRule, apply_quantize, option_problem, unmatched_rules
 from ..ir.quant_fit import width_problems
 from . import ast
 from .deform import rule_options
@@ -35,19 +35,16 @@ def _rule(rule: ast.DeformRule, errors: list[Diagnostic]) -> QuantRule:
     return QuantRule(rule.pattern.text, options, rule.span, spans)  # type: ignore[union-attr]
 
 
-def _layer_errors(graph: Graph, rules: list[QuantRule]) -> list[Diagnostic]:
-    """Fraction bits on an "int" layer, each reported once at the rule that
-    last set the scheme or the fraction bits."""
-    word = graph.target.word_bits if graph.target is not None else 16
-    errors = []
-    for node in graph.nodes():
-        try:
-            resolve(rules, node.name, node.op, word)
-        except ValueError as err:
-            culprit = next(r for r in reversed(rules) if dict(r.options).keys() & {"scheme", "a_frac", "w_frac"})
-            errors.append(Diagnostic(str(err), culprit.span))
-            break
-    return errors
+def _applied(graph: Graph, rules: list[QuantRule]) -> list[Diagnostic]:
+    """Set every layer's format from ``rules``; fraction bits on an "int"
+    layer are an error, reported once, at the rule that last set the scheme
+    or the fraction bits."""
+    try:
+        apply_quantize(graph, rules)
+    except ValueError as err:
+        culprit = next(r for r in reversed(rules) if dict(r.options).keys() & {"scheme", "a_frac", "w_frac"})
+        return [Diagnostic(str(err), culprit.span)]
+    return []
 
 
 def lower_quantize(section: ast.QuantizeDef, graph: Graph) -> list[QuantRule]:
@@ -61,11 +58,7 @@ def lower_quantize(section: ast.QuantizeDef, graph: Graph) -> list[QuantRule]:
             close = suggestion(rule.pattern, [n.name for n in graph.nodes()])
             errors.append(Diagnostic(f"'{rule.pattern}' matches no layer of network '{graph.name}'{close}",
                                      written.pattern.span))  # type: ignore[union-attr]
-    errors = errors or _layer_errors(graph, rules)
-    if errors:
-        raise SegError(errors)
-    apply_quantize(graph, rules)
-    errors = _width_errors(graph, rules)
+    errors = errors or _applied(graph, rules) or _width_errors(graph, rules)
     if errors:
         raise SegError(errors)
     return rules
