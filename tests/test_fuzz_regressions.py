@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ import segc
 from segc.cli import main
 from segc.ir import SegError
 
-GROWTH_SECONDS = 5  # a separate segc process (about 1 s to start) rejecting an exponentially growing value
+GROWTH_SECONDS = 5  # CPU seconds: a separate segc process (about 1 s to start) rejecting an exponentially growing value
 GROWTH_MEMORY = 2 << 30  # its address space: exponential growth must not take the machine down
 BIG = "1" + "0" * 400  # 10**400: an integer beyond a float's range
 LONG = "9" * 5000  # beyond Python's 4,300-digit limit for int <-> str
@@ -73,21 +74,26 @@ def test_prune_rate_beyond_float_range_is_a_seg_error() -> None:
 
 
 def run_isolated(text: str, folder: Path) -> subprocess.CompletedProcess:
-    """``segc check`` on the text in a separate process, with a time and a
-    memory limit (a hang in C code, such as a huge multiplication, cannot be
-    interrupted in-process)."""
+    """``segc check`` on the text in a separate process, with a CPU-time and
+    a memory limit (a hang in C code, such as a huge multiplication, cannot
+    be interrupted in-process; CPU time, since on a loaded machine wall time
+    says nothing).  The wall-clock timeout only backs the CPU limit up."""
     resource = pytest.importorskip("resource")
 
-    def limit_memory() -> None:
+    def limit_process() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (GROWTH_MEMORY, GROWTH_MEMORY))
+        resource.setrlimit(resource.RLIMIT_CPU, (GROWTH_SECONDS, GROWTH_SECONDS + 1))
 
     path = folder / "growth.seg"
     path.write_text(text, encoding="utf-8")
     try:
-        return subprocess.run([sys.executable, "-m", "segc.cli", "check", str(path)], capture_output=True,
-                              text=True, timeout=GROWTH_SECONDS, preexec_fn=limit_memory, check=False)
+        done = subprocess.run([sys.executable, "-m", "segc.cli", "check", str(path)], capture_output=True,
+                              text=True, timeout=20 * GROWTH_SECONDS, preexec_fn=limit_process, check=False)
     except subprocess.TimeoutExpired:
-        raise Hang(f"segc check still running after {GROWTH_SECONDS} s") from None
+        raise Hang(f"segc check still running after {20 * GROWTH_SECONDS} s of wall time") from None
+    if done.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+        raise Hang(f"segc check used more than {GROWTH_SECONDS} s of CPU time")
+    return done
 
 
 def _doubling(first: str, step: str, times: int) -> str:

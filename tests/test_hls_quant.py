@@ -61,7 +61,8 @@ def _run(tmp_path, graph, extra=()):
     write_project(files, folder)
     compile_project(folder, "-O1", extra=extra)
     outputs, _, _, layers = run_testbench(folder, config, trace=True, threads=1)
-    words = integer_reference(graph, config, np.frombuffer(files["params.bin"], dtype="<i2"), {"image": x[0]})
+    words = integer_reference(graph, config, np.frombuffer(files["params.bin"], dtype="<i2"), {"image": x[0]},
+                                 every_layer=True)
     return outputs, layers, words, config
 
 

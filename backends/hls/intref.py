@@ -105,12 +105,8 @@ class _Layers:
         return requantize(self.words[source], self.frac(source) - self.frac(node.name), self.bits(node.name))
 
 
-def _mac(ref: _Layers, node: Node, x: np.ndarray, weight: np.ndarray, groups: int) -> np.ndarray:
-    """Requantized sums of a conv or linear layer; weight [CO, K], x [groups·K, P]."""
-    co, cog = weight.shape[0], weight.shape[0] // groups
-    k = weight.shape[1]
-    acc = np.concatenate([_exact_dot(weight[g * cog:(g + 1) * cog], x[g * k:(g + 1) * k], node.name)
-                          for g in range(groups)])
+def _requantized(ref: _Layers, node: Node, acc: np.ndarray) -> np.ndarray:
+    """A conv or linear layer's exact sums acc [CO, P] plus its bias, requantized to its format."""
     f_in, f_out, bits = ref.frac(node.inputs[0]), ref.frac(node.name), ref.bits(node.name)
     entry = ref.layers[node.name]["params"]
     if "requant" in entry:
@@ -119,23 +115,44 @@ def _mac(ref: _Layers, node: Node, x: np.ndarray, weight: np.ndarray, groups: in
     f_w = entry["weight"]["frac"]
     if "bias" in entry:
         bias, b = ref.param(node, "bias")
-        acc = acc + (bias << (f_in + f_w - b["frac"]))[:co, None]
+        acc = acc + (bias << (f_in + f_w - b["frac"]))[:acc.shape[0], None]
     return requantize(acc, f_in + f_w - f_out, bits)
 
 
+def _tap_sums(x: np.ndarray, node: Node, weight: np.ndarray) -> np.ndarray:
+    """Σ over taps (ky, kx) of W[:, :, ky, kx] · x shifted by the tap, per group: the exact sums
+    [CO, HO·WO] of a convolution, one tap at a time (no column matrix: the memory of one input)."""
+    a, co = node.attrs, weight.shape[0]
+    groups, (kh, kw) = a["groups"], a["k"]
+    ci = x.shape[0] // groups
+    bound = float(np.abs(weight).reshape(co, -1).sum(axis=1).max(initial=0)) * float(np.abs(x).max(initial=0))
+    if bound >= _EXACT:
+        raise IntReferenceError(f"layer '{node.name}': sums too wide for an exact float64 product")
+    (sh, sw), (dh, dw) = a["stride"], a["dilation"]
+    ph, pw = conv_pads(a)
+    ho, wo = node.shape.h, node.shape.w
+    pad = np.zeros((x.shape[0], x.shape[1] + 2 * ph + sh * ho + dh * kh, x.shape[2] + 2 * pw + sw * wo + dw * kw))
+    pad[:, ph:ph + x.shape[1], pw:pw + x.shape[2]] = x
+    grouped = weight.astype(np.float64).reshape(groups, co // groups, ci, kh, kw)
+    acc = np.zeros((groups, co // groups, ho * wo))
+    for i in range(kh):
+        for j in range(kw):
+            tap = pad[:, i * dh:i * dh + (ho - 1) * sh + 1:sh, j * dw:j * dw + (wo - 1) * sw + 1:sw]
+            acc += np.matmul(grouped[:, :, :, i, j], tap.reshape(groups, ci, ho * wo))
+    return acc.reshape(co, ho * wo).astype(np.int64)
+
+
 def _conv(ref: _Layers, node: Node) -> np.ndarray:
-    x = ref.words[node.inputs[0]]
-    kh, kw = node.attrs["k"]
-    groups = node.attrs["groups"]
     weight, _ = ref.param(node, "weight")
-    columns = _columns(x, node, kh, kw).reshape(x.shape[0] * kh * kw, -1)
-    return _mac(ref, node, columns, weight.reshape(node.shape.c, -1), groups).reshape(node.shape)
+    kh, kw = node.attrs["k"]
+    weight = weight.reshape(node.shape.c, -1, kh, kw)
+    return _requantized(ref, node, _tap_sums(ref.words[node.inputs[0]], node, weight)).reshape(node.shape)
 
 
 def _linear(ref: _Layers, node: Node) -> np.ndarray:
     weight, _ = ref.param(node, "weight")
     x = ref.words[node.inputs[0]].reshape(-1, 1)
-    return _mac(ref, node, x, weight.reshape(node.shape.c, -1), 1).reshape(node.shape)
+    return _requantized(ref, node, _exact_dot(weight.reshape(node.shape.c, -1), x, node.name)).reshape(node.shape)
 
 
 def _bn(ref: _Layers, node: Node) -> np.ndarray:
@@ -223,11 +240,14 @@ SUPPORTED_OPS = (*_OPS, *_VIEWS)
 
 
 def integer_reference(graph: Graph, config: dict, params: np.ndarray,
-                      inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+                      inputs: dict[str, np.ndarray], every_layer: bool = False) -> dict[str, np.ndarray]:
     """Every layer's words (int64 [C, H, W]) for float inputs ([C, H, W]),
     from a project's config.json and parameter words; raises
-    IntReferenceError naming a layer it does not cover."""
+    IntReferenceError naming a layer it does not cover.  Without
+    ``every_layer``, a layer's words are dropped once its consumers are
+    computed, so only the outputs' remain (the memory of a few layers)."""
     ref = _Layers(graph, config, np.asarray(params, dtype=np.int64))
+    uses = {node.name: len(graph.consumers(node.name)) for node in graph.nodes()}
     for node in graph.nodes():
         if node.op == "input":
             scaled = np.floor(np.asarray(inputs[node.name], dtype=np.float64) * 2.0 ** ref.frac(node.name) + 0.5)
@@ -238,7 +258,17 @@ def integer_reference(graph: Graph, config: dict, params: np.ndarray,
             ref.words[node.name] = _OPS[node.op](ref, node)
         else:
             raise IntReferenceError(f"layer '{node.name}': the integer reference does not cover op '{node.op}'")
+        if not every_layer:
+            _release(ref.words, uses, node.inputs)
     return ref.words
+
+
+def _release(words: dict[str, np.ndarray], uses: dict[str, int], inputs) -> None:
+    """Drop the words of layers whose every consumer has been computed (outputs have none)."""
+    for name in set(inputs):
+        uses[name] -= 1 if name in uses else 0
+        if uses.get(name) == 0:
+            del words[name]
 
 
 def output_values(words: np.ndarray, frac: int) -> np.ndarray:
