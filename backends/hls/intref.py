@@ -47,6 +47,10 @@ def shift_round(acc: np.ndarray, shift) -> np.ndarray:
     """acc·2^−shift rounded half up (exact for shift ≤ 0), per element where
     ``shift`` is an array; as the C library's ``shift_round``."""
     acc = np.asarray(acc, dtype=np.int64)
+    if np.ndim(shift) == 0:
+        fast = _shift_round_scalar(acc, int(shift))
+        if fast is not None:
+            return fast
     shift = np.broadcast_to(np.asarray(shift, dtype=np.int64), acc.shape)
     right = np.clip(shift, 1, 62)
     rounded = (acc + (np.int64(1) << (right - 1))) >> right
@@ -55,6 +59,16 @@ def shift_round(acc: np.ndarray, shift) -> np.ndarray:
     wide = np.where(acc > 0, 32768, np.where(acc < 0, -32769, 0))
     widened = np.where((acc >= limit) | (acc <= -limit) | (shift < -47), wide, acc << left)
     return np.where(shift > 62, 0, np.where(shift > 0, rounded, widened))
+
+
+def _shift_round_scalar(acc: np.ndarray, shift: int) -> np.ndarray | None:
+    """:func:`shift_round` by one shift for every element, in one pass where
+    no word needs the widening rules (else None: the general path)."""
+    if 0 < shift <= 62:
+        return (acc + (np.int64(1) << np.int64(shift - 1))) >> np.int64(shift)
+    if -47 <= shift <= 0 and int(np.abs(acc).max(initial=0)) < 1 << (62 + shift):
+        return acc << np.int64(-shift)
+    return None
 
 
 def requantize(acc: np.ndarray, shift, bits: int) -> np.ndarray:
