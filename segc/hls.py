@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -143,7 +144,10 @@ def simulate(graph: Graph, options: HlsOptions, folder: str | None = None, opt: 
     with tempfile.TemporaryDirectory(prefix="segc-hls-") as scratch:
         write_project(files, scratch)
         build = compile_project(scratch, opt)
-        simulated, counts, run_s, traced = run_testbench(scratch, config, layers, threads)
+        with ThreadPoolExecutor(1) as pool:  # the test bench runs while the reference is computed
+            running = pool.submit(run_testbench, scratch, config, layers, threads)
+            words = _integer_words(graph, options, files, config)
+            simulated, counts, run_s, traced = running.result()
         written = None
         if folder is not None:
             built, executable = _folder_files(scratch)
@@ -152,7 +156,7 @@ def simulate(graph: Graph, options: HlsOptions, folder: str | None = None, opt: 
               **build.describe(), **counts,
               "compile_s": build.seconds, "run_s": run_s,
               "outputs": [_figures(spec, ref, sim) for spec, ref, sim in zip(config["outputs"], expected, simulated)]}
-    _integer_figures(graph, options, files, config, simulated, result)
+    _integer_figures(graph, words, config, simulated, result)
     if layers:
         result["layers"] = _layer_figures(graph, options, config, traced)
     result["config"] = config
@@ -161,19 +165,27 @@ def simulate(graph: Graph, options: HlsOptions, folder: str | None = None, opt: 
     return result
 
 
-def _integer_figures(graph: Graph, options: HlsOptions, files: dict[str, bytes], config: dict,
-                     simulated: list[np.ndarray], result: dict) -> None:
-    """Add each output's ``int_ref_max_abs_error`` against the integer
-    reference (None, with ``int_ref`` saying why, where it does not cover
-    a layer)."""
-    from .backends.hls.intref import IntReferenceError, integer_reference, output_values
+def _integer_words(graph: Graph, options: HlsOptions, files: dict[str, bytes], config: dict) -> dict | str:
+    """The integer reference's words of the test input, or why it does not cover the network."""
+    from .backends.hls.intref import IntReferenceError, integer_reference
 
     test = load_inputs(graph, options.input, options.seed, single=True)
     params = np.frombuffer(files["params.bin"], dtype="<i2")
     try:
-        words = integer_reference(graph, config, params, {name: value[0] for name, value in test.items()})
+        return integer_reference(graph, config, params, {name: value[0] for name, value in test.items()})
     except IntReferenceError as err:
-        result["int_ref"] = str(err)
+        return str(err)
+
+
+def _integer_figures(graph: Graph, words: dict | str, config: dict, simulated: list[np.ndarray],
+                     result: dict) -> None:
+    """Add each output's ``int_ref_max_abs_error`` against the integer
+    reference (None, with ``int_ref`` saying why, where it does not cover
+    a layer)."""
+    from .backends.hls.intref import output_values
+
+    if isinstance(words, str):
+        result["int_ref"] = words
         for figures in result["outputs"]:
             figures["int_ref_max_abs_error"] = None
         return

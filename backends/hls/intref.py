@@ -240,11 +240,9 @@ def _resize(ref: _Layers, node: Node) -> np.ndarray:
         return ref.copy(node, node.inputs[0])[:, rows[:, 0]][:, :, cols[:, 0]]
     one = 1 << 15
     wx = cols[:, 2][None, None, :]
-    top, bottom = x[:, rows[:, 0]], x[:, rows[:, 1]]
-    upper = (one - wx) * top[:, :, cols[:, 0]] + wx * top[:, :, cols[:, 1]]
-    lower = (one - wx) * bottom[:, :, cols[:, 0]] + wx * bottom[:, :, cols[:, 1]]
+    across = (one - wx) * x[:, :, cols[:, 0]] + wx * x[:, :, cols[:, 1]]  # every input row, once
     wy = rows[:, 2][None, :, None]
-    value = (one - wy) * upper + wy * lower
+    value = (one - wy) * across[:, rows[:, 0]] + wy * across[:, rows[:, 1]]
     return requantize(value, ref.frac(node.inputs[0]) + 30 - ref.frac(node.name), ref.bits(node.name))
 
 
