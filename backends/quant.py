@@ -24,8 +24,8 @@ import math
 
 import numpy as np
 
-__all__ = ["activation_range", "dequantize", "fixed_frac", "int_scale", "parse_range_rule", "q_max", "quantize",
-           "range_key", "weight_axis", "weight_scales"]
+__all__ = ["activation_range", "dequantize", "fixed_frac", "int_scale", "largest_needed", "parse_range_rule",
+           "percentile_of_largest", "q_max", "quantize", "range_key", "weight_axis", "weight_scales"]
 
 RANGE_SUFFIX = ".act_range"
 
@@ -119,4 +119,27 @@ def activation_range(values: np.ndarray, rule: str = "max") -> float:
         raise ValueError("no calibration values")
     if kind == "max":
         return float(magnitudes.max())
-    return float(np.percentile(magnitudes, percent))
+    return percentile_of_largest(magnitudes, magnitudes.size, percent)
+
+
+def largest_needed(count: int, percent: float) -> int:
+    """How many of the largest of ``count`` values the P-th percentile
+    reads: the values from rank ⌊P/100·(count − 1)⌋ up (ranks from 0,
+    ascending), count − ⌊P/100·(count − 1)⌋."""
+    return count - math.floor(percent / 100 * (count - 1))
+
+
+def percentile_of_largest(largest: np.ndarray, count: int, percent: float) -> float:
+    """The P-th percentile of ``count`` values, given (in any order) at least
+    their :func:`largest_needed` largest: linear interpolation between the
+    closest ranks, as ``np.percentile``'s default: with i = P/100·(count − 1),
+    a[⌊i⌋] + (a[⌊i⌋ + 1] − a[⌊i⌋])·(i − ⌊i⌋) over the ascending values a."""
+    index = percent / 100 * (count - 1)
+    low = math.floor(index)
+    high = min(low + 1, count - 1)
+    top = np.sort(np.asarray(largest, dtype=np.float64).ravel())
+    skipped = count - top.size  # the smallest values, not given
+    if low < skipped:
+        raise ValueError(f"{top.size} of {count} values do not hold the {percent}th percentile")
+    below, above = float(top[low - skipped]), float(top[high - skipped])
+    return below + (above - below) * (index - low)
