@@ -85,9 +85,11 @@ def _clamped_offsets(node, raw: torch.Tensor) -> torch.Tensor:
     return raw.clamp(low, bound)
 
 
-def _hooked_run(graph: Graph, module: torch.nn.Module, inputs: Mapping[str, np.ndarray], on_layer, on_offsets) -> None:
-    """Run the module; ``on_layer(node, output)`` for every layer it runs,
-    ``on_offsets(node, raw offsets)`` for every deformable layer."""
+def _hooked_run(graph: Graph, module: torch.nn.Module, inputs: Mapping[str, np.ndarray], on_layer,
+                on_offsets) -> list[np.ndarray]:
+    """Run the module: its outputs, as :func:`run`; ``on_layer(node, output)``
+    for every layer it runs, ``on_offsets(node, raw offsets)`` for every
+    deformable layer."""
     handles = []
 
     def hook(node, callback):
@@ -101,15 +103,16 @@ def _hooked_run(graph: Graph, module: torch.nn.Module, inputs: Mapping[str, np.n
             branch = submodule(module, f"{node.name}.offset")
             handles.append(branch.register_forward_hook(hook(node, on_offsets)))
     try:
-        run(graph, module, inputs)
+        return run(graph, module, inputs)
     finally:
         for handle in handles:
             handle.remove()
 
 
 def calibrate(graph: Graph, module: torch.nn.Module,
-              inputs: Mapping[str, np.ndarray]) -> tuple[dict[str, float], dict[str, float]]:
-    """(largest |output| per layer, largest |offset| per deformable layer)."""
+              inputs: Mapping[str, np.ndarray]) -> tuple[dict[str, float], dict[str, float], list[np.ndarray]]:
+    """(largest |output| per layer, largest |offset| per deformable layer,
+    the network's outputs on ``inputs`` as :func:`run` gives them)."""
     maxima: dict[str, float] = {n.name: float(np.max(np.abs(inputs[n.name]))) for n in graph.inputs}
     offsets: dict[str, float] = {}
 
@@ -121,8 +124,8 @@ def calibrate(graph: Graph, module: torch.nn.Module,
     def offsets_record(node, raw: torch.Tensor) -> None:
         largest(offsets)(node, _clamped_offsets(node, raw))
 
-    _hooked_run(graph, module, inputs, largest(maxima), offsets_record)
-    return maxima, offsets
+    outputs = _hooked_run(graph, module, inputs, largest(maxima), offsets_record)
+    return maxima, offsets, outputs
 
 
 def layer_outputs(graph: Graph, module: torch.nn.Module, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
