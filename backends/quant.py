@@ -10,6 +10,9 @@ For a signed ``b``-bit integer q ∈ [−2^(b−1), 2^(b−1) − 1] and q_max =
   tensor's calibrated range r (:func:`activation_range`).
 * ``fixed``: s = 2^−f, f the most fraction bits that hold r in b bits
   (:func:`fixed_frac`, the HLS backend's 16-bit rule for any width).
+* ``int`` biases (a layer whose input is quantized): int32 words in the
+  units of the layer's sum, s_c·s_x (:func:`bias_scales`,
+  :func:`bias_words`), as onnxruntime's ``quantize_static`` writes them.
 
 Quantizing is q = clamp(round(x / s)) with rounding half to even (numpy's
 ``rint``, torch's ``round``, ONNX ``QuantizeLinear``), so the three agree
@@ -24,10 +27,13 @@ import math
 
 import numpy as np
 
-__all__ = ["activation_range", "dequantize", "fixed_frac", "int_scale", "largest_needed", "parse_range_rule",
-           "percentile_of_largest", "q_max", "quantize", "range_key", "weight_axis", "weight_scales"]
+__all__ = ["BIAS_BITS", "INT_BIAS_OPS", "activation_range", "bias_scales", "bias_words", "dequantize",
+           "fixed_frac", "int_scale", "largest_needed", "parse_range_rule", "percentile_of_largest", "q_max",
+           "quantize", "range_key", "weight_axis", "weight_scales"]
 
 RANGE_SUFFIX = ".act_range"
+BIAS_BITS = 32
+INT_BIAS_OPS = ("conv", "deconv", "linear")  # ops whose int bias is int32 words of the sum's units
 
 
 def range_key(layer: str) -> str:
@@ -68,6 +74,18 @@ def quantize(values: np.ndarray, scale: np.ndarray | float, bits: int, axis: int
     if axis is not None:
         s = s.reshape([-1 if a == axis else 1 for a in range(x.ndim)])
     return np.clip(np.rint(x / s), -q_max(bits) - 1, q_max(bits)).astype(np.int64)
+
+
+def bias_scales(weight_scales: np.ndarray, input_scale: float, channels: int) -> np.ndarray:
+    """The float32 scale s_c·s_x of each of ``channels`` biases (the weight
+    scales repeated over groups where they are fewer, as a grouped deconv's)."""
+    scales = np.asarray(weight_scales, dtype=np.float32).reshape(-1)
+    return np.tile(scales, channels // scales.size) * np.float32(input_scale)
+
+
+def bias_words(bias: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """round(b_c / s_b,c) (half to even) clamped to int32, as int64."""
+    return quantize(np.asarray(bias, dtype=np.float64), np.asarray(scales, dtype=np.float64), BIAS_BITS)
 
 
 def dequantize(words: np.ndarray, scale: np.ndarray | float, axis: int | None = None) -> np.ndarray:

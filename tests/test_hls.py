@@ -319,7 +319,8 @@ def test_deform_section_decides_the_variant():
     assert layer["deform"] == {"bound": 2.0, "shape": "square", "round": True, "offset_groups": 1}
     assert [layer[k] for k in ("deform_bound", "deform_square", "deform_round", "deform_groups")] == [512, 1, 1, 1]
     row = files["layer_config.h"].decode().split("layer_config[LAYER_NUM][NUM_CONFIG_ITEM] = {")[1]
-    assert row.split("}")[0].strip().lstrip("{").endswith("512, 1, 1, 1")  # 2 pixels in 2^-8 units, the last fields
+    deform_and_widths = "512, 1, 1, 1, 8, 8, 0"  # 2 pixels in 2^-8 units; then w_bits, a_bits, int_scheme
+    assert row.split("}")[0].strip().lstrip("{").endswith(deform_and_widths)
 
 
 def test_calibration_batch_and_inputs_by_name(tmp_path):

@@ -25,8 +25,18 @@ unbounded), ``deform_square`` (1: one scale per pixel, 0: full offsets),
 ``deform_round`` (1: rounded offsets, 0: bilinear), ``deform_groups`` the
 offset groups; the JSON also holds the variant exactly under ``deform``.
 
-The JSON also gives each layer's widths (``w_bits``, ``a_bits``) and the
-resource estimate of its kernel (``resources``: DSPs, RAM blocks, LUTs,
+Number formats: ``w_bits``/``a_bits`` are the head's weight and output
+widths (``ir.quant.widths`` on the target; ``w_bits`` 0 without weights)
+and ``int_scheme`` is 1 for a layer of the integer scheme (``quantize``
+section's ``scheme=int``): its weights are integers with one scale per
+output channel, so its ``frac_w`` is 0 (products are integers) and its sum
+is requantized by a per-channel multiplier and shift; the JSON gives the
+scheme (``scheme``) and, from an HLS project's weights, the table itself
+(``requant``: per channel ``bias`` in the sum's units, ``m``, ``shift``, as
+``config.json``'s parameters; the generated source holds it as the table
+``<layer>_rq``).
+
+The JSON also gives the resource estimate of its kernel (``resources``: DSPs, RAM blocks, LUTs,
 flip-flops, ``passes/resources.py``), and the design's totals against the
 target's budget (docs/quantization.md, "Resources").
 """
@@ -55,7 +65,7 @@ PIPECNN_FIELDS = (
 )
 SEGC_FIELDS = ("conv_dilation", "tile_x", "tile_y", "bn_on", "eltwise_on", "eltwise_src", "upsample_on",
                "upsample_bilinear", "frac_w", "frac_din", "frac_dout", "deform_bound", "deform_square",
-               "deform_round", "deform_groups")
+               "deform_round", "deform_groups", "w_bits", "a_bits", "int_scheme")
 BOUND_UNIT_BITS = 8  # deform_bound in 2^-8 pixels
 FIELDS = PIPECNN_FIELDS + SEGC_FIELDS
 
@@ -97,8 +107,16 @@ def _formats(head: Node, fused: list[Node], formats: tuple[dict, dict] | None) -
     return found
 
 
+def _widths(head: Node) -> dict[str, int]:
+    """The head's widths (the cost pass's, on the real target) and scheme; an
+    int-scheme layer's integer weights have no fraction bits."""
+    cost, scheme = head.annotations["cost"], head.quant.scheme if head.quant is not None else "fixed"
+    fields = {"w_bits": cost["w_bits"] or 0, "a_bits": cost["a_bits"], "int_scheme": int(scheme == "int")}
+    return {**fields, "frac_w": 0} if scheme == "int" and cost["w_bits"] else fields
+
+
 def _layer(graph: Graph, head: Node, fused: list[Node], owner: dict[str, int], word: int,
-           formats: tuple[dict, dict] | None = None) -> dict[str, Any]:
+           formats: tuple[dict, dict] | None = None, requant: dict | None = None) -> dict[str, Any]:
     x = graph.input_shapes(head)[0]
     out = fused[-1].shape if fused else head.shape
     a = head.attrs
@@ -107,6 +125,7 @@ def _layer(graph: Graph, head: Node, fused: list[Node], owner: dict[str, int], w
                memrd_src=_source(graph, head.inputs[0], owner), conv_x=head.shape.w, conv_y=head.shape.h,
                conv_z=head.shape.c, frac_w=word - 2, frac_din=word - 9, frac_dout=word - 9)
     row.update(_formats(head, fused, formats))
+    row.update(_widths(head))
     if head.op in ("conv", "dconv", "linear"):
         k, stride = a.get("k", (1, 1)), a.get("stride", (1, 1))
         row.update(weight_w=k[1], weight_h=k[0], weight_n=x.c // a.get("groups", 1), weight_m=head.shape.c,
@@ -116,7 +135,9 @@ def _layer(graph: Graph, head: Node, fused: list[Node], owner: dict[str, int], w
         tile = head.annotations["cost"].get("tile") or [1, 1]
         row.update(tile_x=tile[0], tile_y=tile[1])
     cost = head.annotations["cost"]
-    extra: dict[str, Any] = {"w_bits": cost["w_bits"], "a_bits": cost["a_bits"], "resources": cost["resources"]}
+    extra: dict[str, Any] = {"scheme": "int" if row["int_scheme"] else "fixed", "resources": cost["resources"]}
+    if requant and head.name in requant:
+        extra["requant"] = requant[head.name]
     if head.op == "dconv":
         variant = dconv_variant(head)
         bound = variant["bound"]
@@ -139,20 +160,22 @@ def _layer(graph: Graph, head: Node, fused: list[Node], owner: dict[str, int], w
     return {"name": head.name, "fused": [n.name for n in fused], "output": list(out), **row, **extra}
 
 
-def hls_layers(graph: Graph, formats: tuple[dict, dict] | None = None) -> list[dict[str, Any]]:
+def hls_layers(graph: Graph, formats: tuple[dict, dict] | None = None,
+               requant: dict | None = None) -> list[dict[str, Any]]:
     """The accelerator layers with their configuration fields; ``formats``:
-    (fraction bits of every layer's output, of every layer's weights)."""
+    (fraction bits of every layer's output, of every layer's weights);
+    ``requant``: int-scheme layer → its requantization table."""
     groups = _groups(graph)
     owner = {head.name: i for i, (head, fused) in enumerate(groups)}
     owner.update({n.name: i for i, (_, fused) in enumerate(groups) for n in fused})
-    return [_layer(graph, head, fused, owner, graph.target.word_bits, formats) for head, fused in groups]
+    return [_layer(graph, head, fused, owner, graph.target.word_bits, formats, requant) for head, fused in groups]
 
 
-def to_json(graph: Graph, formats: tuple[dict, dict] | None = None) -> str:
+def to_json(graph: Graph, formats: tuple[dict, dict] | None = None, requant: dict | None = None) -> str:
     u = graph.target.unroll
     data = {"format": "segc.hls-config", "version": 1, "network": graph.name, "target": graph.target.name,
             "unroll": {"pif": u.pif, "pof": u.pof, "pkx": u.pkx, "pky": u.pky}, "word_bits": graph.target.word_bits,
-            "layers": hls_layers(graph, formats), "resources": resource_totals(graph)}
+            "layers": hls_layers(graph, formats, requant), "resources": resource_totals(graph)}
     return json.dumps(data, indent=1, allow_nan=False) + "\n"
 
 

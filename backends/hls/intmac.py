@@ -5,7 +5,8 @@ Weights are ``w_bits``-bit integers with one scale per output channel c,
 s_c = max|W_c| / q_max (``backends.quant.weight_scales``); the input has
 the power-of-two scale 2^-f_x of its format, the output 2^-f_y.  The sum
 of products Σ q_w·q_x (exact, 64 bits) plus the bias in the sum's units,
-round(b_c / (s_c·2^-f_x)), is requantized with the channel's multiplier
+int32 words round(b_c / (s_c·2^-f_x)) (the scale s_c·2^-f_x in float32, as
+the ONNX export writes it), is requantized with the channel's multiplier
 
     M_c = s_c · 2^(f_y − f_x) ≈ m_c / 2^shift_c,
 
@@ -23,7 +24,7 @@ import math
 import numpy as np
 
 from ...ir import Diagnostic, Node, SegError
-from ..quant import q_max, quantize, weight_scales
+from ..quant import BIAS_BITS, bias_scales, bias_words, q_max, quantize, weight_scales
 
 __all__ = ["INT_OPS", "Requant", "int_weights", "multiplier", "requant_table"]
 
@@ -58,18 +59,23 @@ class Requant:
         return {"bias": self.bias.tolist(), "m": self.m.tolist(), "shift": self.shift.tolist()}
 
 
+def _bias_words(node: Node, scales: np.ndarray, bias: np.ndarray | None, input_scale: float) -> np.ndarray:
+    """The bias in the sum's units: int32 words round(b_c / (s_c·s_x)), as
+    the ONNX export and the torch module round it (``backends.quant``)."""
+    if bias is None:
+        return np.zeros(len(scales), dtype=np.int64)
+    units = bias_scales(scales, input_scale, len(scales)).astype(np.float64)
+    scaled = np.asarray(bias, dtype=np.float64) / units
+    if not np.all(np.isfinite(scaled)) or np.any(np.abs(scaled) > q_max(BIAS_BITS)):
+        raise SegError(Diagnostic(f"layer '{node.name}': its bias does not fit {BIAS_BITS}-bit words in the units "
+                                  "of its sums", node.span))
+    return bias_words(bias, units)
+
+
 def requant_table(node: Node, words: np.ndarray, scales: np.ndarray, bias: np.ndarray | None,
                   f_in: int, f_out: int, in_bits: int) -> Requant:
     """The requantization of each output channel (axis 0 of ``words``)."""
-    unit = scales * 2.0**-f_in  # the sum's unit per channel
-    if bias is None:
-        bias_words = np.zeros(len(scales), dtype=np.int64)
-    else:
-        scaled = np.asarray(bias, dtype=np.float64) / unit
-        if not np.all(np.isfinite(scaled)) or np.any(np.abs(scaled) >= 2.0**_PRODUCT_BITS):
-            raise SegError(Diagnostic(f"layer '{node.name}': its bias does not fit the integer accumulator",
-                                      node.span))
-        bias_words = np.rint(scaled).astype(np.int64)
+    bias_words = _bias_words(node, scales, bias, 2.0**-f_in)
     largest = int(np.abs(words.reshape(len(scales), -1)).sum(axis=1).max()) * (q_max(in_bits) + 1)
     largest += int(np.abs(bias_words).max(initial=0))
     m_bits = min(_M_BITS, _PRODUCT_BITS - largest.bit_length())

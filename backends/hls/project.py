@@ -95,5 +95,6 @@ def _layer_table(graph: Graph, ctx: Context) -> dict[str, bytes]:
     weight_fracs = {name: keys["weight"]["frac"] for name, keys in ctx.params.items()
                     if "frac" in keys.get("weight", {})}  # integer-scheme weights have scales instead
     formats = (fracs, weight_fracs)
+    requant = {name: keys["requant"] for name, keys in ctx.params.items() if "requant" in keys}
     return {"layer_config.h": hls_config.to_header(table, formats).encode(),
-            "layer_config.json": hls_config.to_json(table, formats).encode()}
+            "layer_config.json": hls_config.to_json(table, formats, requant).encode()}

@@ -47,6 +47,7 @@ class _Emitter:
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         self.input_aliases: dict[str, str] = {}  # quantized network input -> its dequantized value
+        self.activation_scales: Mapping[str, float] = {}  # quantized layer -> its output's scale
 
     def node(self, op: str, inputs: list[str], output: str, name: str, **attrs) -> str:
         self.nodes.append(helper.make_node(op, inputs, [output], name=name, **attrs))
@@ -54,9 +55,14 @@ class _Emitter:
 
     def weight(self, key: str) -> str:
         layer, _, what = key.rpartition(".")
-        node = self.graph.node(layer) if self.quantized and what == "weight" and layer in self.graph else None
-        if node is not None and node.op in WEIGHTED_OPS and node.quant is not None and node.quant.w_bits:
+        node = self.graph.node(layer) if self.quantized and layer in self.graph else None
+        if node is not None and what == "weight" and node.op in WEIGHTED_OPS and node.quant is not None \
+                and node.quant.w_bits:
             return qdq.weight_qdq(self, node, key)
+        if node is not None and what == "bias":
+            input_scale = qdq.bias_input_scale(node, self.activation_scales)
+            if input_scale is not None:
+                return qdq.bias_qdq(self, node, key, input_scale)
         array = np.asarray(self.weights[key], dtype=np.float32)
         self.initializers.append(numpy_helper.from_array(array, key))
         return key
@@ -224,6 +230,7 @@ def _lowered(graph: Graph, weights: Mapping[str, np.ndarray], scales: Mapping[st
     """Every layer lowered; the layers in ``scales`` quantized (weights and
     output, see ``export_quant``), the others in float."""
     emitter = _Emitter(graph, weights, bool(scales), opset)
+    emitter.activation_scales = scales
     for node in graph.nodes():
         start = len(emitter.nodes)
         lower = ONNX_LOWERING[node.op]

@@ -17,7 +17,11 @@ For each layer with a format (``Node.quant``), per the numerics contract of
 Widths: int8 words for b ≤ 8 bits — below 8 a Clip to [−2^(b−1)·s,
 (2^(b−1)−1)·s] first, which is the b-bit clamp exactly (the bounds are
 integer multiples of s) —, int16 words (opset 21) for 9–16 bits.
-Biases, batch norms and other parameters stay float.
+The bias of an ``int`` conv, deconv or linear layer whose input is
+quantized is int32 words in the units of its sum, s_c·s_x (the weight's
+scale times the input's), and a DequantizeLinear (``LAYER/bias``), as
+onnxruntime's ``quantize_static`` writes it; other biases, batch norms and
+other parameters stay float.
 
 The range r of a layer's output is read from the weights
 (``LAYER.act_range``).  Ranges that are missing are calibrated as the HLS
@@ -36,7 +40,10 @@ from onnx import TensorProto, helper
 from ...ir import Diagnostic, Graph, Node, SegError
 from ...ir.quant import LayerQuant
 from ..quant import (
+    INT_BIAS_OPS,
     RANGE_SUFFIX,
+    bias_scales,
+    bias_words,
     dequantize,
     fixed_frac,
     int_scale,
@@ -47,8 +54,9 @@ from ..quant import (
     weight_scales,
 )
 
-__all__ = ["QUANT_OPSET", "activation_qdq", "activation_scales", "calibrated_ranges", "dequantized_dconv_weights",
-           "needs_wide_words", "quantized_layers", "split_ranges", "stored_ranges", "weight_qdq"]
+__all__ = ["QUANT_OPSET", "activation_qdq", "activation_scales", "bias_input_scale", "bias_qdq",
+           "calibrated_ranges", "dequantized_dconv_weights", "needs_wide_words", "quantized_layers", "split_ranges",
+           "stored_ranges", "weight_qdq"]
 
 QUANT_OPSET, QUANT_IR_VERSION = 21, 10  # int16 QuantizeLinear/DequantizeLinear
 _NOT_QUANTIZED = ("output",)  # pass their operand on: quantized by its producer
@@ -127,6 +135,28 @@ def weight_qdq(emitter, node: Node, key: str) -> str:
     extra = {} if axis is None else {"axis": axis}
     return emitter.node("DequantizeLinear", [key, scale, zero], f"{node.name}/weight", f"{node.name}/weight_dequantize",
                         **extra)
+
+
+def bias_input_scale(node: Node, scales: Mapping[str, float]) -> float | None:
+    """The scale of the quantized input whose units an ``int`` layer's bias
+    takes; None where the bias stays float."""
+    quant = node.quant
+    if node.op not in INT_BIAS_OPS or quant is None or quant.scheme != "int" or not node.attrs.get("bias"):
+        return None
+    return scales.get(node.inputs[0])
+
+
+def bias_qdq(emitter, node: Node, key: str, input_scale: float) -> str:
+    """A quantized bias: int32 initializer ``key`` → DequantizeLinear with the
+    scales s_c·s_x (axis 0); the float value's name."""
+    weight = np.asarray(emitter.weights[f"{node.name}.weight"], dtype=np.float32)
+    bias = np.asarray(emitter.weights[key], dtype=np.float32)
+    scales = bias_scales(_weight_words(node, weight)[1], input_scale, bias.size)
+    scale = emitter.constant(f"{node.name}/bias_scale", scales, np.float32)
+    zero = emitter.constant(f"{node.name}/bias_zero", np.zeros(scales.shape), np.int32)
+    emitter.constant(key, bias_words(bias, scales), np.int32)
+    return emitter.node("DequantizeLinear", [key, scale, zero], f"{node.name}/bias", f"{node.name}/bias_dequantize",
+                        axis=0)
 
 
 def activation_scales(graph: Graph, ranges: Mapping[str, float]) -> dict[str, float]:

@@ -16,6 +16,11 @@ each layer on fake-quantized weights and quantizes-dequantizes its output
 * ``fixed``: s = 2^−f, f the given fraction bits or the most that hold
   max|W| (weights) or r (output) in b bits (:func:`fixed_frac`).
 
+An ``int`` layer with weights called with its input's scale s_x (``forward``
+passes the producer's :func:`activation_scale` where the producer is
+quantized) rounds its bias to int32 words of s_c·s_x, as the ONNX export
+and the HLS backend store it (:func:`quantized_bias`).
+
 Values are clamp(round(x / s)) · s, rounding half to even as numpy's
 ``rint``; in float64 they equal ``backends/quant.py`` bit for bit.  Scales
 are constants of the backward pass; the gradient of a quantized value is
@@ -30,8 +35,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Format", "QuantConv2d", "QuantConvTranspose2d", "QuantLinear", "fake_quant", "fixed_frac",
-           "quantize_output", "quantized", "weight_scale"]
+__all__ = ["Format", "QuantConv2d", "QuantConvTranspose2d", "QuantLinear", "activation_scale", "fake_quant",
+           "fixed_frac", "quantize_output", "quantized", "quantized_bias", "weight_scale"]
 
 FRAC_LOW, FRAC_HIGH = -16, 24  # the fraction bits a fixed-point tensor may have
 
@@ -117,23 +122,37 @@ def quantized_weight(layer: nn.Module, axis: int = 0) -> Tensor:
     return fake_quant(layer.weight, weight_scale(layer.weight, layer.quant, axis), layer.quant.w_bits)
 
 
+def quantized_bias(layer: nn.Module, input_scale: Tensor | float | None, axis: int = 0) -> Tensor | None:
+    """The layer's bias; for an ``int`` layer given its input's scale s_x,
+    fake-quantized to int32 words of s_c·s_x (the weight scales repeated
+    over groups where they are fewer, as a grouped deconv's)."""
+    bias = layer.bias
+    if bias is None or input_scale is None or layer.quant.scheme != "int":
+        return bias
+    scales = weight_scale(layer.weight, layer.quant, axis).reshape(-1)
+    scales = scales.repeat(bias.numel() // scales.numel()).float() * torch.as_tensor(input_scale).float()
+    return fake_quant(bias, scales, 32)
+
+
 class QuantConv2d(nn.Conv2d):
     """``nn.Conv2d`` on fake-quantized weights (mark it with :func:`quantized`)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self._conv_forward(x, quantized_weight(self), self.bias)
+    def forward(self, x: Tensor, input_scale: Tensor | float | None = None) -> Tensor:
+        return self._conv_forward(x, quantized_weight(self), quantized_bias(self, input_scale))
 
 
 class QuantConvTranspose2d(nn.ConvTranspose2d):
     """``nn.ConvTranspose2d`` on fake-quantized weights (output channels: axis 1)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return nn.functional.conv_transpose2d(x, quantized_weight(self, axis=1), self.bias, self.stride,
-                                              self.padding, self.output_padding, self.groups, self.dilation)
+    def forward(self, x: Tensor, input_scale: Tensor | float | None = None) -> Tensor:
+        return nn.functional.conv_transpose2d(x, quantized_weight(self, axis=1), quantized_bias(self, input_scale, 1),
+                                              self.stride, self.padding, self.output_padding, self.groups,
+                                              self.dilation)
 
 
 class QuantLinear(nn.Linear):
     """A fully connected layer on [N, F, 1, 1] tensors, on fake-quantized weights."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return nn.functional.linear(x.flatten(1), quantized_weight(self), self.bias)[:, :, None, None]
+    def forward(self, x: Tensor, input_scale: Tensor | float | None = None) -> Tensor:
+        return nn.functional.linear(x.flatten(1), quantized_weight(self), quantized_bias(self, input_scale))[
+            :, :, None, None]

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from ...ir import Graph, Node
 from ..literals import py_string
+from ..quant import INT_BIAS_OPS
 
-__all__ = ["QUANT_NAMES", "quant_call", "quant_constructor", "quant_files", "quantized_input"]
+__all__ = ["QUANT_NAMES", "input_scale_argument", "quant_call", "quant_constructor", "quant_files",
+           "quantized_input"]
 
 QUANT_FILES = ("fake_quant.py",)  # inlined into quantized networks' source
 QUANT_DEFORM_FILES = ("fake_quant_deform.py",)  # and after the deform files when a dconv is quantized
-QUANT_NAMES = frozenset({"quantize_output"})  # called in forward: no layer's variable may take the name
+QUANT_NAMES = frozenset({"quantize_output", "activation_scale"})  # called in forward: no variable may take them
 _QUANT_CLASSES = {"conv": ("nn.Conv2d(", "QuantConv2d("), "deconv": ("nn.ConvTranspose2d(", "QuantConvTranspose2d("),
                   "linear": ("Linear(", "QuantLinear("), "dconv": ("DeformConv2d(", "QuantDeformConv2d(")}
 
@@ -48,6 +50,17 @@ def quant_constructor(node: Node, constructor: str) -> str:
         options.append(f"w_frac={quant.w_frac}")
     arguments = ", ".join([py_string(node.name), py_string(quant.scheme), f"a_bits={quant.a_bits}", *options])
     return f"quantized({constructor}, {arguments})"
+
+
+def input_scale_argument(graph: Graph, node: Node, access) -> str:
+    """``, activation_scale(PRODUCER)`` for an ``int`` layer with weights and
+    a bias whose input is quantized (its bias is rounded in the sum's units),
+    else nothing; ``access`` gives a layer's module expression."""
+    quant, producer = node.quant, graph.node(node.inputs[0]) if node.inputs else None
+    if node.op not in INT_BIAS_OPS or quant is None or quant.scheme != "int" or not node.attrs.get("bias") \
+            or producer is None or producer.quant is None:
+        return ""
+    return f", activation_scale({access(producer.name)})"
 
 
 def quant_call(node: Node, module: str, call: str) -> str:

@@ -29,6 +29,7 @@ from .quant_lowering import (
     QUANT_DEFORM_FILES,
     QUANT_FILES,
     QUANT_NAMES,
+    input_scale_argument,
     quant_call,
     quant_constructor,
     quant_files,
@@ -284,7 +285,7 @@ def _forward_lines(graph: Graph, names: dict[str, str]) -> list[str]:
     lines = [f"{names[n.name]} = {quant_call(n, _access(n.name), names[n.name])}" for n in graph.inputs
              if quantized_input(n)]
     for step, node in enumerate(steps):
-        call = f"{_access(node.name)}({_operands(node, names)})"
+        call = f"{_access(node.name)}({_operands(node, names)}{input_scale_argument(graph, node, _access)})"
         lines.append(f"{names[node.name]} = {quant_call(node, _access(node.name), call)}")
         dead = sorted({names[i] for i in node.inputs if last_use[names[i]] == step and names[i] not in keep})
         if dead:

@@ -128,26 +128,40 @@ def quantized_weight(layer: nn.Module, axis: int = 0) -> Tensor:
     return fake_quant(layer.weight, weight_scale(layer.weight, layer.quant, axis), layer.quant.w_bits)
 
 
+def quantized_bias(layer: nn.Module, input_scale: Tensor | float | None, axis: int = 0) -> Tensor | None:
+    """The layer's bias; for an ``int`` layer given its input's scale s_x,
+    fake-quantized to int32 words of s_c·s_x (the weight scales repeated
+    over groups where they are fewer, as a grouped deconv's)."""
+    bias = layer.bias
+    if bias is None or input_scale is None or layer.quant.scheme != "int":
+        return bias
+    scales = weight_scale(layer.weight, layer.quant, axis).reshape(-1)
+    scales = scales.repeat(bias.numel() // scales.numel()).float() * torch.as_tensor(input_scale).float()
+    return fake_quant(bias, scales, 32)
+
+
 class QuantConv2d(nn.Conv2d):
     """``nn.Conv2d`` on fake-quantized weights (mark it with :func:`quantized`)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self._conv_forward(x, quantized_weight(self), self.bias)
+    def forward(self, x: Tensor, input_scale: Tensor | float | None = None) -> Tensor:
+        return self._conv_forward(x, quantized_weight(self), quantized_bias(self, input_scale))
 
 
 class QuantConvTranspose2d(nn.ConvTranspose2d):
     """``nn.ConvTranspose2d`` on fake-quantized weights (output channels: axis 1)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return nn.functional.conv_transpose2d(x, quantized_weight(self, axis=1), self.bias, self.stride,
-                                              self.padding, self.output_padding, self.groups, self.dilation)
+    def forward(self, x: Tensor, input_scale: Tensor | float | None = None) -> Tensor:
+        return nn.functional.conv_transpose2d(x, quantized_weight(self, axis=1), quantized_bias(self, input_scale, 1),
+                                              self.stride, self.padding, self.output_padding, self.groups,
+                                              self.dilation)
 
 
 class QuantLinear(nn.Linear):
     """A fully connected layer on [N, F, 1, 1] tensors, on fake-quantized weights."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return nn.functional.linear(x.flatten(1), quantized_weight(self), self.bias)[:, :, None, None]
+    def forward(self, x: Tensor, input_scale: Tensor | float | None = None) -> Tensor:
+        return nn.functional.linear(x.flatten(1), quantized_weight(self), quantized_bias(self, input_scale))[
+            :, :, None, None]
 
 
 class Qnet(nn.Module):
@@ -165,7 +179,7 @@ class Qnet(nn.Module):
 
     def forward(self, x):
         x = quantize_output(self.x, x)
-        a_conv = quantize_output(self.a["conv"], self.a["conv"](x))
+        a_conv = quantize_output(self.a["conv"], self.a["conv"](x, activation_scale(self.x)))
         a_relu = quantize_output(self.a["relu"], self.a["relu"](a_conv))
         del a_conv
         b = quantize_output(self.b, self.b(a_relu))
