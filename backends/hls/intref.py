@@ -2,7 +2,9 @@
 layer's output words computed with the integer arithmetic of the kernel
 library (``lib/segc_fixed.h``, ``lib/segc_pe.h``) from the project's own
 parameter image and formats (config.json), layer by layer, unfused.  The C
-simulation must equal it exactly.
+simulation must equal it exactly.  The rules of dconv and deconv are in
+``intref_mac``, those of the channel shuffle and the pointwise ops in
+``intref_ops``; together they cover every op the backend lowers.
 
 Rules (acc: an exact integer; f: fraction bits; b: a layer's width):
 
