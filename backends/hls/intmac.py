@@ -24,9 +24,9 @@ import math
 import numpy as np
 
 from ...ir import Diagnostic, Node, SegError
-from ..quant import q_max, quantize, weight_axis, weight_scales
+from ..quant import q_max, quantize, weight_scales
 
-__all__ = ["INT_OPS", "Requant", "int_weights", "multiplier", "per_output_channel", "requant_table"]
+__all__ = ["INT_OPS", "Requant", "int_weights", "multiplier", "requant_table"]
 
 INT_OPS = ("conv", "dconv", "deconv", "linear")
 _PRODUCT_BITS = 62
@@ -82,6 +82,15 @@ def requant_table(node: Node, words: np.ndarray, scales: np.ndarray, bias: np.nd
                    np.array([s for _, s in pairs], dtype=np.int64))
 
 
+def _weight_words(node: Node, weight: np.ndarray, w_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """A weight's words and its scales along its output-channel axis (1 for a deconv)."""
+    from ..quant import weight_axis
+
+    axis = weight_axis(node.op)
+    scales = weight_scales(weight, w_bits, axis)
+    return quantize(weight, scales, w_bits, axis=axis), scales
+
+
 def per_output_channel(node: Node, words: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(weights [C_o, …], scales [C_o]) by output channel.  A deconv's
     weights [C_i, C_o/g, k_h, k_w] have one scale per index of axis 1 (as
@@ -110,9 +119,8 @@ def int_weights(ctx, node: Node, weight: np.ndarray, bias: np.ndarray | None, f_
         ))
     if not np.all(np.isfinite(weight)):
         raise SegError(Diagnostic(f"layer '{node.name}': its weights are not finite", node.span))
-    w_bits, axis = ctx.graph.node(node.name).quant.w_bits, weight_axis(node.op)
-    scales = weight_scales(weight, w_bits, axis)
-    words = quantize(weight, scales, w_bits, axis=axis)
+    w_bits = ctx.graph.node(node.name).quant.w_bits
+    words, scales = _weight_words(node, weight, w_bits)
     table = requant_table(node, *per_output_channel(node, words, scales), bias, f_in, ctx.frac(node.name),
                           ctx.bits(node.inputs[0]))
     name = f"{ctx.ident[node.name]}_rq"
