@@ -3,7 +3,9 @@ the ops it covers beyond conv/linear: dconv (bilinear, rounded, bounded,
 square, grouped, depthwise), deconv, shuffle and the pointwise ops, in small
 networks (8 channels, 8x8) at 16 and 8 bits in fixed point and with
 integer-scheme weights (8 and 4 bits); then whole example networks
-(``--examples``), their outputs against the reference.
+(``--examples``: MobileNetV3-small, EfficientNet-B0, the CoDeNet detector as
+written and every layer int8, U-Net int8), their outputs against the
+reference.
 
 Per run (network, format, seed: the weights, deformable offsets moved by up
 to ±2.5 pixels with random fractions, and a normal input scaled by 3 from
@@ -29,6 +31,7 @@ from segc.backends.hls.intref import integer_reference, output_values
 from segc.backends.hls.reference import build_reference
 from segc.backends.hls.sim import compile_project, run_testbench, write_project
 from segc.hls import HlsOptions, build_project, simulate
+from segc.ir.quant import QuantRule, apply_quantize
 
 ROOT = Path(__file__).resolve().parent.parent
 NETWORKS = {
@@ -59,7 +62,8 @@ NETWORKS = {
 }
 FORMATS = ("*: w=16, a=16, scheme=fixed", "*: w=8, a=8, scheme=fixed", "*: w=8, a=8, scheme=int",
            "*: w=4, a=8, scheme=int")
-EXAMPLES = ("mobilenetv3_small.seg", "efficientnet_b0.seg", "codenet_shufflenet.seg")
+EXAMPLES = (("mobilenetv3_small.seg", None), ("efficientnet_b0.seg", None), ("codenet_shufflenet.seg", None),
+            ("codenet_shufflenet.seg", 8), ("unet_small.seg", 8))  # (file, every layer int-scheme at w=a=N)
 
 
 def _graph(body: str, quantize: str) -> segc.Graph:
@@ -101,10 +105,14 @@ def one_run(name: str, quantize: str, seed: int) -> dict:
             "words": int(sum(v.size for v in traced.values())), "saturated": counts["saturated"]}
 
 
-def whole_network(file: str) -> dict:
-    result = simulate(segc.load(str(ROOT / "examples" / file)), HlsOptions(), threads=1)
+def whole_network(file: str, int_bits: int | None) -> dict:
+    graph = segc.load(str(ROOT / "examples" / file))
+    if int_bits is not None:
+        apply_quantize(graph, [QuantRule("*", (("w", int_bits), ("a", int_bits), ("scheme", "int")))])
+    result = simulate(graph, HlsOptions(), threads=1)
     errors = [out["int_ref_max_abs_error"] for out in result["outputs"]]
-    return {"network": file, "int_ref": result["int_ref"], "int_ref_max_abs_error": errors,
+    name = file if int_bits is None else f"{file} (*: w={int_bits}, a={int_bits}, scheme=int)"
+    return {"network": name, "int_ref": result["int_ref"], "int_ref_max_abs_error": errors,
             "bits": sorted({out["bits"] for out in result["outputs"]}), "saturated": result["saturated"]}
 
 
@@ -120,7 +128,7 @@ def main() -> int:
     for run in runs:
         print(f"| {run['network']} | {run['quantize']} | {run['seed']} | {run['bit_exact']} of {run['layers']} "
               f"| {run['words']:,} | {run['saturated']} |")
-    examples = [whole_network(file) for file in EXAMPLES] if args.examples else []
+    examples = [whole_network(*example) for example in EXAMPLES] if args.examples else []
     for row in examples:
         print(f"{row['network']}: {row['bits']}-bit outputs, integer reference {row['int_ref']}, max abs error "
               f"{row['int_ref_max_abs_error']}, saturated {row['saturated']}")

@@ -17,7 +17,7 @@ from hls_weights import deform_weights
 from test_hls_quant import _graph, _run, needs_gxx
 
 from segc.backends.hls.intmac import per_output_channel
-from segc.backends.hls.intref import integer_reference, output_values
+from segc.backends.hls.intref import integer_reference, output_values, supported_ops
 from segc.backends.hls.intref_mac import _displacement
 
 POINTWISE = """
@@ -64,6 +64,12 @@ def test_c_simulation_equals_the_integer_reference(tmp_path, body, quantize):
     mac = [e for e in entries.values() if e["op"] in ("dconv", "deconv")]
     assert all(("requant" in e["params"]) == quantize.endswith("int") for e in mac)
     assert {e["bits"] for e in entries.values()} == {16 if "a=16" in quantize else 8}
+
+
+def test_the_reference_covers_every_op_the_backend_lowers():
+    from segc.backends.hls.lower import HLS_LOWERING
+
+    assert {op for op, lower in HLS_LOWERING.items() if lower is not None} <= set(supported_ops())
 
 
 def _reference(body: str, shape: str, formats: dict, params: list[int], x, extra: dict | None = None):
