@@ -86,7 +86,8 @@ def test_a_read_outside_the_window_goes_to_dram(tmp_path, monkeypatch):
     """With every window one row short at each end, reads miss (and are
     counted) and the words are the same."""
     pytest.importorskip("torch")
-    from test_hls_sim import _deform_weights, _graph
+    from hls_weights import deform_weights
+    from test_hls_sim import _graph
 
     from segc.backends.hls import lower_conv as hls_lower_conv
     from segc.hls import HlsOptions, simulate
@@ -95,7 +96,7 @@ def test_a_read_outside_the_window_goes_to_dram(tmp_path, monkeypatch):
     output bounded = image -> dconv(4, k=3, bound=1.5, stride=2)
     output square = image -> dconv(3, k=3, shape="square", bound=3, groups=3)""", shape="[3, 10, 12]")
     np.save(tmp_path / "x.npy", np.random.default_rng(3).standard_normal((1, 3, 10, 12)).astype(np.float32))
-    options = HlsOptions(weights=_deform_weights(graph), input=str(tmp_path / "x.npy"))
+    options = HlsOptions(weights=deform_weights(graph), input=str(tmp_path / "x.npy"))
     exact = hls_lower_conv.sampled_rows
     runs = []
     for shrink in (0, 1):
@@ -137,8 +138,9 @@ def test_the_examples_deformable_neck_reads_only_its_window(tmp_path):
     """codenet_shufflenet's neck layer (depthwise, square, rounded, bound 6) on
     a small input: no read outside the line buffer, within the error bound."""
     pytest.importorskip("torch")
-    from test_hls_sim import _check, _deform_weights, _graph
+    from hls_weights import deform_weights
+    from test_hls_sim import _check, _graph
 
     graph = _graph('    output y = image -> conv(8, k=1) -> '
                    'dconv(8, k=3, groups=8, bound=6, shape="square", round=true)', "ultra96_codenet", "[3, 16, 12]")
-    _check(graph, tmp_path, _deform_weights(graph))  # asserts no line-buffer miss
+    _check(graph, tmp_path, deform_weights(graph))  # asserts no line-buffer miss

@@ -51,11 +51,12 @@ def _graph(quantize: str, body: str = OPS, shape: str = "[3, 12, 12]") -> segc.G
     return segc.loads(text, str(EXAMPLES / "hls_quant_case.seg"))
 
 
-def _run(tmp_path, graph, extra=()):
+def _run(tmp_path, graph, extra=(), weights=None):
     """(C simulation's outputs, its layer trace, the integer reference's words, config)."""
     x = 4 * np.random.default_rng(2).standard_normal((1, *graph.inputs[0].shape)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    files, _ = build_project(graph, HlsOptions(weights=randomised(graph, 5), input=str(tmp_path / "x.npy")))
+    weights = randomised(graph, 5) if weights is None else weights
+    files, _ = build_project(graph, HlsOptions(weights=weights, input=str(tmp_path / "x.npy")))
     config = json.loads(files["config.json"])
     folder = tmp_path / ("pe" if extra else "csim")
     write_project(files, folder)
@@ -137,9 +138,11 @@ def test_int_requantization_by_hand():
 
 
 def test_int_scheme_on_an_op_without_integer_kernels_is_an_error_naming_the_layer():
-    graph = _graph("*: w=8, a=8, scheme=int", "    output y = image -> deconv(4, k=2, stride=2)\n")
-    with pytest.raises(SegError, match=r"layer 'y'.*scheme int for conv and linear.*not deconv"):
-        build_project(graph, HlsOptions())
+    from segc.backends.hls.intmac import int_weights
+
+    graph = _graph("*: w=8, a=8, scheme=int", "    output y = image -> bn\n")
+    with pytest.raises(SegError, match=r"layer 'y'.*scheme int for conv, dconv, deconv, linear.*not bn"):
+        int_weights(None, graph.node("y"), np.ones(3), None, 0)
 
 
 def test_nan_weights_of_an_int_layer_are_an_error_naming_the_layer():

@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 
 from conftest import EXAMPLES  # noqa: E402
 from hls_bounds import error_bounds  # noqa: E402
-from hls_weights import randomised  # noqa: E402
+from hls_weights import deform_weights, randomised  # noqa: E402
 
 import segc  # noqa: E402
 from segc.backends.hls.reference import build_reference, parameters  # noqa: E402
@@ -70,22 +70,6 @@ def test_conv_with_a_kernel_row_unroll(tmp_path):
            tmp_path)
 
 
-def _deform_weights(graph: segc.Graph) -> dict:
-    """Offset branches that move samples by whole and fractional pixels: small
-    weights around a bias 0.2 from the nearest ±½ (so rounding is stable
-    and floor would differ)."""
-    state = randomised(graph)
-    generator = torch.Generator().manual_seed(7)
-    for key in [k for k in state if k.endswith("offset.weight")]:
-        state[key] = torch.randn(state[key].shape, generator=generator) * 0.003
-        bias = key[: -len("weight")] + "bias"
-        square = state[key].shape[0] <= 3 and state[key].shape[2] == 1
-        whole = torch.randint(-2, 3, state[bias].shape, generator=generator).float()
-        part = torch.where(torch.rand(state[bias].shape, generator=generator) < 0.5, 0.3, 0.7)
-        state[bias] = torch.full_like(state[bias], 1.8) if square else whole + part
-    return state
-
-
 def test_deformable_variants(tmp_path):
     graph = _graph("""
     output full = image -> dconv(4, k=3, bias=true)
@@ -94,7 +78,7 @@ def test_deformable_variants(tmp_path):
     output square = image -> dconv(3, k=3, shape="square", bound=3, groups=3)
     output square_rounded = image -> dconv(6, k=3, shape="square", bound=3, round=true, offset_groups=3)
     output grouped = image -> dconv(6, k=3, groups=3, offset_groups=3)""", shape="[3, 10, 12]")
-    _check(graph, tmp_path, _deform_weights(graph))
+    _check(graph, tmp_path, deform_weights(graph))
 
 
 def test_batch_norm(tmp_path):
@@ -188,7 +172,7 @@ def test_fused_epilogues_within_bounds(tmp_path):
     r's pipeline, w's third through its own convolution's (its other inputs,
     written before, are read from DRAM), followed by a ReLU or a max pooling."""
     graph = _graph(FUSED_CHAINS, shape="[3, 10, 13]")
-    _check(graph, tmp_path, _deform_weights(graph))
+    _check(graph, tmp_path, deform_weights(graph))
 
 
 def test_fusion_does_not_change_a_bit(tmp_path, monkeypatch):
@@ -199,7 +183,7 @@ def test_fusion_does_not_change_a_bit(tmp_path, monkeypatch):
     from segc.backends.hls.sim import compile_project, run_testbench, write_project
 
     graph = _graph(FUSED_CHAINS, shape="[3, 10, 13]")
-    weights, outputs, calls = _deform_weights(graph), [], []
+    weights, outputs, calls = deform_weights(graph), [], []
     for fused in (True, False):
         if not fused:
             monkeypatch.setattr(hls_project, "fusion_chains", lambda graph: {})
@@ -225,7 +209,7 @@ def test_tiles_and_unrolling_do_not_change_a_bit(tmp_path):
     stem = image -> conv(8, k=3, stride=2) -> bn -> relu
     body = stem -> basic(8, dilation=2) -> dconv(6, k=3, bound=1)
     output logits = body -> upsample(to=image, mode="bilinear") -> conv(5, k=1)""", shape="[3, 16, 16]")
-    weights, outputs = _deform_weights(graph), []
+    weights, outputs = deform_weights(graph), []
     for index, (tiling, unroll) in enumerate([("paper", None), ("none", "3,5,2"), ("dilation-aware", "7,3,2,2")]):
         if unroll:
             graph.target = with_unroll(graph.target, unroll)

@@ -1,5 +1,6 @@
-"""Integer-scheme multiply-accumulate layers of the HLS backend (conv and
-linear with ``scheme=int``).
+"""Integer-scheme multiply-accumulate layers of the HLS backend (conv,
+dconv, deconv and linear with ``scheme=int``; a dconv's offset branch stays
+16-bit fixed point).
 
 Weights are ``w_bits``-bit integers with one scale per output channel c,
 s_c = max|W_c| / q_max (``backends.quant.weight_scales``); the input has
@@ -28,7 +29,7 @@ from ..quant import BIAS_BITS, bias_scales, bias_words, q_max, quantize, weight_
 
 __all__ = ["INT_OPS", "Requant", "int_weights", "multiplier", "requant_table"]
 
-INT_OPS = ("conv", "linear")
+INT_OPS = ("conv", "dconv", "deconv", "linear")
 _PRODUCT_BITS = 62
 _M_BITS = 31
 _SHIFT_MAX = 62
@@ -87,6 +88,27 @@ def requant_table(node: Node, words: np.ndarray, scales: np.ndarray, bias: np.nd
                    np.array([s for _, s in pairs], dtype=np.int64))
 
 
+def _weight_words(node: Node, weight: np.ndarray, w_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """A weight's words and its scales along its output-channel axis (1 for a deconv)."""
+    from ..quant import weight_axis
+
+    axis = weight_axis(node.op)
+    scales = weight_scales(weight, w_bits, axis)
+    return quantize(weight, scales, w_bits, axis=axis), scales
+
+
+def per_output_channel(node: Node, words: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(weights [C_o, …], scales [C_o]) by output channel.  A deconv's
+    weights [C_i, C_o/g, k_h, k_w] have one scale per index of axis 1 (as
+    torch and ONNX quantize them), shared by the g groups: output channel
+    o = k·C_o/g + j takes scale j and input channels k·C_i/g … of column j."""
+    if node.op != "deconv":
+        return words, scales
+    groups, cog = node.attrs["groups"], words.shape[1]
+    per = words.reshape(groups, words.shape[0] // groups, cog, -1).transpose(0, 2, 1, 3)
+    return per.reshape(groups * cog, -1), np.tile(scales, groups)
+
+
 def _c_table(name: str, table: Requant) -> str:
     rows = [f"{{{b}, {m}, {s}}}" for b, m, s in zip(table.bias.tolist(), table.m.tolist(), table.shift.tolist())]
     body = ",\n    ".join(", ".join(rows[i:i + 4]) for i in range(0, len(rows), 4))
@@ -98,15 +120,15 @@ def int_weights(ctx, node: Node, weight: np.ndarray, bias: np.ndarray | None, f_
     to the source; (its configuration entries, the weights' address)."""
     if node.op not in INT_OPS:
         raise SegError(Diagnostic(
-            f"layer '{node.name}': the HLS backend implements scheme int for {' and '.join(INT_OPS)} layers, "
+            f"layer '{node.name}': the HLS backend implements scheme int for {', '.join(INT_OPS)} layers, "
             f"not {node.op}; give it scheme=fixed", node.span,
         ))
     if not np.all(np.isfinite(weight)):
         raise SegError(Diagnostic(f"layer '{node.name}': its weights are not finite", node.span))
     w_bits = ctx.graph.node(node.name).quant.w_bits
-    scales = weight_scales(weight, w_bits, 0)
-    words = quantize(weight, scales, w_bits, axis=0)
-    table = requant_table(node, words, scales, bias, f_in, ctx.frac(node.name), ctx.bits(node.inputs[0]))
+    words, scales = _weight_words(node, weight, w_bits)
+    table = requant_table(node, *per_output_channel(node, words, scales), bias, f_in, ctx.frac(node.name),
+                          ctx.bits(node.inputs[0]))
     name = f"{ctx.ident[node.name]}_rq"
     ctx.tables.append(_c_table(name, table))
     address = ctx.pack_words(node, "weight", words, {"bits": w_bits, "scales": scales.tolist()})

@@ -2,7 +2,9 @@
 layer's output words computed with the integer arithmetic of the kernel
 library (``lib/segc_fixed.h``, ``lib/segc_pe.h``) from the project's own
 parameter image and formats (config.json), layer by layer, unfused.  The C
-simulation must equal it exactly.
+simulation must equal it exactly.  The rules of dconv and deconv are in
+``intref_mac``, those of the channel shuffle and the pointwise ops in
+``intref_ops``; together they cover every op the backend lowers.
 
 Rules (acc: an exact integer; f: fraction bits; b: a layer's width):
 
@@ -28,12 +30,14 @@ Sums are formed in float64 only where every partial sum is below 2^53
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ...ir import Graph, Node, conv_pads
 from .fixed import saturate
 
-__all__ = ["SUPPORTED_OPS", "IntReferenceError", "integer_reference", "output_values"]
+__all__ = ["IntReferenceError", "integer_reference", "output_values", "supported_ops"]
 
 _EXACT = 2.0**53
 _VIEWS = ("flatten", "identity")
@@ -248,7 +252,21 @@ def _resize(ref: _Layers, node: Node) -> np.ndarray:
 
 _OPS = {"conv": _conv, "linear": _linear, "bn": _bn, "relu": _relu, "relu6": _relu, "maxpool": _pool,
         "avgpool": _pool, "add": _add, "concat": _concat, "slice": _slice, "upsample": _resize}
-SUPPORTED_OPS = (*_OPS, *_VIEWS)
+
+
+@functools.cache
+def _op_table() -> dict:
+    """Every op's reference: this module's, ``intref_mac``'s and ``intref_ops``'s
+    (imported here: they build on this module)."""
+    from .intref_mac import MAC_OPS
+    from .intref_ops import POINTWISE_OPS
+
+    return {**_OPS, **MAC_OPS, **POINTWISE_OPS}
+
+
+def supported_ops() -> tuple[str, ...]:
+    """The ops the integer reference covers."""
+    return (*_op_table(), *_VIEWS)
 
 
 def integer_reference(graph: Graph, config: dict, params: np.ndarray,
@@ -266,8 +284,8 @@ def integer_reference(graph: Graph, config: dict, params: np.ndarray,
             ref.words[node.name] = saturate(np.clip(scaled, -1e9, 1e9), ref.bits(node.name))
         elif node.op in _VIEWS or node.op == "output":
             ref.words[node.name] = ref.words[node.inputs[0]].reshape(node.shape)
-        elif node.op in _OPS:
-            ref.words[node.name] = _OPS[node.op](ref, node)
+        elif node.op in _op_table():
+            ref.words[node.name] = _op_table()[node.op](ref, node)
         else:
             raise IntReferenceError(f"layer '{node.name}': the integer reference does not cover op '{node.op}'")
         if not every_layer:

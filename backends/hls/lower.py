@@ -25,8 +25,8 @@ from .lower_channels import lower_deconv, lower_shuffle, lower_slice
 from .lower_conv import lower_conv, lower_dconv, lower_linear
 from .lower_pointwise import POINTWISE_HLS
 
-__all__ = ["HLS_LOWERING", "MAX_ADD_INPUTS", "SIGMOID_TABLE", "function_table", "resize_table",
-           "sigmoid_table"]
+__all__ = ["HLS_LOWERING", "MAX_ADD_INPUTS", "SIGMOID_TABLE", "function_table", "logistic", "resize_table",
+           "sigmoid_table", "table_values"]
 
 MAX_ADD_INPUTS = 4
 SIGMOID_TABLE = {"X_MIN": -16, "STEP_BITS": 6, "ENTRIES": 32 * 64 + 1}
@@ -62,17 +62,26 @@ def _bn(ctx: Context, node: Node) -> Lowered:
     return Lowered([Call("batch_norm", config, args)])
 
 
-def function_table(name: str, layout: dict, function) -> str:
-    """A C table of round(2^15·function(x)) at x = X_MIN + n·2^-STEP_BITS, n < ENTRIES."""
+def table_values(layout: dict, function) -> list[int]:
+    """round(2^15·function(x)) at x = X_MIN + n·2^-STEP_BITS, n < ENTRIES."""
     step = 2.0 ** -layout["STEP_BITS"]
-    values = [math.floor(2**15 * function(layout["X_MIN"] + n * step) + 0.5) for n in range(layout["ENTRIES"])]
+    return [math.floor(2**15 * function(layout["X_MIN"] + n * step) + 0.5) for n in range(layout["ENTRIES"])]
+
+
+def logistic(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+def function_table(name: str, layout: dict, function) -> str:
+    """A C table of :func:`table_values`."""
+    values = table_values(layout, function)
     rows = [", ".join(str(v) for v in values[i:i + 16]) for i in range(0, len(values), 16)]
     body = ",\n    ".join(rows)
     return f"static const int32_t {name}[{layout['ENTRIES']}] = {{\n    {body}\n}};"
 
 
 def sigmoid_table() -> str:
-    return function_table("segc_sigmoid_table", SIGMOID_TABLE, lambda x: 1 / (1 + math.exp(-x)))
+    return function_table("segc_sigmoid_table", SIGMOID_TABLE, logistic)
 
 
 def _sigmoid(ctx: Context, node: Node) -> Lowered:

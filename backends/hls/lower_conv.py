@@ -148,7 +148,9 @@ def lower_dconv(ctx: Context, node: Node) -> Lowered:
     formats, weight, bias = _weights(ctx, node, "", ctx.frac(node.inputs[0]), a["bias"])
     config.update(formats, FRAC_OUT=ctx.frac(node.name))
     args = (ctx.data(node.inputs[0]), ctx.scratch(node.name), weight, bias, ctx.data(node.name))
-    info = {"tile": [window["TOX"], window["TOY"]], "offset_frac": f_off}
+    info = {"tile": [window["TOX"], window["TOY"]], "offset_frac": f_off,
+            "deform": {"shape": variant["shape"], "round": variant["round"],
+                       "bound_words": [config["BOUND_LO"], config["BOUND_HI"]] if bound is not None else None}}
     if bound is not None:
         info["line_buffer"] = {"first_row": first, "rows": rows, "words": config["CI"] * rows * config["W"],
                                "deform_rows": planned_rows(ctx.graph, node)}

@@ -17,7 +17,7 @@ import math
 from ...ir import Diagnostic, Node, SegError
 from .context import Call, Context, Lowered
 
-__all__ = ["EXP_TABLE", "POINTWISE_HLS", "POINTWISE_STAGES", "reciprocal"]
+__all__ = ["EXP_TABLE", "POINTWISE_HLS", "POINTWISE_STAGES", "op_constants", "reciprocal"]
 
 _INT_MAX = 2**31 - 1
 EXP_TABLE = {"X_MIN": -16, "STEP_BITS": 8, "ENTRIES": 16 * 256 + 1}
@@ -45,6 +45,11 @@ def _bound(value: float | None, bits: int) -> int:
 
 
 def _constants(ctx: Context, node: Node) -> dict[str, int | bool]:
+    return op_constants(node, ctx.frac(node.inputs[0]), ctx.frac(node.name))
+
+
+def op_constants(node: Node, frac_in: int, frac_out: int) -> dict[str, int | bool]:
+    """The integer constants of an activation's kernel (leakyrelu, div, clip)."""
     a = node.attrs
     if node.op == "leakyrelu":
         slope = math.floor(a["slope"] * 2**15 + 0.5)
@@ -56,7 +61,7 @@ def _constants(ctx: Context, node: Node) -> dict[str, int | bool]:
         m, r = reciprocal(a["by"])
         return {"M": m, "R": r}
     if node.op == "clip":
-        bits = max(ctx.frac(node.inputs[0]), ctx.frac(node.name))
+        bits = max(frac_in, frac_out)
         return {"LOW": _bound(a["min"], bits), "HIGH": _bound(a["max"], bits), "HAS_LOW": a["min"] is not None,
                 "HAS_HIGH": a["max"] is not None}
     return {}
