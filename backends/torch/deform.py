@@ -50,7 +50,8 @@ def round_ste(t: Tensor) -> Tensor:
 
 def deform_conv2d(x: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | None = None,
                   stride: int | Pair = (1, 1), padding: int | Pair = (0, 0), dilation: int | Pair = (1, 1),
-                  groups: int = 1, offset_groups: int = 1, interpolate: bool = True, kernel: str | None = None) -> Tensor:
+                  groups: int = 1, offset_groups: int = 1, interpolate: bool = True,
+                  kernel: str | None = None) -> Tensor:
     """Deformable convolution with torchvision's offset layout (see the module docstring).
 
     ``x`` [N, C, H, W]; ``offset`` [N, 2·kh·kw·offset_groups, Ho, Wo] as (Δy, Δx) pairs per

@@ -28,6 +28,7 @@ from types import ModuleType
 import torch
 from torch import Tensor
 
+from ...ir import Diagnostic, SegError
 from .deform_kernels import KERNELS, Geometry
 
 __all__ = ["COMPILED_CHUNK_ELEMENTS", "build_failure", "cache_directory", "compiled_extension", "compiled_forward",
@@ -39,11 +40,15 @@ _SOURCE = Path(__file__).parent / "csrc" / "deform.cpp"
 
 
 def kernel_choice(kernel: str | None) -> str:
-    """``kernel``, else ``$SEGC_DEFORM_KERNEL``, else "torch"; a ValueError names the choices."""
-    choice = kernel if kernel is not None else os.environ.get("SEGC_DEFORM_KERNEL", "") or "torch"
+    """``kernel``, else ``$SEGC_DEFORM_KERNEL``, else "torch".  An unknown name: a ValueError (the argument)
+    or a SegError (the environment variable, which is user input to segc's commands); both list the choices."""
+    if kernel is not None:
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel={kernel!r}: the deformable kernel must be one of {', '.join(KERNELS)}")
+        return kernel
+    choice = os.environ.get("SEGC_DEFORM_KERNEL", "").strip() or "torch"
     if choice not in KERNELS:
-        source = "kernel" if kernel is not None else "SEGC_DEFORM_KERNEL"
-        raise ValueError(f"{source}={choice!r}: the deformable kernel must be one of {', '.join(KERNELS)}")
+        raise SegError(Diagnostic(f"SEGC_DEFORM_KERNEL must be one of {', '.join(KERNELS)}, got '{choice}'"))
     return choice
 
 
@@ -57,15 +62,15 @@ def cache_directory(source: str) -> Path:
 @functools.cache
 def compiled_extension() -> ModuleType | None:
     """The built extension, or None (the reason in ``build_failure``) when it cannot be built."""
-    from torch.utils import cpp_extension
-
     source = _SOURCE.read_text(encoding="utf-8")
     directory = cache_directory(source)
     openmp = ["-fopenmp"] if torch.backends.openmp.is_available() else []
     torch_logger = logging.getLogger("torch.utils.cpp_extension")
     level = torch_logger.level
-    torch_logger.setLevel(logging.ERROR)  # its compiler-version warnings: the notice below says enough
+    torch_logger.setLevel(logging.ERROR)  # its CUDA and compiler-version warnings: the notice below says enough
     try:
+        from torch.utils import cpp_extension
+
         directory.mkdir(parents=True, exist_ok=True)
         return cpp_extension.load(name="segc_deform", sources=[str(_SOURCE)], build_directory=str(directory),
                                   extra_cflags=["-O3", *openmp], extra_ldflags=openmp, verbose=False)
