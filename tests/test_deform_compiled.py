@@ -153,3 +153,26 @@ def test_build_folder_is_under_the_user_cache_and_keyed_by_source(monkeypatch, t
     first, second = deform_compiled.cache_directory("a"), deform_compiled.cache_directory("b")
     assert first.parent == tmp_path / "segc" / "extensions"
     assert first != second and first == deform_compiled.cache_directory("a")
+
+
+@pytest.mark.parametrize("interpolate", [True, False], ids=["bilinear", "rounded"])
+def test_compiled_non_finite_and_far_offsets_sample_zero(interpolate, extension):
+    """NaN, infinite and huge offsets put every sample outside the image: the output is the bias."""
+    x, weight, bias, offset_shape, options, _ = layer("offset groups 2")
+    for value in (float("nan"), float("inf"), -1e30, 1e30):
+        offset = torch.full(offset_shape, value)
+        assert torch.equal(compiled(x, offset, weight, bias, **options, interpolate=interpolate),
+                           bias.view(1, -1, 1, 1).expand(2, -1, *offset_shape[2:]))
+
+
+def test_compiled_infinite_pixel_reaches_only_the_samples_that_read_it(extension):
+    """Samples outside the image read zeros, not a pixel times weight 0 (inf · 0 would be NaN)."""
+    x, weight, _, offset_shape, options, _ = layer("depthwise", dtype=torch.float64)
+    x[:, :, 0, 0] = float("inf")
+    offset = torch.full(offset_shape, 2.25, dtype=torch.float64)  # every sample right of and below (0, 0)
+    for groups, w in ((options["groups"], weight), (1, torch.randn(3, 4, 3, 3, dtype=torch.float64))):
+        settings = {**options, "groups": groups}
+        actual = compiled(x, offset, w, **settings)
+        assert torch.isfinite(actual).all()
+        torch.testing.assert_close(actual, reference(x.nan_to_num(posinf=0.0), offset, w, **settings),
+                                   rtol=1e-12, atol=1e-12)

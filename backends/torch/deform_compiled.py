@@ -9,7 +9,7 @@ Chosen by ``deform_conv2d(..., kernel=...)`` / ``DeformConv2d(kernel=...)`` or
 the environment variable ``SEGC_DEFORM_KERNEL``: ``"torch"`` (the default),
 ``"compiled"`` (the extension; a notice when it cannot be built) or ``"auto"``
 (the extension when it builds, silently torch otherwise).  docs/deformable.md,
-"The compiled path".
+"The compiled kernel".
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ def compiled_extension() -> ModuleType | None:
 
 
 build_failure: list[str] = []
+_noticed: set[str] = set()  # the build failures already told (one notice each)
 
 
 def extension_cached() -> bool:
@@ -115,8 +116,8 @@ def compiled_forward(choice: str, x: Tensor, offset: Tensor, weight: Tensor, geo
         return None
     extension = compiled_extension()
     if extension is None:
-        if choice == "compiled" and len(build_failure) == 1:
-            build_failure.append("noticed")
+        if choice == "compiled" and build_failure[0] not in _noticed:
+            _noticed.add(build_failure[0])
             warnings.warn(f"segc: the compiled deformable kernel cannot be built ({build_failure[0]}); "
                           "using the pure-torch kernel", RuntimeWarning, stacklevel=4)
         return None

@@ -26,7 +26,7 @@ struct Geometry {
   int64_t corners() const { return interpolate ? 4 : 1; }
 };
 
-// Rows (into the [H·W, C] input) and weights of the corners of sample (pixel, tap, group).
+// Rows (into the [H·W + 1, C] table, the last row zeros) and weights of the corners of sample (pixel, tap, group).
 template <typename T>
 void corners(const Geometry& g, const T* offset, int64_t pixel, int64_t tap, int64_t group, int64_t* rows,
              T* weights) {
@@ -36,15 +36,16 @@ void corners(const Geometry& g, const T* offset, int64_t pixel, int64_t tap, int
   const T x = static_cast<T>(ox * g.sw - g.pw + tap % g.kw * g.dw) + pair[g.pixels()];
   auto put = [&](int r, int64_t yy, int64_t xx, T weight) {
     const bool inside = yy >= 0 && yy < g.height && xx >= 0 && xx < g.width;
-    rows[r] = inside ? yy * g.width + xx : 0;
+    rows[r] = inside ? yy * g.width + xx : g.height * g.width;  // outside: the zero row after the image
     weights[r] = inside ? weight : T(0);
   };
-  if (!g.interpolate) {
-    put(0, static_cast<int64_t>(std::nearbyint(y)), static_cast<int64_t>(std::nearbyint(x)), T(1));
+  // outside (−1, H) × (−1, W), or NaN: every neighbour is outside (and far points are never made integers)
+  if (!(y > -1 && y < g.height && x > -1 && x < g.width)) {
+    for (int r = 0; r < g.corners(); ++r) put(r, -1, -1, T(0));
     return;
   }
-  if (!(y > -1 && y < g.height && x > -1 && x < g.width)) {  // also NaN: every neighbour is outside
-    for (int r = 0; r < 4; ++r) put(r, -1, -1, T(0));
+  if (!g.interpolate) {
+    put(0, static_cast<int64_t>(std::nearbyint(y)), static_cast<int64_t>(std::nearbyint(x)), T(1));
     return;
   }
   const T y0 = std::floor(y), x0 = std::floor(x);
@@ -144,12 +145,22 @@ Geometry make_geometry(const at::Tensor& x, const at::Tensor& offset, const at::
                   params[0], params[1], params[2], params[3], params[4], params[5], params[6], interpolate};
 }
 
+// The input as rows [N, H·W + 1, C], channels-last, then a row of zeros that outside corners read (so that an
+// infinite or NaN pixel never meets a zero weight).
+at::Tensor channels_last_table(const at::Tensor& x) {
+  const int64_t n = x.size(0), channels = x.size(1), pixels = x.size(2) * x.size(3);
+  auto table = at::empty({n, pixels + 1, channels}, x.options());
+  table.narrow(1, 0, pixels).view({n, x.size(2), x.size(3), channels}).copy_(x.permute({0, 2, 3, 1}));
+  table.narrow(1, pixels, 1).zero_();
+  return table;
+}
+
 }  // namespace
 
 at::Tensor depthwise_forward(const at::Tensor& x, const at::Tensor& offset, const at::Tensor& weight,
                              std::vector<int64_t> params, bool interpolate) {
   const Geometry g = make_geometry(x, offset, weight, params, interpolate);
-  const auto table = x.permute({0, 2, 3, 1}).contiguous();  // [N, H, W, C]
+  const auto table = channels_last_table(x);
   const auto off = offset.contiguous();
   const auto tap_weights = weight.reshape({g.channels, g.taps()}).t().contiguous();  // [K, C]
   auto out = at::empty({x.size(0), g.pixels(), g.channels}, x.options());
@@ -164,7 +175,7 @@ at::Tensor depthwise_forward(const at::Tensor& x, const at::Tensor& offset, cons
 at::Tensor columns_forward(const at::Tensor& x, const at::Tensor& offset, const at::Tensor& weight,
                            std::vector<int64_t> params, bool interpolate, int64_t groups, int64_t chunk_elements) {
   const Geometry g = make_geometry(x, offset, weight, params, interpolate);
-  const auto table = x.permute({0, 2, 3, 1}).contiguous();
+  const auto table = channels_last_table(x);
   const auto off = offset.contiguous();
   const int64_t out_channels = weight.size(0), per_group = out_channels / groups;
   const int64_t group_width = g.taps() * (g.channels / groups);
