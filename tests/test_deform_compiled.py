@@ -124,6 +124,7 @@ def test_autograd_runs_the_torch_kernel_with_gradients():
 def test_impossible_build_gives_one_notice_and_the_torch_result(monkeypatch):
     monkeypatch.setattr(deform_compiled, "compiled_extension", lambda: None)
     monkeypatch.setattr(deform_compiled, "build_failure", ["no C++ compiler"])
+    monkeypatch.setattr(deform_compiled, "_noticed", set())
     x, weight, bias, offset_shape, options, gen = layer("grouped")
     offset = random_offsets(offset_shape, gen)
     with torch.no_grad(), pytest.warns(RuntimeWarning, match=r"no C\+\+ compiler.*pure-torch") as notices:

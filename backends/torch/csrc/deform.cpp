@@ -57,8 +57,12 @@ void corners(const Geometry& g, const T* offset, int64_t pixel, int64_t tap, int
   put(3, iy + 1, ix + 1, ly * lx);
 }
 
-// The vector loops, compiled for several instruction sets, chosen by the CPU at load time.
+// The vector loops, compiled for several x86-64 instruction sets (GCC), chosen by the CPU at load time.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define SEGC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SEGC_CLONES
+#endif
 
 // target[c] += scale[c] · Σ_r weights[r] · table[rows[r] · stride + c] for c in [0, count).
 template <typename T>
