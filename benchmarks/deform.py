@@ -11,7 +11,10 @@ noise, with ``torch.set_num_threads(--threads)`` (default: all cores):
 * the ``DeformConv2d`` modules, offset branch included, its weights random so that offsets
   are fractional: full, bounded (bound 8, CoDeNet's default), square (bound 8), rounded
   (full, round=True), square rounded (CoDeNet's hardware variant);
-* depthwise: plain depthwise conv, depthwise deformable kernel, depthwise square module.
+* depthwise: plain depthwise conv, depthwise deformable kernel, depthwise square module;
+* the compiled kernel (``kernel="compiled"``, built on first use; left out when it cannot be
+  built), full and depthwise, and the matrix product of the full one alone (forward+backward
+  of the compiled cases runs the pure-torch kernel, as autograd does).
 
 Forward runs under ``torch.no_grad()`` (inference); forward+backward runs with every input,
 offset and parameter requiring a gradient and backpropagates a fixed random gradient.  Each
@@ -53,6 +56,7 @@ import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
 from segc.backends.torch.deform import DeformConv2d, deform_conv2d
+from segc.backends.torch.deform_compiled import build_failure, compiled_extension
 
 CHANNELS, SIZE, KERNEL = 256, 64, 3
 BOUND = 8.0
@@ -90,6 +94,7 @@ def make_cases(seed: int) -> list[Case]:
              "plain conv", "bilinear", "torchvision"),
     ]
     cases += torchvision_cases(x, offset, weight, dw_weight)
+    cases += compiled_cases(x, offset, weight, dw_weight)
     for name, options in (("module full", {}), ("module bounded", {"bound": BOUND}),
                           ("module square", {"shape": "square", "bound": BOUND}),
                           ("module rounded", {"round": True}),
@@ -125,6 +130,29 @@ def torchvision_cases(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tenso
                  [x, offset, weight], "plain conv"),
             Case("torchvision depthwise", lambda: tv_deform_conv2d(x, offset, dw_weight, padding=(1, 1)),
                  [x, offset, dw_weight], "plain depthwise")]
+
+
+def compiled_cases(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor,
+                   dw_weight: torch.Tensor) -> list[Case]:
+    """The compiled kernel (built on first use; none when it cannot be built) and, to compare, its matrix
+    product alone: the weight [O, kh·kw·C] by random columns [kh·kw·C, pixels], into a preallocated output."""
+    if compiled_extension() is None:
+        print(f"compiled kernel unavailable: {build_failure[0]}")
+        return []
+    flat_weight = weight.permute(0, 2, 3, 1).reshape(CHANNELS, -1).contiguous()
+    columns, product = torch.randn(SIZE * SIZE, flat_weight.shape[1]), torch.empty(CHANNELS, SIZE * SIZE)
+
+    def matrix_product() -> torch.Tensor:
+        if torch.is_grad_enabled():
+            return torch.mm(flat_weight, columns.t()).view(1, CHANNELS, SIZE, SIZE)
+        return torch.mm(flat_weight, columns.t(), out=product)
+
+    return [Case("compiled", lambda: deform_conv2d(x, offset, weight, padding=1, kernel="compiled"),
+                 [x, offset, weight], "plain conv", "bilinear", "torchvision"),
+            Case("matrix product alone", matrix_product, [flat_weight, columns], "plain conv"),
+            Case("compiled depthwise",
+                 lambda: deform_conv2d(x, offset, dw_weight, padding=1, groups=CHANNELS, kernel="compiled"),
+                 [x, offset, dw_weight], "plain depthwise", "bilinear", "torchvision depthwise")]
 
 
 def time_forward(case: Case) -> tuple[float, float]:

@@ -36,7 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from .deform_fused import CHUNK_ELEMENTS, WEIGHTED_TABLE_ELEMENTS, forward_fused
-from .deform_kernels import Pair, geometry, pair, tracing
+from .deform_kernels import KERNELS, Geometry, Pair, geometry, pair, tracing
 from .deform_traced import forward_traced
 
 __all__ = ["CHUNK_ELEMENTS", "WEIGHTED_TABLE_ELEMENTS", "DeformConv2d", "deform_conv2d", "round_ste",
@@ -50,19 +50,36 @@ def round_ste(t: Tensor) -> Tensor:
 
 def deform_conv2d(x: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | None = None,
                   stride: int | Pair = (1, 1), padding: int | Pair = (0, 0), dilation: int | Pair = (1, 1),
-                  groups: int = 1, offset_groups: int = 1, interpolate: bool = True) -> Tensor:
+                  groups: int = 1, offset_groups: int = 1, interpolate: bool = True,
+                  kernel: str | None = None) -> Tensor:
     """Deformable convolution with torchvision's offset layout (see the module docstring).
 
     ``x`` [N, C, H, W]; ``offset`` [N, 2·kh·kw·offset_groups, Ho, Wo] as (Δy, Δx) pairs per
     offset group and tap; ``weight`` [O, C/groups, kh, kw]; ``bias`` [O] or None.
     ``interpolate=False``: the offsets are integers and samples are read without interpolation.
     Differentiable in x, offset, weight and bias (and traceable for ONNX export).
+    ``kernel``: "torch", "compiled" or "auto" (None: ``$SEGC_DEFORM_KERNEL``, else "torch"); the compiled
+    kernel (``deform_compiled.py``) serves inference on CPU, the pure-torch one everything else.
     """
     geo = geometry(x, offset, weight, pair(stride), pair(padding), pair(dilation), groups, offset_groups)
     offset = offset.to(x.dtype)
-    forward = forward_traced if tracing() else forward_fused
-    out = forward(x, offset, weight, geo, groups, interpolate)
+    out = None if tracing() else _compiled(kernel, x, offset, weight, geo, groups, interpolate)
+    if out is None:
+        forward = forward_traced if tracing() else forward_fused
+        out = forward(x, offset, weight, geo, groups, interpolate)
     return out if bias is None else out + bias.view(1, -1, 1, 1)
+
+
+def _compiled(kernel: str | None, x: Tensor, offset: Tensor, weight: Tensor, geo: Geometry, groups: int,
+              interpolate: bool) -> Tensor | None:
+    """The compiled kernel's output, or None: not chosen, not applicable (autograd, not CPU), not built."""
+    if kernel == "torch":
+        return None
+    try:
+        from .deform_compiled import compiled_forward, kernel_choice
+    except ImportError:  # inlined into a generated module, which has the pure-torch kernel only
+        return None
+    return compiled_forward(kernel_choice(kernel), x, offset, weight, geo, groups, interpolate)
 
 
 def square_offsets(scale: Tensor, kernel_size: int | Pair, dilation: int | Pair = 1, rounded: bool = False) -> Tensor:
@@ -96,16 +113,19 @@ class DeformConv2d(nn.Module):
     plain conv); needs kh == kw and "same" padding (padding = dilation·(k − 1)/2) so the scale
     map matches the output.  ``bound``: full offsets clamped to [−bound, bound], square scales to
     [1 − bound, bound].  ``round``: offsets rounded (straight-through), no interpolation.
+    ``kernel``: which kernel computes it, as in ``deform_conv2d``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Pair, stride: int | Pair = 1,
                  padding: int | Pair = 0, dilation: int | Pair = 1, groups: int = 1, bias: bool = False,
-                 offset_groups: int = 1, shape: str = "full", bound: float | None = None, round: bool = False):
+                 offset_groups: int = 1, shape: str = "full", bound: float | None = None, round: bool = False,
+                 kernel: str | None = None):
         super().__init__()
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size, self.stride = pair(kernel_size), pair(stride)
         self.padding, self.dilation = pair(padding), pair(dilation)
         self.offset_groups, self.shape, self.bound, self.round = offset_groups, shape, bound, round
+        self.kernel = kernel
         self._check()
         kh, kw = self.kernel_size
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, kh, kw))
@@ -129,6 +149,8 @@ class DeformConv2d(nn.Module):
             problems.append(f"offset_groups={self.offset_groups} must divide {self.in_channels} input channels")
         if self.bound is not None and (self.bound < 0 or (self.shape == "square" and self.bound < 0.5)):
             problems.append(f"bound={self.bound} leaves no admissible offsets (needs >= 0, square >= 0.5)")
+        if self.kernel is not None and self.kernel not in KERNELS:
+            problems.append(f"kernel={self.kernel!r} must be one of {', '.join(KERNELS)} (or None)")
         if problems:
             raise ValueError("DeformConv2d: " + "; ".join(problems))
 
@@ -157,7 +179,7 @@ class DeformConv2d(nn.Module):
         if self.shape == "square":
             self._check_scale_map(x, offset)
         return deform_conv2d(x, offset, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                             self.groups, self.offset_groups, interpolate=not self.round)
+                             self.groups, self.offset_groups, interpolate=not self.round, kernel=self.kernel)
 
     def _check_scale_map(self, x: Tensor, offset: Tensor) -> None:
         (kh, kw), (sh, sw), (ph, pw), (dh, dw) = self.kernel_size, self.stride, self.padding, self.dilation
@@ -183,4 +205,5 @@ class DeformConv2d(nn.Module):
                 f"offset_groups={self.offset_groups}, shape={self.shape!r}")
         text += f", bound={self.bound}" if self.bound is not None else ""
         text += ", round=True" if self.round else ""
+        text += f", kernel={self.kernel!r}" if self.kernel is not None else ""
         return text + (", bias=True" if self.bias is not None else "")

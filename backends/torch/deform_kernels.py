@@ -15,10 +15,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["Geometry", "Pair", "apply_weight", "combine", "geometry", "neighbours", "pair", "positions", "row_index",
-           "row_table", "tracing"]
+__all__ = ["KERNELS", "Geometry", "Pair", "apply_weight", "combine", "geometry", "neighbours", "pair", "positions",
+           "row_index", "row_table", "tracing"]
 
 Pair = tuple[int, int]
+# The kernels deform_conv2d can run (deform_compiled.py): the pure-torch one, the compiled one, the compiled when built
+KERNELS = ("torch", "compiled", "auto")
 
 
 def pair(value: int | Pair) -> Pair:

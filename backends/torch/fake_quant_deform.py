@@ -20,4 +20,4 @@ class QuantDeformConv2d(DeformConv2d):
         if self.shape == "square":
             self._check_scale_map(x, offset)
         return deform_conv2d(x, offset, quantized_weight(self), self.bias, self.stride, self.padding, self.dilation,
-                             self.groups, self.offset_groups, interpolate=not self.round)
+                             self.groups, self.offset_groups, interpolate=not self.round, kernel=self.kernel)
