@@ -102,3 +102,34 @@ def test_c_simulation_is_within_one_output_lsb_of_torch_and_onnx(case, other):
     for node, values, lsb, want in zip(case.graph.outputs, case.simulated, case.lsbs, expected):
         error = np.abs(values.reshape(-1).astype(np.float64) - want.reshape(-1))
         assert error.max() <= lsb * (1 + 1e-4), (node.name, error.max() / lsb)
+
+
+def test_a_fixed_point_conv_reads_an_int_scheme_input_at_its_scale(tmp_path):
+    """A 16-bit fixed-point conv on an 8-bit int-scheme input: its weights take
+    the input's scale, so it computes on q·s_x, not on q·2^−f (a factor
+    s_x·2^f of up to 2 away); within two of its LSBs of torch, which convolves
+    the dequantized input."""
+    body = "    c = image -> conv(4, k=3, bias=true)\n    output y = c\n"
+    graph = _graph(f"{QUANTIZE}\n    c: w=16, a=16, scheme=fixed", body, "[3, 8, 8]")
+    x = 4 * np.random.default_rng(4).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    weights = randomised(graph, 3)
+    weights.update(_ranges(graph, weights, x))
+    files, _ = build_project(graph, HlsOptions(weights=weights, input=str(tmp_path / "x.npy")))
+    config = json.loads(files["config.json"])
+    layers = {e["name"]: e for e in config["layers"]}
+    assert layers["image"]["scale"] == pytest.approx(float(weights["image.act_range"]) / 127)
+    assert "scale" not in layers["c"]
+    write_project(files, tmp_path / "csim")
+    compile_project(tmp_path / "csim", "-O1")
+    simulated = run_testbench(tmp_path / "csim", config, threads=1)[0][0]
+    with torch.no_grad():
+        from_torch = segc.to_torch(graph, weights)(torch.as_tensor(x)).numpy()
+    lsb = 2.0 ** -layers["c"]["frac"]
+    assert np.abs(simulated.reshape(-1) - from_torch.reshape(-1)).max() <= 2 * lsb
+
+
+def test_an_op_without_scaled_kernels_on_an_int_scheme_tensor_is_an_error_naming_it():
+    graph = _graph(QUANTIZE, "    output y = image -> sigmoid\n", "[3, 4, 4]")
+    with pytest.raises(segc.SegError, match=r"layer 'y' \(sigmoid\): .*'image' has one; give 'image' scheme=fixed"):
+        build_project(graph, HlsOptions())
