@@ -22,6 +22,13 @@ Rules (acc: an exact integer; f: fraction bits; b: a layer's width):
   scaled by 2^(f_out − f_in); add: the inputs aligned to the largest f,
   summed, requantized once.
 
+Where a layer's config.json entry has ``rescale`` (input and output scales
+not a power of two apart, ``scales``), its kernel's result is multiplied by
+m / 2^s as it is requantized by ``shift`` (one rounding: acc·m requantized
+by shift + s); an add with ``rescale`` [[m_i], s] sums x_i·m_i and
+requantizes by s; relu6 with ``six_word`` requantizes max(x, 0) and stops
+there.  Inputs are floor(x / s + ½) for a tensor with a ``scale``.
+
 Sums are formed in float64 only where every partial sum is below 2^53
 (checked), so they are exact.
 """

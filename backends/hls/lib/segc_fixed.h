@@ -12,6 +12,9 @@
  * int16_t, clamped to [-2^(BITS-1), 2^(BITS-1) - 1]).  An integer-scheme
  * layer (segc_pe.h) scales its sum by an integer multiplier m and a right
  * shift instead, rescale(acc, m, shift), rounded and saturated the same way.
+ * An int-scheme activation's word is worth r / q_max, not 2^-f: a kernel
+ * between scales that are not a power of two apart multiplies by its
+ * RQ_M / 2^RQ_SHIFT as it requantizes (requantize_out).
  * backends/hls/intref.py computes the same integers in numpy.  Plain
  * C++17, no vendor headers: g++ compiles it for C simulation, Vitis HLS
  * synthesises it (the pragmas are ignored by g++).
