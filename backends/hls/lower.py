@@ -52,7 +52,6 @@ def _unary(kernel: str, **extra):
     return lower
 
 
-
 def _bn(ctx: Context, node: Node) -> Lowered:
     gamma, beta = ctx.weight(node, "weight"), ctx.weight(node, "bias")
     mean, var = ctx.weight(node, "running_mean"), ctx.weight(node, "running_var")
