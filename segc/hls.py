@@ -184,7 +184,7 @@ def _integer_figures(graph: Graph, words: dict | str, config: dict, simulated: l
     """Add each output's ``int_ref_max_abs_error`` against the integer
     reference (None, with ``int_ref`` saying why, where it does not cover
     a layer)."""
-    from .backends.hls.intref import output_values
+    from .backends.hls.intref import tensor_values
 
     if isinstance(words, str):
         result["int_ref"] = words
@@ -193,7 +193,7 @@ def _integer_figures(graph: Graph, words: dict | str, config: dict, simulated: l
         return
     result["int_ref"] = "computed"
     for figures, spec, node, sim in zip(result["outputs"], config["outputs"], graph.outputs, simulated):
-        ref = output_values(words[node.name], spec["frac"]).astype(np.float64)
+        ref = tensor_values(words[node.name], spec).astype(np.float64)
         figures["int_ref_max_abs_error"] = float(np.max(np.abs(ref - sim), initial=0.0))
 
 
@@ -215,7 +215,7 @@ def _figures(spec: dict, reference: np.ndarray, simulated: np.ndarray) -> dict:
     from .backends.hls.sim import compare
 
     return {"name": spec["name"], "shape": spec["shape"], "frac": spec["frac"], "bits": spec["bits"],
-            "lsb": 2.0 ** -spec["frac"],
+            "lsb": spec.get("scale", 2.0 ** -spec["frac"]),
             **compare(reference, simulated)}
 
 
@@ -226,7 +226,8 @@ def _layer_figures(graph: Graph, options: HlsOptions, config: dict, traced: dict
     module = reference.build_reference(graph, options.weights, options.seed)
     floats = reference.layer_outputs(graph, module, load_inputs(graph, options.input, options.seed, single=True))
     layers = {entry["name"]: entry for entry in config["layers"]}
-    return [_figures({key: layers[name][key] for key in ("name", "shape", "frac", "bits")},
+    keys = ("name", "shape", "frac", "bits", "scale")
+    return [_figures({key: layers[name][key] for key in keys if key in layers[name]},
                      floats[name], traced[name]) | {"op": layers[name]["op"]} for name in config["trace"]]
 
 

@@ -20,7 +20,7 @@ from hls_weights import randomised  # noqa: E402
 
 import segc  # noqa: E402
 from segc.backends.hls.intmac import multiplier  # noqa: E402
-from segc.backends.hls.intref import integer_reference, output_values, requantize, shift_round  # noqa: E402
+from segc.backends.hls.intref import integer_reference, requantize, shift_round, tensor_values  # noqa: E402
 from segc.backends.hls.reference import build_reference  # noqa: E402
 from segc.backends.hls.sim import compile_project, run_testbench, write_project  # noqa: E402
 from segc.hls import HlsOptions, build_project, simulate  # noqa: E402
@@ -80,10 +80,10 @@ def test_c_simulation_equals_the_integer_reference(tmp_path, quantize, extra):
     outputs, layers, words, config = _run(tmp_path, graph, extra)
     entries = {entry["name"]: entry for entry in config["layers"]}
     for name, traced in layers.items():
-        expected = output_values(words[name], entries[name]["frac"]).reshape(traced.shape)
+        expected = tensor_values(words[name], entries[name]).reshape(traced.shape)
         assert np.array_equal(traced, expected), name
     for node, simulated, spec in zip(graph.outputs, outputs, config["outputs"]):
-        assert np.array_equal(simulated, output_values(words[node.name], spec["frac"]).reshape(simulated.shape))
+        assert np.array_equal(simulated, tensor_values(words[node.name], spec).reshape(simulated.shape))
     bits = {e["name"]: e["bits"] for e in config["layers"] if "view_of" not in e}
     if quantize.startswith("*: w=4, a=4"):
         assert set(bits.values()) == {4}  # "*" sets the input's width too

@@ -22,7 +22,7 @@ from qdq_nets import run_onnx  # noqa: E402
 
 import segc  # noqa: E402
 from segc.api import to_onnx  # noqa: E402
-from segc.backends.hls.intref import integer_reference, output_values  # noqa: E402
+from segc.backends.hls.intref import integer_reference, tensor_values  # noqa: E402
 from segc.backends.torch.fake_quant import quantized_bias  # noqa: E402
 from segc.backends.torch.module import submodule  # noqa: E402
 from segc.hls import HlsOptions, build_project  # noqa: E402
@@ -89,8 +89,8 @@ def test_onnx_torch_and_the_integer_reference_share_the_bias_words_and_agree(tmp
     with torch.no_grad():
         from_torch = module(torch.as_tensor(x)).numpy()
     reference = integer_reference(graph, config, np.frombuffer(files["params.bin"], dtype="<i2"), {"x": x[0]})
-    from_hls = output_values(reference[graph.outputs[0].name], entry["frac"])
+    from_hls = tensor_values(reference[graph.outputs[0].name], entry)
     lsb = OUT_RANGE / 32767
     assert np.max(np.abs(from_onnx - from_torch)) <= lsb + 1e-6
-    hls_lsb = 2.0 ** -entry["frac"]
+    hls_lsb = entry.get("scale", 2.0 ** -entry["frac"])
     assert np.max(np.abs(from_hls - from_onnx[0])) <= hls_lsb + lsb

@@ -41,6 +41,7 @@ class Lowered:
     before: list[str] = field(default_factory=list)  # lines of the top function before the calls
     after: list[str] = field(default_factory=list)  # and after them
     written: list[str] | None = None  # layers whose outputs reach DRAM (default: the layer itself)
+    member_info: dict[str, dict] = field(default_factory=dict)  # fused layers' own config.json fields
 
 
 def c_identifiers(graph: Graph) -> dict[str, str]:
@@ -52,13 +53,15 @@ class Context:
     """Formats, addresses and parameter packing for the lowering functions."""
 
     def __init__(self, graph: Graph, plan: MemoryPlan, formats: dict[str, int], weights: dict[str, np.ndarray],
-                 offset_max: dict[str, float] | None = None, headroom: int = 1):
+                 offset_max: dict[str, float] | None = None, headroom: int = 1,
+                 scales: dict[str, float] | None = None):
         self.graph = graph
         self.plan = plan
         self.formats = formats  # owning layer -> fraction bits
         self.weights = weights
         self.offset_max = offset_max or {}  # dconv layer -> largest calibrated offset (or scale)
         self.headroom = headroom
+        self.scales = scales or {}  # owning layer -> scale (default 2^-frac, ``scales``)
         self.ident = c_identifiers(graph)
         self.chunks: list[np.ndarray] = []
         self.words = 0
@@ -71,6 +74,14 @@ class Context:
 
     def frac(self, name: str) -> int:
         return self.formats[self.plan.owner[name]]
+
+    def scale(self, name: str) -> float:
+        """The scale s of a layer's output words (value = q·s)."""
+        return self.scales.get(self.plan.owner[name], 2.0 ** -self.frac(name))
+
+    def unit(self, name: str) -> float:
+        """s·2^f: 1 in fixed point, the factor an ``int`` scale adds to the nominal format."""
+        return self.scale(name) * 2.0 ** self.frac(name)
 
     def bits(self, name: str) -> int:
         """The width of a layer's output words (that of the layer owning them)."""

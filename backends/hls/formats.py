@@ -6,8 +6,9 @@ Each layer that computes (views share their operand's format, see
 hold its calibrated range with ``headroom`` spare bits (``fixed.frac_bits``).
 The range is the layer's ``<layer>.act_range`` from the weights when
 present (post-training calibration), else the largest magnitude its output
-reached on the calibration input.  An integer-scheme layer's output has the
-same power-of-two scale.  A layer's fraction bits may be fixed (the
+reached on the calibration input.  An integer-scheme layer's words keep
+these fraction bits as a nominal format; their value is r / q_max
+(``scales``).  A layer's fraction bits may be fixed (the
 ``quantize`` section's ``a_frac``, or ``fixed``); a format that would
 overflow on the calibration input is an error naming the layer.
 """

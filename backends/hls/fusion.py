@@ -151,4 +151,5 @@ def fuse(ctx: Context, head: str, lowered: dict[str, Lowered], chain: list[str],
     return Lowered([*base.calls[:-1], fused], [*base.tables, *(t for layer in popped.values() for t in layer.tables)],
                    {**base.info, "epilogue": chain}, members=members, epilogue="\n".join(struct),
                    before=[f"    static {ident}_epilogue {ident}_ep;", f"    {ident}_ep.bind(params, mem);"],
-                   after=after, written=written)
+                   after=after, written=written,
+                   member_info={name: layer.info for name, layer in popped.items() if layer.info})

@@ -4,12 +4,13 @@ dconv, deconv and linear with ``scheme=int``; a dconv's offset branch stays
 
 Weights are ``w_bits``-bit integers with one scale per output channel c,
 s_c = max|W_c| / q_max (``backends.quant.weight_scales``); the input has
-the power-of-two scale 2^-f_x of its format, the output 2^-f_y.  The sum
-of products Σ q_w·q_x (exact, 64 bits) plus the bias in the sum's units,
-int32 words round(b_c / (s_c·2^-f_x)) (the scale s_c·2^-f_x in float32, as
-the ONNX export writes it), is requantized with the channel's multiplier
+the scale s_x of its words, the output s_y (``scales``: 2^−f in fixed
+point, r / q_max for an ``int``-scheme tensor).  The sum of products
+Σ q_w·q_x (exact, 64 bits) plus the bias in the sum's units, int32 words
+round(b_c / (s_c·s_x)) (the scale s_c·s_x in float32, as the ONNX export
+writes it), is requantized with the channel's multiplier
 
-    M_c = s_c · 2^(f_y − f_x) ≈ m_c / 2^shift_c,
+    M_c = s_c · s_x / s_y ≈ m_c / 2^shift_c,
 
 as ``(acc · m_c + 2^(shift_c − 1)) >> shift_c`` (round half up) saturated to
 the output's width (``lib/segc_pe.h``: ``rescale``).  ``m_c`` has as many
@@ -27,7 +28,7 @@ import numpy as np
 from ...ir import Diagnostic, Node, SegError
 from ..quant import BIAS_BITS, bias_scales, bias_words, q_max, quantize, weight_scales
 
-__all__ = ["INT_OPS", "Requant", "int_weights", "multiplier", "requant_table"]
+__all__ = ["INT_OPS", "Requant", "int_weights", "multiplier", "requant_table", "scaled_requant_table"]
 
 INT_OPS = ("conv", "dconv", "deconv", "linear")
 _PRODUCT_BITS = 62
@@ -75,15 +76,23 @@ def _bias_words(node: Node, scales: np.ndarray, bias: np.ndarray | None, input_s
 
 def requant_table(node: Node, words: np.ndarray, scales: np.ndarray, bias: np.ndarray | None,
                   f_in: int, f_out: int, in_bits: int) -> Requant:
-    """The requantization of each output channel (axis 0 of ``words``)."""
-    bias_words = _bias_words(node, scales, bias, 2.0**-f_in)
+    """The requantization of each output channel (axis 0 of ``words``)
+    between fixed-point formats of ``f_in`` and ``f_out`` fraction bits."""
+    return scaled_requant_table(node, words, scales, bias, 2.0**-f_in, 2.0**-f_out, in_bits)
+
+
+def scaled_requant_table(node: Node, words: np.ndarray, scales: np.ndarray, bias: np.ndarray | None,
+                         input_scale: float, output_scale: float, in_bits: int) -> Requant:
+    """The requantization of each output channel (axis 0 of ``words``):
+    M_c = s_c·s_x/s_y, the bias in units of s_c·s_x."""
+    bias_words = _bias_words(node, scales, bias, input_scale)
     largest = int(np.abs(words.reshape(len(scales), -1)).sum(axis=1).max()) * (q_max(in_bits) + 1)
     largest += int(np.abs(bias_words).max(initial=0))
     m_bits = min(_M_BITS, _PRODUCT_BITS - largest.bit_length())
     if m_bits < 1:
         raise SegError(Diagnostic(f"layer '{node.name}': its sums need {largest.bit_length()} bits, too wide "
                                   "for the integer requantization", node.span))
-    pairs = [multiplier(float(s) * 2.0 ** (f_out - f_in), m_bits) for s in scales]
+    pairs = [multiplier(float(s) * input_scale / output_scale, m_bits) for s in scales]
     return Requant(bias_words, np.array([m for m, _ in pairs], dtype=np.int64),
                    np.array([s for _, s in pairs], dtype=np.int64))
 
@@ -127,8 +136,8 @@ def int_weights(ctx, node: Node, weight: np.ndarray, bias: np.ndarray | None, f_
         raise SegError(Diagnostic(f"layer '{node.name}': its weights are not finite", node.span))
     w_bits = ctx.graph.node(node.name).quant.w_bits
     words, scales = _weight_words(node, weight, w_bits)
-    table = requant_table(node, *per_output_channel(node, words, scales), bias, f_in, ctx.frac(node.name),
-                          ctx.bits(node.inputs[0]))
+    table = scaled_requant_table(node, *per_output_channel(node, words, scales), bias, ctx.scale(node.inputs[0]),
+                                 ctx.scale(node.name), ctx.bits(node.inputs[0]))
     name = f"{ctx.ident[node.name]}_rq"
     ctx.tables.append(_c_table(name, table))
     address = ctx.pack_words(node, "weight", words, {"bits": w_bits, "scales": scales.tolist()})

@@ -24,6 +24,13 @@ Rules (acc: an exact integer; f: fraction bits; b: a layer's width):
   scaled by 2^(f_out − f_in); add: the inputs aligned to the largest f,
   summed, requantized once.
 
+Where a layer's config.json entry has ``rescale`` (input and output scales
+not a power of two apart, ``scales``), its kernel's result is multiplied by
+m / 2^s as it is requantized by ``shift`` (one rounding: acc·m requantized
+by shift + s); an add with ``rescale`` [[m_i], s] sums x_i·m_i and
+requantizes by s; relu6 with ``six_word`` requantizes max(x, 0) and stops
+there.  Inputs are floor(x / s + ½) for a tensor with a ``scale``.
+
 Sums are formed in float64 only where every partial sum is below 2^53
 (checked), so they are exact.
 """
@@ -37,7 +44,7 @@ import numpy as np
 from ...ir import Graph, Node, conv_pads
 from .fixed import saturate
 
-__all__ = ["IntReferenceError", "integer_reference", "output_values", "supported_ops"]
+__all__ = ["IntReferenceError", "integer_reference", "output_values", "supported_ops", "tensor_values"]
 
 _EXACT = 2.0**53
 _VIEWS = ("flatten", "identity")
@@ -119,8 +126,30 @@ class _Layers:
         entry = self.layers[node.name]["params"][key]
         return self.params[entry["offset"]:entry["offset"] + entry["words"]].astype(np.int64), entry
 
-    def copy(self, node: Node, source: str) -> np.ndarray:
-        return requantize(self.words[source], self.frac(source) - self.frac(node.name), self.bits(node.name))
+    def scale(self, name: str) -> float:
+        """The value of one word: the layer's scale where config.json has one, else 2^−frac."""
+        return self.layers[name].get("scale", 2.0 ** -self.frac(name))
+
+    def copy(self, node: Node, source: str, index: int = 0) -> np.ndarray:
+        return _out(self, node, self.words[source], self.frac(source) - self.frac(node.name), index)
+
+
+def _factor(ref: _Layers, node: Node, index: int = 0) -> tuple[int, int]:
+    """The extra factor (m, shift) of a layer's kernel (of its ``index``-th
+    input's copy for a concat): config.json's ``rescale``, else (1, 0)."""
+    factor = ref.layers[node.name].get("rescale")
+    if factor is None:
+        return 1, 0
+    return tuple(factor[index]) if node.op == "concat" else tuple(factor)
+
+
+def _out(ref: _Layers, node: Node, acc: np.ndarray, shift: int, index: int = 0) -> np.ndarray:
+    """requantize(acc, shift) times the kernel's extra factor m / 2^s, rounded
+    once (``lib/segc_fixed.h``: requantize_out)."""
+    m, extra = _factor(ref, node, index)
+    if (m, extra) == (1, 0):
+        return requantize(acc, shift, ref.bits(node.name))
+    return saturate(shift_round(np.asarray(acc, dtype=np.int64) * m, shift + extra), ref.bits(node.name))
 
 
 def _requantized(ref: _Layers, node: Node, acc: np.ndarray) -> np.ndarray:
@@ -178,16 +207,24 @@ def _bn(ref: _Layers, node: Node) -> np.ndarray:
     (scale, s), (shift, t) = ref.param(node, "scale"), ref.param(node, "shift")
     fa = ref.frac(node.inputs[0]) + s["frac"]
     acc = x * scale[:, None, None] + (shift << (fa - t["frac"]))[:, None, None]
-    return requantize(acc, fa - ref.frac(node.name), ref.bits(node.name))
+    return _out(ref, node, acc, fa - ref.frac(node.name))
 
 
 def _relu(ref: _Layers, node: Node) -> np.ndarray:
+    if "rescale" in ref.layers[node.name] or "six_word" in ref.layers[node.name]:
+        return _scaled_relu(ref, node)
     f_in = ref.frac(node.inputs[0])
     g = max(f_in, 0)
     v = np.maximum(ref.words[node.inputs[0]] << (g - f_in), 0)
     if node.op == "relu6":
         v = np.minimum(v, 6 << g)
     return requantize(v, g - ref.frac(node.name), ref.bits(node.name))
+
+
+def _scaled_relu(ref: _Layers, node: Node) -> np.ndarray:
+    """max(x, 0) requantized with the kernel's factor; relu6 then at most round(6 / s_out)."""
+    v = _out(ref, node, np.maximum(ref.words[node.inputs[0]], 0), ref.frac(node.inputs[0]) - ref.frac(node.name))
+    return np.minimum(v, ref.layers[node.name]["six_word"]) if node.op == "relu6" else v
 
 
 def _div_round(num: np.ndarray, den) -> np.ndarray:
@@ -197,9 +234,10 @@ def _div_round(num: np.ndarray, den) -> np.ndarray:
 def _pool(ref: _Layers, node: Node) -> np.ndarray:
     x, a = ref.words[node.inputs[0]], node.attrs
     f_in, f_out, bits = ref.frac(node.inputs[0]), ref.frac(node.name), ref.bits(node.name)
-    up, down = max(f_out - f_in, 0), max(f_in - f_out, 0)
+    m, extra = _factor(ref, node)
+    up, down = max(f_out - f_in - extra, 0), max(f_in - f_out + extra, 0)
     if a.get("global"):
-        total = x.reshape(x.shape[0], -1).sum(axis=1)
+        total = x.reshape(x.shape[0], -1).sum(axis=1) * m
         return saturate(_div_round(total << up, (x.shape[1] * x.shape[2]) << down), bits).reshape(node.shape)
     (kh, kw), (sh, sw) = a["k"], a["stride"]
     ph, pw = conv_pads({**a, "dilation": (1, 1)})
@@ -207,23 +245,27 @@ def _pool(ref: _Layers, node: Node) -> np.ndarray:
     valid = _columns(np.ones((1, *x.shape[1:]), dtype=np.int64), node.with_(attrs={**a, "dilation": (1, 1)}), kh, kw)
     if node.op == "maxpool":
         best = np.where(valid > 0, taps, np.iinfo(np.int64).min).max(axis=(1, 2))
-        return requantize(best, f_in - f_out, bits)
+        return _out(ref, node, best, f_in - f_out)
     y0 = np.arange(node.shape.h) * sh - ph
     x0 = np.arange(node.shape.w) * sw - pw
     rows = np.minimum(y0 + kh, x.shape[1] + ph) - y0
     cols = np.minimum(x0 + kw, x.shape[2] + pw) - x0
     count = (rows[:, None] * cols[None, :]) << down
-    return saturate(_div_round(taps.sum(axis=(1, 2)) << up, count), bits)
+    return saturate(_div_round((taps.sum(axis=(1, 2)) * m) << up, count), bits)
 
 
 def _add(ref: _Layers, node: Node) -> np.ndarray:
+    if "rescale" in ref.layers[node.name]:  # inputs of other scales: Σ x_i·m_i, one shift
+        factors, shift = ref.layers[node.name]["rescale"]
+        total = sum(ref.words[i] * m for i, m in zip(node.inputs, factors))
+        return requantize(total, shift, ref.bits(node.name))
     fa = max(ref.frac(i) for i in node.inputs)
     total = sum(ref.words[i] << (fa - ref.frac(i)) for i in node.inputs)
     return requantize(total, fa - ref.frac(node.name), ref.bits(node.name))
 
 
 def _concat(ref: _Layers, node: Node) -> np.ndarray:
-    return np.concatenate([ref.copy(node, i) for i in node.inputs])
+    return np.concatenate([ref.copy(node, name, index) for index, name in enumerate(node.inputs)])
 
 
 def _slice(ref: _Layers, node: Node) -> np.ndarray:
@@ -247,7 +289,7 @@ def _resize(ref: _Layers, node: Node) -> np.ndarray:
     across = (one - wx) * x[:, :, cols[:, 0]] + wx * x[:, :, cols[:, 1]]  # every input row, once
     wy = rows[:, 2][None, :, None]
     value = (one - wy) * across[:, rows[:, 0]] + wy * across[:, rows[:, 1]]
-    return requantize(value, ref.frac(node.inputs[0]) + 30 - ref.frac(node.name), ref.bits(node.name))
+    return _out(ref, node, value, ref.frac(node.inputs[0]) + 30 - ref.frac(node.name))
 
 
 _OPS = {"conv": _conv, "linear": _linear, "bn": _bn, "relu": _relu, "relu6": _relu, "maxpool": _pool,
@@ -280,7 +322,7 @@ def integer_reference(graph: Graph, config: dict, params: np.ndarray,
     uses = {node.name: len(graph.consumers(node.name)) for node in graph.nodes()}
     for node in graph.nodes():
         if node.op == "input":
-            scaled = np.floor(np.asarray(inputs[node.name], dtype=np.float64) * 2.0 ** ref.frac(node.name) + 0.5)
+            scaled = np.floor(np.asarray(inputs[node.name], dtype=np.float64) / ref.scale(node.name) + 0.5)
             ref.words[node.name] = saturate(np.clip(scaled, -1e9, 1e9), ref.bits(node.name))
         elif node.op in _VIEWS or node.op == "output":
             ref.words[node.name] = ref.words[node.inputs[0]].reshape(node.shape)
@@ -304,3 +346,11 @@ def _release(words: dict[str, np.ndarray], uses: dict[str, int], inputs) -> None
 def output_values(words: np.ndarray, frac: int) -> np.ndarray:
     """Words as the test bench writes them: float32(q·2^−f)."""
     return np.ldexp(np.asarray(words, dtype=np.float64), -frac).astype(np.float32)
+
+
+def tensor_values(words: np.ndarray, entry: dict) -> np.ndarray:
+    """Words of a config.json tensor or layer as the test bench writes them:
+    float32(q·s), s its ``scale`` where it has one, else 2^−frac."""
+    if "scale" not in entry:
+        return output_values(words, entry["frac"])
+    return (np.asarray(words, dtype=np.float64) * entry["scale"]).astype(np.float32)

@@ -21,9 +21,11 @@ import numpy as np
 
 from ...ir import Diagnostic, Node, SegError, conv_pads
 from .context import Call, Context, Lowered
+from .fixed import WORD_BITS
 from .lower_channels import lower_deconv, lower_shuffle, lower_slice
 from .lower_conv import lower_conv, lower_dconv, lower_linear
 from .lower_pointwise import POINTWISE_HLS
+from .scales import add_rescale, rescale, rescale_info, word_rescale
 
 __all__ = ["HLS_LOWERING", "MAX_ADD_INPUTS", "SIGMOID_TABLE", "function_table", "logistic", "resize_table",
            "sigmoid_table", "table_values"]
@@ -42,8 +44,11 @@ def _io(ctx: Context, node: Node) -> dict[str, int]:
 
 def _unary(kernel: str, **extra):
     def lower(ctx: Context, node: Node) -> Lowered:
-        config = dict(N=_elements(node), **_io(ctx, node), **extra)
-        return Lowered([Call(kernel, config, (ctx.data(node.inputs[0]), ctx.data(node.name)))])
+        config = dict(N=_elements(node), **_io(ctx, node), **extra, **word_rescale(ctx, node.inputs[0], node))
+        if node.op == "relu6" and ctx.unit(node.name) != 1.0:
+            config["SIX_WORD"] = math.floor(6 / ctx.scale(node.name) + 0.5)
+        info = {**rescale_info(config), **({"six_word": config["SIX_WORD"]} if "SIX_WORD" in config else {})}
+        return Lowered([Call(kernel, config, (ctx.data(node.inputs[0]), ctx.data(node.name)))], info=info)
     return lower
 
 
@@ -52,14 +57,16 @@ def _bn(ctx: Context, node: Node) -> Lowered:
     mean, var = ctx.weight(node, "running_mean"), ctx.weight(node, "running_var")
     scale = gamma / np.sqrt(var + node.attrs["eps"])
     shift = beta - mean * scale
+    scale = scale * ctx.unit(node.inputs[0])  # per input word at the nominal format
     f_in = ctx.frac(node.inputs[0])
     f_scale = ctx.param_frac(node, "scale", scale)
     f_shift = ctx.param_frac(node, "shift", shift, limit=f_in + f_scale)
     config = {"C": node.shape.c, "HW": node.shape.h * node.shape.w, "FRAC_IN": f_in, "FRAC_SCALE": f_scale,
-              "FRAC_SHIFT": f_shift, "FRAC_OUT": ctx.frac(node.name)}
+              "FRAC_SHIFT": f_shift, "FRAC_OUT": ctx.frac(node.name),
+              **rescale(1.0, ctx.unit(node.name), 2 * WORD_BITS + 2)}
     args = (ctx.data(node.inputs[0]), ctx.pack(node, "scale", scale, f_scale),
             ctx.pack(node, "shift", shift, f_shift), ctx.data(node.name))
-    return Lowered([Call("batch_norm", config, args)])
+    return Lowered([Call("batch_norm", config, args)], info=rescale_info(config))
 
 
 def table_values(layout: dict, function) -> list[int]:
@@ -94,12 +101,16 @@ def _pool(ctx: Context, node: Node) -> Lowered:
     x, a = ctx.graph.input_shapes(node)[0], node.attrs
     config = dict(C=x.c, H=x.h, W=x.w, **_io(ctx, node))
     if a.get("global"):
-        return Lowered([Call("global_avg_pool", config, (ctx.data(node.inputs[0]), ctx.data(node.name)))])
+        config.update(word_rescale(ctx, node.inputs[0], node, WORD_BITS + 2 * (x.h * x.w).bit_length()))
+        return Lowered([Call("global_avg_pool", config, (ctx.data(node.inputs[0]), ctx.data(node.name)))],
+                       info=rescale_info(config))
     ph, pw = conv_pads({**a, "dilation": (1, 1)})
     config.update(HO=node.shape.h, WO=node.shape.w, KH=a["k"][0], KW=a["k"][1], SH=a["stride"][0],
                   SW=a["stride"][1], PH=ph, PW=pw)
+    window = a["k"][0] * a["k"][1] if node.op == "avgpool" else 1
+    config.update(word_rescale(ctx, node.inputs[0], node, WORD_BITS + 2 * window.bit_length()))
     kernel = "max_pool" if node.op == "maxpool" else "avg_pool"
-    return Lowered([Call(kernel, config, (ctx.data(node.inputs[0]), ctx.data(node.name)))])
+    return Lowered([Call(kernel, config, (ctx.data(node.inputs[0]), ctx.data(node.name)))], info=rescale_info(config))
 
 
 def resize_table(n_in: int, n_out: int, factor: float | None, mode: str, align_corners: bool) -> np.ndarray:
@@ -138,10 +149,11 @@ def _upsample(ctx: Context, node: Node) -> Lowered:
     cols = resize_table(x.w, node.shape.w, factor[1], a["mode"], a["align_corners"])
     name = ctx.ident[node.name]
     config = dict(C=x.c, H=x.h, W=x.w, HO=node.shape.h, WO=node.shape.w, **_io(ctx, node))
+    config.update(word_rescale(ctx, node.inputs[0], node, WORD_BITS + (31 if a["mode"] == "bilinear" else 0)))
     kernel = "resize_bilinear" if a["mode"] == "bilinear" else "resize_nearest"
     args = (ctx.data(node.inputs[0]), f"{name}_rows", f"{name}_cols", ctx.data(node.name))
     return Lowered([Call(kernel, config, args)], tables=[_c_table(f"{name}_rows", rows),
-                                                        _c_table(f"{name}_cols", cols)])
+                                                        _c_table(f"{name}_cols", cols)], info=rescale_info(config))
 
 
 def _add(ctx: Context, node: Node) -> Lowered:
@@ -154,18 +166,23 @@ def _add(ctx: Context, node: Node) -> Lowered:
     fracs = [ctx.frac(i) for i in node.inputs]
     config = {"N": _elements(node), "INPUTS": count, "FRAC_ACC": max(fracs), "FRAC_OUT": ctx.frac(node.name)}
     config.update({f"FRAC_IN{i}": fracs[i] if i < count else max(fracs) for i in range(MAX_ADD_INPUTS)})
+    scaled = add_rescale(ctx, node)
+    config.update(scaled, **{f"ADD_M{i}": 0 for i in range(count, MAX_ADD_INPUTS) if scaled})
     inputs = [ctx.data(i) for i in node.inputs] + ["nullptr"] * (MAX_ADD_INPUTS - count)
-    return Lowered([Call("add", config, (*inputs, ctx.data(node.name)))])
+    info = {"rescale": [[scaled[f"ADD_M{i}"] for i in range(count)], scaled["ADD_SHIFT"]]} if scaled else {}
+    return Lowered([Call("add", config, (*inputs, ctx.data(node.name)))], info=info)
 
 
 def _concat(ctx: Context, node: Node) -> Lowered:
-    calls, channel = [], 0
+    calls, channel, factors = [], 0, []
     for index, (name, shape) in enumerate(zip(node.inputs, ctx.graph.input_shapes(node))):
-        config = {"N": shape.c * shape.h * shape.w, "FRAC_IN": ctx.frac(name), "FRAC_OUT": ctx.frac(node.name)}
+        config = {"N": shape.c * shape.h * shape.w, "FRAC_IN": ctx.frac(name), "FRAC_OUT": ctx.frac(node.name),
+                  **word_rescale(ctx, name, node)}
         out = f"{ctx.data(node.name)} + {channel * shape.h * shape.w}"
         calls.append(Call("requantize_copy", config, (ctx.data(name), out), f"_{index}"))
+        factors.append(rescale_info(config).get("rescale", [1, 0]))
         channel += shape.c
-    return Lowered(calls)
+    return Lowered(calls, info={"rescale": factors} if any(f != [1, 0] for f in factors) else {})
 
 
 def unsupported(node: Node) -> SegError:

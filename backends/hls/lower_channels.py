@@ -9,6 +9,7 @@ from __future__ import annotations
 from ...ir import Node
 from .context import Call, Context, Lowered
 from .lower_conv import conv_weights
+from .scales import rescale_info, word_rescale
 
 __all__ = ["lower_deconv", "lower_shuffle", "lower_slice"]
 
@@ -20,7 +21,8 @@ def _fracs(ctx: Context, node: Node) -> dict[str, int]:
 def lower_slice(ctx: Context, node: Node) -> Lowered:
     c, h, w = node.shape
     source = f"{ctx.data(node.inputs[0])} + {node.attrs['start'] * h * w}"
-    return Lowered([Call("requantize_copy", {"N": c * h * w, **_fracs(ctx, node)}, (source, ctx.data(node.name)))])
+    config = {"N": c * h * w, **_fracs(ctx, node), **word_rescale(ctx, node.inputs[0], node)}
+    return Lowered([Call("requantize_copy", config, (source, ctx.data(node.name)))], info=rescale_info(config))
 
 
 def lower_shuffle(ctx: Context, node: Node) -> Lowered:

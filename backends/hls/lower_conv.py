@@ -68,6 +68,7 @@ def _weights(ctx: Context, node: Node, prefix: str, f_in: int, bias: bool) -> tu
     if not prefix and quant.scheme == "int":
         formats, weight = int_weights(ctx, node, w, ctx.weight(node, "bias") if bias else None, f_in)
         return formats, weight, "nullptr"
+    w = w * ctx.unit(node.inputs[0])  # per input word at its nominal format (``scales``)
     w_bits = quant.w_bits if not prefix and quant.w_bits is not None else WORD_BITS
     given = quant.w_frac if not prefix else None
     f_w = given if given is not None else ctx.param_frac(node, f"{prefix}weight", w, bits=w_bits)

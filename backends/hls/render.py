@@ -84,7 +84,15 @@ def render_source(ctx: Context, lowered: dict[str, Lowered], top: str) -> str:
 
 def _trace(ctx: Context, name: str) -> str:
     shape = ctx.graph.node(name).shape
-    return f"    SEGC_TRACE({ctx.data(name)}, {shape.c * shape.h * shape.w}, {ctx.frac(name)});"
+    words = shape.c * shape.h * shape.w
+    if ctx.unit(name) != 1.0:
+        return f"    SEGC_TRACE_SCALED({ctx.data(name)}, {words}, {ctx.scale(name)!r});"
+    return f"    SEGC_TRACE({ctx.data(name)}, {words}, {ctx.frac(name)});"
+
+
+def _scale_field(ctx: Context, name: str) -> dict[str, float]:
+    """``{"scale": s}`` for a tensor whose scale is not 2^-frac (an ``int``-scheme one), else nothing."""
+    return {"scale": ctx.scale(name)} if ctx.unit(name) != 1.0 else {}
 
 
 def _written(name: str, layer: Lowered) -> list[str]:
@@ -101,8 +109,9 @@ def _tensors(ctx: Context, nodes, array: str) -> list[str]:
     for node in nodes:
         source = ctx.plan.owner[node.name]
         words = node.shape.c * node.shape.h * node.shape.w
+        scale = "".join(f", {s!r}" for s in _scale_field(ctx, node.name).values())
         rows.append(f"    {{{c_string(node.output_name)}, {ctx.plan.offset[source]}, {words}, {ctx.frac(node.name)}, "
-                    f"{ctx.bits(node.name)}}},")
+                    f"{ctx.bits(node.name)}{scale}}},")
     return [f"static const segc::tensor_info {array}[] = {{", *rows, "};"]
 
 
@@ -123,16 +132,18 @@ def render_header(ctx: Context, top: str) -> str:
 
 def _tensor_json(ctx: Context, node) -> dict:
     return {"name": node.output_name, "shape": list(node.shape), "frac": ctx.frac(node.name),
-            "bits": ctx.bits(node.name), "offset": ctx.plan.offset[ctx.plan.owner[node.name]]}
+            "bits": ctx.bits(node.name), **_scale_field(ctx, node.name),
+            "offset": ctx.plan.offset[ctx.plan.owner[node.name]]}
 
 
 def render_config(ctx: Context, lowered: dict[str, Lowered], maxima: dict[str, float], calibration: dict) -> dict:
     graph, u = ctx.graph, ctx.unroll
     fused_into = {m: name for name, layer in lowered.items() for m in layer.info.get("epilogue", [])}
+    member_info = {m: info for layer in lowered.values() for m, info in layer.member_info.items()}
     layers = []
     for node in graph.nodes():
         entry = {"name": node.name, "op": node.op, "shape": list(node.shape), "frac": ctx.frac(node.name),
-                 "bits": ctx.bits(node.name)}
+                 "bits": ctx.bits(node.name), **_scale_field(ctx, node.name)}
         if node.quant is not None:
             entry["quant"] = node.quant.to_json()
         owner = ctx.plan.owner[node.name]
@@ -144,6 +155,7 @@ def render_config(ctx: Context, lowered: dict[str, Lowered], maxima: dict[str, f
                 entry["offset"] = ctx.plan.offset[node.name]
         if node.name in fused_into:
             entry["fused_into"] = fused_into[node.name]
+            entry.update(member_info.get(node.name, {}))
         if node.name in lowered:
             entry["kernels"] = [call.kernel for call in lowered[node.name].calls]
             entry.update(lowered[node.name].info)

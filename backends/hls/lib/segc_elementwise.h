@@ -26,7 +26,7 @@ void batch_norm(const data_t* in, const data_t* scale, const data_t* shift, data
 /* y = x with new fraction bits (concat slices, identity). */
 template <class P>
 void requantize_copy(const data_t* in, data_t* out) {
-    for_each_index<P::N>([&](long i) { out[i] = requantize<P::BITS>(in[i], P::FRAC_IN - P::FRAC_OUT); });
+    for_each_index<P::N>([&](long i) { out[i] = requantize_out<P>(in[i], P::FRAC_IN - P::FRAC_OUT); });
 }
 
 /* y = max(x, 0); relu6: y = min(max(x, 0), 6).  Worked at G = max(FRAC_IN, 0)

@@ -30,7 +30,7 @@ struct writer {
 template <class P>
 data_t batch_norm_one(data_t x, data_t scale, data_t shift) {
     constexpr int FA = P::FRAC_IN + P::FRAC_SCALE;
-    return requantize<P::BITS>((acc_t)x * scale + widen(shift, P::FRAC_SHIFT, FA), FA - P::FRAC_OUT);
+    return requantize_out<P>((acc_t)x * scale + widen(shift, P::FRAC_SHIFT, FA), FA - P::FRAC_OUT);
 }
 
 /* A batch norm's per-channel parameters, copied on chip before the layer. */
@@ -48,9 +48,29 @@ struct bn_params {
     data_t operator()(data_t x, int c) const { return batch_norm_one<P>(x, scale[c], shift[c]); }
 };
 
-/* max(x, 0), relu6 min(max(x, 0), 6), worked at G = max(FRAC_IN, 0) bits. */
+/* The largest word of a relu6 whose output words are worth r / q_max (SIX_WORD
+ * = round(6 / s_out)); none in fixed point, where 6 is exact at G bits. */
+template <class P, class = void>
+struct six_word {
+    static constexpr bool GIVEN = false;
+    static constexpr acc_t VALUE = DATA_MAX;
+};
+template <class P>
+struct six_word<P, std::void_t<decltype(P::SIX_WORD)>> {
+    static constexpr bool GIVEN = true;
+    static constexpr acc_t VALUE = P::SIX_WORD;
+};
+
+/* max(x, 0), relu6 min(max(x, 0), 6), worked at G = max(FRAC_IN, 0) bits;
+ * between scales not a power of two apart, max(x, 0) requantized, then
+ * relu6 limited to SIX_WORD (requantizing is monotone, so the order does
+ * not matter but for rounding 6 itself once). */
 template <class P>
 data_t relu_one(data_t x) {
+    if constexpr (out_scale<P>::M != 1 || six_word<P>::GIVEN) {
+        const data_t v = requantize_out<P>(x < 0 ? 0 : x, P::FRAC_IN - P::FRAC_OUT);
+        return P::SIX && v > six_word<P>::VALUE ? (data_t)six_word<P>::VALUE : v;
+    }
     constexpr int G = P::FRAC_IN > 0 ? P::FRAC_IN : 0;
     const acc_t six = (acc_t)6 << G;
     acc_t v = widen(x, P::FRAC_IN, G);
@@ -87,8 +107,23 @@ acc_t sigmoid_acc(acc_t x, const int32_t* table) {
 
 /* The sum of up to four words (INPUTS of them), each aligned to the largest
  * input fraction FRAC_ACC, requantized once (the add kernel's element). */
+template <class P, class = void>
+struct add_scales {
+    static constexpr bool SCALED = false;
+};
+template <class P>
+struct add_scales<P, std::void_t<decltype(P::ADD_SHIFT)>> {
+    static constexpr bool SCALED = true;
+};
+
 template <class P>
 data_t add_words(data_t x0, data_t x1, data_t x2, data_t x3) {
+    if constexpr (add_scales<P>::SCALED) {  /* inputs of other scales: sum of x_i * ADD_M<i>, one shift */
+        acc_t sum = (acc_t)x0 * P::ADD_M0 + (acc_t)x1 * P::ADD_M1;
+        if (P::INPUTS > 2) sum += (acc_t)x2 * P::ADD_M2;
+        if (P::INPUTS > 3) sum += (acc_t)x3 * P::ADD_M3;
+        return requantize<P::BITS>(sum, P::ADD_SHIFT);
+    }
     constexpr int FA = P::FRAC_ACC;
     acc_t sum = widen(x0, P::FRAC_IN0, FA) + widen(x1, P::FRAC_IN1, FA);
     if (P::INPUTS > 2) sum += widen(x2, P::FRAC_IN2, FA);
@@ -150,8 +185,8 @@ pool_rows:
 
 template <class P>
 void max_pool_finish(data_t* out) {
-    if (P::FRAC_IN == P::FRAC_OUT) return;
-    for_each_index<P::C * P::HO * P::WO>([&](long i) { out[i] = requantize<P::BITS>(out[i], P::FRAC_IN - P::FRAC_OUT); });
+    if (P::FRAC_IN == P::FRAC_OUT && out_scale<P>::M == 1) return;
+    for_each_index<P::C * P::HO * P::WO>([&](long i) { out[i] = requantize_out<P>(out[i], P::FRAC_IN - P::FRAC_OUT); });
 }
 
 }  // namespace segc

@@ -12,6 +12,9 @@
  * int16_t, clamped to [-2^(BITS-1), 2^(BITS-1) - 1]).  An integer-scheme
  * layer (segc_pe.h) scales its sum by an integer multiplier m and a right
  * shift instead, rescale(acc, m, shift), rounded and saturated the same way.
+ * An int-scheme activation's word is worth r / q_max, not 2^-f: a kernel
+ * between scales that are not a power of two apart multiplies by its
+ * RQ_M / 2^RQ_SHIFT as it requantizes (requantize_out).
  * backends/hls/intref.py computes the same integers in numpy.  Plain
  * C++17, no vendor headers: g++ compiles it for C simulation, Vitis HLS
  * synthesises it (the pragmas are ignored by g++).
@@ -20,6 +23,7 @@
 #define SEGC_FIXED_H
 
 #include <cstdint>
+#include <type_traits>
 #ifndef __SYNTHESIS__
 #include <cmath>
 #include <cstdio>
@@ -37,6 +41,7 @@ struct tensor_info {
     long words;
     int frac;     /* fraction bits */
     int bits;     /* word width */
+    double scale; /* the value of one word where it is not 2^-frac (an int-scheme tensor), else 0 */
 };
 
 static const acc_t DATA_MAX = 32767;
@@ -74,9 +79,19 @@ inline void trace(const data_t* data, long words, int frac) {
         std::fwrite(&v, sizeof v, 1, trace_file());
     }
 }
+/* The same for a tensor whose words are worth `scale` each (an int-scheme tensor). */
+inline void trace_scaled(const data_t* data, long words, double scale) {
+    if (!trace_file()) return;
+    for (long i = 0; i < words; ++i) {
+        const float v = (float)((double)data[i] * scale);
+        std::fwrite(&v, sizeof v, 1, trace_file());
+    }
+}
 #define SEGC_TRACE(data, words, frac) segc::trace(data, words, frac)
+#define SEGC_TRACE_SCALED(data, words, scale) segc::trace_scaled(data, words, scale)
 #else
 #define SEGC_TRACE(data, words, frac)
+#define SEGC_TRACE_SCALED(data, words, scale)
 #endif
 
 /* v clamped to the BITS-bit range [-2^(BITS-1), 2^(BITS-1) - 1] (a layer's
@@ -135,6 +150,30 @@ inline data_t requantize(acc_t acc, int shift, bool count = true) {
 template <int BITS>
 inline data_t rescale(acc_t acc, acc_t m, int shift, bool count = true) {
     return saturate<BITS>(shift_round(acc * m, shift), count);
+}
+
+/* The extra factor RQ_M / 2^RQ_SHIFT of a kernel whose input and output
+ * scales are not a power of two apart (an int-scheme tensor's r / q_max):
+ * 1 for a configuration without RQ_M, so fixed point is unchanged. */
+template <class P, class = void>
+struct out_scale {
+    static constexpr acc_t M = 1;
+    static constexpr int SHIFT = 0;
+};
+template <class P>
+struct out_scale<P, std::void_t<decltype(P::RQ_M)>> {
+    static constexpr acc_t M = P::RQ_M;
+    static constexpr int SHIFT = P::RQ_SHIFT;
+};
+
+/* requantize(acc, shift) with the kernel's extra factor, rounded once. */
+template <class P>
+inline data_t requantize_out(acc_t acc, int shift, bool count = true) {
+    if constexpr (out_scale<P>::M == 1) {
+        return requantize<P::BITS>(acc, shift, count);
+    } else {
+        return saturate<P::BITS>(shift_round(acc * out_scale<P>::M, shift + out_scale<P>::SHIFT), count);
+    }
 }
 
 /* v limited to [lo, hi]. */

@@ -22,12 +22,14 @@
 
 namespace segc {
 
-/* sum * 2^(FRAC_OUT - FRAC_IN) / count, rounded half up. */
+/* sum * 2^(FRAC_OUT - FRAC_IN) / count (times the kernel's extra factor
+ * RQ_M / 2^RQ_SHIFT, out_scale), rounded half up. */
 template <class P>
 data_t average(acc_t sum, acc_t count) {
-    constexpr int UP = P::FRAC_OUT > P::FRAC_IN ? P::FRAC_OUT - P::FRAC_IN : 0;
-    constexpr int DOWN = P::FRAC_IN > P::FRAC_OUT ? P::FRAC_IN - P::FRAC_OUT : 0;
-    return saturate<P::BITS>(div_round(sum * ((acc_t)1 << UP), count * ((acc_t)1 << DOWN)));
+    constexpr int DROP = P::FRAC_IN - P::FRAC_OUT + out_scale<P>::SHIFT;
+    constexpr int UP = DROP < 0 ? -DROP : 0;
+    constexpr int DOWN = DROP > 0 ? DROP : 0;
+    return saturate<P::BITS>(div_round(sum * out_scale<P>::M * ((acc_t)1 << UP), count * ((acc_t)1 << DOWN)));
 }
 
 /* The reductions of pool2d: add(v) for each input word of a window (taps in
@@ -37,7 +39,7 @@ template <class P>
 struct max_reduction {
     acc_t best = DATA_MIN - 1;
     void add(acc_t v) { best = v > best ? v : best; }
-    data_t result(int, int) const { return requantize<P::BITS>(best, P::FRAC_IN - P::FRAC_OUT); }
+    data_t result(int, int) const { return requantize_out<P>(best, P::FRAC_IN - P::FRAC_OUT); }
 };
 
 template <class P>
@@ -91,7 +93,7 @@ template <class P>
 void resize_nearest(const data_t* in, const int* rows, const int* cols, data_t* out) {
     for_each_word<P::C, P::HO, P::WO>([&](int c, int y, int x) {
         const acc_t v = in[at<P::H, P::W>(c, rows[y], cols[x])];
-        out[at<P::HO, P::WO>(c, y, x)] = requantize<P::BITS>(v, P::FRAC_IN - P::FRAC_OUT);
+        out[at<P::HO, P::WO>(c, y, x)] = requantize_out<P>(v, P::FRAC_IN - P::FRAC_OUT);
     });
 }
 
@@ -107,7 +109,7 @@ void resize_bilinear(const data_t* in, const int* rows, const int* cols, data_t*
         const acc_t upper = (ONE - q[2]) * top[q[0]] + q[2] * top[q[1]];
         const acc_t lower = (ONE - q[2]) * bottom[q[0]] + q[2] * bottom[q[1]];
         const acc_t v = (ONE - r[2]) * upper + r[2] * lower;
-        out[at<P::HO, P::WO>(c, y, x)] = requantize<P::BITS>(v, P::FRAC_IN + 30 - P::FRAC_OUT);
+        out[at<P::HO, P::WO>(c, y, x)] = requantize_out<P>(v, P::FRAC_IN + 30 - P::FRAC_OUT);
     });
 }
 

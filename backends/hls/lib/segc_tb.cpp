@@ -47,6 +47,11 @@ static long total_words(const segc::tensor_info* tensors, int count) {
     return words;
 }
 
+/* The value of one word of a network input or output: its scale, else 2^-frac. */
+static double word_scale(const segc::tensor_info& t) {
+    return t.scale != 0 ? t.scale : std::ldexp(1.0, -t.frac);
+}
+
 static int fail(const char* message, const char* path) {
     std::fprintf(stderr, "csim: %s: %s\n", path, message);
     return 1;
@@ -71,7 +76,7 @@ int main(int argc, char** argv) {
     for (int t = 0; t < SEGC_NUM_INPUTS; ++t) {
         const segc::tensor_info& in = SEGC_INPUTS[t];
         for (long i = 0; i < in.words; ++i, p += 4) {
-            const double scaled = std::floor((double)read_float(p) * std::ldexp(1.0, in.frac) + 0.5);
+            const double scaled = std::floor((double)read_float(p) / word_scale(in) + 0.5);
             mem[in.offset + i] = segc::saturate_bits((segc::acc_t)std::fmax(-1e9, std::fmin(1e9, scaled)), in.bits);
         }
     }
@@ -83,7 +88,7 @@ int main(int argc, char** argv) {
     std::vector<float> out;
     for (int t = 0; t < SEGC_NUM_OUTPUTS; ++t) {
         const segc::tensor_info& o = SEGC_OUTPUTS[t];
-        for (long i = 0; i < o.words; ++i) out.push_back((float)std::ldexp((double)mem[o.offset + i], -o.frac));
+        for (long i = 0; i < o.words; ++i) out.push_back((float)((double)mem[o.offset + i] * word_scale(o)));
     }
     FILE* f = std::fopen(argv[3], "wb");
     if (!f || std::fwrite(out.data(), sizeof(float), out.size(), f) != out.size()) return fail("cannot write", argv[3]);
