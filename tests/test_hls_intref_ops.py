@@ -17,7 +17,7 @@ from hls_weights import deform_weights
 from test_hls_quant import _graph, _run, needs_gxx
 
 from segc.backends.hls.intmac import per_output_channel
-from segc.backends.hls.intref import integer_reference, output_values, supported_ops
+from segc.backends.hls.intref import integer_reference, supported_ops, tensor_values
 from segc.backends.hls.intref_mac import _displacement
 
 POINTWISE = """
@@ -46,20 +46,31 @@ DEFORM = """
     output square_rounded = image -> dconv(4, k=3, shape="square", bound=3, round=true, offset_groups=2)
     output grouped = image -> dconv(4, k=3, groups=2, offset_groups=2) -> relu
 """
+SHUFFLE = """
+    a = image -> conv(4, k=3, bias=true)
+    output sh = a -> shuffle(2)
+    output dc = image -> deconv(4, k=3, stride=2, padding=1, bias=true)
+"""
 FORMATS = ["*: w=16, a=16, scheme=fixed", "*: w=8, a=8, scheme=fixed", "*: w=8, a=8, scheme=int"]
+# scheme int where the kernels take any scale: the nonlinearities compute in fixed point
+POINTWISE_INT = "*: w=8, a=8, scheme=fixed\n    dc*: w=8, a=8, scheme=int"
 
 
 @needs_gxx
 @pytest.mark.parametrize("quantize", FORMATS)
-@pytest.mark.parametrize("body", [POINTWISE, DEFORM], ids=["pointwise_deconv_shuffle", "dconv"])
+@pytest.mark.parametrize("body", [POINTWISE, DEFORM, SHUFFLE], ids=["pointwise_deconv_shuffle", "dconv", "shuffle"])
 def test_c_simulation_equals_the_integer_reference(tmp_path, body, quantize):
+    if body == POINTWISE and quantize.endswith("int"):
+        quantize = POINTWISE_INT
     graph = _graph(quantize, body, "[4, 6, 6]")
     _, layers, words, config = _run(tmp_path, graph, weights=deform_weights(graph))
     entries = {entry["name"]: entry for entry in config["layers"]}
     computed = {entry["op"] for entry in entries.values() if entry["name"] in layers}
-    assert computed >= ({"dconv"} if body == DEFORM else {"deconv", "shuffle", "softmax", "tanh", "mul", "sub"})
+    ops = {POINTWISE: {"deconv", "shuffle", "softmax", "tanh", "mul", "sub"}, DEFORM: {"dconv"},
+           SHUFFLE: {"conv", "shuffle", "deconv"}}
+    assert computed >= ops[body]
     for name, traced in layers.items():
-        expected = output_values(words[name], entries[name]["frac"]).reshape(traced.shape)
+        expected = tensor_values(words[name], entries[name]).reshape(traced.shape)
         assert np.array_equal(traced, expected), name
     mac = [e for e in entries.values() if e["op"] in ("dconv", "deconv")]
     assert all(("requant" in e["params"]) == quantize.endswith("int") for e in mac)

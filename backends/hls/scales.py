@@ -28,12 +28,14 @@ from ...ir.quant import widths
 from ..quant import int_scale
 from .intmac import multiplier
 
-__all__ = ["SCALED_OPS", "activation_scales", "add_rescale", "check_scaled", "rescale", "rescale_info",
+__all__ = ["PERMUTING_OPS", "SCALED_OPS", "activation_scales", "add_rescale", "check_scaled", "rescale", "rescale_info",
            "word_rescale"]
 
 # ops whose kernels requantize between any scales (or fold the input's unit into their parameters)
 SCALED_OPS = ("input", "output", "flatten", "identity", "conv", "linear", "deconv", "dconv", "bn", "relu",
               "relu6", "maxpool", "avgpool", "upsample", "add", "concat", "slice")
+# ops that only move words: they need no kernel of their own where their input and output have one unit
+PERMUTING_OPS = ("shuffle",)
 _PRODUCT_BITS, _M_BITS, _ADD_M_BITS = 62, 31, 24
 
 
@@ -88,11 +90,15 @@ def add_rescale(ctx, node: Node) -> dict[str, int]:
 
 def check_scaled(graph: Graph, units: dict[str, float], owner: dict[str, str]) -> None:
     """An error naming the first layer outside :data:`SCALED_OPS` that reads
-    or writes a tensor whose scale is not a power of two."""
+    or writes a tensor whose scale is not a power of two (but a
+    :data:`PERMUTING_OPS` layer whose input and output share their unit)."""
     for node in graph.nodes():
         if node.op in SCALED_OPS:
             continue
-        for name in (*node.inputs, node.name):
+        tensors = (*node.inputs, node.name)
+        if node.op in PERMUTING_OPS and len({units[owner[name]] for name in tensors}) == 1:
+            continue  # words moved, not computed on: right at any scale both sides share
+        for name in tensors:
             if units[owner[name]] != 1.0:
                 raise SegError(Diagnostic(
                     f"layer '{node.name}' ({node.op}): the HLS backend requantizes int-scheme scales (r/q_max) "
