@@ -41,7 +41,8 @@ HARDWARE_TESTS = ("tests/test_hwmodel.py", "tests/test_engines.py")
 PRUNING_TESTS = ("tests/test_prune.py", "tests/test_prune_torch.py", "tests/test_prune_shuffle.py",
                  "tests/test_prune_pointwise.py")
 OPS_TESTS = ("tests/test_ops_table.py", "tests/test_ops_conv.py", "tests/test_ops_pool_upsample.py",
-             "tests/test_ops_add_concat_linear.py", "tests/test_ops_channels.py", "tests/test_ops_attributes.py")
+             "tests/test_ops_add_concat_linear.py", "tests/test_ops_channels.py", "tests/test_ops_attributes.py",
+             "tests/test_ops_shape_edges.py")
 # The op table's tests but the two that run torch modules (half the run's time; they test slice and
 # shuffle, whose rules live in ir/ops_channels.py).
 OPS_TABLE_TESTS = (*OPS_TESTS, *(f"--deselect tests/test_ops_channels.py::test_{name}" for name in (
@@ -52,14 +53,16 @@ DEFORM_TESTS = ("tests/test_deform_pass.py", "tests/test_deform_pass_decisions.p
 DEFORM_PASS_TESTS = (*DEFORM_TESTS, *(f"--deselect tests/test_deform_pass.py::test_{name}" for name in (
     "the_useful_bound_samples_exactly_as_unbounded_and_one_less_does_not",
     "zero_bound_with_rounding_is_a_plain_convolution_exactly", "exports_follow_the_deform_decisions")))
-# ... and the engine tests of deformable layers: gathers, the depthwise engine's taps, line-buffer ports.
-DCONV_COST_TESTS = (*DEFORM_PASS_TESTS, *(f"tests/test_engines.py::test_{name}" for name in (
+# ... with the dconv cost rules by hand and the engine tests of deformable layers: gathers, the
+# depthwise engine's taps, line-buffer ports.
+DCONV_COST_TESTS = (*DEFORM_PASS_TESTS, "tests/test_dconv_cost_by_hand.py", *(
+    f"tests/test_engines.py::test_{name}" for name in (
     "gathers_cost_latency_per_scattered_access", "depthwise_deformable_samples_through_the_engines_taps",
     "scattered_taps_are_read_through_the_line_buffer_ports")))
 SEARCH_TESTS = ("tests/test_search.py",)
 # The test files that cover each module (any other: the test files named after it).
 TESTS = {
-    "passes/hwmodel.py": HARDWARE_TESTS,
+    "passes/hwmodel.py": (*HARDWARE_TESTS, "tests/test_hwmodel_geometry.py"),
     "passes/tile.py": ("tests/test_tile.py", *HARDWARE_TESTS),
     "passes/timing.py": HARDWARE_TESTS,
     "passes/engines.py": (*HARDWARE_TESTS, "tests/test_engines_streamed.py",
