@@ -49,6 +49,8 @@ def test_deconv_is_a_stride_1_window_over_its_input_grid():
 
 @pytest.mark.parametrize(("shape", "layer", "depthwise"), [
     ("[8, 6, 6]", "conv(8, k=3, groups=8)", True),
+    ("[2, 6, 6]", "conv(2, k=3, groups=2)", True),  # the fewest groups a depthwise layer has
+    ("[512, 2, 2]", "conv(512, k=3, groups=512)", True),  # counts compared by value (512 is no cached int)
     ("[8, 6, 6]", "conv(16, k=3, groups=8)", False),  # two output channels a group
     ("[8, 6, 6]", "conv(8, k=3)", False),
     ("[1, 6, 6]", "conv(1, k=3)", False),  # one channel, one group: a plain convolution
