@@ -62,7 +62,7 @@ DCONV_COST_TESTS = (*DEFORM_PASS_TESTS, "tests/test_dconv_cost_by_hand.py", *(
 SEARCH_TESTS = ("tests/test_search.py",)
 # The test files that cover each module (any other: the test files named after it).
 TESTS = {
-    "passes/hwmodel.py": (*HARDWARE_TESTS, "tests/test_hwmodel_geometry.py"),
+    "passes/hwmodel.py": (*HARDWARE_TESTS, "tests/test_hwmodel_geometry.py", "tests/test_hwmodel_tiles.py"),
     "passes/tile.py": ("tests/test_tile.py", *HARDWARE_TESTS),
     "passes/timing.py": HARDWARE_TESTS,
     "passes/engines.py": (*HARDWARE_TESTS, "tests/test_engines_streamed.py",
