@@ -5,6 +5,8 @@ bands of candidates, and the input traffic of a grouped layer."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from test_hwmodel import _cost
@@ -50,3 +52,24 @@ def test_grouped_layer_reads_its_input_per_group():
     # two groups of 4 → 8 channels: ⌈(8/2)/32⌉ = 1 pass of output channels; 10·10·4 words a group
     grouped = _cost("input x: [8, 8, 8]\n y = x -> conv(8, k=3, groups=2)")
     assert grouped["dram_in"] == 2 * 1 * 1 * 10 * 10 * 4
+
+
+def _eq1_by_enumeration(wo: int, ho: int, k: int, pixels: int) -> list[int]:
+    """Eq. 1 at stride 1 for C_i = 1 by trying every tile: the best reuse, then
+    the fewest reads (Eq. 3), then the larger tile, then the wider."""
+    def key(tox, toy):
+        tix, tiy = tox + k - 1, toy + k - 1
+        reads = -(-wo // tox) * -(-ho // toy) * tix * tiy
+        return Fraction(tox * toy, tix * tiy), -reads, tox * toy, tox
+    fits = [(x, y) for x in range(1, wo + 1)
+            for y in range(1, min(ho, pixels // (x + k - 1) - k + 1) + 1)]  # (y + k − 1)·(x + k − 1) ≤ pixels
+    return list(max(fits, key=lambda tile: key(*tile)))
+
+
+def test_a_map_wider_than_the_buffer_holds_in_one_band():
+    """3×3, C_i = 1, 1000 rows × 1100 columns, 6000 B = 3000 words: no tile
+    wider than 998 fits beside a 3-row window, and the candidates (998 widths
+    by up to 998 heights) are weighed in one band.  The best: 58 × 48, whose
+    60 × 50 input fills the buffer, reuse 2784/3000 = 0.928."""
+    cost = _cost("input x: [1, 1000, 1100]\n y = x -> conv(2, k=3)", buffer="6000 B")
+    assert cost["tile"] == _eq1_by_enumeration(1100, 1000, 3, 3000)
