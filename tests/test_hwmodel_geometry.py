@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 import segc
-from segc.passes.hwmodel import ConvGeometry
+from segc.ir import Unroll
+from segc.passes.hwmodel import ConvGeometry, compute_cycles, dram_accesses
 
 
 def _geometry(shape: str, layer: str) -> ConvGeometry:
@@ -57,3 +58,15 @@ def test_deconv_is_a_stride_1_window_over_its_input_grid():
 ])
 def test_depthwise_means_one_channel_in_and_out_of_each_of_several_groups(shape, layer, depthwise):
     assert _geometry(shape, layer).depthwise is depthwise
+
+
+def test_counts_of_a_grouped_layer_are_whole_numbers():
+    """Eq. 2-4 per group of the grouped layer above (3 groups of 4 → 2 channels, k 3 × 5, 8 × 2 outputs),
+    unroll P_if 16, P_of 32, P_kx 4, P_ky 1: counts are ints (reports print 288, not 288.0)."""
+    geom = ConvGeometry(12, 6, 5, 3, 2, 1, 1, 1, 3, 2, 8)
+    cycles = compute_cycles(geom, Unroll(16, 32, 4))
+    assert cycles == 3 * (1 * 2 * 1 * 3) * 2 * 8 and type(cycles) is int  # g·⌈4/16⌉·⌈5/4⌉·⌈2/32⌉·⌈3/1⌉·W·H
+    # one 2 × 8 tile reading 5 × 10 pixels: 3 groups · 1 tile · ⌈2/32⌉ · 5·10 · 4 channels
+    accesses = dram_accesses(geom, (2, 8), (5, 10), 32)
+    assert accesses == (3 * 1 * 1 * 5 * 10 * 4, 5 * 3 * 4 * 6, 2 * 8 * 6)
+    assert all(type(words) is int for words in accesses)
