@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from test_hwmodel import _cost
 
+from segc import SegError
 from segc.passes.hwmodel import footprint
 
 
@@ -73,3 +74,19 @@ def test_a_map_wider_than_the_buffer_holds_in_one_band():
     60 × 50 input fills the buffer, reuse 2784/3000 = 0.928."""
     cost = _cost("input x: [1, 1000, 1100]\n y = x -> conv(2, k=3)", buffer="6000 B")
     assert cost["tile"] == _eq1_by_enumeration(1100, 1000, 3, 3000)
+
+
+def test_a_static_tile_reads_the_gaps_of_a_strided_window():
+    # 1×1 at stride 2 on 16 × 8 × 8: the static tile is the whole 4 × 4 output, and (paper's Eq. 1 input
+    # tile) it reads the 3 skipped pixels between its 4 taps too: (4 − 1)·2 + 1 = 7 a side
+    cost = _cost("input x: [16, 8, 8]\n y = x -> conv(16, k=1, stride=2)", mode="static")
+    assert (cost["tile"], cost["input_tile"]) == ([4, 4], [7, 7])
+    assert cost["dram_in"] == 1 * 1 * 7 * 7 * 16  # one tile · ⌈16/32⌉ · T_ix·T_iy · C_i
+
+
+def test_the_buffer_error_counts_pixels_and_channels():
+    # a 1×1 tile of a 3×3 conv over 64 channels: 3·3 = 9 pixels × 64 = 576 words; 1 KiB of 16-bit words = 512
+    with pytest.raises(SegError) as err:
+        _cost("input x: [64, 4, 4]\n y = x -> conv(8, k=3)", buffer="1 KiB")
+    assert err.value.diagnostics[0].message == (
+        "layer 'y': even a 1×1 tile needs 576 words of input buffer (9 pixels × 64 channels), but the target has 512")
