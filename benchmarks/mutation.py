@@ -41,12 +41,28 @@ HARDWARE_TESTS = ("tests/test_hwmodel.py", "tests/test_engines.py")
 PRUNING_TESTS = ("tests/test_prune.py", "tests/test_prune_torch.py", "tests/test_prune_shuffle.py",
                  "tests/test_prune_pointwise.py")
 OPS_TESTS = ("tests/test_ops_table.py", "tests/test_ops_conv.py", "tests/test_ops_pool_upsample.py",
-             "tests/test_ops_add_concat_linear.py", "tests/test_ops_channels.py", "tests/test_ops_attributes.py")
-DEFORM_TESTS = ("tests/test_deform_pass.py", "tests/test_deform_cost.py")
+             "tests/test_ops_add_concat_linear.py", "tests/test_ops_channels.py", "tests/test_ops_attributes.py",
+             "tests/test_ops_shape_edges.py")
+# The op table's tests but the two that run torch modules (half the run's time; they test slice and
+# shuffle, whose rules live in ir/ops_channels.py).
+OPS_TABLE_TESTS = (*OPS_TESTS, *(f"--deselect tests/test_ops_channels.py::test_{name}" for name in (
+    "module_matches_chunk_and_channel_shuffle", "pruned_slices_equal_masked")))
+DEFORM_TESTS = ("tests/test_deform_pass.py", "tests/test_deform_pass_decisions.py", "tests/test_deform_cost.py")
+# The deform pass's tests but those that import torch or onnx (a third of the run's time; they
+# test the backends' side of a decision the other tests check on the graph).
+DEFORM_PASS_TESTS = (*DEFORM_TESTS, *(f"--deselect tests/test_deform_pass.py::test_{name}" for name in (
+    "the_useful_bound_samples_exactly_as_unbounded_and_one_less_does_not",
+    "zero_bound_with_rounding_is_a_plain_convolution_exactly", "exports_follow_the_deform_decisions")))
+# ... with the dconv cost rules by hand and the engine tests of deformable layers: gathers, the
+# depthwise engine's taps, line-buffer ports.
+DCONV_COST_TESTS = (*DEFORM_PASS_TESTS, "tests/test_dconv_cost_by_hand.py", *(
+    f"tests/test_engines.py::test_{name}" for name in (
+    "gathers_cost_latency_per_scattered_access", "depthwise_deformable_samples_through_the_engines_taps",
+    "scattered_taps_are_read_through_the_line_buffer_ports")))
 SEARCH_TESTS = ("tests/test_search.py",)
 # The test files that cover each module (any other: the test files named after it).
 TESTS = {
-    "passes/hwmodel.py": HARDWARE_TESTS,
+    "passes/hwmodel.py": (*HARDWARE_TESTS, "tests/test_hwmodel_geometry.py", "tests/test_hwmodel_tiles.py"),
     "passes/tile.py": ("tests/test_tile.py", *HARDWARE_TESTS),
     "passes/timing.py": HARDWARE_TESTS,
     "passes/engines.py": (*HARDWARE_TESTS, "tests/test_engines_streamed.py",
@@ -56,8 +72,8 @@ TESTS = {
     "passes/base.py": ("tests/test_pipeline_verify.py", *HARDWARE_TESTS),
     "passes/registry.py": ("tests/test_pipeline_verify.py", "tests/test_cli.py"),
     "passes/fastmodel.py": ("tests/test_engines.py", "tests/test_dse.py"),
-    "passes/dconv_cost.py": DEFORM_TESTS,
-    "passes/deform.py": DEFORM_TESTS,
+    "passes/dconv_cost.py": DCONV_COST_TESTS,
+    "passes/deform.py": DEFORM_PASS_TESTS,
     "passes/channels.py": PRUNING_TESTS,
     "passes/channel_flow.py": PRUNING_TESTS,
     "passes/prune.py": PRUNING_TESTS,
@@ -68,7 +84,7 @@ TESTS = {
     "passes/search_space.py": SEARCH_TESTS,
     "passes/search_pymoo.py": SEARCH_TESTS,
     "passes/calibrate.py": ("tests/test_calibrate_physical.py", "tests/test_calibration_cv.py"),
-    "ir/ops.py": OPS_TESTS,
+    "ir/ops.py": OPS_TABLE_TESTS,
 }
 DEFAULT_MODULES = (*sorted(str(p.relative_to(ROOT)) for p in (ROOT / "passes").glob("*.py")
                            if p.name != "__init__.py"), "ir/ops.py")
