@@ -86,12 +86,13 @@ def _check_structure(graph: Graph, context: str | None) -> list[Diagnostic]:
     outputs = [n.name for n in nodes if n.op == "output"]
     if not outputs:
         problems.append(Diagnostic(f"network {shown(graph.name)} has no output"))
-    live = set(outputs)
+    live, is_output = set(outputs), frozenset(outputs)
+    fed = {i for node in nodes for i in node.inputs if i in is_output}  # outputs that feed a layer
     for node in reversed(nodes):
         if node.name in live:
             live.update(node.inputs)
     for node in nodes:
-        if node.op == "output" and graph.consumers(node.name):
+        if node.op == "output" and node.name in fed:
             problems.append(_diag(node, "an output cannot feed other layers", context))
         elif outputs and node.name not in live:
             problems.append(_diag(node, "does not reach any output", context))
