@@ -26,6 +26,7 @@ from .diagnostics import Diagnostic, SegError, Span
 from .directives import Directives
 from .ops import OPS
 from .quant import LayerQuant
+from .record import Record
 from .shapes import Shape
 from .target import Target
 from .verify import verify_graph
@@ -66,9 +67,10 @@ class Node:
         return replace(self, **changes)
 
     def annotated(self, key: str, value: Any) -> Node:
-        """The node with annotation ``key`` set (the others kept)."""
+        """The node with annotation ``key`` set (the others kept), in a
+        :class:`Record` (layers annotated alike share its keys)."""
         return Node(self.name, self.op, self.inputs, self.attrs, self.shape, self.span, self.trace,
-                    {**self.annotations, key: value}, self.quant)
+                    Record({**self.annotations, key: value}), self.quant)
 
 
 class Graph:
