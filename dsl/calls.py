@@ -50,7 +50,7 @@ def _built_key(opdef: OpDef, given: dict, inputs: list) -> tuple | None:
     attributes dict (never changed once built)."""
     for value in given.values():
         kind = type(value)
-        if not (kind is int or kind is str or kind is tuple and all(type(v) is int for v in value)):
+        if not (kind is int or kind is str or (kind is tuple and all(type(v) is int for v in value))):
             return None
     return opdef.name, tuple(given.items()), tuple(inputs)
 
