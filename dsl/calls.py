@@ -185,10 +185,8 @@ class CallEvaluator(ExprEvaluator):
             self.on_count_from()
         if len(self.pending) >= MAX_LAYERS:
             raise self.error(f"the network would have more than {MAX_LAYERS:,} layers", span)
-        layer = Pending(
-            id=len(self.pending), op=op, inputs=tuple(t.id for t in operands), attrs=attrs, shape=shape,
-            span=span, trace=self.traces[-1], explicit=name, explicit_span=name_span,
-        )
+        layer = Pending(len(self.pending), op, tuple(t.id for t in operands), attrs, shape, span, self.traces[-1], name,
+                        name_span)
         self.pending.append(layer)
         self.scopes[-1].children.append(layer)
         return Tensor(layer.id, shape)

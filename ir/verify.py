@@ -107,8 +107,9 @@ def verify_graph(graph: Graph, context: str | None = None, rederive: bool = True
     if cycle:
         return [Diagnostic(f"{prefix}network {shown(graph.name)} has a cycle: {' → '.join([*cycle, cycle[0]])}")]
     problems = [Diagnostic(prefix + message) for message in graph_name_problems(graph)]
+    rederive = rederive or verify_all()
     for node in graph.nodes():
-        message = _check_node(graph, node, rederive or verify_all())
+        message = _check_node(graph, node, rederive)
         if message:
             problems.append(_diag(node, message, context))
     problems += [Diagnostic(prefix + message, node.span) for node, _, message in width_problems(graph)]
