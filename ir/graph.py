@@ -18,9 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from .diagnostics import Diagnostic, SegError, Span
 from .directives import Directives
@@ -30,6 +28,9 @@ from .record import Record
 from .shapes import Shape
 from .target import Target
 from .verify import verify_graph
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["OUTPUT_PREFIX", "Graph", "Node"]
 
@@ -118,7 +119,7 @@ class Graph:
         by_insertion = sorted(self._order, key=self._order.__getitem__)
         if all(self._order[i] < self._order[n] for n in by_insertion for i in self.node(n).inputs):
             return by_insertion
-        return list(nx.lexicographical_topological_sort(self._edges(), key=self._order.__getitem__))
+        return list(_nx().lexicographical_topological_sort(self._edges(), key=self._order.__getitem__))
 
     def producers(self, name: str) -> list[Node]:
         """The operands of a node, in operand order."""
@@ -206,7 +207,7 @@ class Graph:
     def _edges(self) -> nx.DiGraph:
         """The edges, built from the operands the first time they are needed."""
         if self._g is None:
-            edges = nx.DiGraph()
+            edges = _nx().DiGraph()
             edges.add_nodes_from(self._order)
             edges.add_edges_from((i, name) for name, node in self._nodes.items() for i in node.inputs)
             self._g, self._shares_edges = edges, False
@@ -215,7 +216,7 @@ class Graph:
     def _own_edges(self) -> None:
         """Before an edit of the edges: a graph of its own if it shares one."""
         if self._shares_edges:
-            edges = nx.DiGraph()
+            edges = _nx().DiGraph()
             edges.add_nodes_from(self._g)  # type: ignore[arg-type]
             edges.add_edges_from(self._g.edges)  # type: ignore[union-attr]
             self._g, self._shares_edges = edges, False
@@ -225,7 +226,7 @@ class Graph:
         """Whether the graph has a topological order (found once, kept)."""
         try:
             self.topo_order()
-        except nx.NetworkXUnfeasible:
+        except _nx().NetworkXUnfeasible:  # looked up only when raised
             return False
         return True
 
@@ -234,8 +235,8 @@ class Graph:
         if self.is_acyclic():
             return []
         try:
-            return [u for u, _ in nx.find_cycle(self._edges())]
-        except nx.NetworkXNoCycle:
+            return [u for u, _ in _nx().find_cycle(self._edges())]
+        except _nx().NetworkXNoCycle:
             return []
 
     def structure(self) -> tuple:
@@ -257,3 +258,11 @@ class Graph:
         problems = self.problems(context, rederive)
         if problems:
             raise SegError(problems)
+
+
+def _nx():
+    """networkx, imported when a graph first needs its edges (``segc check`` and
+    ``segc report`` of a network built in order never do)."""
+    import networkx
+
+    return networkx
