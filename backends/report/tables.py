@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import operator
 from collections.abc import Iterator
 from typing import Any
 
@@ -133,18 +134,27 @@ def _text(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def _bytes(value: float) -> str:
+def _bytes(value: float | None) -> str:
+    if value is None:
+        return ""
     return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
 
 
-# column -> its cells' format (the others: _text); an empty cell for None
-_FORMATS = {"share": lambda value: f"{100 * value:.2f}%", "latency_s": lambda value: f"{value * 1e3:.4f}",
-            "dram_bytes": _bytes}
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.2f}%"
+
+
+def _milliseconds(value: float | None) -> str:
+    return "" if value is None else f"{value * 1e3:.4f}"
+
+
+# column -> its cells' format (the others: _text), each giving an empty cell for None
+_FORMATS = {"share": _share, "latency_s": _milliseconds, "dram_bytes": _bytes}
 _COLUMN_FORMATS = tuple(_FORMATS.get(c, _text) for c in COLUMNS)
 
 
 def _cell(key: str, value: Any) -> str:
-    return "" if value is None else _FORMATS.get(key, _text)(value)
+    return _FORMATS.get(key, _text)(value)
 
 
 def table_rows(report: dict) -> tuple[list[str], list[list[str]], list[str]]:
@@ -172,7 +182,7 @@ def layer_cells(graph: Graph, total_s: float) -> Iterator[tuple[str, ...]]:
                   cost["dram_weight"], cost["dram_out"], cost["dram_bits"] / 8, cost["w_bits"], cost["a_bits"],
                   resources.get("dsp"), resources.get("bram"), cost["bound"], latency,
                   latency / total_s if total_s else 0.0, cost["rule"], cost["engine"])  # in COLUMNS' order
-        yield tuple("" if v is None else form(v) for form, v in zip(_COLUMN_FORMATS, values))
+        yield tuple(map(operator.call, _COLUMN_FORMATS, values))
 
 
 def total_row(report: dict) -> dict[str, Any]:
