@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import operator
 from collections.abc import Iterator
 from typing import Any
 
@@ -182,7 +181,7 @@ def layer_cells(graph: Graph, total_s: float) -> Iterator[tuple[str, ...]]:
                   cost["dram_weight"], cost["dram_out"], cost["dram_bits"] / 8, cost["w_bits"], cost["a_bits"],
                   resources.get("dsp"), resources.get("bram"), cost["bound"], latency,
                   latency / total_s if total_s else 0.0, cost["rule"], cost["engine"])  # in COLUMNS' order
-        yield tuple(map(operator.call, _COLUMN_FORMATS, values))
+        yield tuple([form(value) for form, value in zip(_COLUMN_FORMATS, values)])
 
 
 def total_row(report: dict) -> dict[str, Any]:
