@@ -2,7 +2,8 @@
 hold with the same keys (``cost``): the values in one tuple, the keys (and
 each key's position) in one dict shared by every record of the same keys,
 in order.  A 100,000-layer network keeps a tuple per layer instead of a
-dict with its own key table (about 40 % of the memory).
+dict with its own key table (its ``cost`` annotations: 44 MiB as dicts,
+23 MiB as records).
 
 It reads like the dict it was made from (``record["rule"]``, ``get``,
 ``in``, ``items``, ``{**record}``, equality with a dict) and keeps its key
