@@ -4,6 +4,8 @@ block call's layers carry its call sites."""
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from seg_text import network
 
@@ -47,3 +49,18 @@ def test_layers_carry_the_call_sites_of_their_blocks():
     graph = segc.loads(text)
     traces = {n.name: [text[s.start:s.end] for s in n.trace] for n in graph.nodes() if n.op == "relu"}
     assert traces == {"y.0.0": ["outer", "inner"], "y.0.1": ["outer", "inner"], "y.relu": []}
+
+
+def test_the_evaluator_goes_without_the_cyclic_collector():
+    """``segc report`` pauses the collector throughout: the elaboration's
+    layers must be freed by reference counting once the graph is built."""
+    from segc.dsl.calls import CallEvaluator
+
+    gc.collect()
+    gc.disable()
+    try:
+        segc.loads(network("output y = x -> outer -> relu", blocks=BLOCKS))
+        alive = [o for o in gc.get_objects() if isinstance(o, CallEvaluator)]
+    finally:
+        gc.enable()
+    assert alive == []
