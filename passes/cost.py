@@ -31,10 +31,10 @@ layer overhead once (the layers fused into a convolution share its one); a
 deformable layer is two, its offset branch and its sampling convolution
 (``dconv_cost.py``), and takes the sum of their times.
 
-The annotation is a :class:`~segc.ir.record.Record` (a compact, read-only
-mapping, in the key order above).  Each layer's annotation also holds its widths (``w_bits``, ``a_bits``), its
+Each layer's annotation also holds its widths (``w_bits``, ``a_bits``), its
 DRAM traffic in bits at those widths (``dram_bits``, ``widths.py``) and the
-resource estimate of its HLS kernel (``resources``, ``resources.py``).
+resource estimate of its HLS kernel (``resources``, ``resources.py``).  It
+is a :class:`~segc.ir.record.Record`: a compact, read-only mapping.
 
 A :class:`Calibration` (``segc calibrate``) is a set of fitted target
 fields (overlap, effective bandwidth, layer overhead, access latency,
@@ -130,7 +130,7 @@ def _times(target: Target, work: dict, invocations: int) -> tuple[float, float, 
 
 
 def layer_cost(graph: Graph, node: Node, target: Target, pipelined: set[str]) -> Record:
-    """The ``cost`` annotation of one layer, a :class:`Record` (``pipelined``: layers whose
+    """The ``cost`` annotation of one layer (``pipelined``: layers whose
     output leaves a convolution pipeline, updated here).  A layer of several
     invocations (a deformable layer's ``parts``) takes the sum of theirs."""
     cost = _work(graph, node, target, pipelined)
