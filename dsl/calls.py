@@ -43,6 +43,18 @@ def _positional_message(opdef: OpDef) -> str:
             f"give the others by name{hint}")
 
 
+def _built_key(opdef: OpDef, given: dict, inputs: list) -> tuple | None:
+    """What an op's attributes and shape depend on, when every value is an
+    int, a string or a tuple of ints (no boolean or float, which would equal
+    an int: ``true == 1``); None: build them afresh.  Layers alike share one
+    attributes dict (never changed once built)."""
+    for value in given.values():
+        kind = type(value)
+        if not (kind is int or kind is str or (kind is tuple and all(type(v) is int for v in value))):
+            return None
+    return opdef.name, tuple(given.items()), tuple(inputs)
+
+
 class CallEvaluator(ExprEvaluator):
     """Expressions plus calls; builds the pending layers and naming scopes."""
 
@@ -51,6 +63,8 @@ class CallEvaluator(ExprEvaluator):
         self.blocks = blocks
         self.pending: list[Pending] = []
         self.scopes: list[Scope] = []
+        self.traces: list[tuple[Span, ...]] = [()]  # the call sites of each open block call, outermost first
+        self._built: dict[tuple, tuple[dict, object]] = {}  # (op, attribute values, input shapes) -> (attrs, shape)
         self.count_from: int | None = None  # call on_count_from on reaching this many layers
         self.on_count_from = None  # checks the whole network's size (counted) before the build goes on
 
@@ -74,8 +88,9 @@ class CallEvaluator(ExprEvaluator):
 
     def call(self, call: ast.Call, env: Env, first: Arg | None = None) -> object:
         positional, keywords = self._arguments(call, env, first)
-        if any(is_poison(v) for v, _ in positional) or any(is_poison(v) for v, _ in keywords.values()):
-            return POISON
+        for value, _ in (*positional, *keywords.values()):
+            if is_poison(value):
+                return POISON
         if call.func in BUILTINS:
             return self._builtin(call, positional, keywords)
         if call.func in OPS:
@@ -109,15 +124,25 @@ class CallEvaluator(ExprEvaluator):
         if not opdef.accepts(len(operands)):
             got = len(operands)
             raise self.error(f"{opdef.name} takes {opdef.arity_text()}, got {got} tensor{'s' * (got != 1)}", call.span)
+        inputs = [t.shape for t in operands]
+        key = _built_key(opdef, given, inputs)
+        built = self._built.get(key) if key is not None else None
+        if built is None:
+            built = self._build(call, opdef, given, spans, inputs)
+            if key is not None:
+                self._built[key] = built
+        return self.add_layer(opdef.name, operands, built[0], built[1], call.span, call.alias, call.alias_span)
+
+    def _build(self, call: ast.Call, opdef: OpDef, given: dict, spans: dict, inputs: list) -> tuple[dict, object]:
+        """A layer's canonical attributes and output shape."""
         try:
             attrs = opdef.build_attrs(given)
         except AttrError as err:
             raise self.error(str(err), spans.get(err.attr or "", call.span)) from None
         try:
-            shape = opdef.shape(attrs, [t.shape for t in operands])
+            return attrs, opdef.shape(attrs, inputs)
         except ShapeError as err:
             raise self.error(str(err), call.span) from None
-        return self.add_layer(opdef.name, operands, attrs, shape, call.span, call.alias, call.alias_span)
 
     def _op_arguments(self, call: ast.Call, opdef: OpDef, positional: list[Arg], keywords: dict[str, Arg]):
         count = 0
@@ -160,10 +185,8 @@ class CallEvaluator(ExprEvaluator):
             self.on_count_from()
         if len(self.pending) >= MAX_LAYERS:
             raise self.error(f"the network would have more than {MAX_LAYERS:,} layers", span)
-        layer = Pending(
-            id=len(self.pending), op=op, inputs=tuple(t.id for t in operands), attrs=attrs, shape=shape,
-            span=span, trace=tuple(where for _, where in self.call_stack), explicit=name, explicit_span=name_span,
-        )
+        layer = Pending(len(self.pending), op, tuple(t.id for t in operands), attrs, shape, span, self.traces[-1], name,
+                        name_span)
         self.pending.append(layer)
         self.scopes[-1].children.append(layer)
         return Tensor(layer.id, shape)
@@ -181,9 +204,11 @@ class CallEvaluator(ExprEvaluator):
         self.scopes[-1].children.append(scope)
         self.scopes.append(scope)
         self.call_stack.append((block.name, call.span))
+        self.traces.append((*self.traces[-1], call.span))
         try:
             return self._block_body(call, block, bound)
         finally:
+            self.traces.pop()
             self.call_stack.pop()
             self.scopes.pop()
 

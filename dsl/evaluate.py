@@ -82,6 +82,7 @@ class ExprEvaluator:
         self.call_stack: list[tuple[str, Span]] = []
         self.errors: list[Diagnostic] = []
         self._seen: set[tuple] = set()
+        self._methods: dict[type, Callable] = {}  # expression type -> its _eval_ function
 
     # ---------------------------------------------------------- diagnostics
     def error(self, message: str, span: Span | None) -> SegError:
@@ -111,7 +112,10 @@ class ExprEvaluator:
 
     # ---------------------------------------------------------- dispatch
     def eval(self, expr: ast.Expr, env: Env) -> object:
-        return getattr(self, f"_eval_{type(expr).__name__}")(expr, env)
+        method = self._methods.get(type(expr))
+        if method is None:  # the class's function, not a bound method (which would hold the evaluator in a cycle)
+            method = self._methods[type(expr)] = getattr(type(self), f"_eval_{type(expr).__name__}")
+        return method(self, expr, env)
 
     def call(self, call: ast.Call, env: Env, first: tuple[object, Span] | None = None) -> object:
         """Plain expressions (target fields) call nothing; the elaborator

@@ -28,7 +28,7 @@ from ..ir import Diagnostic, Note, SegError, Span
 __all__ = ["Pending", "Scope", "assign_names"]
 
 
-@dataclass
+@dataclass(slots=True)
 class Pending:
     """A layer whose name is not known yet."""
 

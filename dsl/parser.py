@@ -162,7 +162,7 @@ class _ToAst(Transformer_NonRecursive):
     """One method per grammar rule; each returns an AST node with its span."""
 
     def __init__(self, source: SourceFile):
-        super().__init__()
+        super().__init__(visit_tokens=False)  # no method per token type: tokens pass as they are
         self.source = source
 
     def _span(self, meta) -> Span:

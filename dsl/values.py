@@ -16,7 +16,7 @@ from ..ir import Shape
 __all__ = ["POISON", "Quantity", "Tensor", "is_poison", "type_name"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Tensor:
     """The output of a layer under construction (``id`` indexes the builder)."""
 

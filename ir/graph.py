@@ -5,6 +5,10 @@ shape ``[C, H, W]``, source span).  Operand order is kept on the node
 (``Node.inputs``), not taken from edge order; an edge ``u → v`` exists when
 ``u`` is an operand of ``v``.  Weights are not stored here (see DESIGN §3).
 
+The ``networkx`` edges are built from the nodes' operands when first needed
+(consumers, removal, a cycle, an order other than insertion): a graph that is
+only built, read in order and annotated never holds them.
+
 Passes edit the graph through :meth:`Graph.add`, :meth:`Graph.replace` and
 :meth:`Graph.remove`, and read it in the deterministic topological order of
 :meth:`Graph.nodes` (insertion order, where that is topological).
@@ -14,17 +18,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from .diagnostics import Diagnostic, SegError, Span
 from .directives import Directives
 from .ops import OPS
 from .quant import LayerQuant
+from .record import Record
 from .shapes import Shape
 from .target import Target
 from .verify import verify_graph
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["OUTPUT_PREFIX", "Graph", "Node"]
 
@@ -62,9 +68,10 @@ class Node:
         return replace(self, **changes)
 
     def annotated(self, key: str, value: Any) -> Node:
-        """The node with annotation ``key`` set (the others kept)."""
+        """The node with annotation ``key`` set (the others kept), in a
+        :class:`Record` (layers annotated alike share its keys)."""
         return Node(self.name, self.op, self.inputs, self.attrs, self.shape, self.span, self.trace,
-                    {**self.annotations, key: value}, self.quant)
+                    Record({**self.annotations, key: value}), self.quant)
 
 
 class Graph:
@@ -75,7 +82,7 @@ class Graph:
         self.name = name
         self.target = target
         self.directives = directives or Directives()
-        self._g = nx.DiGraph()  # the edges (the nodes themselves are in _nodes), shared with copies
+        self._g: nx.DiGraph | None = None  # the edges, built when first needed (_edges), shared with copies
         self._shares_edges = False  # until an edit of the operands
         self._nodes: dict[str, Node] = {}
         self._order: dict[str, int] = {}
@@ -112,7 +119,7 @@ class Graph:
         by_insertion = sorted(self._order, key=self._order.__getitem__)
         if all(self._order[i] < self._order[n] for n in by_insertion for i in self.node(n).inputs):
             return by_insertion
-        return list(nx.lexicographical_topological_sort(self._g, key=self._order.__getitem__))
+        return list(_nx().lexicographical_topological_sort(self._edges(), key=self._order.__getitem__))
 
     def producers(self, name: str) -> list[Node]:
         """The operands of a node, in operand order."""
@@ -120,7 +127,7 @@ class Graph:
 
     def consumers(self, name: str) -> list[Node]:
         """The nodes reading this node's output, in insertion order."""
-        return [self.node(c) for c in sorted(self._g.successors(name), key=self._order.__getitem__)]
+        return [self.node(c) for c in sorted(self._edges().successors(name), key=self._order.__getitem__)]
 
     def input_shapes(self, node: Node) -> list[Shape]:
         return [self.node(i).shape for i in node.inputs]  # type: ignore[misc]
@@ -143,9 +150,10 @@ class Graph:
         self._order[node.name] = self._next
         self._next += 1
         self._nodes[node.name] = node
-        self._own_edges()
-        self._g.add_node(node.name)
-        self._g.add_edges_from((i, node.name) for i in node.inputs)
+        if self._g is not None:
+            self._own_edges()
+            self._g.add_node(node.name)
+            self._g.add_edges_from((i, node.name) for i in node.inputs)
         self._topo = None
         return node
 
@@ -157,9 +165,10 @@ class Graph:
             raise ValueError(f"layer '{node.name}' reads unknown layer(s) {missing}")
         self._nodes[node.name] = node
         if node.inputs != old.inputs:
-            self._own_edges()
-            self._g.remove_edges_from((i, node.name) for i in set(old.inputs))
-            self._g.add_edges_from((i, node.name) for i in node.inputs)
+            if self._g is not None:
+                self._own_edges()
+                self._g.remove_edges_from((i, node.name) for i in set(old.inputs))
+                self._g.add_edges_from((i, node.name) for i in node.inputs)
             self._topo = None
         return node
 
@@ -171,11 +180,11 @@ class Graph:
         return node
 
     def remove(self, name: str) -> None:
-        if any(True for _ in self._g.successors(name)):
+        if any(True for _ in self._edges().successors(name)):
             users = ", ".join(c.name for c in self.consumers(name))
             raise ValueError(f"layer '{name}' is still read by {users}")
         self._own_edges()
-        self._g.remove_node(name)
+        self._g.remove_node(name)  # type: ignore[union-attr]
         del self._nodes[name]
         del self._order[name]
         self._topo = None
@@ -190,16 +199,26 @@ class Graph:
         other._next = len(order)
         other._nodes = {name: self._nodes[name] for name in order}
         other._topo = list(order)
-        other._g = self._g
-        self._shares_edges = other._shares_edges = True
+        if self._g is not None:
+            other._g = self._g
+            self._shares_edges = other._shares_edges = True
         return other
+
+    def _edges(self) -> nx.DiGraph:
+        """The edges, built from the operands the first time they are needed."""
+        if self._g is None:
+            edges = _nx().DiGraph()
+            edges.add_nodes_from(self._order)
+            edges.add_edges_from((i, name) for name, node in self._nodes.items() for i in node.inputs)
+            self._g, self._shares_edges = edges, False
+        return self._g
 
     def _own_edges(self) -> None:
         """Before an edit of the edges: a graph of its own if it shares one."""
         if self._shares_edges:
-            edges = nx.DiGraph()
-            edges.add_nodes_from(self._g)
-            edges.add_edges_from(self._g.edges)
+            edges = _nx().DiGraph()
+            edges.add_nodes_from(self._g)  # type: ignore[arg-type]
+            edges.add_edges_from(self._g.edges)  # type: ignore[union-attr]
             self._g, self._shares_edges = edges, False
 
     # ------------------------------------------------------------ checks
@@ -207,7 +226,7 @@ class Graph:
         """Whether the graph has a topological order (found once, kept)."""
         try:
             self.topo_order()
-        except nx.NetworkXUnfeasible:
+        except _nx().NetworkXUnfeasible:  # looked up only when raised
             return False
         return True
 
@@ -216,8 +235,8 @@ class Graph:
         if self.is_acyclic():
             return []
         try:
-            return [u for u, _ in nx.find_cycle(self._g)]
-        except nx.NetworkXNoCycle:
+            return [u for u, _ in _nx().find_cycle(self._edges())]
+        except _nx().NetworkXNoCycle:
             return []
 
     def structure(self) -> tuple:
@@ -239,3 +258,11 @@ class Graph:
         problems = self.problems(context, rederive)
         if problems:
             raise SegError(problems)
+
+
+def _nx():
+    """networkx, imported when a graph first needs its edges (``segc check`` and
+    ``segc report`` of a network built in order never do)."""
+    import networkx
+
+    return networkx

@@ -27,6 +27,7 @@ rule that sets it wins; unset widths default to the target's ``word``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -176,8 +177,13 @@ def layer_quant(graph: Graph, node: Node) -> LayerQuant:
     target's word in fixed point (unquantized layers)."""
     if node.quant is not None:
         return node.quant
-    word = _word(graph)
-    return LayerQuant("fixed", word, word if node.op in WEIGHTED_OPS else None)
+    return _fixed(_word(graph), node.op in WEIGHTED_OPS)
+
+
+@functools.lru_cache(maxsize=64)
+def _fixed(word: int, weighted: bool) -> LayerQuant:
+    """The target's word in fixed point (one object per word and kind: formats are immutable)."""
+    return LayerQuant("fixed", word, word if weighted else None)
 
 
 def widths(graph: Graph, node: Node) -> tuple[int | None, int]:

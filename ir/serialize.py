@@ -16,6 +16,7 @@ from .graph import Graph, Node
 from .names import name_problem
 from .ops import OPS
 from .quant import WEIGHTED_OPS, LayerQuant, option_problem
+from .record import plain
 from .shapes import ShapeError
 from .target import TARGET_FIELDS, UNROLL_KEYS, Target, Unroll, packing_from_dict, packing_to_dict, target_problems
 
@@ -82,7 +83,7 @@ def graph_to_json(graph: Graph) -> dict:
         if node.quant is not None:
             entry["quant"] = node.quant.to_json()
         if node.annotations:
-            entry["annotations"] = dict(node.annotations)
+            entry["annotations"] = {key: plain(value) for key, value in node.annotations.items()}
         nodes.append(entry)
     prune, deform = graph.directives.prune, graph.directives.deform
     directives: dict[str, Any] = {"prune": None if prune is None else _prune_to_json(prune)}

@@ -86,12 +86,13 @@ def _check_structure(graph: Graph, context: str | None) -> list[Diagnostic]:
     outputs = [n.name for n in nodes if n.op == "output"]
     if not outputs:
         problems.append(Diagnostic(f"network {shown(graph.name)} has no output"))
-    live = set(outputs)
+    live, is_output = set(outputs), frozenset(outputs)
+    fed = {i for node in nodes for i in node.inputs if i in is_output}  # outputs that feed a layer
     for node in reversed(nodes):
         if node.name in live:
             live.update(node.inputs)
     for node in nodes:
-        if node.op == "output" and graph.consumers(node.name):
+        if node.op == "output" and node.name in fed:
             problems.append(_diag(node, "an output cannot feed other layers", context))
         elif outputs and node.name not in live:
             problems.append(_diag(node, "does not reach any output", context))
@@ -106,8 +107,9 @@ def verify_graph(graph: Graph, context: str | None = None, rederive: bool = True
     if cycle:
         return [Diagnostic(f"{prefix}network {shown(graph.name)} has a cycle: {' → '.join([*cycle, cycle[0]])}")]
     problems = [Diagnostic(prefix + message) for message in graph_name_problems(graph)]
+    rederive = rederive or verify_all()
     for node in graph.nodes():
-        message = _check_node(graph, node, rederive or verify_all())
+        message = _check_node(graph, node, rederive)
         if message:
             problems.append(_diag(node, message, context))
     problems += [Diagnostic(prefix + message, node.span) for node, _, message in width_problems(graph)]

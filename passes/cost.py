@@ -33,7 +33,8 @@ deformable layer is two, its offset branch and its sampling convolution
 
 Each layer's annotation also holds its widths (``w_bits``, ``a_bits``), its
 DRAM traffic in bits at those widths (``dram_bits``, ``widths.py``) and the
-resource estimate of its HLS kernel (``resources``, ``resources.py``).
+resource estimate of its HLS kernel (``resources``, ``resources.py``).  It
+is a :class:`~segc.ir.record.Record`: a compact, read-only mapping.
 
 A :class:`Calibration` (``segc calibrate``) is a set of fitted target
 fields (overlap, effective bandwidth, layer overhead, access latency,
@@ -47,6 +48,7 @@ from dataclasses import dataclass, field
 
 from ..ir import Diagnostic, ElementwiseUnit, Graph, Node, SegError, Target
 from ..ir.quant import widths
+from ..ir.record import Record
 from .base import Pass, PassResult
 from .dconv_cost import offset_branch
 from .engines import ENGINES, conv_engine, read_inputs, stream_engine
@@ -127,7 +129,7 @@ def _times(target: Target, work: dict, invocations: int) -> tuple[float, float, 
     return tuple(float(t) for t in times)  # type: ignore[return-value]
 
 
-def layer_cost(graph: Graph, node: Node, target: Target, pipelined: set[str]) -> dict:
+def layer_cost(graph: Graph, node: Node, target: Target, pipelined: set[str]) -> Record:
     """The ``cost`` annotation of one layer (``pipelined``: layers whose
     output leaves a convolution pipeline, updated here).  A layer of several
     invocations (a deformable layer's ``parts``) takes the sum of theirs."""
@@ -143,9 +145,10 @@ def layer_cost(graph: Graph, node: Node, target: Target, pipelined: set[str]) ->
     bound = "none" if latency == 0 else ("compute" if compute_s >= memory_s else "memory")
     macs = node.opdef.macs(node.attrs, graph.input_shapes(node), node.shape)
     w_bits, a_bits = widths(graph, node)
-    return {**cost, "invocations": invocations, "macs": macs, "latency_compute_s": compute_s,
-            "latency_memory_s": memory_s, "latency_overhead_s": overhead_s, "latency_s": latency, "bound": bound,
-            "w_bits": w_bits, "a_bits": a_bits, "resources": layer_resources(graph, node, cost, target)}
+    return Record({**cost, "invocations": invocations, "macs": macs, "latency_compute_s": compute_s,
+                   "latency_memory_s": memory_s, "latency_overhead_s": overhead_s, "latency_s": latency,
+                   "bound": bound, "w_bits": w_bits, "a_bits": a_bits,
+                   "resources": layer_resources(graph, node, cost, target)})
 
 
 @dataclass(frozen=True)

@@ -71,19 +71,13 @@ class ConvGeometry:
 
     @classmethod
     def of(cls, graph: Graph, node: Node) -> ConvGeometry:
-        """The geometry of a conv, dconv, deconv or linear node."""
+        """The geometry of a conv, dconv, deconv or linear node (found once
+        per op, input shape, output shape and attributes: a network repeats a few)."""
         x = graph.input_shapes(node)[0]
-        if node.op == "linear":
-            return cls(x.c, node.shape.c, 1, 1, 1, 1, 1, 1, 1, 1, 1)
-        if node.op == "deconv":  # the scatter form (deconv_cost.py): a k×k window over the input grid
-            k = node.attrs["k"]
-            return cls(x.c, node.shape.c, k[1], k[0], 1, 1, 1, 1, node.attrs["groups"], x.w, x.h)
-        a = node.attrs
-        pad_y, pad_x = conv_pads(a)
-        return cls(
-            x.c, node.shape.c, a["k"][1], a["k"][0], a["stride"][1], a["stride"][0], a["dilation"][1],
-            a["dilation"][0], a["groups"], node.shape.w, node.shape.h, pad_x, pad_y,
-        )
+        try:
+            return _geometry(node.op, x, node.shape, tuple(node.attrs.items()))
+        except TypeError:  # an attribute value that is not hashable
+            return _geometry.__wrapped__(node.op, x, node.shape, tuple(node.attrs.items()))
 
     @property
     def depthwise(self) -> bool:
@@ -97,6 +91,20 @@ class ConvGeometry:
     @property
     def macs(self) -> int:
         return self.wo * self.ho * self.co * (self.ci // self.groups) * self.kx * self.ky
+
+
+@functools.lru_cache(maxsize=4096)
+def _geometry(op: str, x, out, attrs: tuple) -> ConvGeometry:
+    if op == "linear":
+        return ConvGeometry(x.c, out.c, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+    a = dict(attrs)
+    if op == "deconv":  # the scatter form (deconv_cost.py): a k×k window over the input grid
+        return ConvGeometry(x.c, out.c, a["k"][1], a["k"][0], 1, 1, 1, 1, a["groups"], x.w, x.h)
+    pad_y, pad_x = conv_pads(a)
+    return ConvGeometry(
+        x.c, out.c, a["k"][1], a["k"][0], a["stride"][1], a["stride"][0], a["dilation"][1],
+        a["dilation"][0], a["groups"], out.w, out.h, pad_x, pad_y,
+    )
 
 
 @functools.lru_cache(maxsize=256)

@@ -35,5 +35,8 @@ def layer_times(target: Target, cycles, bits, gather, bursts, invocations) -> tu
     compute = cycles / target.clock_hz + gather_s
     memory = (bits - gather) / 8 / rate
     overhead = invocations * target.layer_overhead_s
-    latency = np.maximum(compute, memory) + (1 - target.overlap) * np.minimum(compute, memory) + overhead
+    if isinstance(compute, float) and isinstance(memory, float):  # one layer: the same sums, without numpy
+        latency = max(compute, memory) + (1 - target.overlap) * min(compute, memory) + overhead
+    else:
+        latency = np.maximum(compute, memory) + (1 - target.overlap) * np.minimum(compute, memory) + overhead
     return compute, memory, overhead, latency

@@ -49,3 +49,15 @@ def test_the_streamed_table_is_the_reports_table(capsys, monkeypatch, name: str,
 def test_a_cell_holding_the_row_separator_stays_whole(capsys) -> None:
     table.print_table("t", ["a", "b"], iter([["x\x1fy", "1"], ["z", "22"]]), ["", "23"])
     assert capsys.readouterr().out == _reference("t", ["a", "b"], [["x\x1fy", "1"], ["z", "22"]], ["", "23"])
+
+
+@pytest.mark.parametrize(("cells", "numbers"), [
+    (["1", "22,000", "3.5", "-4", "+5%", "12.50%"], True),
+    (["1", "3×3"], False), (["1", "a"], False), (["%"], False), (["-"], False), (["1-2"], False),
+    (["5+"], False), ([",-5"], False), (["+,5"], True), (["1\n2"], False), (["١٢"], True), (["1", "x١"], False),
+    (["1", ""], False), ([], True),
+])
+def test_a_column_of_numbers_by_hand(cells: list[str], numbers: bool) -> None:
+    """One match over the joined column, against the cells one by one."""
+    assert table._all_numbers(cells) is numbers
+    assert all(map(table._number, cells)) is numbers

@@ -119,18 +119,41 @@ COLUMNS = ("name", "op", "shape", "tile", "cycles_compute", "dram_in", "dram_wei
            "w_bits", "a_bits", "dsp", "bram", "bound", "latency_s", "share", "rule", "engine")
 
 
-def _cell(key: str, value: Any) -> str:
+def _text(value: Any) -> str:
+    """A cell of a column with no format of its own."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is int:
+        return f"{value:,}"
     if value is None:
         return ""
-    if key == "share":
-        return f"{100 * value:.2f}%"
-    if key == "latency_s":
-        return f"{value * 1e3:.4f}"
-    if key == "dram_bytes":
-        return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
     if isinstance(value, list):
         return "×".join(str(v) for v in value)
     return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _bytes(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+
+
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.2f}%"
+
+
+def _milliseconds(value: float | None) -> str:
+    return "" if value is None else f"{value * 1e3:.4f}"
+
+
+# column -> its cells' format (the others: _text), each giving an empty cell for None
+_FORMATS = {"share": _share, "latency_s": _milliseconds, "dram_bytes": _bytes}
+_COLUMN_FORMATS = tuple(_FORMATS.get(c, _text) for c in COLUMNS)
+
+
+def _cell(key: str, value: Any) -> str:
+    return _FORMATS.get(key, _text)(value)
 
 
 def table_rows(report: dict) -> tuple[list[str], list[list[str]], list[str]]:
@@ -152,8 +175,13 @@ def layer_cells(graph: Graph, total_s: float) -> Iterator[tuple[str, ...]]:
     """The text table's rows straight from the annotated graph, one layer
     at a time: the cells ``table_rows`` gives for ``build_report``'s rows."""
     for node in graph.nodes():
-        row = _row(graph, node, total_s)
-        yield tuple(_cell(c, row.get(c)) for c in COLUMNS)
+        cost = _cost(node)
+        latency, resources = cost["latency_s"], cost["resources"]
+        values = (node.name, node.op, list(node.shape), cost.get("tile"), cost["cycles_compute"], cost["dram_in"],
+                  cost["dram_weight"], cost["dram_out"], cost["dram_bits"] / 8, cost["w_bits"], cost["a_bits"],
+                  resources.get("dsp"), resources.get("bram"), cost["bound"], latency,
+                  latency / total_s if total_s else 0.0, cost["rule"], cost["engine"])  # in COLUMNS' order
+        yield tuple([form(value) for form, value in zip(_COLUMN_FORMATS, values)])
 
 
 def total_row(report: dict) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -33,6 +34,19 @@ def _cells(rows: Sequence[LayerSummary]) -> tuple[list[tuple[str, ...]], tuple[s
 def _number(cell: str) -> bool:
     """Signed, with thousands commas, decimals or a percent sign."""
     return cell.lstrip("+-").replace(",", "").replace(".", "").replace("%", "").isdigit()
+
+
+_ASCII_NUMBER = "[+-]*[,.%]*[0-9][0-9,.%]*"  # _number's cells, in ASCII
+_ASCII_NUMBERS = re.compile(f"(?:{_ASCII_NUMBER}\n)*{_ASCII_NUMBER}")
+
+
+def _all_numbers(cells: list[str]) -> bool:
+    """Whether every cell (none empty) is a number, with one match over the
+    column joined when it is ASCII without line breaks."""
+    text = "\n".join(cells)
+    if text.isascii() and text.count("\n") == len(cells) - 1:
+        return _ASCII_NUMBERS.fullmatch(text) is not None
+    return all(map(_number, cells))
 
 
 def _numeric(column: Iterable[str]) -> bool:
@@ -65,7 +79,7 @@ class _Measured:
             if self.right[i]:
                 cells = [c for c in column if c]
                 self.filled[i] = self.filled[i] or bool(cells)
-                self.right[i] = all(map(_number, cells))
+                self.right[i] = _all_numbers(cells)
 
     def cells(self) -> Iterator[Sequence[str]]:
         for row in self.rows:
