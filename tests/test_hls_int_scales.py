@@ -129,7 +129,15 @@ def test_a_fixed_point_conv_reads_an_int_scheme_input_at_its_scale(tmp_path):
     assert np.abs(simulated.reshape(-1) - from_torch.reshape(-1)).max() <= 2 * lsb
 
 
-def test_an_op_without_scaled_kernels_on_an_int_scheme_tensor_is_an_error_naming_it():
-    graph = _graph(QUANTIZE, "    output y = image -> sigmoid\n", "[3, 4, 4]")
-    with pytest.raises(segc.SegError, match=r"layer 'y' \(sigmoid\): .*'image' has one; give 'image' scheme=fixed"):
-        build_project(graph, HlsOptions())
+def test_tensors_of_an_op_without_scaled_kernels_keep_power_of_two_scales():
+    """A sigmoid computes in fixed point: the int tensors it reads and writes
+    get 2^-f; the input and a conv that no such op touches get r/127."""
+    body = "    a = image -> conv(4, k=3)\n    output y = a -> sigmoid\n    output z = image -> conv(4, k=1)\n"
+    graph = _graph(QUANTIZE, body, "[3, 6, 6]")
+    files, _ = build_project(graph, HlsOptions(weights=randomised(graph, 1)))
+    layers = {entry["name"]: entry for entry in json.loads(files["config.json"])["layers"]}
+    for name in ("a", "y"):
+        assert layers[name].get("scale", 2.0 ** -layers[name]["frac"]) == 2.0 ** -layers[name]["frac"], name
+    for name in ("image", "z"):
+        assert layers[name]["scale"] == pytest.approx(layers[name]["max_abs"] / 127, rel=1e-5), name
+        assert layers[name]["scale"] != 2.0 ** -layers[name]["frac"], name

@@ -52,16 +52,12 @@ SHUFFLE = """
     output dc = image -> deconv(4, k=3, stride=2, padding=1, bias=true)
 """
 FORMATS = ["*: w=16, a=16, scheme=fixed", "*: w=8, a=8, scheme=fixed", "*: w=8, a=8, scheme=int"]
-# scheme int where the kernels take any scale: the nonlinearities compute in fixed point
-POINTWISE_INT = "*: w=8, a=8, scheme=fixed\n    dc*: w=8, a=8, scheme=int"
 
 
 @needs_gxx
 @pytest.mark.parametrize("quantize", FORMATS)
 @pytest.mark.parametrize("body", [POINTWISE, DEFORM, SHUFFLE], ids=["pointwise_deconv_shuffle", "dconv", "shuffle"])
 def test_c_simulation_equals_the_integer_reference(tmp_path, body, quantize):
-    if body == POINTWISE and quantize.endswith("int"):
-        quantize = POINTWISE_INT
     graph = _graph(quantize, body, "[4, 6, 6]")
     _, layers, words, config = _run(tmp_path, graph, weights=deform_weights(graph))
     entries = {entry["name"]: entry for entry in config["layers"]}

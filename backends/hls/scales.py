@@ -28,29 +28,42 @@ from ...ir.quant import widths
 from ..quant import int_scale
 from .intmac import multiplier
 
-__all__ = ["PERMUTING_OPS", "SCALED_OPS", "activation_scales", "add_rescale", "check_scaled", "rescale", "rescale_info",
-           "word_rescale"]
+__all__ = ["SCALED_OPS", "activation_scales", "add_rescale", "check_scaled", "power_of_two_tensors", "rescale",
+           "rescale_info", "word_rescale"]
 
 # ops whose kernels requantize between any scales (or fold the input's unit into their parameters)
 SCALED_OPS = ("input", "output", "flatten", "identity", "conv", "linear", "deconv", "dconv", "bn", "relu",
               "relu6", "maxpool", "avgpool", "upsample", "add", "concat", "slice")
-# ops that only move words: they need no kernel of their own where their input and output have one unit
-PERMUTING_OPS = ("shuffle",)
 _PRODUCT_BITS, _M_BITS, _ADD_M_BITS = 62, 31, 24
 
 
 def activation_scales(graph: Graph, owner: dict[str, str], formats: dict[str, int],
                       maxima: dict[str, float]) -> dict[str, float]:
     """The scale of every layer that owns its output: r / q_max for an
-    ``int``-scheme layer (r its calibrated range, when above 0), else 2^−f."""
-    scales = {}
+    ``int``-scheme layer (r its calibrated range, when above 0), else 2^−f;
+    also 2^−f for a tensor that a kernel without scaled arithmetic (an op
+    outside :data:`SCALED_OPS`) writes or reads (:func:`power_of_two_tensors`)."""
+    scales, fixed = {}, power_of_two_tensors(graph, owner)
     for name, frac in formats.items():
         node, value_range = graph.node(name), maxima.get(name, 0.0)
-        if node.quant is not None and node.quant.scheme == "int" and owner[name] == name and value_range > 0:
+        if (node.quant is not None and node.quant.scheme == "int" and owner[name] == name and value_range > 0
+                and name not in fixed):
             scales[name] = int_scale(value_range, widths(graph, node)[1], f"layer '{name}'")
         else:
             scales[name] = 2.0**-frac
     return scales
+
+
+def power_of_two_tensors(graph: Graph, owner: dict[str, str]) -> set[str]:
+    """The tensors (by owner) written or read by an op outside
+    :data:`SCALED_OPS` (the pointwise nonlinearities, shuffle, mul, softmax
+    …): their kernels compute in fixed point, so an ``int``-scheme tensor
+    there keeps the power-of-two scale 2^−f of its range."""
+    tensors = set()
+    for node in graph.nodes():
+        if node.op not in SCALED_OPS:
+            tensors.update(owner.get(name, name) for name in (*node.inputs, node.name))
+    return tensors
 
 
 def rescale(unit_in: float, unit_out: float, acc_bits: int) -> dict[str, int]:
@@ -90,15 +103,12 @@ def add_rescale(ctx, node: Node) -> dict[str, int]:
 
 def check_scaled(graph: Graph, units: dict[str, float], owner: dict[str, str]) -> None:
     """An error naming the first layer outside :data:`SCALED_OPS` that reads
-    or writes a tensor whose scale is not a power of two (but a
-    :data:`PERMUTING_OPS` layer whose input and output share their unit)."""
+    or writes a tensor whose scale is not a power of two (a guard:
+    :func:`activation_scales` gives those tensors power-of-two scales)."""
     for node in graph.nodes():
         if node.op in SCALED_OPS:
             continue
-        tensors = (*node.inputs, node.name)
-        if node.op in PERMUTING_OPS and len({units[owner[name]] for name in tensors}) == 1:
-            continue  # words moved, not computed on: right at any scale both sides share
-        for name in tensors:
+        for name in (*node.inputs, node.name):
             if units[owner[name]] != 1.0:
                 raise SegError(Diagnostic(
                     f"layer '{node.name}' ({node.op}): the HLS backend requantizes int-scheme scales (r/q_max) "
