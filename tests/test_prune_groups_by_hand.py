@@ -6,7 +6,7 @@ shapes and slice bounds they imply, counted by hand."""
 from __future__ import annotations
 
 import segc
-from segc.passes.channels import ChannelGroup, channel_groups, pruned_shapes, pruned_slices
+from segc.passes.channels import ChannelGroup, channel_groups, kept_channels, pruned_shapes, pruned_slices
 
 
 def net(body: str) -> segc.ir.Graph:
@@ -146,3 +146,51 @@ def test_a_deconv_produces_a_group_with_its_weight_transposed() -> None:
 """))
     assert groups == [the_input(("a",)), source("a", 4, (("up", 0),)),
                       source("up", 6, (("y", 0),), transposed=("up",)), source("y", 2, reason="network output 'y'")]
+
+
+def test_a_group_left_without_offsets_starts_at_zero_one_filter_per_channel() -> None:
+    group = ChannelGroup("a", 4, ("a", "b"), (), (), True, "")
+    assert group.producer_slots == (("a", 0, 1), ("b", 0, 1))
+
+
+def test_a_group_first_produced_by_a_coarsened_conv_is_named_after_it_whole() -> None:
+    # m = shuffle(concat(l, r)): channel c of l's 3 is m[2c:2c + 2]; o = shuffle(concat(m, p)) ties m's
+    # 3 two-wide channels to p's 6, two by two: p (defined first) is coarsened to 3 channels of 2 filters,
+    # all of its 6, so the group is "p", not a range; o holds each channel 4 wide
+    graph = net("""
+    p = x -> conv(6, k=1)
+    l = x -> conv(3, k=1)
+    r = x -> conv(3, k=1)
+    m = concat(l, r) -> shuffle(groups=2)
+    o = concat(m, p) -> shuffle(groups=2)
+    output y = o -> conv(2, k=1)
+""")
+    group = channel_groups(graph)[1]
+    assert (group.name, group.channels) == ("p", 3)
+    assert group.producer_slots == (("p", 0, 2), ("l", 0, 1), ("r", 0, 1))
+    assert group.member_slots == (("m.concat", 0, 1), ("m.concat", 3, 1), ("m.shuffle", 0, 2),
+                                  ("o.concat", 0, 2), ("o.concat", 6, 2), ("o.shuffle", 0, 4))
+    assert (group.consumers, group.consumer_units) == ((("y", 0),), (4,))
+
+
+def test_a_depthwise_conv_after_a_shuffle_loses_two_channels_per_group_channel() -> None:
+    graph = net("""
+    l = x -> conv(4, k=1)
+    r = x -> conv(4, k=1)
+    a = concat(l, r) -> shuffle(groups=2)
+    dw = a -> conv(8, k=3, padding=1, groups=8)
+    output y = dw -> conv(2, k=1)
+""")
+    groups = channel_groups(graph)
+    assert groups[1].member_slots[-1] == ("dw", 0, 2)
+    # keeping 1 of l's 4 channels removes 3, two of dw's channels each: 8 - 6 = 2 on both sides
+    assert pruned_shapes(graph, groups, {"l": 1}) == {"l": (3, 1), "r": (3, 1), "dw": (2, 2), "y": (2, 2)}
+
+
+def test_kept_counts_snapped_to_small_and_odd_multiples() -> None:
+    def kept(channels: int, rate: float, pof: int) -> int:
+        return kept_channels(ChannelGroup("g", channels, ("g",), (), (), True, ""), rate, pof)
+
+    assert kept(10, 0.35, 2) == 8  # 6.5 + ½ → 7: 6 and 8 are as near, the larger is kept
+    assert kept(33, 0.1, 32) == 32  # 29.7 + ½ → 30: 32 is nearer than C = 33
+    assert kept(33, 0.0, 32) == 33
