@@ -5,6 +5,10 @@ shapes and slice bounds they imply, counted by hand."""
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
+
 import segc
 from segc.passes.channels import ChannelGroup, channel_groups, kept_channels, pruned_shapes, pruned_slices
 
@@ -194,3 +198,40 @@ def test_kept_counts_snapped_to_small_and_odd_multiples() -> None:
     assert kept(10, 0.35, 2) == 8  # 6.5 + ½ → 7: 6 and 8 are as near, the larger is kept
     assert kept(33, 0.1, 32) == 32  # 29.7 + ½ → 30: 32 is nearer than C = 33
     assert kept(33, 0.0, 32) == 33
+
+
+def test_groups_are_immutable() -> None:
+    group = ChannelGroup("a", 4, ("a",), (), (), True, "")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        group.channels = 2
+
+
+def test_linear_producers_are_not_transposed() -> None:
+    groups = channel_groups(segc.loads("""network n {
+    input x: [3, 4, 4]
+    a = x -> conv(2, k=1)
+    f = a -> flatten
+    fc = f -> linear(5)
+    output y = fc -> linear(3)
+}"""))
+    # a's 2 channels are 4·4 = 16 features each after the flatten
+    flattened = ChannelGroup("a", 2, ("a",), ("f",), (("fc", 0),), True, "", consumer_units=(16,),
+                             member_slots=(("f", 0, 16),), producer_offsets=(0,), producer_units=(1,))
+    assert groups == [the_input(("a",)), flattened, source("fc", 5, (("y", 0),)),
+                      source("y", 3, reason="network output 'y'")]
+
+
+def test_groups_of_one_layer_are_ordered_by_where_they_start_in_it() -> None:
+    # a's halves are added crosswise to r's: a[0:4] ties r[4:8], a[4:8] ties r[0:4]; both groups start
+    # in a, so a[0:4] (from channel 0) comes first, whatever r's offsets
+    groups = channel_groups(net("""
+    a = x -> conv(8, k=1)
+    halves = a -> split(2)
+    r = x -> conv(8, k=1)
+    parts = r -> split(2)
+    s = add(halves[1], parts[0])
+    t = add(halves[0], parts[1])
+    output y = concat(s, t) -> conv(2, k=1)
+"""))
+    assert [(g.name, g.producer_slots) for g in groups[1:3]] == [
+        ("a[0:4]", (("a", 0, 1), ("r", 4, 1))), ("a[4:8]", (("a", 4, 1), ("r", 0, 1)))]
