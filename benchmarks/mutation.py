@@ -63,7 +63,8 @@ SOCKET = "mutation.sock"
 ORIGINAL, RECORD = "mutation-original.py", "mutation-record.json"  # in the scratch copy
 
 HARDWARE_TESTS = ("tests/test_hwmodel.py", "tests/test_engines.py")
-PRUNING_TESTS = ("tests/test_prune_groups_by_hand.py", "tests/test_prune.py", "tests/test_prune_torch.py",
+PRUNING_TESTS = ("tests/test_prune_groups_by_hand.py", "tests/test_prune_pass_by_hand.py", "tests/test_prune.py",
+                 "tests/test_prune_torch.py",
                  "tests/test_prune_shuffle.py", "tests/test_prune_pointwise.py", "tests/test_prune_deconv.py",
                  "tests/test_ops_channels.py")
 OPS_TESTS = ("tests/test_ops_table.py", "tests/test_ops_conv.py", "tests/test_ops_pool_upsample.py",
