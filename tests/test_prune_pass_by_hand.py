@@ -31,6 +31,8 @@ def test_rates_refused_and_a_zero_rate_on_a_fixed_group() -> None:
     graph = segc.loads(NET)
     with pytest.raises(SegError, match=r"group 'a': a pruning rate must be at least 0 and below 1, got -0.1"):
         prune(graph, {"a": -0.1})
+    with pytest.raises(SegError, match=r"group 'a': a pruning rate must be at least 0 and below 1, got 1.5"):
+        prune(graph, {"a": 1.5})
     with pytest.raises(SegError, match=r"group 'y' cannot be pruned: network output 'y'"):
         prune(graph, {"y": 0.01})
     pruned, weights = prune(graph, {"y": 0.0})  # nothing removed: allowed
