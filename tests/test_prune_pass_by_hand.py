@@ -88,3 +88,11 @@ def test_a_two_channel_depthwise_conv_pruned_to_one() -> None:
     graph = segc.loads(NET.replace("conv(6", "conv(2").replace("groups=6", "groups=2"))
     pruned, _ = prune(graph, {"a": 0.5})  # ⌊0.5·2 + ½⌋ = 1 kept
     assert (pruned.node("dw").attrs["out"], pruned.node("dw").attrs["groups"]) == (1, 1)
+
+
+def test_a_missing_bias_names_its_layer() -> None:
+    graph = segc.loads(NET.replace("a = x -> conv(6, k=1)", "a = x -> conv(6, k=1, bias=true) -> relu")
+                       .replace("a: 0.5", "a.conv: 0.5"))
+    weights = {"a.conv.weight": np.ones((6, 3, 1, 1))}
+    with pytest.raises(SegError, match=r"the weights have no 'a.conv.bias' \(layer 'a.conv'\)"):
+        prune(graph, {"a.conv": 0.5}, weights)
