@@ -126,11 +126,12 @@ def scratch_copy(into: Path) -> Path:
 def config(module: str, tests: tuple[str, ...], timeout: float, every_test: bool = False) -> str:
     """cosmic-ray's settings: the test command runs the tests that can see the mutant (``mutation_select.py``),
     or with ``every_test`` all of ``tests``."""
+    pytest_args = [part for entry in tests for part in shlex.split(entry)]  # "--deselect ID" entries too
     if every_test:
-        command = [sys.executable, "-m", "pytest", *PYTEST_OPTIONS, *tests]
+        command = [sys.executable, "-m", "pytest", *PYTEST_OPTIONS, *pytest_args]
     else:
         command = [sys.executable, str(SERVER), "run", SOCKET, "--module", module, "--original", ORIGINAL,
-                   "--record", RECORD, *tests]
+                   "--record", RECORD, "--", *pytest_args]
     return "\n".join([
         "[cosmic-ray]", f"module-path = {json.dumps(module)}", f"timeout = {timeout}", "excluded-modules = []",
         f"test-command = {json.dumps(shlex.join(command))}", "", "[cosmic-ray.distributor]", 'name = "local"', "",

@@ -1,7 +1,7 @@
 """The test command of ``benchmarks/mutation.py``: runs only the tests that can
 see a mutant.
 
-    python mutation_select.py --module M --original COPY --record FILE TESTS...
+    python mutation_select.py --module M --original COPY --record FILE -- PYTEST-ARGS...
 
 The first run (cosmic-ray's baseline, on the unmutated module) runs every
 test and records, per test, which functions of the module it called, and
@@ -126,12 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--module", type=Path, required=True, help="the mutated module")
     parser.add_argument("--original", type=Path, required=True, help="a pristine copy of the module")
     parser.add_argument("--record", type=Path, required=True, help="the first run's record (written if absent)")
-    parser.add_argument("tests", nargs="+", help="test files or test ids, as pytest takes them")
+    parser.add_argument("pytest_args", nargs=argparse.REMAINDER,
+                        help="after --: the module's test files or ids, and options such as --deselect ID")
     args = parser.parse_args(argv)
+    pytest_args = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
     if not args.record.exists():
         recorder = Recorder(args.module)
         sys.addaudithook(recorder.audit)
-        status = pytest.main([*PYTEST_OPTIONS, *args.tests], plugins=[recorder])
+        status = pytest.main([*PYTEST_OPTIONS, *pytest_args], plugins=[recorder])
         args.record.write_text(json.dumps(recorder.record()), encoding="utf-8")
         return int(status)
     record = json.loads(args.record.read_text(encoding="utf-8"))
