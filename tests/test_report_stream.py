@@ -61,3 +61,14 @@ def test_a_column_of_numbers_by_hand(cells: list[str], numbers: bool) -> None:
     """One match over the joined column, against the cells one by one."""
     assert table._all_numbers(cells) is numbers
     assert all(map(table._number, cells)) is numbers
+
+
+def test_a_column_is_formatted_at_once_as_cell_by_cell():
+    from segc.backends.report.tables import _column_cells, _text
+
+    assert list(_column_cells(_text, (1234, 5))) == ["1,234", "5"]
+    assert list(_column_cells(_text, ("conv", "add"))) == ["conv", "add"]
+    assert list(_column_cells(_text, ([64, 56, 56], [1]))) == ["64×56×56", "1"]
+    assert list(_column_cells(_text, (1234, None))) == ["1,234", ""]  # mixed: cell by cell
+    assert list(_column_cells(_text, (1234.5, 7))) == ["1234.5", "7"]  # a float is not given commas
+    assert list(_column_cells(_text, (True, 2))) == [_text(True), "2"]

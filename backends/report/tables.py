@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -172,16 +173,43 @@ def footer_cells(totals: dict) -> list[str]:
 
 
 def layer_cells(graph: Graph, total_s: float) -> Iterator[tuple[str, ...]]:
-    """The text table's rows straight from the annotated graph, one layer
-    at a time: the cells ``table_rows`` gives for ``build_report``'s rows."""
-    for node in graph.nodes():
-        cost = _cost(node)
-        latency, resources = cost["latency_s"], cost["resources"]
-        values = (node.name, node.op, list(node.shape), cost.get("tile"), cost["cycles_compute"], cost["dram_in"],
-                  cost["dram_weight"], cost["dram_out"], cost["dram_bits"] / 8, cost["w_bits"], cost["a_bits"],
-                  resources.get("dsp"), resources.get("bram"), cost["bound"], latency,
-                  latency / total_s if total_s else 0.0, cost["rule"], cost["engine"])  # in COLUMNS' order
-        yield tuple([form(value) for form, value in zip(_COLUMN_FORMATS, values)])
+    """The text table's rows straight from the annotated graph, a chunk of
+    layers at a time: the cells ``table_rows`` gives for ``build_report``'s
+    rows.  A chunk is formatted column by column (a column of ints or of
+    strings in one pass, any other through its cell format)."""
+    nodes = iter(graph.nodes())
+    while chunk := list(itertools.islice(nodes, _CHUNK)):
+        values = [_layer_values(node, total_s) for node in chunk]
+        columns = [_column_cells(form, column) for form, column in zip(_COLUMN_FORMATS, zip(*values))]
+        yield from zip(*columns)
+
+
+_CHUNK = 4096  # layers formatted at a time
+
+
+def _layer_values(node: Node, total_s: float) -> tuple:
+    """A layer's values in ``COLUMNS``' order."""
+    cost = _cost(node)
+    latency, resources = cost["latency_s"], cost["resources"]
+    return (node.name, node.op, list(node.shape), cost.get("tile"), cost["cycles_compute"], cost["dram_in"],
+            cost["dram_weight"], cost["dram_out"], cost["dram_bits"] / 8, cost["w_bits"], cost["a_bits"],
+            resources.get("dsp"), resources.get("bram"), cost["bound"], latency,
+            latency / total_s if total_s else 0.0, cost["rule"], cost["engine"])
+
+
+def _column_cells(form, column: tuple) -> tuple[str, ...] | list[str]:
+    """``form`` of each value; where it is :func:`_text` and the column holds
+    only strings (kept), only ints (thousands commas) or only lists (joined
+    by ×), without a call per cell."""
+    if form is _text:
+        kinds = set(map(type, column))
+        if kinds == {str}:
+            return column
+        if kinds == {int}:
+            return list(map("{:,}".format, column))
+        if kinds == {list}:
+            return ["×".join(map(str, value)) for value in column]
+    return list(map(form, column))
 
 
 def total_row(report: dict) -> dict[str, Any]:
