@@ -62,10 +62,11 @@ def size_problems(graph: Graph) -> list[Diagnostic]:
         if node.shape is None:
             continue
         elements, params = _node_sizes(graph, node)
-        for count, what in ((elements, f"its output {node.shape} has"), (params, "its parameters have")):
-            if count > per_tensor:
-                message = _over(count, what, TENSOR_ELEMENTS, per_tensor, "per tensor")
-                return [Diagnostic(f"layer '{node.name}': {message}", node.span)]
+        if elements > per_tensor or params > per_tensor:  # the message only then: a shape's text costs
+            count, what = (elements, f"its output {node.shape} has") if elements > per_tensor else \
+                (params, "its parameters have")
+            message = _over(count, what, TENSOR_ELEMENTS, per_tensor, "per tensor")
+            return [Diagnostic(f"layer '{node.name}': {message}", node.span)]
         total += elements + params
         if total > per_network:
             message = _over(total, "the outputs and parameters of the network up to here have", NETWORK_ELEMENTS,

@@ -34,7 +34,7 @@ deformable layer is two, its offset branch and its sampling convolution
 Each layer's annotation also holds its widths (``w_bits``, ``a_bits``), its
 DRAM traffic in bits at those widths (``dram_bits``, ``widths.py``) and the
 resource estimate of its HLS kernel (``resources``, ``resources.py``).  It
-is a :class:`~segc.ir.record.Record`: a compact, read-only mapping.
+is a :class:`~segc.ir.record.Record`: a read-only dict.
 
 A :class:`Calibration` (``segc calibrate``) is a set of fitted target
 fields (overlap, effective bandwidth, layer overhead, access latency,
@@ -126,7 +126,7 @@ def _times(target: Target, work: dict, invocations: int) -> tuple[float, float, 
     """(compute, memory, overhead, latency) seconds of one invocation's work (``timing.py``)."""
     times = layer_times(target, work["cycles_compute"], work["dram_bits"], work.get("gather_bits", 0),
                         work.get("gather_bursts", 0), invocations)
-    return tuple(float(t) for t in times)  # type: ignore[return-value]
+    return tuple(map(float, times))  # type: ignore[return-value]
 
 
 def layer_cost(graph: Graph, node: Node, target: Target, pipelined: set[str]) -> Record:

@@ -261,3 +261,14 @@ def test_tile_search_follows_the_buffer_not_the_map() -> None:
     # pixels (32 × 128, 64 × 64, 128 × 32), the widest of them is 128 × 32.
     assert tile == (128, 32)
     assert time.monotonic() - start < 10
+
+
+def test_a_layer_over_the_tensor_limit_by_its_parameters(tmp_path: Path, monkeypatch) -> None:
+    # linear 48 → 10: 48·10 weights + 10 biases = 490 parameters; its output, 10 elements, and the input, 48, fit.
+    seg = tmp_path / "wide.seg"
+    seg.write_text("network n {\n    input x: [48, 1, 1]\n    output y = x -> linear(10)\n}\n", encoding="utf-8")
+    monkeypatch.setenv("SEGC_MAX_TENSOR_ELEMENTS", "490")
+    segc.load(str(seg))
+    monkeypatch.setenv("SEGC_MAX_TENSOR_ELEMENTS", "489")
+    with pytest.raises(segc.SegError, match=r"layer 'y': its parameters have 490 elements, over the limit of 489"):
+        segc.load(str(seg))

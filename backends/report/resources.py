@@ -4,6 +4,7 @@ the model: docs/quantization.md, "Resources")."""
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from ...ir import Graph, Target
@@ -21,7 +22,8 @@ def resource_totals(graph: Graph, names: list[str] | None = None) -> dict[str, A
     """Sums over the layers (``names``: those layers only), the target's
     budget for each (None: not given) and whether each fits."""
     nodes = graph.nodes() if names is None else [graph.node(n) for n in names]
-    used = {key: sum(n.annotations["cost"]["resources"][key] for n in nodes) for key in RESOURCES}
+    per_layer = [n.annotations["cost"]["resources"] for n in nodes]
+    used = {key: sum(map(itemgetter(key), per_layer)) for key in RESOURCES}
     budget = _budget(graph.target)
     fits = {key: used[key] <= limit for key, limit in budget.items() if limit is not None}
     return {**used, "budget": budget, "fits": fits, "fits_all": all(fits.values())}

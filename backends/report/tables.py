@@ -9,6 +9,7 @@ import io
 import itertools
 import json
 from collections.abc import Iterator
+from operator import itemgetter
 from typing import Any
 
 from ...ir import Diagnostic, Graph, Node, SegError
@@ -22,6 +23,7 @@ FORMAT, VERSION = "segc.report", 1
 _GEOMETRY_OPS = ("conv", "dconv", "linear")
 _DRAM_COLUMNS = ("dram_in", "dram_weight", "dram_out")
 _SUMMED = ("macs", *_DRAM_COLUMNS, "dram_bytes", "dsp", "bram")  # the columns a totals row sums
+_SUMMED_COST = ("latency_s", "macs", *_DRAM_COLUMNS, "dram_bits")  # the cost entries the summary sums
 
 
 def _geometry(graph: Graph, node: Node) -> dict[str, Any]:
@@ -72,11 +74,11 @@ def report_summary(graph: Graph, tiling: str, calibration: str) -> dict[str, Any
     renderers that read the rows from the graph (``layer_cells``)."""
     target = graph.target
     costs = [_cost(n) for n in graph.nodes()]
-    total_s = sum(c["latency_s"] for c in costs)
-    macs = sum(c["macs"] for c in costs)
-    words = {key: sum(c[key] for c in costs) for key in _DRAM_COLUMNS}
+    total_s, macs, *dram_words, dram_bits = (sum(map(itemgetter(key), costs)) for key in _SUMMED_COST)
+    words = dict(zip(_DRAM_COLUMNS, dram_words))
     dram = sum(words.values())
     pe_dsps = [c["resources"]["dsp"] for c in costs if c["engine"] == "pe"]
+    bounds = list(map(itemgetter("bound"), costs))
     u = target.unroll
     return {
         "format": FORMAT, "version": VERSION, "network": graph.name,
@@ -88,12 +90,11 @@ def report_summary(graph: Graph, tiling: str, calibration: str) -> dict[str, Any
         "layers": [],
         "totals": {
             "latency_s": total_s, "macs": macs, "throughput_gops": 2 * macs / total_s / 1e9 if total_s else 0.0,
-            **words, "dram_total": dram, "dram_bytes": sum(c["dram_bits"] for c in costs) / 8,
+            **words, "dram_total": dram, "dram_bytes": dram_bits / 8,
             "dsp_pe": max(pe_dsps, default=target.pe_dsps), "input_buffer_words": target.input_buffer_words,
             "input_tile_words_max": max((_tile_words(graph, n) for n in graph.nodes()
                                          if n.annotations["cost"].get("tile") is not None), default=0),
-            "compute_bound_layers": sum(c["bound"] == "compute" for c in costs),
-            "memory_bound_layers": sum(c["bound"] == "memory" for c in costs),
+            "compute_bound_layers": bounds.count("compute"), "memory_bound_layers": bounds.count("memory"),
         },
         "resources": resource_totals(graph),
     }
