@@ -73,3 +73,23 @@ def test_streamed_layers_without_a_unit_use_the_pof_lanes():
         assert costs[name]["rule"] == "stream"
         assert costs[name]["resources"] == {"dsp": 0, "bram": 0, "lut": 32 * 16, "ff": 32 * 16}  # P_of = 32
     assert costs["x"]["resources"] == dict.fromkeys(("dsp", "bram", "lut", "ff"), 0)
+
+
+def test_operands_are_the_wider_of_weights_and_input_not_the_output():
+    # 4-bit weights, 8-bit activations, but d writes 4 bits: d multiplies 8-bit inputs (p = 2),
+    # e reads d's 4 bits (p = 4) and writes 8; accumulators w + a_in + ⌈log2 terms⌉
+    costs = _costs(quantize="quantize n {\n    *: w=4, a=8, scheme=int\n    d: a=4\n}\n")
+    assert costs["d"]["resources"]["dsp"] == 144 // 2
+    assert costs["e"]["resources"]["dsp"] == 144 // 4
+    assert costs["d"]["resources"]["lut"] == 144 * (4 + 8 + 4)
+    assert costs["e"]["resources"]["lut"] == 144 * (4 + 4 + 1)
+
+
+def test_a_grouped_conv_on_the_pe_array_holds_its_groups_channels():
+    text = TARGET.replace("bram_block = 36 Kibit", "bram_block = 1 Kibit") + (
+        "network n on h {\n input x: [16, 8, 8]\n g = x -> conv(16, k=1, groups=4)\n output o = g\n}\n")
+    cost = analyse(segc.loads(text, path="grouped.seg")).node("g").annotations["cost"]
+    assert (cost["engine"], cost["input_tile"]) == ("pe", [8, 8])
+    # C_i/g = 4: tile 8·8·4·16 = 4,096 bits = 4 blocks, weights P_of 32 · 4 · 16 = 2,048 bits = 2 blocks;
+    # U = 4·32 = 128 lanes of 16 + 16 + ⌈log2 4⌉ = 34 bits
+    assert cost["resources"] == {"dsp": 128, "bram": 4 + 2, "lut": 128 * 34, "ff": 128 * 34}
