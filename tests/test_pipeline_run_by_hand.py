@@ -77,3 +77,15 @@ def test_notes_are_prefixed_with_their_pass_and_the_input_is_kept(graph, monkeyp
     assert notes == ["notes: first", "notes: second", "notes: first", "notes: second"]
     assert graph.structure() == before
     assert result.structure() != before
+
+
+def test_a_pass_must_implement_run_and_its_result_is_frozen(graph):
+    @dataclass(frozen=True)
+    class NoRun(Pass):
+        name = "no-run"
+
+    with pytest.raises(TypeError, match="abstract"):
+        NoRun()
+    result = Notes().run(graph)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.changed = True
