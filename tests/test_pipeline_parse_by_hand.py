@@ -77,3 +77,8 @@ def test_a_malformed_pipeline_is_named(spec, message):
     with pytest.raises(SegError) as raised:
         parse_pipeline(spec)
     assert str(raised.value).endswith(f"pipeline '{spec}': {message}")
+
+
+def test_a_long_pipeline_is_read_to_its_end():
+    spec = "tile{mode=paper}," * 20  # 340 characters: past the small integers Python shares
+    assert parse_pipeline(spec) == [TilePass(mode="paper")] * 20
