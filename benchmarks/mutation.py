@@ -101,7 +101,7 @@ TESTS = {
     "passes/dconv_cost.py": DCONV_COST_TESTS,
     "passes/deform.py": DEFORM_PASS_TESTS,
     "passes/channels.py": PRUNING_TESTS,
-    "passes/channel_flow.py": PRUNING_TESTS,
+    "passes/channel_flow.py": (*PRUNING_TESTS, "tests/test_channel_flow_by_hand.py"),
     "passes/prune.py": PRUNING_TESTS,
     "passes/prune_weights.py": PRUNING_TESTS,
     "passes/prune_rates.py": ("tests/test_prune.py", "tests/test_prune_cli.py"),
