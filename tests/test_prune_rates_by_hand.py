@@ -40,3 +40,17 @@ def test_a_rate_outside_zero_to_one_is_refused_as_such(rate: float) -> None:
         resolve_rates(graph, channel_groups(graph), directives)
     # (a rate of 1 also leaves none of p's 4 channels: ⌊0·4 + ½⌋ = 0, reported after)
     assert err.value.diagnostics[0].message == f"a pruning rate must be at least 0 and below 1, got {rate:g}"
+
+
+def test_a_pass_through_layer_read_twice_is_the_tensor_its_readers_share() -> None:
+    # r is read by p and q, so they are siblings reading r; s reads c itself, a set of its own.
+    graph = segc.loads("""network n {
+    input x: [3, 8, 8]
+    c = x -> conv(4, k=1)
+    r = c -> relu
+    p = r -> conv(4, k=1)
+    q = r -> conv(4, k=1)
+    s = c -> conv(4, k=1)
+    output y = concat(p, q, s) -> conv(2, k=1)
+}""")
+    assert rate_sets(channel_groups(graph), graph) == [["c"], ["p", "q"], ["s"]]
