@@ -105,7 +105,7 @@ TESTS = {
     "passes/prune.py": PRUNING_TESTS,
     "passes/prune_weights.py": PRUNING_TESTS,
     "passes/prune_rates.py": ("tests/test_prune.py", "tests/test_prune_cli.py", "tests/test_prune_rates_by_hand.py"),
-    "passes/pruned_cost.py": (*SEARCH_TESTS, "tests/test_engines.py"),
+    "passes/pruned_cost.py": (*SEARCH_TESTS, "tests/test_engines.py", "tests/test_pruned_cost_by_hand.py"),
     "passes/proxy.py": SEARCH_TESTS,
     "passes/search_space.py": SEARCH_TESTS,
     "passes/search_pymoo.py": SEARCH_TESTS,
