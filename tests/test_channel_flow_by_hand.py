@@ -1,7 +1,9 @@
 """Channel groups where the flow analysis must split or coarsen elements,
 each worked out by hand from the coupling rules of docs/pruning.md: an add
 whose operands are cut at different channels, a shuffle of one conv's
-output, and a shuffle whose parts match only after one is coarsened."""
+output, a shuffle whose parts match only after one is coarsened (and the
+group a coarsened conv names), and the fixed channels an unmatched shuffle
+makes."""
 
 from __future__ import annotations
 
