@@ -1,0 +1,82 @@
+"""Channel groups where the flow analysis must split or coarsen elements,
+each worked out by hand from the coupling rules of docs/pruning.md: an add
+whose operands are cut at different channels, a shuffle of one conv's
+output, a shuffle whose parts match only after one is coarsened (and the
+group a coarsened conv names), and the fixed channels an unmatched shuffle
+makes."""
+
+from __future__ import annotations
+
+import segc
+from segc.passes.channels import channel_groups
+
+
+def groups_of(body: str) -> dict:
+    graph = segc.loads(f"network n {{\n    input x: [3, 8, 8]\n{body}\n    output y = z -> conv(5, k=1)\n}}\n")
+    made = [g for g in channel_groups(graph) if g.name not in ("x", "y")]
+    return {g.name: (g.channels, g.prunable, g.producer_slots) for g in made}
+
+
+def test_an_add_of_concats_cut_at_different_channels_splits_the_wider_pieces() -> None:
+    # concat(a, b) is cut at 2, concat(c, d) at 4: b (channels [2, 8)) splits at its channel 2
+    # (tensor channel 4), c at its channel 2; then a ~ c[0:2], b[0:2] ~ c[2:4], b[2:6] ~ d.
+    groups = groups_of("""
+    a = x -> conv(2, k=1)
+    b = x -> conv(6, k=1)
+    c = x -> conv(4, k=1)
+    d = x -> conv(4, k=1)
+    z = add(concat(a, b), concat(c, d))""")
+    assert groups == {
+        "a": (2, True, (("a", 0, 1), ("c", 0, 1))),
+        "b[0:2]": (2, True, (("b", 0, 1), ("c", 2, 1))),
+        "b[2:6]": (4, True, (("b", 2, 1), ("d", 0, 1))),
+    }
+
+
+def test_a_shuffle_of_one_conv_ties_its_two_halves() -> None:
+    # conv(8) -> shuffle(2): parts [0, 4) and [4, 8) of the same conv, tied channel by channel.
+    groups = groups_of("    z = x -> conv(8, k=1) -> shuffle(groups=2)")
+    assert groups == {"z.conv[0:4]": (4, True, (("z.conv", 0, 1), ("z.conv", 4, 1)))}
+
+
+def test_a_shuffle_coarsens_the_part_whose_channels_are_finer_after_a_matching_pair() -> None:
+    # Part 0 = c1 (2 channels), s1 (l and r interleaved: 2 channels of 2); part 1 = c2 (2), c3 (4).
+    # The first pair already matches; c3 is coarsened to 2 channels of 2 and tied to l and r.
+    groups = groups_of("""
+    l = x -> conv(2, k=1)
+    r = x -> conv(2, k=1)
+    c1 = x -> conv(2, k=1)
+    c2 = x -> conv(2, k=1)
+    c3 = x -> conv(4, k=1)
+    s1 = concat(l, r) -> shuffle(groups=2)
+    z = concat(c1, s1, c2, c3) -> shuffle(groups=2)""")
+    assert groups == {
+        "l": (2, True, (("l", 0, 1), ("r", 0, 1), ("c3", 0, 2))),
+        "c1": (2, True, (("c1", 0, 1), ("c2", 0, 1))),
+    }
+
+
+def test_an_unmatched_shuffle_makes_fixed_channels_with_no_producer() -> None:
+    # a's channels are 2 wide (l and r interleaved); 8 parts of one channel cut inside them.
+    graph = segc.loads("""network n {
+    input x: [3, 8, 8]
+    a = concat(x -> conv(4, k=1), x -> conv(4, k=1)) -> shuffle(groups=2)
+    z = a -> shuffle(groups=8)
+    output y = z -> conv(5, k=1)
+}""")
+    made = {g.name: g for g in channel_groups(graph)}["z"]
+    assert (made.channels, made.producers, made.prunable) == (8, (), False)
+
+
+
+def test_a_group_first_made_by_a_coarsened_conv_counts_whole_channels() -> None:
+    # As above with c3 made first: the group is c3's, 4 channels in 2 pairs.
+    graph = segc.loads("""network n {
+    input x: [3, 8, 8]
+    c3 = x -> conv(4, k=1)
+    s1 = concat(x -> conv(2, k=1), x -> conv(2, k=1)) -> shuffle(groups=2)
+    output y = concat(s1, c3) -> shuffle(groups=2) -> conv(5, k=1)
+}""")
+    group = {g.name: g for g in channel_groups(graph)}["c3"]
+    assert type(group.channels) is int and group.channels == 2
+    assert group.producer_slots == (("c3", 0, 2), ("s1.conv1", 0, 1), ("s1.conv2", 0, 1))
