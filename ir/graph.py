@@ -69,7 +69,7 @@ class Node:
 
     def annotated(self, key: str, value: Any) -> Node:
         """The node with annotation ``key`` set (the others kept), in a
-        :class:`Record` (layers annotated alike share its keys)."""
+        read-only :class:`Record`."""
         return Node(self.name, self.op, self.inputs, self.attrs, self.shape, self.span, self.trace,
                     Record({**self.annotations, key: value}), self.quant)
 

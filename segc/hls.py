@@ -148,7 +148,7 @@ def simulate(graph: Graph, options: HlsOptions, folder: str | None = None, opt: 
         build = compile_project(scratch, opt)
         with ThreadPoolExecutor(1) as pool:  # the test bench runs while the reference is computed
             running = pool.submit(run_testbench, scratch, config, layers, threads)
-            words = _integer_words(graph, options, files, config)
+            words = _integer_words(graph, files, config)
             simulated, counts, run_s, traced = running.result()
         written = None
         if folder is not None:
@@ -167,16 +167,24 @@ def simulate(graph: Graph, options: HlsOptions, folder: str | None = None, opt: 
     return result
 
 
-def _integer_words(graph: Graph, options: HlsOptions, files: dict[str, bytes], config: dict) -> dict | str:
+def _integer_words(graph: Graph, files: dict[str, bytes], config: dict) -> dict | str:
     """The integer reference's words of the test input, or why it does not cover the network."""
     from .backends.hls.intref import IntReferenceError, integer_reference
 
-    test = load_inputs(graph, options.input, options.seed, single=True)
     params = np.frombuffer(files["params.bin"], dtype="<i2")
     try:
-        return integer_reference(graph, config, params, {name: value[0] for name, value in test.items()})
+        return integer_reference(graph, config, params, _test_input(graph, files))
     except IntReferenceError as err:
         return str(err)
+
+
+def _test_input(graph: Graph, files: dict[str, bytes]) -> dict[str, np.ndarray]:
+    """The test input ([C, H, W] per network input) as the project's tb_data/input.bin holds it."""
+    flat = np.frombuffer(files["tb_data/input.bin"], dtype="<f4")
+    sizes = [int(np.prod(node.shape)) for node in graph.inputs]
+    starts = np.cumsum([0, *sizes])
+    return {node.name: flat[start:start + size].reshape(node.shape)
+            for node, start, size in zip(graph.inputs, starts, sizes)}
 
 
 def _integer_figures(graph: Graph, words: dict | str, config: dict, simulated: list[np.ndarray],

@@ -1,4 +1,4 @@
-"""ir/record.py: the compact mapping the ``cost`` annotation is kept in."""
+"""ir/record.py: the read-only mapping the ``cost`` annotation is kept in."""
 
 import json
 import pickle

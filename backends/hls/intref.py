@@ -338,8 +338,8 @@ def integer_reference(graph: Graph, config: dict, params: np.ndarray,
 def _release(words: dict[str, np.ndarray], uses: dict[str, int], inputs) -> None:
     """Drop the words of layers whose every consumer has been computed (outputs have none)."""
     for name in set(inputs):
-        uses[name] -= 1 if name in uses else 0
-        if uses.get(name) == 0:
+        uses[name] -= 1
+        if uses[name] == 0:
             del words[name]
 
 

@@ -31,7 +31,7 @@ from .lower import HLS_LOWERING, unsupported
 from .lower_conv import offset_words
 from .memory import plan_memory
 from .render import network_identifier, render_build, render_config, render_header, render_source, render_tcl
-from .scales import activation_scales, check_scaled
+from .scales import activation_scales
 
 __all__ = ["CXX_FLAGS", "LIBRARY", "generate", "library_files"]
 
@@ -64,7 +64,6 @@ def generate(graph: Graph, weights: dict[str, np.ndarray], maxima: dict[str, flo
     formats = activation_formats(graph, plan.owner, maxima, headroom, fixed)
     ctx = Context(graph, plan, formats, weights, offset_max, headroom,
                   activation_scales(graph, plan.owner, formats, maxima))
-    check_scaled(graph, {name: ctx.unit(name) for name in formats}, plan.owner)
     lowered: dict[str, Lowered] = {}
     for node in graph.nodes():
         lower = HLS_LOWERING[node.op]

@@ -28,7 +28,7 @@ from ...ir.quant import widths
 from ..quant import int_scale
 from .intmac import multiplier
 
-__all__ = ["SCALED_OPS", "activation_scales", "add_rescale", "check_scaled", "power_of_two_tensors", "rescale",
+__all__ = ["SCALED_OPS", "activation_scales", "add_rescale", "power_of_two_tensors", "rescale",
            "rescale_info", "word_rescale"]
 
 # ops whose kernels requantize between any scales (or fold the input's unit into their parameters)
@@ -100,18 +100,3 @@ def add_rescale(ctx, node: Node) -> dict[str, int]:
     config = {f"ADD_M{i}": round(r * 2.0**shift) for i, r in enumerate(ratios)}
     return {**config, "ADD_SHIFT": shift}
 
-
-def check_scaled(graph: Graph, units: dict[str, float], owner: dict[str, str]) -> None:
-    """An error naming the first layer outside :data:`SCALED_OPS` that reads
-    or writes a tensor whose scale is not a power of two (a guard:
-    :func:`activation_scales` gives those tensors power-of-two scales)."""
-    for node in graph.nodes():
-        if node.op in SCALED_OPS:
-            continue
-        for name in (*node.inputs, node.name):
-            if units[owner[name]] != 1.0:
-                raise SegError(Diagnostic(
-                    f"layer '{node.name}' ({node.op}): the HLS backend requantizes int-scheme scales (r/q_max) "
-                    f"only in {', '.join(SCALED_OPS[4:])}; '{name}' has one; give '{name}' scheme=fixed",
-                    node.span,
-                ))
