@@ -80,3 +80,30 @@ def test_a_group_first_made_by_a_coarsened_conv_counts_whole_channels() -> None:
     group = {g.name: g for g in channel_groups(graph)}["c3"]
     assert type(group.channels) is int and group.channels == 2
     assert group.producer_slots == (("c3", 0, 2), ("s1.conv1", 0, 1), ("s1.conv2", 0, 1))
+
+
+def test_a_shuffle_never_coarsens_a_piece_against_one_that_spans_other_channels() -> None:
+    # Part 0 = p (l and r interleaved: [0, 2) as one channel of 2), q [2, 6); part 1 = u [0, 1),
+    # s ([1, 3) as one channel of 2), t [3, 6). Part 1's bound 1 falls inside p's one channel, and no
+    # piece spans the same channels as its counterpart (q [2, 6) against s [1, 3)): unmatched, every
+    # group keeps its own channels whole; q stays 4 channels of 1.
+    unmatched = False
+    groups = groups_of("""
+    l = x -> conv(1, k=1)
+    r = x -> conv(1, k=1)
+    p = concat(l, r) -> shuffle(groups=2)
+    q = x -> conv(4, k=1)
+    u = x -> conv(1, k=1)
+    v = x -> conv(1, k=1)
+    w = x -> conv(1, k=1)
+    s = concat(v, w) -> shuffle(groups=2)
+    t = x -> conv(3, k=1)
+    z = concat(p, q, u, s, t) -> shuffle(groups=2)""")
+    assert groups == {
+        "l": (1, unmatched, (("l", 0, 1), ("r", 0, 1))),
+        "q": (4, unmatched, (("q", 0, 1),)),
+        "u": (1, unmatched, (("u", 0, 1),)),
+        "v": (1, unmatched, (("v", 0, 1), ("w", 0, 1))),
+        "t": (3, unmatched, (("t", 0, 1),)),
+        "z.shuffle": (12, unmatched, ()),
+    }

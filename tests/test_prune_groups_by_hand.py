@@ -235,3 +235,28 @@ def test_groups_of_one_layer_are_ordered_by_where_they_start_in_it() -> None:
 """))
     assert [(g.name, g.producer_slots) for g in groups[1:3]] == [
         ("a[0:4]", (("a", 0, 1), ("r", 4, 1))), ("a[4:8]", (("a", 4, 1), ("r", 0, 1)))]
+
+
+def test_slots_recorded_before_a_split_are_listed_by_offset_within_each_layer() -> None:
+    # c = concat(a, b) is read by r (a member) and h (a consumer) before a's split cuts a at channel 2;
+    # d then ties a[2:4] to b, so that group holds c's and r's channels 2-3 and 4-5 and h reads it
+    # at 2 and at 4: listed by offset, though b's slots (4) were recorded before a[2:4]'s (2)
+    groups = channel_groups(net("""
+    a = x -> conv(4, k=1)
+    b = x -> conv(2, k=1)
+    c = concat(a, b)
+    r = c -> relu
+    h = r -> conv(3, k=1)
+    halves = a -> split(2)
+    d = add(halves[1], b)
+    output y = concat(h, d) -> conv(2, k=1)
+"""))
+    tied = ChannelGroup("a[2:4]", 2, ("a", "b"), ("c", "r", "halves.slice2", "d", "y.concat"),
+                        (("h", 2), ("h", 4), ("y.conv", 3)), True, "", consumer_units=(1, 1, 1),
+                        member_slots=(("c", 2, 1), ("c", 4, 1), ("r", 2, 1), ("r", 4, 1), ("halves.slice2", 0, 1),
+                                      ("d", 0, 1), ("y.concat", 3, 1)),
+                        producer_offsets=(2, 0), producer_units=(1, 1))
+    first = ChannelGroup("a[0:2]", 2, ("a",), ("c", "r"), (("h", 0),), True, "", consumer_units=(1,),
+                         member_slots=(("c", 0, 1), ("r", 0, 1)), producer_offsets=(0,), producer_units=(1,))
+    assert groups == [the_input(("a", "b")), first, tied, source("h", 3, (("y.conv", 0),), (("y.concat", 0, 1),)),
+                      source("y.conv", 2, reason="network output 'y'")]
