@@ -195,6 +195,25 @@ def test_replace_mutation_changes_one_locus_of_about_forty_percent() -> None:
     assert abs(changed.mean() - expected) < 0.015
 
 
+def test_replace_mutation_picks_every_locus_alike_and_draws_its_whole_range() -> None:
+    # loci of 2, 3 and 5 values; every row starts at -1 (outside every range), so the one locus
+    # mutated is the one that changed. 30,000 rows, all mutated: each locus 10,000 times
+    # (binomial standard deviation 82), each value of a locus from 0 to its upper bound inclusive.
+    from pymoo.core.population import Population
+    from pymoo.core.problem import Problem
+
+    from segc.passes.search_pymoo import ReplaceMutation
+
+    problem = Problem(n_var=3, n_obj=2, xl=0, xu=np.array([1, 2, 4]), vtype=int)
+    x = np.full((30_000, 3), -1, dtype=np.int64)
+    after = ReplaceMutation(prob=1.0).do(problem, Population.new(X=x), random_state=np.random.default_rng(5)).get("X")
+    changed = after != -1
+    assert (changed.sum(axis=1) == 1).all()
+    assert np.all(np.abs(changed.sum(axis=0) - 10_000) < 500)
+    for locus, upper in enumerate((1, 2, 4)):
+        assert set(after[changed[:, locus], locus].tolist()) == set(range(upper + 1))
+
+
 def test_front_is_non_dominated() -> None:
     accuracy = np.array([0.9, 0.8, 0.8, 0.5, 0.9])
     cost = np.array([3.0, 2.0, 2.5, 1.0, 3.0])
