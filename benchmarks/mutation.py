@@ -111,7 +111,7 @@ TESTS = {
     "passes/prune_rates.py": ("tests/test_prune.py", "tests/test_prune_cli.py", "tests/test_prune_rates_by_hand.py"),
     "passes/pruned_cost.py": (*SEARCH_TESTS, "tests/test_engines.py", "tests/test_pruned_cost_by_hand.py"),
     "passes/proxy.py": (*SEARCH_TESTS, "tests/test_proxy_by_hand.py"),
-    "passes/search_space.py": SEARCH_TESTS,
+    "passes/search_space.py": (*SEARCH_TESTS, "tests/test_width_search.py", "tests/test_proxy_by_hand.py"),
     "passes/search_pymoo.py": (*SEARCH_TESTS, "tests/test_search_background.py"),
     "passes/calibrate.py": ("tests/test_calibrate_physical.py", "tests/test_calibration_cv.py"),
     "ir/ops.py": OPS_TABLE_TESTS,

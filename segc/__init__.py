@@ -15,6 +15,8 @@ functions (``to_seg``, ``to_torch``, …) take either.
 
 from __future__ import annotations
 
+import os
+
 from . import api
 from .api import format_source, to_json, to_onnx, to_seg, to_torch, to_torch_source, write_atomic
 from .ir import Diagnostic, Graph, Node, SegError, Shape, Target, summarize
@@ -51,13 +53,14 @@ __all__ = [
 ]
 
 
-def load(path: str, network: str | None = None, warnings: list[Diagnostic] | None = None,
+def load(path: str | os.PathLike[str], network: str | None = None, warnings: list[Diagnostic] | None = None,
          sources: list[str] | None = None) -> Network:
     """The verified network of a ``.seg`` file (the only one, or ``network``),
     a segc JSON graph (``.json``) or an ONNX model (``.onnx``, with its
-    weights).  ``warnings`` and ``sources`` receive what loading warned
-    about and every file read."""
+    weights); ``path`` a string or a path object.  ``warnings`` and
+    ``sources`` receive what loading warned about and every file read."""
     found: list[Diagnostic] = []
+    path = os.fspath(path)
     if path.endswith(".onnx"):
         graph, weights = api.import_onnx(path)
         if sources is not None:

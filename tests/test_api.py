@@ -198,3 +198,9 @@ def test_report_with_a_calibration_file(two, tmp_path):
     assert sum(r["rule"] == "conv" for r in plain.rows) == 2
     assert fitted.latency_s == pytest.approx(expected, rel=1e-12)
     assert fitted.data["calibration"] == f"calibrated ({path})"
+
+
+def test_load_takes_a_path_object_as_well_as_a_string():
+    by_path, by_string = segc.load(Path(TINY_SEG)), segc.load(TINY_SEG)
+    assert by_path.name == by_string.name == "tiny_seg"
+    assert [n.name for n in by_path.nodes()] == [n.name for n in by_string.nodes()]

@@ -214,6 +214,22 @@ def test_replace_mutation_picks_every_locus_alike_and_draws_its_whole_range() ->
         assert set(after[changed[:, locus], locus].tolist()) == set(range(upper + 1))
 
 
+def test_rates_outside_zero_to_one_are_named_and_none_is_refused() -> None:
+    graph = segc.load(EXAMPLES / "tiny_seg.seg")
+    with pytest.raises(SegError, match=r"^error: pruning rates must lie in \[0, 1\) \(got: 1\.5, -0\.1\)$"):
+        search_space(graph, rates=(0.5, 1.5, -0.1))
+    with pytest.raises(SegError, match=r"^error: pruning rates must lie in \[0, 1\) \(got: none given\)$"):
+        search_space(graph, rates=())
+
+
+def test_a_search_space_is_immutable() -> None:
+    import dataclasses
+
+    space = search_space(segc.load(EXAMPLES / "tiny_seg.seg"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        space.rates = (0.5,)
+
+
 def test_front_is_non_dominated() -> None:
     accuracy = np.array([0.9, 0.8, 0.8, 0.5, 0.9])
     cost = np.array([3.0, 2.0, 2.5, 1.0, 3.0])
