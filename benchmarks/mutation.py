@@ -86,6 +86,7 @@ DCONV_COST_TESTS = (*DEFORM_PASS_TESTS, "tests/test_dconv_cost_by_hand.py", *(
     "gathers_cost_latency_per_scattered_access", "depthwise_deformable_samples_through_the_engines_taps",
     "scattered_taps_are_read_through_the_line_buffer_ports")))
 SEARCH_TESTS = ("tests/test_search.py",)
+DSE_TESTS = ("tests/test_dse.py", "tests/test_dse_by_hand.py")
 # The test files that cover each module (any other: the test files named after it).
 TESTS = {
     "passes/hwmodel.py": (*HARDWARE_TESTS, "tests/test_hwmodel_geometry.py", "tests/test_hwmodel_tiles.py"),
@@ -101,7 +102,8 @@ TESTS = {
     "passes/base.py": ("tests/test_pipeline_verify.py", "tests/test_pipeline_run_by_hand.py", *HARDWARE_TESTS),
     "passes/registry.py": ("tests/test_pipeline_verify.py", "tests/test_pipeline_parse_by_hand.py",
                            "tests/test_cli.py"),
-    "passes/fastmodel.py": ("tests/test_engines.py", "tests/test_dse.py", "tests/test_deconv_cost.py",
+    "passes/dse.py": DSE_TESTS,
+    "passes/fastmodel.py": ("tests/test_engines.py", *DSE_TESTS, "tests/test_deconv_cost.py",
                             "tests/test_deform_cost.py", "tests/test_quant_cost.py"),
     "passes/dconv_cost.py": DCONV_COST_TESTS,
     "passes/deform.py": DEFORM_PASS_TESTS,
