@@ -5,6 +5,7 @@ a local Dask cluster."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -223,8 +224,6 @@ def test_rates_outside_zero_to_one_are_named_and_none_is_refused() -> None:
 
 
 def test_a_search_space_is_immutable() -> None:
-    import dataclasses
-
     space = search_space(segc.load(EXAMPLES / "tiny_seg.seg"))
     with pytest.raises(dataclasses.FrozenInstanceError):
         space.rates = (0.5,)
@@ -235,6 +234,46 @@ def test_front_is_non_dominated() -> None:
     cost = np.array([3.0, 2.0, 2.5, 1.0, 3.0])
     # 0.8 @ 2.5 is beaten by 0.8 @ 2.0; the duplicate 0.9 @ 3.0 is kept once
     assert _non_dominated(accuracy, cost).tolist() == [True, True, False, True, False]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), min_size=1, max_size=12))
+def test_the_non_dominated_mask_matches_its_definition_point_by_point(points) -> None:
+    """Kept: no other point has accuracy ≥ and cost ≤ with one strict, and no earlier point is the same."""
+    accuracy = np.array([a / 4 for a, _ in points])
+    cost = np.array([float(c) for _, c in points])
+    expected = [not any((aj >= ai and cj <= ci and (aj > ai or cj < ci)) or (j < i and (aj, cj) == (ai, ci))
+                        for j, (aj, cj) in enumerate(zip(accuracy, cost)))
+                for i, (ai, ci) in enumerate(zip(accuracy, cost))]
+    assert _non_dominated(accuracy, cost).tolist() == expected
+
+
+def _sum_objectives(genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """accuracy = the sum of the genes, cost = its square plus the first gene."""
+    total = genomes.sum(axis=1).astype(float)
+    return total, total**2 + genomes[:, 0]
+
+
+def test_every_generation_holds_the_objectives_of_its_genomes() -> None:
+    space = search_space(graph_of("tiny_seg"))
+    result = run_search(space, _sum_objectives, pop=6, gen=3, seed=1)
+    assert len(result.generations) == 3
+    for generation in result.generations:
+        accuracy, cost = _sum_objectives(generation.genomes)
+        assert generation.accuracy.tolist() == accuracy.tolist() and generation.cost.tolist() == cost.tolist()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.generations[0].cost = cost
+
+
+def test_the_search_defaults_are_25_genomes_25_generations_seed_0_and_the_papers_rates() -> None:
+    # Mori et al. Sec. 3.3: single-point crossover always, replace mutation at 0.4
+    space = search_space(graph_of("tiny_seg"))
+    default = run_search(space, _sum_objectives)
+    explicit = run_search(space, _sum_objectives, pop=25, gen=25, seed=0, p_c=1.0, p_m=0.4)
+    assert len(default.generations) == 25
+    assert all(np.array_equal(a.genomes, b.genomes) for a, b in zip(default.generations, explicit.generations))
+    no_crossover = run_search(space, _sum_objectives, p_c=0.0)
+    assert not all(np.array_equal(a.genomes, b.genomes) for a, b in zip(default.generations, no_crossover.generations))
 
 
 def _proxy_objectives(graph, space):
