@@ -319,3 +319,34 @@ def test_layer_times_count_bits_that_are_no_whole_byte():
     assert (compute, memory) == pytest.approx((0.5 / 1.6e9, 2.0 / 1.6e9), rel=1e-12)
     _, memory, _, _ = layer_times(target, 0, 20, 8, 0, 0)  # 12 bits not gathered: 1.5 bytes
     assert memory == pytest.approx(1.5 / 1.6e9, rel=1e-12)
+
+
+ODD_LAYERS = MACHINE + """
+network odd on m {
+    input x: [2, 12, 12]
+    a = x -> conv(2, k=3, padding=1)
+    b = a -> conv(8, k=1) -> relu
+    c = b -> conv(8, k=5, groups=8, padding=2)
+    d = c -> avgpool(global=true) -> conv(8, k=3, groups=8, padding=1)
+    e = d -> conv(1, k=1) -> dconv(1, k=1, round=true)
+    output y = e -> conv(2, k=[1, 5]) -> conv(1, k=[5, 1])
+}
+"""
+
+
+@pytest.mark.parametrize("conv_input", ["tiled", "streamed"])
+def test_vectorised_model_agrees_on_small_and_odd_layers(conv_input):
+    """Layers the example networks lack: convs of 2·2 and 1·2 channels, square and 1x5 and 5x1 (weights
+    fewer than a shift by their count), a 5x5 depthwise conv on 4 taps (⌈25/4⌉ steps), a depthwise conv
+    and a deformable one on a 1x1 map (one word per channel, one gathered word)."""
+    graph = segc.loads(ODD_LAYERS)
+    graph.target = dataclasses.replace(graph.target, conv_input=conv_input)
+    graph = analyse(graph)
+    table = LayerTable.of(graph)
+    assert table.on_depthwise.sum() == 2 and table.is_dconv.sum() == 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        table.ci = table.co
+    for other in [(1, 1, 1, 1), (2, 4, 3, 3), (4, 16, 1, 1)]:
+        rerun = analyse(_with_unroll(graph, other))
+        expected = [rerun.node(n).annotations["cost"]["latency_s"] for n in table.names]
+        assert latencies(table, graph.target, np.array([other]))[0].tolist() == pytest.approx(expected, rel=1e-12)

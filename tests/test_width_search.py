@@ -83,3 +83,8 @@ def test_a_joint_search_reports_and_exports_each_points_widths():
     exported = segc.loads(text, str(EXAMPLES / "tiny_seg.seg"))
     w, a = document["front"][0]["layer_widths"]["stem.conv"]
     assert (exported.node("stem.conv").quant.w_bits, exported.node("stem.conv").quant.a_bits) == (w, a)
+
+
+def test_the_upper_gene_is_the_last_index_of_an_even_number_of_choices():
+    space = search_space(_tiny_seg(), rates=(0.0, 0.5), widths=((16, 16), (8, 8)))
+    assert space.upper().tolist() == [1] * len(space.loci) + [1] * len(WEIGHTED)
