@@ -94,6 +94,7 @@ def test_breakpoints_at_the_smallest_caps_and_of_counts_that_divide_nothing() ->
     assert breakpoints([0], 0).tolist() == []
     assert breakpoints([0], 1).tolist() == [1]
     assert breakpoints([], 3).tolist() == [1]
+    assert breakpoints([1], 2).tolist() == [1]  # ⌈1/v⌉ = 1 for every v
     assert breakpoints([-7, 0, 4], 10).tolist() == [1, 2, 4]  # ⌈4/v⌉: 4 2 2 1; counts ≤ 0 change nothing
 
 
@@ -113,7 +114,12 @@ def test_kernel_pairs_of_a_3x3_kernel_and_a_sampler_of_five_reads_by_hand() -> N
     layers = table(is_conv=[True, True], kx=[3, 1], ky=[3, 1], reads=[5, 0])
     everything = [(1, 1), (1, 2), (1, 3), (1, 5), (2, 1), (2, 2), (2, 3), (3, 1), (3, 2), (3, 3), (5, 1)]
     assert dse._kernel_pairs(layers, 1000).tolist() == [list(p) for p in everything]
-    assert dse._kernel_pairs(layers, 5).tolist() == [list(p) for p in everything if p[0] * p[1] <= 5]
+    for budget in (5, 6):
+        assert dse._kernel_pairs(layers, budget).tolist() == [list(p) for p in everything if p[0] * p[1] <= budget]
+    # 1x1 kernels only: one pair, whatever the budget; a 1x3 and a 3x1 kernel: three lanes on one side only
+    assert dse._kernel_pairs(table(is_conv=[True], kx=[1], ky=[1]), 100).tolist() == [[1, 1]]
+    assert dse._kernel_pairs(table(is_conv=[True], kx=[1], ky=[3]), 100).tolist() == [[1, 1], [1, 2], [1, 3]]
+    assert dse._kernel_pairs(table(is_conv=[True], kx=[3], ky=[1]), 100).tolist() == [[1, 1], [2, 1], [3, 1]]
 
 
 def test_kernel_pairs_of_a_wide_kernel_and_an_offset_branch() -> None:
@@ -132,6 +138,9 @@ def test_the_lanes_of_streamed_layers_count_only_off_the_elementwise_unit() -> N
     unit = dataclasses.replace(lanes, elementwise=ElementwiseUnit(width=2, dsp=1))
     assert sorted({row[1] for row in unroll_grid(lanes, layers).tolist()}) == [1, 2, 3, 4, 7]
     assert sorted({row[1] for row in unroll_grid(unit, layers).tolist()}) == [1, 2]
+    first = table(is_conv=[False, True], ci=[0, 1], co=[0, 2], kx=[1, 1], ky=[1, 1], stream_work=[7, 0],
+                  on_unit=[True, False], in_bits=[16, 16], w_bits=[0, 16])  # the streamed layer first
+    assert sorted({row[1] for row in unroll_grid(unit, first).tolist()}) == [1, 2]
 
 
 def test_a_grid_of_exactly_the_limit_is_explored(monkeypatch) -> None:
