@@ -178,6 +178,10 @@ def test_the_power_of_two_grid_by_hand() -> None:
     assert power_of_two_grid(target, max_factor=6, max_pkx=1).tolist() == [
         [a, b, 1, 1] for a in (1, 2, 4) for b in (1, 2, 4) if a * b <= 8]
     assert power_of_two_grid(one_conv_target(fixed_dsp=100)).shape == (0, 4)
+    # by default factors up to 256 and P_kx up to 8: 360 MACs a cycle hold (256, 1, 1, 1) and (1, 1, 8, 1)
+    wide = power_of_two_grid(one_conv_target(dsp=200)).tolist()
+    assert [256, 1, 1, 1] in wide and [1, 1, 8, 1] in wide
+    assert max(max(row) for row in wide) == 256 and max(row[2] for row in wide) == 8
 
 
 def test_buffer_sizes_up_to_exactly_the_room_left() -> None:
@@ -210,13 +214,20 @@ def test_the_explorations_front_is_the_front_of_its_points() -> None:
     assert explored.front() == pareto_front(explored.points())
 
 
-def test_the_explorations_front_breaks_a_tie_on_the_unroll_by_the_smaller_factor() -> None:
-    # one_conv's 8 input channels: P_if 15 and 16 both take ⌈8/P_if⌉ = 1 step, on ⌈15/2⌉ = ⌈16/2⌉ = 8 DSPs;
-    # the rows tie on every other key, so the last one decides: the smaller P_if, in either order
+@pytest.mark.parametrize(("larger", "smaller"), [
+    ([16, 1, 1, 1], [15, 1, 1, 1]),  # ⌈8/P_if⌉ = 1, ⌈16/2⌉ = ⌈15/2⌉ = 8 DSPs
+    ([1, 10, 1, 1], [1, 9, 1, 1]),  # ⌈16/P_of⌉ = 2, 5 DSPs
+    ([1, 1, 4, 1], [1, 1, 3, 1]),  # ⌈3/P_kx⌉ = 1, 2 DSPs
+    ([1, 1, 1, 4], [1, 1, 1, 3]),  # ⌈3/P_ky⌉ = 1, 2 DSPs
+])
+def test_the_explorations_front_breaks_a_tie_on_the_unroll_by_the_smaller_factor(larger, smaller) -> None:
+    # one_conv (8 to 16 channels, 3x3): two rows that differ in one factor, with the same latency on the
+    # same DSPs, tie on every other key; the smaller factor is kept, in either order
     graph = segc.loads(ONE_CONV, str(EXAMPLES / "one_conv.seg"))
-    for rows in ([[16, 1, 1, 1], [15, 1, 1, 1]], [[15, 1, 1, 1], [16, 1, 1, 1]]):
+    for rows in ([larger, smaller], [smaller, larger]):
         explored = explore(graph, graph.target, buffers=[64 * KIB], grid=lambda target, layers, r=rows: np.array(r))
-        assert [(p.pif, p.dsp_total) for p in explored.front()] == [(15, 8 + 20)]
+        assert explored.latency_s[0] == explored.latency_s[1] and explored.dsp_total[0] == explored.dsp_total[1]
+        assert [[p.pif, p.pof, p.pkx, p.pky] for p in explored.front()] == [smaller]
         assert explored.front() == pareto_front(explored.points())
 
 
