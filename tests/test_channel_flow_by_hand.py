@@ -107,3 +107,30 @@ def test_a_shuffle_never_coarsens_a_piece_against_one_that_spans_other_channels(
         "t": (3, unmatched, (("t", 0, 1),)),
         "z.shuffle": (12, unmatched, ()),
     }
+
+
+def test_a_split_after_hundreds_of_elements_ties_the_right_channels() -> None:
+    # 270 convs before it: element numbers past 256, which Python does not share between equal ints,
+    # so elements must be compared by value. a's halves are added: one group of 4, produced at 0 and 4
+    chain = "".join(f"    c{i} = {'x' if i == 0 else f'c{i - 1}'} -> conv(2, k=1)\n" for i in range(270))
+    groups = groups_of(chain + """    a = c269 -> conv(8, k=1)
+    halves = a -> split(2)
+    z = add(halves[0], halves[1])""")
+    assert groups["a[0:4]"] == (4, True, (("a", 0, 1), ("a", 4, 1)))
+    assert groups["c269"] == (2, True, (("c269", 0, 1),))
+
+
+def test_a_flattened_concat_places_each_part_at_its_features() -> None:
+    # flatten of concat(p[2], q[3]) on a 2x2 map: q's channels begin at feature 2·4 = 8, one channel
+    # every 4 features, so the linear layer reads p at 0 and q at 8 (4 features a channel)
+    graph = segc.loads("""network n {
+    input x: [3, 2, 2]
+    p = x -> conv(2, k=1)
+    q = x -> conv(3, k=1)
+    f = concat(p, q) -> flatten
+    output y = f -> linear(5)
+}
+""")
+    consumers = {g.name: (g.consumers, g.consumer_units) for g in channel_groups(graph)}
+    assert consumers["p"] == ((("y", 0),), (4,))
+    assert consumers["q"] == ((("y", 8),), (4,))
