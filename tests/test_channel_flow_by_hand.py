@@ -134,3 +134,20 @@ def test_a_flattened_concat_places_each_part_at_its_features() -> None:
     consumers = {g.name: (g.consumers, g.consumer_units) for g in channel_groups(graph)}
     assert consumers["p"] == ((("y", 0),), (4,))
     assert consumers["q"] == ((("y", 8),), (4,))
+
+
+def test_an_add_splits_a_coarse_channel_at_each_bound_it_can_before_giving_up() -> None:
+    # s = shuffle(concat(l, r)): 2 channels of 2 (l and r interleaved). The other operand's bounds fall at
+    # 2, between s's channels (l and r are cut after channel 0), and at 3, inside s's second channel:
+    # unmatched, so nothing is pruned, but l and r are cut in two first
+    groups = groups_of("""
+    l = x -> conv(2, k=1)
+    r = x -> conv(2, k=1)
+    s = concat(l, r) -> shuffle(groups=2)
+    u = x -> conv(2, k=1)
+    v = x -> conv(1, k=1)
+    w = x -> conv(1, k=1)
+    z = add(s, concat(u, v, w))""")
+    assert groups == {
+        "l[0:1]": (1, False, (("l", 0, 1), ("r", 0, 1))), "l[1:2]": (1, False, (("l", 1, 1), ("r", 1, 1))),
+        "u": (2, False, (("u", 0, 1),)), "v": (1, False, (("v", 0, 1),)), "w": (1, False, (("w", 0, 1),))}
