@@ -96,3 +96,29 @@ def test_a_missing_bias_names_its_layer() -> None:
     weights = {"a.conv.weight": np.ones((6, 3, 1, 1))}
     with pytest.raises(SegError, match=r"the weights have no 'a.conv.bias' \(layer 'a.conv'\)"):
         prune(graph, {"a.conv": 0.5}, weights)
+
+
+SIBLINGS = """network s {
+    input x: [3, 8, 8]
+    a = x -> conv(8, k=1)
+    b = x -> conv(300, k=1)
+    output y = concat(a, b) -> conv(2, k=1)
+}
+prune s {
+    a: 0.5
+    b: 0.25
+}
+"""
+
+
+def test_siblings_keep_their_own_rates_unless_asked_and_an_unchanged_large_network_is_unchanged() -> None:
+    # a and b read the same input: by default each keeps its own rate (4 of 8, 225 of 300); with
+    # siblings both take the first one's, a's 0.5 (150 of 300)
+    graph = segc.loads(SIBLINGS)
+    own = PrunePass().run(graph)
+    assert (own.graph.node("a").shape.c, own.graph.node("b").shape.c) == (4, 225)
+    shared = PrunePass(siblings=True).run(graph)
+    assert (shared.graph.node("a").shape.c, shared.graph.node("b").shape.c) == (4, 150)
+    # 308 channels before and after (counts above 256 are compared by value)
+    same = PrunePass(rate=0.0).run(graph)
+    assert (same.changed, same.notes) == (False, ("2 of 4 channel groups pruned: 308 → 308 channels",))
