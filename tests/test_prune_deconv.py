@@ -67,3 +67,17 @@ def test_unet_example_pruned_equals_masked(monkeypatch):
     rates = harness.random_rates(graph, 4)
     assert {"dec3.deconv", "dec2.deconv", "dec1.deconv"} <= set(rates)
     harness.check_equivalent(graph, rates, 4)
+
+
+def test_a_two_channel_depthwise_deconv_pruned_to_one(monkeypatch):
+    graph = segc.loads("""
+network two {
+    input image: [3, 8, 8]
+    up = image -> deconv(2, k=2, stride=2)
+    dw = up -> deconv(2, k=3, padding=1, groups=2)
+    output y = dw -> conv(2, k=1)
+}
+""")
+    monkeypatch.setattr(harness, "l1_choice", l1_transposed(graph))
+    pruned = harness.check_equivalent(graph, {"up": 0.5}, 0)
+    assert {n.name: n.shape.c for n in pruned.nodes()}["dw"] == 1
