@@ -89,7 +89,8 @@ SEARCH_TESTS = ("tests/test_search.py",)
 DSE_TESTS = ("tests/test_dse.py", "tests/test_dse_by_hand.py")
 # The test files that cover each module (any other: the test files named after it).
 TESTS = {
-    "passes/hwmodel.py": (*HARDWARE_TESTS, "tests/test_hwmodel_geometry.py", "tests/test_hwmodel_tiles.py"),
+    "passes/hwmodel.py": (*HARDWARE_TESTS, "tests/test_hwmodel_geometry.py", "tests/test_hwmodel_tiles.py",
+                          "tests/test_tile.py"),
     "passes/tile.py": ("tests/test_tile.py", *HARDWARE_TESTS),
     "passes/timing.py": HARDWARE_TESTS,
     "passes/engines.py": (*HARDWARE_TESTS, "tests/test_engines_streamed.py",

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from test_hwmodel import _cost
 
+import segc
 from segc import SegError
-from segc.passes.hwmodel import footprint
+from segc.passes.hwmodel import ConvGeometry, best_tile, footprint, input_tile
 
 
 @pytest.mark.parametrize(("s", "k", "d", "expected"), [
@@ -90,3 +91,73 @@ def test_the_buffer_error_counts_pixels_and_channels():
         _cost("input x: [64, 4, 4]\n y = x -> conv(8, k=3)", buffer="1 KiB")
     assert err.value.diagnostics[0].message == (
         "layer 'y': even a 1×1 tile needs 576 words of input buffer (9 pixels × 64 channels), but the target has 512")
+
+
+def _runtime(text: str) -> str:
+    """``text`` as a new string object, as a mode read from a command line is (not the interned literal)."""
+    return "".join(list(text))
+
+
+def test_modes_are_compared_by_value_not_identity():
+    # 3x3 at dilation 2 on 16x16, C_i = 1, 400 or 60 words: the paper's Eq. 1 does not tile dilated layers,
+    # the dilation-aware footprint does (1x1: 3 pixels a side, not 5)
+    dilated = ConvGeometry(1, 8, 3, 3, 1, 1, 2, 2, 1, 16, 16)
+    assert best_tile.__wrapped__(dilated, 400, 1, _runtime("paper")) == (1, 1)
+    assert best_tile.__wrapped__(dilated, 400, 1, _runtime("none")) == (1, 1)
+    # dilation-aware: a side of t outputs reads 3 pixels for t = 1, else t + 4 (taps o + {0, 2, 4});
+    # Eq. 1 by enumeration over the tiles whose input fits 60 pixels (with the paper's t + 4: 4x3)
+    def side(t):
+        return 3 if t == 1 else t + 4
+
+    def key(tile):
+        tox, toy = tile
+        reads = -(-16 // tox) * -(-16 // toy) * side(tox) * side(toy)
+        return Fraction(tox * toy, side(tox) * side(toy)), -reads, tox * toy, tox, toy
+    fits = [(x, y) for x in range(1, 17) for y in range(1, 17) if side(x) * side(y) <= 60]
+    assert best_tile.__wrapped__(dilated, 60, 1, _runtime("dilation-aware")) == max(fits, key=key) == (16, 1)
+    assert input_tile(dilated, (1, 1), _runtime("dilation-aware")) == (3, 3)
+
+
+def test_a_one_by_one_tile_may_fill_the_buffer_exactly():
+    # 3x3 over 64 channels: 9 pixels × 64 = 576 words, exactly the buffer
+    full = ConvGeometry(64, 8, 3, 3, 1, 1, 1, 1, 1, 4, 4)
+    assert best_tile.__wrapped__(full, 576, 1, "paper") == (1, 1)
+
+
+# 1x1, C_i = 1, a 3-wide and 4-high map, 4 words: every tile reuses its input once (Eq. 1 ties); the
+# fewest reads (Eq. 3: 12, where T_ox divides 3 and T_oy divides 4) tie at 1x1, 1x2, 1x4 and 3x1; the
+# largest of them, 1x4, wins (not the widest, 3x1)
+TIED = ConvGeometry(1, 2, 1, 1, 1, 1, 1, 1, 1, 3, 4)
+# the same on a 4x4 map: 1x4, 2x2 and 4x1 tie on reuse, reads and size; the widest wins
+SQUARE = ConvGeometry(1, 2, 1, 1, 1, 1, 1, 1, 1, 4, 4)
+
+
+def test_among_tied_tiles_the_largest_then_the_widest_wins():
+    assert best_tile.__wrapped__(TIED, 4, 1, "paper") == (1, 4)
+    assert best_tile.__wrapped__(SQUARE, 4, 1, "paper") == (4, 1)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5])
+def test_bands_of_any_size_give_the_same_tile(monkeypatch, chunk):
+    """The best of each band is compared with the best so far by the whole key (reuse, fewer reads,
+    larger, wider, higher), so weighing 1, 2, 3 or 5 candidates at a time changes nothing."""
+    from segc.passes import hwmodel
+
+    layer = ConvGeometry(1, 2, 3, 3, 1, 1, 1, 1, 1, 30, 20)
+    monkeypatch.setattr(hwmodel, "_CHUNK", chunk)
+    assert best_tile.__wrapped__(TIED, 4, 1, "paper") == (1, 4)
+    assert best_tile.__wrapped__(SQUARE, 4, 1, "paper") == (4, 1)
+    assert list(best_tile.__wrapped__(layer, 60, 1, "paper")) == _eq1_by_enumeration(30, 20, 3, 60)
+
+
+def test_geometry_of_a_layer_with_an_unhashable_attribute_and_integer_macs():
+    graph = segc.loads("network n {\n    input x: [4, 6, 6]\n    output y = x -> conv(8, k=3, groups=2)\n}\n")
+    node = graph.node("y")
+    listed = node.with_(attrs={**node.attrs, "k": list(node.attrs["k"])})  # a list: not a cache key
+    geometry = ConvGeometry.of(graph, node)
+    assert ConvGeometry.of(graph, listed) == geometry
+    assert geometry.macs == 6 * 6 * 8 * (4 // 2) * 3 * 3 and type(geometry.macs) is int  # "same" padding: 6x6
+    # depthwise: one input and one output channel per group, more than one group
+    assert not geometry.depthwise and not ConvGeometry(4, 4, 3, 3, 1, 1, 1, 1, 2, 6, 6).depthwise
+    assert ConvGeometry(4, 4, 3, 3, 1, 1, 1, 1, 4, 6, 6).depthwise and not ConvGeometry(1, 1, 3, 3, 1, 1, 1, 1, 1, 6,
+                                                                                          6).depthwise
