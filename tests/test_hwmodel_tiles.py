@@ -161,3 +161,10 @@ def test_geometry_of_a_layer_with_an_unhashable_attribute_and_integer_macs():
     assert not geometry.depthwise and not ConvGeometry(4, 4, 3, 3, 1, 1, 1, 1, 2, 6, 6).depthwise
     assert ConvGeometry(4, 4, 3, 3, 1, 1, 1, 1, 4, 6, 6).depthwise and not ConvGeometry(1, 1, 3, 3, 1, 1, 1, 1, 1, 6,
                                                                                           6).depthwise
+
+
+def test_a_buffer_that_holds_one_window_exactly():
+    # a 3x1 kernel over one channel and 3 words: one 1x1 tile (3 pixels) and nothing more
+    window = ConvGeometry(1, 2, 3, 1, 1, 1, 1, 1, 1, 4, 4)
+    assert best_tile.__wrapped__(window, 3, 1, "paper") == (1, 1)
+    assert best_tile.__wrapped__(window, 4, 1, "paper") == (2, 1)  # two outputs wide: 4 x 1 pixels
