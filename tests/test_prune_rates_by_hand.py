@@ -8,8 +8,9 @@ import pytest
 
 import segc
 from segc.ir import PruneDirectives, PruneRule, SegError
+from segc.ir.directives import KeepRule
 from segc.passes.channels import channel_groups
-from segc.passes.prune_rates import expand_set_rates, rate_sets, resolve_rates
+from segc.passes.prune_rates import check_keep, expand_set_rates, rate_sets, resolve_rates
 
 # p and q read x (siblings); m reads p and comes between them in topological order.
 SIBLINGS = """network n {
@@ -54,3 +55,22 @@ def test_a_pass_through_layer_read_twice_is_the_tensor_its_readers_share() -> No
     output y = concat(p, q, s) -> conv(2, k=1)
 }""")
     assert rate_sets(channel_groups(graph), graph) == [["c"], ["p", "q"], ["s"]]
+
+
+def test_a_rate_of_zero_is_allowed_and_a_mistyped_keep_is_named_with_its_closest_layer() -> None:
+    graph = segc.loads(SIBLINGS)
+    assert resolve_rates(graph, channel_groups(graph), PruneDirectives(rules=(PruneRule("p", 0.0),))) == {"p": 0.0}
+    with pytest.raises(SegError) as err:
+        check_keep(graph, PruneDirectives(keep=(KeepRule("qq"),)))
+    assert err.value.diagnostics[0].message == "'qq' matches no layer of network 'n'; did you mean 'q'?"
+
+
+def test_siblings_join_whatever_order_their_names_sort_in() -> None:
+    # q is defined first and p reads the same input after it: one set, q first ("q" sorts after "p")
+    graph = segc.loads("""network n {
+    input x: [3, 8, 8]
+    q = x -> conv(4, k=1)
+    p = x -> conv(4, k=1)
+    output y = concat(q, p) -> conv(2, k=1)
+}""")
+    assert rate_sets(channel_groups(graph), graph) == [["q", "p"]]
