@@ -4,6 +4,7 @@ summed over the layers, exact integers."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import segc
 from segc.hardware import analyse
@@ -27,3 +28,12 @@ def test_macs_of_kept_channels_are_exact_integers() -> None:
     macs = PrunedCost(analyse(graph), groups).macs(kept)
     # 3·4·64 + 4·2·64 = 1280; with a at 2 channels 3·2·64 + 2·2·64 = 640
     assert macs.tolist() == [1280, 640] and macs.dtype.kind == "i"
+
+
+def test_static_tiling_is_refused_by_name_however_the_string_was_made() -> None:
+    graph = analyse(segc.loads(TWO_CONVS, "examples/two.seg"))
+    groups = channel_groups(graph)
+    for tiling in ("static", "".join(["sta", "tic"])):  # a literal, and a string built at run time
+        with pytest.raises(ValueError, match="the pruning search re-tiles layer by layer"):
+            PrunedCost(graph, groups, tiling)
+    assert PrunedCost(graph, groups, "".join(["pa", "per"])).tiling == "paper"
