@@ -270,6 +270,11 @@ def test_parameters_on_or_beyond_a_bound_end_exactly_on_it(overlap, overhead, at
     assert got.at_bound == at_bound
     ends = {"layer_overhead": 0.0, "overlap": 1.0}
     assert {name: got.calibration.values[name] for name in at_bound} == {name: ends[name] for name in at_bound}
+    # the residual is that of the calibration on the bound, not of one beyond it
+    data = measured({"overlap": overlap, "effective_bandwidth": 2e9, "layer_overhead": overhead})
+    predicted = measured(got.calibration.values)
+    errors = [p / y - 1 for (_, p), (_, y) in zip(predicted, data)]
+    assert got.residual == pytest.approx(math.sqrt(sum(e * e for e in errors) / len(errors)), rel=1e-3, abs=1e-4)
 
 
 def test_the_first_rows_target_gives_the_bounds():
