@@ -96,8 +96,7 @@ def test_streamed_work_is_kept_for_stream_rows_only_and_missing_keys_are_zero():
 
 def test_the_elementwise_unit_takes_whole_cycles_unless_smooth():
     # a stream row of 10 taps on a 4-wide unit and a convolution of 100 cycles, at 1 ms a cycle
-    row = Features(UNIT, np.array([7.0, 100.0]), np.array([10.0, 0.0]), np.zeros(2), np.zeros(2), np.zeros(2),
-                   np.zeros(2))
+    row = Features(UNIT, np.array([7.0, 100.0]), np.array([10.0, 0.0]), *[np.zeros(2)] * 4)
     assert row.seconds(Calibration()) == pytest.approx((3 + 100) / 1e3, rel=1e-15)  # ⌈10 / 4⌉
     assert row.seconds(Calibration(), smooth=True) == pytest.approx((2.5 + 100) / 1e3, rel=1e-15)
     assert calibrate.predict(row, Calibration()) == pytest.approx(0.103, rel=1e-15)
@@ -152,8 +151,7 @@ def test_the_thousandth_is_of_the_larger_end_also_when_the_time_falls():
 def test_moves_looks_at_the_smooth_elementwise_time():
     # one tap: 1 cycle at width 1, ½ at width 2 — whole cycles would not change
     row = one_layer(UNIT, stream_work=1.0)
-    widths = [1.0 + u for u in (0.0, 1.0)]
-    assert [math.ceil(1 / w) for w in widths] == [1, 1]
+    assert math.ceil(1 / 1.0) == math.ceil(1 / 2.0) == 1
     assert calibrate._moves([(row, 1.0)], lambda u: Calibration({"elementwise_width": 1.0 + u[0]}),
                             np.array([0.0, 0.5]), 0) is True
 
