@@ -118,7 +118,8 @@ TESTS = {
     "passes/proxy.py": (*SEARCH_TESTS, "tests/test_proxy_by_hand.py"),
     "passes/search_space.py": (*SEARCH_TESTS, "tests/test_width_search.py", "tests/test_proxy_by_hand.py"),
     "passes/search_pymoo.py": (*SEARCH_TESTS, "tests/test_search_background.py"),
-    "passes/calibrate.py": ("tests/test_calibrate_physical.py", "tests/test_calibration_cv.py"),
+    "passes/calibrate.py": ("tests/test_calibrate_physical.py", "tests/test_calibration_cv.py",
+                            "tests/test_calibrate_by_hand.py"),
     "ir/ops.py": OPS_TABLE_TESTS,
 }
 DEFAULT_MODULES = (*sorted(str(p.relative_to(ROOT)) for p in (ROOT / "passes").glob("*.py")
