@@ -63,7 +63,8 @@ SOCKET = "mutation.sock"
 ORIGINAL, RECORD = "mutation-original.py", "mutation-record.json"  # in the scratch copy
 
 HARDWARE_TESTS = ("tests/test_hwmodel.py", "tests/test_engines.py")
-PRUNING_TESTS = ("tests/test_prune_groups_by_hand.py", "tests/test_prune_pass_by_hand.py", "tests/test_prune.py",
+JSON_TESTS = ("tests/test_json_graphs_alike.py",)  # graphs whose names are not interned literals
+PRUNING_TESTS = (*JSON_TESTS, "tests/test_prune_groups_by_hand.py", "tests/test_prune_pass_by_hand.py", "tests/test_prune.py",
                  "tests/test_prune_torch.py", "tests/test_prune_shuffle.py", "tests/test_prune_pointwise.py",
                  "tests/test_prune_deconv.py", "tests/test_ops_channels.py")
 OPS_TESTS = ("tests/test_ops_table.py", "tests/test_ops_conv.py", "tests/test_ops_pool_upsample.py",
@@ -90,12 +91,12 @@ DSE_TESTS = ("tests/test_dse.py", "tests/test_dse_by_hand.py")
 # The test files that cover each module (any other: the test files named after it).
 TESTS = {
     "passes/hwmodel.py": (*HARDWARE_TESTS, "tests/test_hwmodel_geometry.py", "tests/test_hwmodel_tiles.py",
-                          "tests/test_tile.py"),
+                          "tests/test_tile.py", *JSON_TESTS),
     "passes/tile.py": ("tests/test_tile.py", *HARDWARE_TESTS),
     "passes/timing.py": HARDWARE_TESTS,
     "passes/engines.py": (*HARDWARE_TESTS, "tests/test_engines_streamed.py",
                           "tests/test_deconv_cost.py::test_one_deconv_by_hand"),
-    "passes/cost.py": (*HARDWARE_TESTS, "tests/test_cost_rules.py"),
+    "passes/cost.py": (*HARDWARE_TESTS, "tests/test_cost_rules.py", *JSON_TESTS),
     "passes/modes.py": HARDWARE_TESTS,
     "passes/widths.py": ("tests/test_quant_cost.py", "tests/test_widths_by_hand.py", *HARDWARE_TESTS),
     "passes/resources.py": ("tests/test_quant_cost.py", "tests/test_resources_by_hand.py",
@@ -104,7 +105,7 @@ TESTS = {
     "passes/registry.py": ("tests/test_pipeline_verify.py", "tests/test_pipeline_parse_by_hand.py",
                            "tests/test_cli.py"),
     "passes/dse.py": DSE_TESTS,
-    "passes/fastmodel.py": ("tests/test_engines.py", *DSE_TESTS, "tests/test_deconv_cost.py",
+    "passes/fastmodel.py": ("tests/test_engines.py", *DSE_TESTS, *JSON_TESTS, "tests/test_deconv_cost.py",
                             "tests/test_deform_cost.py", "tests/test_quant_cost.py"),
     "passes/dconv_cost.py": DCONV_COST_TESTS,
     "passes/deform.py": DEFORM_PASS_TESTS,
