@@ -64,9 +64,9 @@ ORIGINAL, RECORD = "mutation-original.py", "mutation-record.json"  # in the scra
 
 HARDWARE_TESTS = ("tests/test_hwmodel.py", "tests/test_engines.py")
 JSON_TESTS = ("tests/test_json_graphs_alike.py",)  # graphs whose names are not interned literals
-PRUNING_TESTS = (*JSON_TESTS, "tests/test_prune_groups_by_hand.py", "tests/test_prune_pass_by_hand.py", "tests/test_prune.py",
-                 "tests/test_prune_torch.py", "tests/test_prune_shuffle.py", "tests/test_prune_pointwise.py",
-                 "tests/test_prune_deconv.py", "tests/test_ops_channels.py")
+PRUNING_TESTS = (*JSON_TESTS, "tests/test_prune_groups_by_hand.py", "tests/test_prune_pass_by_hand.py",
+                 "tests/test_prune.py", "tests/test_prune_torch.py", "tests/test_prune_shuffle.py",
+                 "tests/test_prune_pointwise.py", "tests/test_prune_deconv.py", "tests/test_ops_channels.py")
 OPS_TESTS = ("tests/test_ops_table.py", "tests/test_ops_conv.py", "tests/test_ops_pool_upsample.py",
              "tests/test_ops_add_concat_linear.py", "tests/test_ops_channels.py", "tests/test_ops_attributes.py",
              "tests/test_ops_shape_edges.py")
