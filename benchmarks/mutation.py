@@ -95,7 +95,7 @@ TESTS = {
     "passes/tile.py": ("tests/test_tile.py", *HARDWARE_TESTS),
     "passes/timing.py": HARDWARE_TESTS,
     "passes/engines.py": (*HARDWARE_TESTS, "tests/test_engines_streamed.py",
-                          "tests/test_deconv_cost.py::test_one_deconv_by_hand"),
+                          "tests/test_deconv_cost.py::test_one_deconv_by_hand", *JSON_TESTS),
     "passes/cost.py": (*HARDWARE_TESTS, "tests/test_cost_rules.py", *JSON_TESTS),
     "passes/modes.py": HARDWARE_TESTS,
     "passes/widths.py": ("tests/test_quant_cost.py", "tests/test_widths_by_hand.py", *HARDWARE_TESTS),
