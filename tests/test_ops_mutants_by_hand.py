@@ -167,3 +167,10 @@ def test_empty_pool_message_names_the_oblong_window():
 def test_bilinear_upsample_from_text_takes_align_corners():
     net = _net('upsample(2, mode="bilinear", align_corners=true)')
     assert _node(net, "upsample").shape == Shape(4, 16, 16)
+
+
+# ---------------------------------------------------------------- concat
+
+def test_concat_of_one_tensor_is_that_tensor():
+    # concat takes one or more inputs; one input passes through unchanged
+    assert _node(_net("concat()"), "concat").shape == Shape(4, 8, 8)
