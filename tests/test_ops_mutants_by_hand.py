@@ -8,6 +8,8 @@ Every expected value is written out by hand in the test.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from run_op import run
 
@@ -174,3 +176,17 @@ def test_bilinear_upsample_from_text_takes_align_corners():
 def test_concat_of_one_tensor_is_that_tensor():
     # concat takes one or more inputs; one input passes through unchanged
     assert _node(_net("concat()"), "concat").shape == Shape(4, 8, 8)
+
+
+# ---------------------------------------------------------------- operand counts
+
+def test_json_input_with_an_operand_names_its_arity(tmp_path):
+    # a JSON graph whose second input reads the first
+    two_inputs = "network n {\n    input x: [4, 8, 8]\n    input x2: [4, 8, 8]\n    output y = add(x, x2)\n}"
+    data = json.loads(segc.loads(two_inputs).to_json())
+    data["nodes"][1]["inputs"] = ["x"]
+    path = tmp_path / "n.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(segc.SegError) as caught:
+        segc.load(path)
+    assert "input takes 0 inputs, got 1" in caught.value.diagnostics[0].message
