@@ -69,7 +69,7 @@ PRUNING_TESTS = (*JSON_TESTS, "tests/test_prune_groups_by_hand.py", "tests/test_
                  "tests/test_prune_pointwise.py", "tests/test_prune_deconv.py", "tests/test_ops_channels.py")
 OPS_TESTS = ("tests/test_ops_table.py", "tests/test_ops_conv.py", "tests/test_ops_pool_upsample.py",
              "tests/test_ops_add_concat_linear.py", "tests/test_ops_channels.py", "tests/test_ops_attributes.py",
-             "tests/test_ops_shape_edges.py")
+             "tests/test_ops_shape_edges.py", "tests/test_ops_mutants_by_hand.py")
 # The op table's tests but the two that run torch modules (half the run's time; they test slice and
 # shuffle, whose rules live in ir/ops_channels.py).
 OPS_TABLE_TESTS = (*OPS_TESTS, *(f"--deselect tests/test_ops_channels.py::test_{name}" for name in (
