@@ -16,7 +16,9 @@ import dataclasses
 from deform_graphs import deformed, network
 
 from segc.hardware import analyse
-from segc.passes.dconv_cost import dconv_reason
+from segc.ir import Unroll
+from segc.passes.dconv_cost import dconv_reason, is_scattered, row_reads, sampling_cycles, window_reads
+from segc.passes.hwmodel import ConvGeometry
 
 OFFSETS, MAIN_W, BRANCH_W, OUT = 18 * 144, 3 * 3 * 6 * 6, 3 * 3 * 6 * 18, 6 * 144
 
@@ -63,8 +65,9 @@ def test_row_memories_bound_a_scattered_window():
 def test_a_full_shape_offset_branch_keeps_the_dilation():
     # unbounded: the branch (3×3, dilation 1 × 2) is tiled by Eq. 1, and under "paper" a dilated layer
     # gets T_ox = T_oy = 1 (hwmodel.py), whichever axis is dilated.
-    cost = _cost("dconv(8, k=3, dilation=[1, 2])", (8, 16, 16))
-    assert cost["tile"] == [1, 1]
+    for dilation in ("[1, 2]", "[2, 1]"):
+        cost = _cost(f"dconv(8, k=3, dilation={dilation})", (8, 16, 16))
+        assert cost["tile"] == [1, 1], dilation
 
 
 def test_reasons_name_the_variant():
@@ -74,3 +77,34 @@ def test_reasons_name_the_variant():
     unbounded = {"shape": "square", "round": True, "bound": None, "rows": None, "rows_available": 15}
     assert dconv_reason(unbounded) == ("deformable, unbounded (square shape, rounded): samples gathered from "
                                        "DRAM, not overlapped")
+
+
+def test_the_sampler_reads_the_input_and_the_offset_map():
+    # bound 2: 864 input words streamed once and the 2592 offsets (sums, not bitwise ors: 864 | 2592 = 2912)
+    sampling = _parts("dconv(6, k=3, bound=2)")["sampling"]
+    assert sampling["dram_in"] == 864 + OFFSETS == 3456
+
+
+def test_window_reads_and_row_reads_of_other_kernel_sizes():
+    # square windows: (2k − k mod 2)² values; 5x5: 9·9, 1x1: 1·1, 4x4: 8·8
+    assert [window_reads(k, k, "square", False) for k in (5, 1, 4)] == [81, 1, 64]
+    assert window_reads(17, 17, "full", True) == 289 and window_reads(3, 3, "full", False) == 36
+    # rounded taps of a 17x17 window (289 reads, past Python's small ints): one row memory serves 17
+    wide = ConvGeometry(4, 4, 17, 17, 1, 1, 1, 1, 1, 8, 8)
+    assert row_reads(wide, 289) == 17 and row_reads(wide, 4 * 289) == 4 * 17
+
+
+def test_sampling_cycles_when_the_pe_array_is_slower_than_the_sampler():
+    # 8 → 17 channels, 3x3 rounded (9 reads), on 4x4 outputs; P_if 8, P_of 16, P_kx = P_ky = 1:
+    # the PE array takes ⌈3/1⌉·⌈17/16⌉·⌈3/1⌉ = 18 cycles a window, the sampler ⌈9/(1·1)⌉ = 9
+    graph = network("dconv(17, k=3, round=true)", (8, 4, 4), rows=15)
+    target = dataclasses.replace(graph.target, unroll=Unroll(8, 16, 1, 1), depthwise=None)
+    geom = ConvGeometry(8, 17, 3, 3, 1, 1, 1, 1, 1, 4, 4)
+    cycles = sampling_cycles(geom, 9, target)  # not scattered by default
+    assert cycles == 1 * 1 * 16 * 18 and type(cycles) is int
+    # P_kx = P_ky = 3 and a line buffer of one port: unscattered (the default) the sampler reads the 9
+    # taps in ⌈9/9⌉ = 1 cycle and the PE array takes ⌈17/16⌉ = 2; scattered it would take ⌈3/1⌉ = 3
+    ported = dataclasses.replace(target, unroll=Unroll(8, 16, 3, 3), line_buffer_ports=1)
+    assert sampling_cycles(geom, 9, ported) == 16 * 2 and sampling_cycles(geom, 9, ported, True) == 16 * 3
+    assert not is_scattered({"rows": None, "shape": "full"}) and not is_scattered({"rows": 3, "shape": "square"})
+    assert is_scattered({"rows": 3, "shape": "".join(["fu", "ll"])})
