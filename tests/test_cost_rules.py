@@ -78,3 +78,14 @@ def test_a_calibration_file_sets_the_elementwise_width(tmp_path):
     assert calibration.apply(network(body).target).elementwise == ElementwiseUnit(2.5, 0)
     with pytest.raises(dataclasses.FrozenInstanceError):  # held by frozen passes, shared: never changed
         calibration.source = "edited"
+
+
+def test_fused_and_free_layers_move_no_dram_words() -> None:
+    # bn and relu are fused into a's pipeline, flatten is free: none of them reads, fetches or writes a word
+    layers = costs("    input x: [4, 8, 8]\n    a = x -> conv(4, k=1) -> bn -> relu\n"
+                   "    output y = a -> flatten -> linear(3)")
+    quiet = {name: cost for name, cost in layers.items() if cost["rule"] in ("fused", "free")}
+    assert {name: cost["rule"] for name, cost in quiet.items()} == {
+        "x": "free", "a.bn": "fused", "a.relu": "fused", "y.flatten": "free", "output.y": "free"}
+    assert all((cost["dram_in"], cost["dram_weight"], cost["dram_out"], cost["dram_bits"]) == (0, 0, 0, 0)
+               for cost in quiet.values())
