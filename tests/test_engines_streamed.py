@@ -71,3 +71,14 @@ def test_layers_on_the_pe_array_name_their_equations():
     assert streamed(("input x: [8, 2, 2]", "f = x -> flatten"), "f -> linear(10)")["reason"] == "Eq. 2-5"
     assert streamed(("input x: [8, 8, 8]",), "x -> conv(8, k=3)", streaming)["reason"] == (
         "Eq. 2, 4-5, input streamed once")
+
+
+def test_a_streamed_layers_bits_are_its_words_at_their_widths_and_a_strided_depthwise_layer_reads_its_input():
+    # relu over 32×16×16 8-bit words: 8,192 read and 8,192 written, no weights
+    relu = cost_of(segc.loads(MACHINE + "network n on m {\n input x: [32, 16, 16]\n output y = x -> relu\n}\n"))
+    assert (relu["dram_in"], relu["dram_weight"], relu["dram_out"]) == (8192, 0, 8192)
+    assert relu["dram_bits"] == (8192 + 8192) * 8
+    # a depthwise 3x3 at stride 2 on the engine: it streams its 32·16·16 input once, writes 32·8·8
+    depthwise = cost_of(segc.loads(MACHINE + "network n on m {\n input x: [32, 16, 16]\n"
+                                   " output y = x -> conv(32, k=3, groups=32, stride=2)\n}\n"))
+    assert (depthwise["dram_in"], depthwise["dram_weight"], depthwise["dram_out"]) == (8192, 32 * 9, 2048)
