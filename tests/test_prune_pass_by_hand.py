@@ -122,3 +122,15 @@ def test_siblings_keep_their_own_rates_unless_asked_and_an_unchanged_large_netwo
     # 308 channels before and after (counts above 256 are compared by value)
     same = PrunePass(rate=0.0).run(graph)
     assert (same.changed, same.notes) == (False, ("2 of 4 channel groups pruned: 308 → 308 channels",))
+
+
+def test_an_unchanged_layer_gets_no_prune_annotation_and_the_pass_rate_limits() -> None:
+    graph = segc.loads(NET)
+    pruned, _ = prune(graph, {"a": 0.0})
+    assert [node.name for node in pruned.nodes() if "prune" in node.annotations] == []
+    # -1 (however written) means the network's prune section; anything else must lie in [0, 1)
+    explicit = PrunePass(rate=float("-1")).run(graph)
+    assert explicit.notes == PrunePass().run(graph).notes == ("1 of 3 channel groups pruned: 6 → 3 channels",)
+    for rate in (-2.0, 1.0):
+        with pytest.raises(SegError, match=r"'rate' must be at least 0 and below 1"):
+            PrunePass(rate=rate).run(graph)
