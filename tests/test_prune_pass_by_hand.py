@@ -88,6 +88,13 @@ def test_a_two_channel_depthwise_conv_pruned_to_one() -> None:
     graph = segc.loads(NET.replace("conv(6", "conv(2").replace("groups=6", "groups=2"))
     pruned, _ = prune(graph, {"a": 0.5})  # ⌊0.5·2 + ½⌋ = 1 kept
     assert (pruned.node("dw").attrs["out"], pruned.node("dw").attrs["groups"]) == (1, 1)
+    # with weights: a's filter 1 has the larger L1 norm, so channel 1 stays; dw keeps its filter 1 whole
+    weights = {"a.weight": np.array([[[[1.0]]] * 3, [[[2.0]]] * 3]), "dw.weight": np.arange(18.0).reshape(2, 1, 3, 3),
+               "y.weight": np.arange(4.0).reshape(2, 2, 1, 1)}
+    _, sliced = prune(graph, {"a": 0.5}, weights)
+    assert sliced["a.weight"].tolist() == [[[[2.0]]] * 3]
+    assert sliced["dw.weight"].tolist() == np.arange(9.0, 18.0).reshape(1, 1, 3, 3).tolist()
+    assert sliced["y.weight"].tolist() == [[[[1.0]]], [[[3.0]]]]
 
 
 def test_a_missing_bias_names_its_layer() -> None:
