@@ -24,6 +24,7 @@ _GEOMETRY_OPS = ("conv", "dconv", "linear")
 _DRAM_COLUMNS = ("dram_in", "dram_weight", "dram_out")
 _SUMMED = ("macs", *_DRAM_COLUMNS, "dram_bytes", "dsp", "bram")  # the columns a totals row sums
 _SUMMED_COST = ("latency_s", "macs", *_DRAM_COLUMNS, "dram_bits")  # the cost entries the summary sums
+_CHUNK = 4096  # layers the text table formats at a time
 
 
 def _geometry(graph: Graph, node: Node) -> dict[str, Any]:
@@ -183,9 +184,6 @@ def layer_cells(graph: Graph, total_s: float) -> Iterator[tuple[str, ...]]:
         values = [_layer_values(node, total_s) for node in chunk]
         columns = [_column_cells(form, column) for form, column in zip(_COLUMN_FORMATS, zip(*values))]
         yield from zip(*columns)
-
-
-_CHUNK = 4096  # layers formatted at a time
 
 
 def _layer_values(node: Node, total_s: float) -> tuple:
